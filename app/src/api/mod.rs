@@ -1,0 +1,57 @@
+//! Server functions: thin, one call into the admin service each. They live under
+//! `/admin/fn/...`, where the server's auth layer refuses unauthenticated calls unless the
+//! function is on its public allow-list.
+
+mod auth;
+
+pub use auth::*;
+
+#[cfg(feature = "ssr")]
+pub(crate) mod support {
+    use crate::error::AdminError;
+    use crate::port::{AdminIdentity, ClientIp};
+
+    /// Sets the HTTP status (and `Retry-After`) of a failing server function, then returns the error.
+    pub fn fail(err: AdminError) -> AdminError {
+        if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            if let Ok(status) = http::StatusCode::from_u16(err.status()) {
+                res.set_status(status);
+            }
+            if let AdminError::Throttled { retry_after } = &err {
+                if let Ok(v) = http::HeaderValue::from_str(&retry_after.to_string()) {
+                    res.insert_header(http::header::RETRY_AFTER, v);
+                }
+            }
+        }
+        err
+    }
+
+    pub fn request_parts() -> Result<http::request::Parts, AdminError> {
+        leptos::prelude::use_context::<http::request::Parts>().ok_or(AdminError::Internal)
+    }
+
+    /// The authenticated caller, as established by the server's auth layer.
+    pub fn identity() -> Result<AdminIdentity, AdminError> {
+        request_parts()?
+            .extensions
+            .get::<AdminIdentity>()
+            .cloned()
+            .ok_or_else(|| fail(AdminError::Unauthorized))
+    }
+
+    pub fn client_ip() -> std::net::IpAddr {
+        request_parts()
+            .ok()
+            .and_then(|p| p.extensions.get::<ClientIp>().copied())
+            .map(|c| c.0)
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    }
+
+    pub fn session() -> Result<tower_sessions::Session, AdminError> {
+        request_parts()?
+            .extensions
+            .get::<tower_sessions::Session>()
+            .cloned()
+            .ok_or(AdminError::Internal)
+    }
+}

@@ -1,0 +1,79 @@
+//! The signed-in frame: navigation, language switch, logout; pages render into its outlet.
+
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, Redirect, A};
+
+use crate::api::{current_admin, Logout};
+use crate::error::AdminError;
+use crate::tr;
+use crate::use_locale;
+
+#[component]
+pub fn Shell() -> impl IntoView {
+    let me = Resource::new(|| (), |_| current_admin());
+    let logout = ServerAction::<Logout>::new();
+    let locale = use_locale();
+    let other = locale.other();
+    let nav = [
+        ("/", "nav.overview"),
+        ("/keys", "nav.keys"),
+        ("/accounts", "nav.accounts"),
+        ("/groups", "nav.groups"),
+        ("/usage-report", "nav.usage"),
+        ("/settings", "nav.settings"),
+    ];
+
+    view! {
+        <div class="frame">
+            <input type="checkbox" id="nav-toggle" class="nav-toggle" aria-hidden="true" />
+            <header class="topbar">
+                <label for="nav-toggle" class="nav-toggle-label" aria-label=tr("nav.menu")>
+                    "☰"
+                </label>
+                <span class="brand">{tr("app.name")}</span>
+                <span class="topbar-spacer"></span>
+                <a
+                    class="lang-switch"
+                    rel="external"
+                    data-testid="lang-switch"
+                    href=format!("/lang?set={}", other.tag())
+                >
+                    {other.native_name()}
+                </a>
+                <Suspense fallback=|| ()>
+                    {move || {
+                        me.get()
+                            .map(|r| match r {
+                                Ok(info) => {
+                                    view! { <span class="whoami" data-testid="whoami">{info.username}</span> }
+                                        .into_any()
+                                }
+                                Err(AdminError::Unauthorized) => view! { <Redirect path="/login" /> }.into_any(),
+                                Err(_) => ().into_any(),
+                            })
+                    }}
+                </Suspense>
+                <ActionForm action=logout attr:class="inline-form">
+                    <button type="submit" class="btn btn-ghost" data-testid="logout">
+                        {tr("nav.logout")}
+                    </button>
+                </ActionForm>
+            </header>
+            <nav class="sidebar">
+                {nav
+                    .into_iter()
+                    .map(|(href, key)| {
+                        view! {
+                            <A href=href exact=true attr:class="nav-link">
+                                {tr(key)}
+                            </A>
+                        }
+                    })
+                    .collect_view()}
+            </nav>
+            <main class="content">
+                <Outlet />
+            </main>
+        </div>
+    }
+}

@@ -1,0 +1,92 @@
+//! The one error type that crosses the wire between the dashboard and the admin service.
+//!
+//! The same enum is returned by the REST API (as `{"error": {...}}` JSON) and by server
+//! functions, so both front doors report the same codes for the same failure.
+
+use serde::{Deserialize, Serialize};
+use server_fn::codec::JsonEncoding;
+use server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum AdminError {
+    /// No valid session or token.
+    #[error("authentication required")]
+    Unauthorized,
+    /// Wrong username or password (deliberately not saying which).
+    #[error("invalid username or password")]
+    BadCredentials,
+    /// Too many failed logins; retry after the given number of seconds.
+    #[error("too many failed attempts, retry in {retry_after}s")]
+    Throttled { retry_after: u64 },
+    /// A field of the input is invalid.
+    #[error("{field}: {message}")]
+    Validation { field: String, message: String },
+    #[error("{what} not found")]
+    NotFound { what: String },
+    /// The request conflicts with existing state (duplicate name, still referenced, ...).
+    #[error("{message}")]
+    Conflict { message: String },
+    /// Something failed on the server; details are in the server log, never in the answer.
+    #[error("internal error")]
+    Internal,
+    /// Transport-level failure of a server function call (network, decoding).
+    #[error("request failed: {message}")]
+    Transport { message: String },
+}
+
+impl AdminError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AdminError::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        AdminError::NotFound { what: what.into() }
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        AdminError::Conflict {
+            message: message.into(),
+        }
+    }
+
+    /// HTTP status for this error on the REST API and on server functions.
+    pub fn status(&self) -> u16 {
+        match self {
+            AdminError::Unauthorized | AdminError::BadCredentials => 401,
+            AdminError::Throttled { .. } => 429,
+            AdminError::Validation { .. } => 400,
+            AdminError::NotFound { .. } => 404,
+            AdminError::Conflict { .. } => 409,
+            AdminError::Internal => 500,
+            AdminError::Transport { .. } => 502,
+        }
+    }
+
+    /// Stable machine-readable code, as serialized in `code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AdminError::Unauthorized => "unauthorized",
+            AdminError::BadCredentials => "bad_credentials",
+            AdminError::Throttled { .. } => "throttled",
+            AdminError::Validation { .. } => "validation",
+            AdminError::NotFound { .. } => "not_found",
+            AdminError::Conflict { .. } => "conflict",
+            AdminError::Internal => "internal",
+            AdminError::Transport { .. } => "transport",
+        }
+    }
+}
+
+impl FromServerFnError for AdminError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AdminError::Transport {
+            message: value.to_string(),
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Tollgate's dashboard: Leptos pages and components, the server functions behind them, and the
+//! wire types shared with the server. No SQL lives here: server functions call the admin service
+//! port (`port`), which the `server` crate implements.
+
+#![recursion_limit = "256"]
+
+pub mod api;
+mod components;
+pub mod error;
+pub mod i18n;
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod port;
+pub mod types;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::layout::Shell;
+use crate::i18n::Locale;
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let locale = request_locale();
+    view! {
+        <!DOCTYPE html>
+        <html lang=locale.tag()>
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The locale of the current request (server) or page (browser).
+fn request_locale() -> Locale {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(parts) = use_context::<http::request::Parts>() {
+            let header = |name: http::header::HeaderName| {
+                parts
+                    .headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            return Locale::from_headers(
+                header(http::header::COOKIE).as_deref(),
+                header(http::header::ACCEPT_LANGUAGE).as_deref(),
+            );
+        }
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        if let Some(lang) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+            .and_then(|e| e.get_attribute("lang"))
+        {
+            return Locale::from_tag(&lang).unwrap_or_default();
+        }
+    }
+    Locale::default()
+}
+
+/// The current locale, provided at the root of the app.
+pub fn use_locale() -> Locale {
+    use_context::<Locale>().unwrap_or_default()
+}
+
+/// Translates a key in the current locale.
+pub fn tr(key: &'static str) -> &'static str {
+    i18n::t(use_locale(), key)
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_context(request_locale());
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/tollgate.css" />
+        <Title formatter=|text: String| if text.is_empty() { "Tollgate".to_string() } else { format!("{text} · Tollgate") } />
+        <Router>
+            <Routes fallback=pages::not_found::NotFound>
+                <Route path=path!("/login") view=pages::login::LoginPage />
+                <ParentRoute path=path!("") view=Shell>
+                    <Route path=path!("") view=pages::overview::OverviewPage />
+                    <Route path=path!("settings") view=pages::settings::SettingsPage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

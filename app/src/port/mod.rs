@@ -1,0 +1,36 @@
+//! The admin service's port: the one interface behind both the dashboard's server functions and
+//! the JSON REST API. `server` implements it and puts an `Arc<dyn AdminPort>` into the Leptos
+//! context; nothing in `app` touches storage directly.
+//!
+//! The port is split by domain so each area of the product owns one trait.
+
+mod auth;
+
+pub use auth::*;
+
+use std::sync::Arc;
+
+use crate::error::AdminError;
+
+/// Every admin capability, as one object.
+pub trait AdminPort: AuthPort + Send + Sync + 'static {}
+
+impl<T> AdminPort for T where T: AuthPort + Send + Sync + 'static {}
+
+pub type SharedAdmin = Arc<dyn AdminPort>;
+
+/// Who is calling: the admin id from the session or bearer token, put into the request's
+/// extensions by the server's auth layer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminIdentity {
+    pub admin_id: String,
+}
+
+/// Client address as the server sees it (after trusted proxy headers), for login throttling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+/// Fetches the admin service from the Leptos context; an error (never a panic) if it is missing.
+pub fn admin_service() -> Result<SharedAdmin, AdminError> {
+    leptos::prelude::use_context::<SharedAdmin>().ok_or(AdminError::Internal)
+}

@@ -1,0 +1,309 @@
+//! Building the application: state, the router (relay + dashboard + admin API), and serving
+//! with graceful shutdown. `main.rs` and the tests both start Tollgate through [`Application`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use app::port::SharedAdmin;
+use axum::extract::{FromRef, MatchedPath, Query, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::admin::AdminService;
+use crate::config::Settings;
+use crate::crypto::Cipher;
+use crate::storage::sessions::DbSessionStore;
+use crate::storage::Store;
+
+/// Shared state of every handler, server function and SSR render.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub store: Store,
+    pub admin: Arc<AdminService>,
+    pub config: Arc<Settings>,
+    pub tasks: TaskTracker,
+    pub shutdown: CancellationToken,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    admin_routes: Vec<(Method, &'static str)>,
+    /// The first admin's generated password, to be printed once by the caller.
+    pub generated_admin_password: Option<String>,
+}
+
+impl Application {
+    /// Connects to the database (migrating it), creates the first admin if needed, and binds.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let url = settings.database_url();
+        let store = Store::connect(&url).await?;
+        Self::build_with_store(settings, store).await
+    }
+
+    pub async fn build_with_store(settings: Settings, store: Store) -> anyhow::Result<Self> {
+        let cipher = Cipher::load(
+            settings.common.encryption_key.as_ref(),
+            &settings.common.data_dir,
+        )
+        .context("loading the encryption key")?;
+        store
+            .migrate()
+            .await
+            .context("database migrations failed; refusing to start")?;
+        let generated_admin_password = crate::admin::auth::ensure_first_admin(
+            &store,
+            &settings.serve.admin_username,
+            settings
+                .serve
+                .admin_password
+                .as_ref()
+                .map(|p| p.expose().as_str()),
+        )
+        .await
+        .context("creating the first administrator")?;
+
+        let listener = TcpListener::bind(settings.serve.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.serve.listen))?;
+        let local = listener.local_addr()?;
+
+        let config = Arc::new(settings);
+        let leptos_options = LeptosOptions::builder()
+            .output_name("tollgate")
+            .site_root(config.serve.site_root.clone())
+            .site_pkg_dir("pkg")
+            .site_addr(local)
+            .build();
+        let admin = Arc::new(AdminService::new(store.clone(), config.clone(), cipher));
+        let state = AppState {
+            leptos_options,
+            store,
+            admin,
+            config,
+            tasks: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+        };
+        let (router, admin_routes) = build_router(state.clone());
+        Ok(Application {
+            listener,
+            router,
+            state,
+            admin_routes,
+            generated_admin_password,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Every method and path of the admin REST API, for the auth sweep.
+    pub fn admin_routes(&self) -> &[(Method, &'static str)] {
+        &self.admin_routes
+    }
+
+    /// Serves until `shutdown` fires, then lets in-flight requests finish within the grace
+    /// period, and waits for background work to drain.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let Application {
+            listener,
+            router,
+            state,
+            ..
+        } = self;
+        spawn_housekeeping(&state);
+        let grace = Duration::from_secs(state.config.serve.shutdown_grace_secs);
+        let stop = shutdown.clone();
+        let server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { stop.cancelled().await });
+        let mut server = tokio::spawn(async move { server.await });
+        tokio::select! {
+            res = &mut server => res??,
+            _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(grace_secs = grace.as_secs(), "grace period over; closing remaining connections");
+                server.abort();
+            }
+        }
+        state.shutdown.cancel();
+        state.tasks.close();
+        state.tasks.wait().await;
+        state.store.close().await;
+        tracing::info!("shut down cleanly");
+        Ok(())
+    }
+}
+
+fn spawn_housekeeping(state: &AppState) {
+    let store = state.store.clone();
+    let stop = state.shutdown.clone();
+    state.tasks.spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = every.tick() => {
+                    if let Err(e) = store.purge_expired_auth().await {
+                        tracing::warn!(error = %e, "purging expired sessions failed");
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// The whole HTTP surface. The dashboard and admin API sit behind the session and
+/// deny-by-default auth layers.
+pub fn build_router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
+    let session_layer = SessionManagerLayer::new(DbSessionStore::new(state.store.clone()))
+        .with_name("tollgate_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(
+            state
+                .config
+                .serve
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://")),
+        )
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(
+            state.config.serve.session_ttl_hours as i64,
+        )));
+
+    let (admin_api, admin_routes) = crate::admin::rest::routes().into_parts();
+    let leptos_routes = generate_route_list(app::App);
+    let port: SharedAdmin = state.admin.clone();
+    let dashboard = Router::new()
+        .route("/health", get(health))
+        .route("/lang", get(switch_language))
+        .merge(admin_api)
+        .route(
+            "/admin/{*rest}",
+            axum::routing::any(crate::admin::rest::not_found),
+        )
+        .leptos_routes_with_context(
+            &state,
+            leptos_routes,
+            {
+                let port = port.clone();
+                move || provide_context(port.clone())
+            },
+            {
+                let options = state.leptos_options.clone();
+                move || app::shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::require_admin,
+        ))
+        .layer(session_layer)
+        .with_state(state.clone());
+
+    let router = Router::new()
+        .merge(dashboard)
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            // The matched route, never the raw URI: query strings can carry API keys.
+            let path = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|| "unmatched".to_owned());
+            tracing::info_span!("request", method = %req.method(), path)
+        }));
+    (router, admin_routes)
+}
+
+async fn health(State(store): State<Store>) -> Response {
+    match store.ping().await {
+        Ok(()) => Json(serde_json::json!({ "status": "ok" })).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "status": "unavailable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LangQuery {
+    set: String,
+}
+
+/// Sets the language cookie and goes back to the page the switch was clicked on.
+async fn switch_language(Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
+    let locale = app::i18n::Locale::from_tag(&q.set).unwrap_or_default();
+    // Only a same-site path from the referer, never an absolute URL (no open redirect).
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| url::Url::parse(r).ok())
+        .map(|u| u.path().to_owned())
+        .filter(|p| p.starts_with('/') && !p.starts_with("//") && p != "/lang")
+        .unwrap_or_else(|| "/".to_owned());
+    let cookie = format!(
+        "{}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        app::i18n::LANG_COOKIE,
+        locale.tag()
+    );
+    let mut res = Redirect::to(&back).into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
