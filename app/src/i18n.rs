@@ -4,7 +4,17 @@
 //! into `<html lang>` and the browser reads it back from there when it hydrates, so both sides
 //! always agree. Switching language sets the cookie and reloads the page.
 
+mod accounts;
+mod common;
+mod format;
+mod keys;
+mod overview;
+mod reports;
+mod settings;
+
 use serde::{Deserialize, Serialize};
+
+pub use format::*;
 
 pub const LANG_COOKIE: &str = "tg_lang";
 
@@ -163,8 +173,23 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("notfound.back", "Back to the overview", "返回概览"),
 ];
 
+/// Every table of texts: the shell's above, and one per area of the dashboard.
+const TABLES: &[&[(&str, &str, &str)]] = &[
+    TEXTS,
+    common::TEXTS,
+    overview::TEXTS,
+    keys::TEXTS,
+    accounts::TEXTS,
+    reports::TEXTS,
+    settings::TEXTS,
+];
+
 pub fn t(locale: Locale, key: &'static str) -> &'static str {
-    match TEXTS.iter().find(|(k, _, _)| *k == key) {
+    match TABLES
+        .iter()
+        .flat_map(|table| table.iter())
+        .find(|(k, _, _)| *k == key)
+    {
         Some((_, en, zh)) => match locale {
             Locale::En => en,
             Locale::ZhCn => zh,
@@ -183,8 +208,10 @@ pub fn error_text(locale: Locale, err: &crate::error::AdminError) -> String {
         E::Internal => t(locale, "error.internal").to_string(),
         E::Transport { .. } => t(locale, "error.transport").to_string(),
         E::NotFound { .. } => t(locale, "error.not_found").to_string(),
-        E::Validation { field, message } => format!("{field}: {message}"),
-        E::Conflict { message } => message.clone(),
+        E::Validation { field, message } => t(locale, "error.validation")
+            .replace("{field}", field)
+            .replace("{message}", message),
+        E::Conflict { message } => t(locale, "error.conflict").replace("{message}", message),
     }
 }
 
@@ -234,13 +261,60 @@ mod tests {
 
     #[test]
     fn keys_are_unique_and_translated() {
-        for (i, (k, en, zh)) in TEXTS.iter().enumerate() {
+        let all: Vec<_> = TABLES.iter().flat_map(|t| t.iter()).collect();
+        for (i, (k, en, zh)) in all.iter().enumerate() {
             assert!(!en.is_empty() && !zh.is_empty(), "{k} has an empty text");
             assert!(
-                TEXTS[i + 1..].iter().all(|(k2, _, _)| k2 != k),
+                all[i + 1..].iter().all(|(k2, _, _)| k2 != k),
                 "duplicate key {k}"
             );
         }
+    }
+
+    /// Every `tr("…")` and `t(…, "…")` in the sources names a key with both texts.
+    #[test]
+    fn every_key_used_in_the_sources_exists() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let known = |key: &str| {
+            TABLES
+                .iter()
+                .flat_map(|t| t.iter())
+                .any(|(k, _, _)| *k == key)
+        };
+        let mut missing = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for marker in ["tr(\"", "locale, \""] {
+                for (at, _) in text.match_indices(marker) {
+                    let rest = &text[at + marker.len()..];
+                    let key = &rest[..rest.find('"').unwrap()];
+                    let looks_like_key =
+                        key.contains('.') && !key.contains(' ') && !key.contains('{');
+                    if looks_like_key && !known(key) {
+                        missing.push(format!("{}: {key}", file.display()));
+                    }
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "keys without texts:\n{}",
+            missing.join("\n")
+        );
     }
 
     #[test]

@@ -24,9 +24,10 @@ use crate::i18n::Locale;
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let locale = request_locale();
+    let offset = request_utc_offset();
     view! {
         <!DOCTYPE html>
-        <html lang=locale.tag()>
+        <html lang=locale.tag() data-utc-offset=offset.to_string()>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -74,6 +75,37 @@ fn request_locale() -> Locale {
     Locale::default()
 }
 
+/// The configured time zone's offset from UTC in seconds: from the admin service while
+/// rendering on the server, from `<html data-utc-offset>` in the browser.
+fn request_utc_offset() -> i32 {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(admin) = use_context::<crate::port::SharedAdmin>() {
+            return admin.display_utc_offset_secs();
+        }
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        if let Some(offset) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+            .and_then(|e| e.get_attribute("data-utc-offset"))
+            .and_then(|v| v.parse().ok())
+        {
+            return offset;
+        }
+    }
+    0
+}
+
+/// The offset of the time zone times are shown in (see [`request_utc_offset`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UtcOffset(pub i32);
+
+pub fn use_utc_offset() -> i32 {
+    use_context::<UtcOffset>().unwrap_or_default().0
+}
+
 /// The current locale, provided at the root of the app.
 pub fn use_locale() -> Locale {
     use_context::<Locale>().unwrap_or_default()
@@ -88,6 +120,7 @@ pub fn tr(key: &'static str) -> &'static str {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_context(request_locale());
+    provide_context(UtcOffset(request_utc_offset()));
 
     view! {
         <Stylesheet id="leptos" href="/pkg/tollgate.css" />
@@ -95,8 +128,13 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=pages::not_found::NotFound>
                 <Route path=path!("/login") view=pages::login::LoginPage />
+                <Route path=path!("/usage") view=pages::key_holder::KeyHolderPage />
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=pages::overview::OverviewPage />
+                    <Route path=path!("keys") view=pages::keys::KeysPage />
+                    <Route path=path!("accounts") view=pages::accounts::AccountsPage />
+                    <Route path=path!("groups") view=pages::groups::GroupsPage />
+                    <Route path=path!("usage-report") view=pages::usage_report::UsageReportPage />
                     <Route path=path!("settings") view=pages::settings::SettingsPage />
                 </ParentRoute>
             </Routes>

@@ -1,5 +1,9 @@
 //! The subcommands other than `serve`.
 
+pub mod accounts;
+pub mod keys;
+pub mod usage;
+
 use crate::config::{AdminCommand, CommonOpts};
 use crate::storage::Store;
 

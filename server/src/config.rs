@@ -58,6 +58,99 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// API keys: batch creation to CSV and cleanup of expired keys (cron-ready).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Upstream accounts: test them all (cron-ready, exit 1 when any fails).
+    Accounts {
+        #[command(subcommand)]
+        command: crate::cli::accounts::AccountsCommand,
+    },
+    /// Usage events: export a range of days as CSV or JSON.
+    Usage {
+        #[command(subcommand)]
+        command: crate::cli::usage::UsageCommand,
+    },
+}
+
+/// `tollgate keys ...`: the same rules as the REST API, without a running server.
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Create keys in one transaction and print them as CSV (name,key,id,expiresAt,quotaLimit)
+    /// on stdout. The keys are shown this once only.
+    Create(Box<KeysCreateArgs>),
+    /// Soft-delete keys whose validity ended more than --older-than ago; usage history stays.
+    /// Exit status: 0 done (also when nothing was due), 1 failure, 2 bad arguments.
+    Cleanup(KeysCleanupArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KeysCreateArgs {
+    /// How many keys to create (1-1000), named by --name-template.
+    #[arg(
+        long,
+        required_unless_present = "names_file",
+        conflicts_with = "names_file"
+    )]
+    pub count: Option<u32>,
+    /// Key names: `{n}` is the number (zero-padded to the width of --count); with
+    /// --names-file, `{name}` or `[订单号]` is each line.
+    #[arg(long)]
+    pub name_template: Option<String>,
+    /// One key per non-empty line (e.g. order numbers); `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    pub names_file: Option<PathBuf>,
+    /// Quota in USD (0 = unlimited).
+    #[arg(long, value_name = "USD")]
+    pub quota: Option<f64>,
+    /// Fixed expiry this many days from now.
+    #[arg(long, value_name = "DAYS", conflicts_with = "activation_days")]
+    pub expires_in_days: Option<u32>,
+    /// Validity that starts at the key's first request.
+    #[arg(long, value_name = "DAYS")]
+    pub activation_days: Option<u32>,
+    /// Requests in flight at once (0 = unlimited).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<u32>,
+    /// Enables the wait queue for requests over the concurrency limit, with this many places.
+    #[arg(long, value_name = "N")]
+    pub queue_size: Option<u32>,
+    /// How long a queued request waits (enables the queue).
+    #[arg(long, value_name = "MS")]
+    pub queue_timeout_ms: Option<u64>,
+    /// Rate limit window in minutes.
+    #[arg(long, value_name = "MINUTES")]
+    pub rate_window: Option<u32>,
+    /// Requests allowed per rate limit window.
+    #[arg(long, value_name = "N")]
+    pub rate_requests: Option<u32>,
+    /// Start from this preset's settings (e.g. preset-trial); other flags override them.
+    #[arg(long, value_name = "ID")]
+    pub preset: Option<String>,
+    /// What each key was sold for, in --currency.
+    #[arg(long, value_name = "PRICE")]
+    pub sale_price: Option<f64>,
+    /// 3-letter currency code of --sale-price (default USD).
+    #[arg(long, value_name = "CODE")]
+    pub currency: Option<String>,
+    /// Comma-separated tags.
+    #[arg(long, value_delimiter = ',', value_name = "TAGS")]
+    pub tags: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KeysCleanupArgs {
+    /// List what would be deleted without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only keys that expired more than this long ago: `0`, `30m`, `12h`, `7d`.
+    #[arg(long, default_value = "0", value_name = "DURATION", value_parser = crate::cli::keys::parse_age)]
+    pub older_than: std::time::Duration,
+    /// Print nothing on success (errors still go to stderr).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -103,6 +196,12 @@ pub struct ServeOpts {
     pub shutdown_grace_secs: u64,
     #[command(flatten)]
     pub relay: RelayOpts,
+    #[command(flatten)]
+    pub webhooks: crate::webhooks::WebhookOpts,
+    #[command(flatten)]
+    pub scheduler: SchedulerOpts,
+    #[command(flatten)]
+    pub ops: crate::ops::OpsOpts,
 }
 
 /// Data-plane settings.
@@ -123,6 +222,12 @@ pub struct RelayOpts {
     /// Longest silence allowed between two chunks of an upstream stream.
     #[arg(long, env = "UPSTREAM_IDLE_TIMEOUT_MS", default_value_t = 300_000)]
     pub idle_timeout_ms: u64,
+    /// Minutes of real-time figures kept in memory for the dashboard's overview.
+    #[arg(long, env = "METRICS_WINDOW", default_value_t = 5)]
+    pub metrics_window_minutes: u32,
+    /// Concurrency an account without `maxConcurrency` counts as, for pool utilization.
+    #[arg(long, env = "DEFAULT_ACCOUNT_CAPACITY", default_value_t = 10)]
+    pub default_account_capacity: u32,
     /// Path of a pricing table (LiteLLM `model_prices_and_context_window.json` format) to use
     /// instead of the one built in.
     #[arg(long, env = "PRICING_FILE")]
@@ -160,6 +265,47 @@ impl CommonOpts {
         }
         Wrapper::parse_from(["tollgate"]).opts
     }
+}
+
+/// Account scheduling: sticky sessions, failover, cooldowns.
+#[derive(Args, Debug, Clone)]
+pub struct SchedulerOpts {
+    /// How long a conversation stays on the account that served it.
+    #[arg(long, env = "STICKY_SESSION_TTL_HOURS", default_value_t = 1.0)]
+    pub sticky_ttl_hours: f64,
+    /// A use within this many minutes of expiry renews the mapping to the full TTL (0 = never).
+    #[arg(
+        long,
+        env = "STICKY_SESSION_RENEWAL_THRESHOLD_MINUTES",
+        default_value_t = 0
+    )]
+    pub sticky_renewal_threshold_minutes: u64,
+    /// A sticky account cooling down for less than this is kept (served elsewhere meanwhile).
+    #[arg(long, env = "STICKY_UNAVAILABLE_GRACE_SECS", default_value_t = 60)]
+    pub sticky_grace_secs: u64,
+    /// Accounts tried per request before the error goes to the client.
+    #[arg(long, env = "FAILOVER_MAX_ATTEMPTS", default_value_t = 3)]
+    pub failover_max_attempts: u32,
+    /// Cooldown after a 529 (overloaded).
+    #[arg(long, env = "OVERLOAD_COOLDOWN_SECS", default_value_t = 600)]
+    pub overload_cooldown_secs: u64,
+    /// Cooldown after a 429 that announces no reset time.
+    #[arg(long, env = "RATE_LIMIT_DEFAULT_COOLDOWN_SECS", default_value_t = 60)]
+    pub rate_limit_default_secs: u64,
+    /// Upper bound for any cooldown, including the doubling after failed probes.
+    #[arg(long, env = "MAX_COOLDOWN_SECS", default_value_t = 3600)]
+    pub max_cooldown_secs: u64,
+    /// 5xx answers or timeouts within the window that put an account into cooldown.
+    #[arg(long, env = "ERROR_THRESHOLD_COUNT", default_value_t = 3)]
+    pub error_threshold: u32,
+    #[arg(long, env = "ERROR_THRESHOLD_WINDOW_SECS", default_value_t = 60)]
+    pub error_window_secs: u64,
+    /// Cooldown after the error threshold is reached.
+    #[arg(long, env = "ERROR_COOLDOWN_SECS", default_value_t = 60)]
+    pub error_cooldown_secs: u64,
+    /// Time zone for daily cost limits and daily charts (IANA name, e.g. Asia/Shanghai).
+    #[arg(long, env = "TOLLGATE_TIMEZONE", default_value = "UTC")]
+    pub timezone: chrono_tz::Tz,
 }
 
 impl ServeOpts {

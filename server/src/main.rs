@@ -12,6 +12,15 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Serve(opts)) => serve(cli.common, *opts).await,
         Some(Command::Migrate) => tollgate::cli::migrate(&cli.common).await,
         Some(Command::Admin { command }) => tollgate::cli::admin(&cli.common, command).await,
+        Some(Command::Keys { command }) => {
+            std::process::exit(tollgate::cli::keys::run(&cli.common, command).await)
+        }
+        Some(Command::Accounts { command }) => {
+            std::process::exit(tollgate::cli::accounts::run(&cli.common, command).await)
+        }
+        Some(Command::Usage { command }) => {
+            std::process::exit(tollgate::cli::usage::run(&cli.common, command).await)
+        }
     }
 }
 

@@ -26,6 +26,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use crate::admin::AdminService;
 use crate::config::Settings;
 use crate::crypto::Cipher;
+use crate::relay::Relay;
 use crate::storage::sessions::DbSessionStore;
 use crate::storage::Store;
 
@@ -38,7 +39,12 @@ pub struct AppState {
     pub config: Arc<Settings>,
     pub tasks: TaskTracker,
     pub shutdown: CancellationToken,
+    pub webhooks: crate::webhooks::Webhooks,
+    pub relay: Arc<Relay>,
 }
+
+/// The longest shutdown waits for background work after the server has stopped.
+const DRAIN_LIMIT: Duration = Duration::from_secs(20);
 
 pub struct Application {
     listener: TcpListener,
@@ -91,14 +97,42 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(local)
             .build();
-        let admin = Arc::new(AdminService::new(store.clone(), config.clone(), cipher));
+        let tasks = TaskTracker::new();
+        let shutdown = CancellationToken::new();
+        let webhooks = crate::webhooks::Webhooks::start(
+            &config.serve.webhooks,
+            store.clone(),
+            cipher.clone(),
+            &tasks,
+            shutdown.clone(),
+        )
+        .context("starting webhooks")?;
+        let relay = Relay::start(
+            config.clone(),
+            store.clone(),
+            cipher.clone(),
+            webhooks.clone(),
+            &tasks,
+            shutdown.clone(),
+        )
+        .await
+        .context("starting the relay")?;
+        let admin = Arc::new(AdminService::new(
+            store.clone(),
+            config.clone(),
+            cipher,
+            webhooks.clone(),
+            relay.clone(),
+        ));
         let state = AppState {
             leptos_options,
             store,
             admin,
             config,
-            tasks: TaskTracker::new(),
-            shutdown: CancellationToken::new(),
+            tasks,
+            shutdown,
+            webhooks,
+            relay,
         };
         let (router, admin_routes) = build_router(state.clone());
         Ok(Application {
@@ -146,15 +180,39 @@ impl Application {
         tokio::select! {
             res = &mut server => res??,
             _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
-                tracing::warn!(grace_secs = grace.as_secs(), "grace period over; closing remaining connections");
-                server.abort();
+                // Grace is over: cut what is still open; each cut stream bills what it saw.
+                tracing::warn!(grace_secs = grace.as_secs(), "grace period over; cutting open requests and streams");
+                state.relay.cut.cancel();
+                match tokio::time::timeout(Duration::from_secs(5), &mut server).await {
+                    Ok(res) => res??,
+                    Err(_) => {
+                        tracing::error!("connections still open after the cut; closing them");
+                        server.abort();
+                    }
+                }
             }
         }
+        // Background work (usage writer, webhook deliveries, recorders) drains now; bounded, so
+        // a stuck delivery or database can never keep the process from exiting.
         state.shutdown.cancel();
         state.tasks.close();
-        state.tasks.wait().await;
-        state.store.close().await;
-        tracing::info!("shut down cleanly");
+        if tokio::time::timeout(DRAIN_LIMIT, state.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                pending_usage_events = state.relay.writer.pending(),
+                "background work did not finish within {}s; exiting anyway",
+                DRAIN_LIMIT.as_secs()
+            );
+        }
+        if tokio::time::timeout(Duration::from_secs(5), state.store.close())
+            .await
+            .is_err()
+        {
+            tracing::error!("database connections did not close in time");
+        }
+        tracing::info!("shut down");
         Ok(())
     }
 }
@@ -199,6 +257,7 @@ pub fn build_router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
     let (admin_api, admin_routes) = crate::admin::rest::routes().into_parts();
     let leptos_routes = generate_route_list(app::App);
     let port: SharedAdmin = state.admin.clone();
+    let relay = crate::relay::routes(state.relay.clone());
     let dashboard = Router::new()
         .route("/health", get(health))
         .route("/lang", get(switch_language))
@@ -229,9 +288,8 @@ pub fn build_router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
         .layer(session_layer)
         .with_state(state.clone());
 
-    let router = Router::new()
-        .merge(dashboard)
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+    let router = Router::new().merge(relay).merge(dashboard).layer(
+        TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The matched route, never the raw URI: query strings can carry API keys.
             let path = req
                 .extensions()
@@ -239,7 +297,8 @@ pub fn build_router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
                 .map(|p| p.as_str().to_owned())
                 .unwrap_or_else(|| "unmatched".to_owned());
             tracing::info_span!("request", method = %req.method(), path)
-        }));
+        }),
+    );
     (router, admin_routes)
 }
 

@@ -119,3 +119,735 @@ async fn migrations_are_idempotent(db: TestDb) {
     db.store.migrate().await.unwrap();
     db.store.ping().await.unwrap();
 }
+
+story!(price_overrides);
+async fn price_overrides(db: TestDb) {
+    use tollgate::pricing::{ModelPrice, PriceSource, Pricing};
+    let s = &db.store;
+    assert!(s.list_price_overrides().await.unwrap().is_empty());
+    let price = |base: i64| ModelPrice {
+        input: base,
+        output: base * 5,
+        cache_write_5m: base * 5 / 4,
+        cache_write_1h: base * 2,
+        cache_read: base / 10,
+    };
+    s.upsert_price_override("zeta-model", &price(1_000_000))
+        .await
+        .unwrap();
+    s.upsert_price_override("claude-sonnet-4-5", &price(2_000_000))
+        .await
+        .unwrap();
+    // Upserting again replaces the row instead of failing on the primary key.
+    s.upsert_price_override("claude-sonnet-4-5", &price(4_000_000))
+        .await
+        .unwrap();
+    let listed = s.list_price_overrides().await.unwrap();
+    assert_eq!(
+        listed,
+        vec![
+            ("claude-sonnet-4-5".to_string(), price(4_000_000)),
+            ("zeta-model".to_string(), price(1_000_000)),
+        ],
+        "sorted by model, latest value"
+    );
+
+    let pricing = Pricing::builtin().with_overrides(&listed);
+    let found = pricing.lookup("claude-sonnet-4-5-20250929");
+    assert_eq!(
+        (found.price, found.source),
+        (price(4_000_000), PriceSource::Override)
+    );
+
+    assert!(s.delete_price_override("zeta-model").await.unwrap());
+    assert!(
+        !s.delete_price_override("zeta-model").await.unwrap(),
+        "already gone"
+    );
+    assert_eq!(s.list_price_overrides().await.unwrap().len(), 1);
+}
+
+story!(webhook_targets_and_deliveries);
+async fn webhook_targets_and_deliveries(db: TestDb) {
+    use tollgate::storage::webhooks::{NewWebhookDelivery, WebhookTargetRow};
+    let s = &db.store;
+    let target = |id: &str, created_at: i64, enabled: bool| WebhookTargetRow {
+        id: id.into(),
+        name: format!("target {id}"),
+        kind: "generic".into(),
+        url_enc: "v1:ciphertext".into(),
+        url_hint: "https://example.com/…abcd".into(),
+        secret_enc: Some("v1:secret".into()),
+        events: r#"["account.error"]"#.into(),
+        enabled,
+        created_at,
+        updated_at: created_at,
+    };
+    assert!(s.list_webhook_targets().await.unwrap().is_empty());
+    s.insert_webhook_target(&target("t2", 20, false))
+        .await
+        .unwrap();
+    s.insert_webhook_target(&target("t1", 10, true))
+        .await
+        .unwrap();
+    let all = s.list_webhook_targets().await.unwrap();
+    assert_eq!(
+        all.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+        ["t1", "t2"],
+        "oldest first"
+    );
+    assert_eq!(all[0], target("t1", 10, true), "every column round-trips");
+    let enabled = s.enabled_webhook_targets().await.unwrap();
+    assert_eq!(enabled.len(), 1);
+    assert_eq!(enabled[0].id, "t1");
+
+    let mut changed = target("t2", 20, true);
+    changed.name = "renamed".into();
+    changed.secret_enc = None;
+    changed.events = "[]".into();
+    changed.updated_at = 99;
+    assert!(s.update_webhook_target(&changed).await.unwrap());
+    assert_eq!(s.webhook_target("t2").await.unwrap().unwrap(), changed);
+    assert!(!s
+        .update_webhook_target(&target("missing", 1, true))
+        .await
+        .unwrap());
+    assert_eq!(s.enabled_webhook_targets().await.unwrap().len(), 2);
+    assert!(s.delete_webhook_target("t2").await.unwrap());
+    assert!(!s.delete_webhook_target("t2").await.unwrap());
+    assert!(s.webhook_target("t2").await.unwrap().is_none());
+
+    let now = tollgate::storage::now_ms();
+    for (i, created_at) in [now - 40 * 86_400_000, now - 1_000, now]
+        .into_iter()
+        .enumerate()
+    {
+        s.insert_webhook_delivery(&NewWebhookDelivery {
+            target_id: if i == 0 { None } else { Some("t1") },
+            target_hint: "https://example.com/…abcd",
+            event: "account.error",
+            attempt: i as i64 + 1,
+            http_status: if i == 2 { Some(200) } else { None },
+            ok: i == 2,
+            error: if i == 2 {
+                None
+            } else {
+                Some("connection failed")
+            },
+            created_at,
+        })
+        .await
+        .unwrap();
+    }
+    let page = s.list_webhook_deliveries(2, None).await.unwrap();
+    assert_eq!(
+        page.iter().map(|d| d.attempt).collect::<Vec<_>>(),
+        [3, 2],
+        "newest first"
+    );
+    assert_eq!(
+        (page[0].ok, page[0].http_status, page[0].error.as_deref()),
+        (true, Some(200), None)
+    );
+    let older = s
+        .list_webhook_deliveries(10, Some(page[1].id))
+        .await
+        .unwrap();
+    assert_eq!(older.len(), 1);
+    assert_eq!(older[0].target_id, None);
+    assert_eq!(older[0].error.as_deref(), Some("connection failed"));
+
+    // Pruning goes in batches and only takes rows older than the cutoff.
+    let cutoff = now - 30 * 86_400_000;
+    assert_eq!(s.prune_webhook_deliveries(cutoff, 500).await.unwrap(), 1);
+    assert_eq!(s.prune_webhook_deliveries(cutoff, 500).await.unwrap(), 0);
+    assert_eq!(s.list_webhook_deliveries(10, None).await.unwrap().len(), 2);
+    assert_eq!(
+        s.prune_webhook_deliveries(now + 1, 1).await.unwrap(),
+        1,
+        "batch bound"
+    );
+}
+
+story!(api_keys_and_presets);
+async fn api_keys_and_presets(db: TestDb) {
+    use app::types::{KeySettings, KeyStatus};
+    use tollgate::keys::validate::{key_settings, Mode};
+    use tollgate::storage::keys::{KeyFilter, NewKey};
+    use tollgate::storage::Store;
+
+    async fn exec(store: &Store, sql: &str) {
+        match store {
+            Store::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+            Store::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        }
+        .unwrap();
+    }
+
+    let s = &db.store;
+    let now = tollgate::storage::now_ms();
+    let day = 86_400_000;
+    let ids: Vec<String> = s
+        .list_key_presets()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(ids, ["preset-trial", "preset-monthly", "preset-enterprise"]);
+
+    let settings = |i: usize| KeySettings {
+        tags: Some(if i.is_multiple_of(3) {
+            vec!["vip".into()]
+        } else {
+            vec![]
+        }),
+        quota_limit: Some(10.0),
+        description: Some(format!("order #{i}")),
+        claude_account_id: Some(if i.is_multiple_of(50) {
+            "group:g1".into()
+        } else {
+            String::new()
+        }),
+        preset_id: i.is_multiple_of(4).then(|| "preset-trial".to_owned()),
+        ..Default::default()
+    };
+    let keys: Vec<NewKey> = (0..300)
+        .map(|i| NewKey {
+            id: format!("k{i:03}"),
+            key_hash: format!("hash-{i:03}"),
+            key_prefix: format!("tg_{i:07}"),
+            name: if i == 7 {
+                "50%_off".into()
+            } else {
+                format!("key-{i:03}")
+            },
+            config: key_settings(&settings(i), Mode::Create { now }, "").unwrap(),
+        })
+        .collect();
+    s.insert_api_keys(&keys, now).await.unwrap();
+    // 1..=10 disabled, 11..=20 expired (fixed), 21..=25 expired (activation), 26..=30 exhausted.
+    exec(
+        s,
+        "UPDATE api_keys SET is_active = FALSE WHERE id BETWEEN 'k001' AND 'k010'",
+    )
+    .await;
+    exec(
+        s,
+        &format!(
+            "UPDATE api_keys SET expires_at = {} WHERE id BETWEEN 'k011' AND 'k020'",
+            now - 2 * day
+        ),
+    )
+    .await;
+    exec(s, &format!(
+        "UPDATE api_keys SET activation_days = 1, activated_at = {} WHERE id BETWEEN 'k021' AND 'k025'",
+        now - 3 * day
+    ))
+    .await;
+    exec(
+        s,
+        "UPDATE api_keys SET spent_micros = 10000000 WHERE id BETWEEN 'k026' AND 'k030'",
+    )
+    .await;
+
+    let count =
+        |filter: KeyFilter| async move { s.list_api_keys(&filter, now, 500, 0).await.unwrap().1 };
+    let status = |st: KeyStatus| KeyFilter {
+        status: Some(st),
+        ..Default::default()
+    };
+    assert_eq!(count(KeyFilter::default()).await, 300);
+    assert_eq!(count(status(KeyStatus::Disabled)).await, 10);
+    assert_eq!(count(status(KeyStatus::Expired)).await, 15);
+    assert_eq!(count(status(KeyStatus::Exhausted)).await, 5);
+    assert_eq!(count(status(KeyStatus::Active)).await, 270);
+    let vip = || KeyFilter {
+        tag: Some("vip".into()),
+        ..Default::default()
+    };
+    assert_eq!(count(vip()).await, 100);
+    assert_eq!(
+        count(KeyFilter {
+            status: Some(KeyStatus::Disabled),
+            ..vip()
+        })
+        .await,
+        3,
+        "k003, k006, k009"
+    );
+    let search = |term: &str| KeyFilter {
+        search: Some(term.into()),
+        ..Default::default()
+    };
+    assert_eq!(count(search("KEY-29")).await, 10, "case-insensitive");
+    assert_eq!(count(search("%_")).await, 1, "wildcards are literal");
+    assert_eq!(
+        count(search("ORDER #12")).await,
+        11,
+        "descriptions: 12, 120..129"
+    );
+    assert_eq!(count(search("tg_0000299")).await, 1, "display prefix");
+    let by_hash = KeyFilter {
+        search: Some("zzz".into()),
+        search_key_hash: Some("hash-123".into()),
+        ..Default::default()
+    };
+    assert_eq!(count(by_hash).await, 1);
+    assert_eq!(
+        count(KeyFilter {
+            binding: Some("group:g1".into()),
+            ..Default::default()
+        })
+        .await,
+        6
+    );
+    assert_eq!(
+        count(KeyFilter {
+            preset_id: Some("preset-trial".into()),
+            ..Default::default()
+        })
+        .await,
+        75
+    );
+
+    let (page, total) = s
+        .list_api_keys(&KeyFilter::default(), now, 50, 250)
+        .await
+        .unwrap();
+    assert_eq!((page.len(), total), (50, 300));
+    assert_eq!(
+        (page[0].id.as_str(), page[49].id.as_str()),
+        ("k049", "k000"),
+        "newest (highest id) first"
+    );
+    let row = s.api_key_by_hash("hash-021").await.unwrap().unwrap();
+    assert_eq!(row.status(now), KeyStatus::Expired);
+    assert_eq!(row.expiry(), Some(now - 2 * day));
+    assert_eq!(
+        s.api_key_by_id("k026").await.unwrap().unwrap().status(now),
+        KeyStatus::Exhausted
+    );
+
+    // Edits replace the tag index in step with the JSON column.
+    let mut config = s
+        .api_key_by_id("k000")
+        .await
+        .unwrap()
+        .unwrap()
+        .config()
+        .unwrap();
+    config.tags = vec!["gold".into()];
+    assert!(s.update_api_key("k000", "renamed", &config).await.unwrap());
+    assert_eq!(count(vip()).await, 99);
+    assert_eq!(
+        count(KeyFilter {
+            tag: Some("gold".into()),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert!(!s.update_api_key("nope", "x", &config).await.unwrap());
+
+    assert!(s.soft_delete_api_key("k299").await.unwrap());
+    assert!(!s.soft_delete_api_key("k299").await.unwrap());
+    assert!(s.api_key_by_id("k299").await.unwrap().is_none());
+    assert!(s.api_key_by_hash("hash-299").await.unwrap().is_none());
+    assert_eq!(count(KeyFilter::default()).await, 299);
+
+    // Cleanup: fixed expiries ended 2 days ago, activation ones 2 days ago too.
+    let due = s.api_keys_expired_before(now - day).await.unwrap();
+    assert_eq!(due.len(), 15);
+    assert!(s
+        .api_keys_expired_before(now - 3 * day)
+        .await
+        .unwrap()
+        .is_empty());
+    let gone = s.delete_api_keys_expired_before(now - day).await.unwrap();
+    assert_eq!(
+        gone.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
+        due.iter().map(|k| k.id.as_str()).collect::<Vec<_>>()
+    );
+    assert_eq!(gone[0].expired_at, now - 2 * day);
+    assert_eq!(count(KeyFilter::default()).await, 284);
+    assert!(s
+        .delete_api_keys_expired_before(now - day)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Presets.
+    s.insert_key_preset("p1", "Custom", r#"{"validityDays":3,"settings":{}}"#)
+        .await
+        .unwrap();
+    assert!(s
+        .insert_key_preset("p2", "Custom", "{}")
+        .await
+        .unwrap_err()
+        .is_unique_violation());
+    assert!(s.update_key_preset("p1", "Renamed", "{}").await.unwrap());
+    assert!(s
+        .update_key_preset("p1", "Monthly", "{}")
+        .await
+        .unwrap_err()
+        .is_unique_violation());
+    assert!(!s.update_key_preset("nope", "x", "{}").await.unwrap());
+    assert_eq!(s.key_preset("p1").await.unwrap().unwrap().name, "Renamed");
+    assert!(s.delete_key_preset("p1").await.unwrap());
+    assert!(!s.delete_key_preset("p1").await.unwrap());
+}
+
+/// Runs raw SQL on either backend, for seeding rows the relay would write.
+async fn report_sql(store: &tollgate::storage::Store, sql: &str) {
+    match store {
+        tollgate::storage::Store::Sqlite(p) => {
+            sqlx::raw_sql(sql).execute(p).await.unwrap();
+        }
+        tollgate::storage::Store::Postgres(p) => {
+            sqlx::raw_sql(sql).execute(p).await.unwrap();
+        }
+    }
+}
+
+story!(report_queries);
+async fn report_queries(db: TestDb) {
+    use app::types::SplitBy;
+    use tollgate::storage::reports::SALES_SLOT_MS;
+    let s = &db.store;
+    // Two keys (one deleted: it still counts as sold), one account in one group, rollups on
+    // two days, and usage events two of which were priced at the fallback.
+    report_sql(
+        s,
+        "INSERT INTO accounts (id, name, platform, api_key_enc, api_key_hint, base_url, monthly_cost_micros,
+             created_at, updated_at)
+         VALUES ('a1', 'main', 'claude', 'x', 'sk…', 'http://127.0.0.1:1', 31000000, 1000, 1000);
+         INSERT INTO account_groups (id, name, platform, created_at, updated_at)
+         VALUES ('g1', 'vip', 'claude', 1000, 1000);
+         INSERT INTO api_keys (id, key_hash, key_prefix, name, created_at, updated_at, preset_id,
+             sale_price_micros, currency, spent_micros, quota_limit_micros, claude_account_id, deleted_at)
+         VALUES ('k1', 'h1', 'tg_a', 'one', 1800000000000, 1, 'preset-trial', 35000000, 'CNY', 5000000,
+                 20000000, 'group:g1', NULL),
+                ('k2', 'h2', 'tg_b', 'two', 1800000900000, 1, 'preset-trial', 5000000, 'USD', 15000000,
+                 20000000, '', 1800000999999),
+                ('k3', 'h3', 'tg_c', 'three', 1700000000000, 1, NULL, 0, 'USD', 0, 0, '', NULL);
+         INSERT INTO usage_daily (day, key_id, account_id, group_id, model, platform, requests, errors,
+             input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, cost_micros)
+         VALUES ('2026-03-01', 'k1', 'a1', 'g1', 'claude-x', 'claude', 3, 1, 30, 10, 5, 5, 3000000),
+                ('2026-03-01', 'k2', 'a1', '', 'claude-y', 'claude', 1, 0, 10, 2, 0, 0, 1000000),
+                ('2026-03-02', 'k1', 'a1', 'g1', 'claude-x', 'claude', 2, 0, 20, 8, 0, 0, 2000000),
+                ('2026-03-05', 'k1', 'a1', 'g1', 'claude-x', 'claude', 9, 0, 90, 9, 0, 0, 9000000);
+         INSERT INTO usage_events (request_id, key_id, platform, model, status, priced_by_fallback, created_at)
+         VALUES ('r1', 'k1', 'claude', 'mystery-b', 200, TRUE, 10),
+                ('r2', 'k1', 'claude', 'mystery-b', 200, TRUE, 30),
+                ('r3', 'k1', 'claude', 'mystery-a', 200, TRUE, 20),
+                ('r4', 'k1', 'claude', 'claude-x', 200, FALSE, 40);",
+    )
+    .await;
+
+    let by_model = s
+        .daily_usage("2026-03-01", "2026-03-02", SplitBy::Model)
+        .await
+        .unwrap();
+    assert_eq!(by_model.len(), 3, "{by_model:?}");
+    let first = by_model
+        .iter()
+        .find(|r| r.day == "2026-03-01" && r.split == "claude-x")
+        .unwrap();
+    assert_eq!(
+        (
+            first.requests,
+            first.errors,
+            first.tokens(),
+            first.cost_micros
+        ),
+        (3, 1, 50, 3_000_000)
+    );
+    let by_group = s
+        .daily_usage("2026-03-01", "2026-03-02", SplitBy::Group)
+        .await
+        .unwrap();
+    let splits: Vec<(&str, &str, i64)> = by_group
+        .iter()
+        .map(|r| (r.day.as_str(), r.split.as_str(), r.cost_micros))
+        .collect();
+    assert!(
+        splits.contains(&("2026-03-01", "", 1_000_000)),
+        "{splits:?}"
+    );
+    assert!(splits.contains(&("2026-03-01", "g1", 3_000_000)));
+    let by_account = s
+        .daily_usage("2026-03-01", "2026-03-05", SplitBy::Account)
+        .await
+        .unwrap();
+    assert_eq!(by_account.iter().map(|r| r.requests).sum::<i64>(), 15);
+    let by_preset = s
+        .daily_usage("2026-03-01", "2026-03-01", SplitBy::Preset)
+        .await
+        .unwrap();
+    assert_eq!(
+        by_preset.len(),
+        1,
+        "both keys are trial keys: {by_preset:?}"
+    );
+    assert_eq!(
+        (by_preset[0].split.as_str(), by_preset[0].requests),
+        ("preset-trial", 4)
+    );
+
+    let sales = s
+        .key_sales(1_800_000_000_000, 1_800_001_000_000)
+        .await
+        .unwrap();
+    assert_eq!(sales.len(), 2, "{sales:?}");
+    assert_eq!(sales[0].slot, 1_800_000_000_000 / SALES_SLOT_MS);
+    assert_eq!(
+        (
+            sales[0].currency.as_str(),
+            sales[0].binding.as_str(),
+            sales[0].keys,
+            sales[0].sale_micros
+        ),
+        ("CNY", "group:g1", 1, 35_000_000)
+    );
+    assert_eq!(
+        (sales[1].currency.as_str(), sales[1].binding.as_str()),
+        ("USD", "")
+    );
+    assert_eq!(
+        s.keys_created_between(1_800_000_000_000, 1_800_000_900_000)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.keys_created_between(0, i64::MAX).await.unwrap(), 3);
+
+    let today = s.day_totals("2026-03-01").await.unwrap();
+    assert_eq!((today.requests, today.cost_micros), (4, 4_000_000));
+    assert_eq!(
+        today.input_tokens + today.output_tokens + today.cache_tokens,
+        62
+    );
+    assert_eq!(s.day_totals("1999-01-01").await.unwrap().requests, 0);
+
+    let spend = s.preset_spend().await.unwrap();
+    assert_eq!(spend.len(), 1);
+    assert_eq!(
+        (
+            spend[0].preset_id.as_str(),
+            spend[0].keys,
+            spend[0].spent_micros,
+            spend[0].quota_micros
+        ),
+        ("preset-trial", 2, 20_000_000, 40_000_000)
+    );
+
+    let days = s
+        .key_usage_by_day("k1", "2026-03-01", "2026-03-04")
+        .await
+        .unwrap();
+    assert_eq!(
+        days.iter().map(|d| d.label.as_str()).collect::<Vec<_>>(),
+        ["2026-03-01", "2026-03-02"]
+    );
+    assert_eq!((days[0].requests, days[0].cache_tokens), (3, 10));
+    let models = s
+        .key_usage_by_model("k1", "2026-03-01", "2026-03-31")
+        .await
+        .unwrap();
+    assert_eq!(models.len(), 1);
+    assert_eq!(
+        (models[0].label.as_str(), models[0].cost_micros),
+        ("claude-x", 14_000_000)
+    );
+
+    let fallback = s.fallback_priced_models(10).await.unwrap();
+    assert_eq!(
+        fallback,
+        vec![("mystery-a".to_string(), 20), ("mystery-b".to_string(), 30)]
+    );
+    assert_eq!(
+        s.fallback_priced_models(1).await.unwrap().len(),
+        1,
+        "limited"
+    );
+
+    let costs = s.account_costs().await.unwrap();
+    assert_eq!(
+        (costs[0].id.as_str(), costs[0].monthly_cost_micros),
+        ("a1", 31_000_000)
+    );
+
+    assert_eq!(s.setting("currency").await.unwrap(), None);
+    s.put_settings(&[
+        ("currency", "\"CNY\"".into()),
+        ("usd_exchange_rate", "7.2".into()),
+    ])
+    .await
+    .unwrap();
+    s.put_settings(&[("usd_exchange_rate", "7.1".into())])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.setting("currency").await.unwrap().as_deref(),
+        Some("\"CNY\"")
+    );
+    assert_eq!(
+        s.setting("usd_exchange_rate").await.unwrap().as_deref(),
+        Some("7.1")
+    );
+}
+
+story!(usage_retention);
+async fn usage_retention(db: TestDb) {
+    use app::types::SplitBy;
+    use tollgate::storage::usage_export::ExportRange;
+    let s = &db.store;
+    let day_ms = 86_400_000;
+    let now = tollgate::storage::now_ms();
+    let old = now - 100 * day_ms;
+    let recent = now - day_ms;
+    // Seven events past a 90-day retention, three within it, and the rollup of the old day.
+    let mut values = Vec::new();
+    for i in 0..10 {
+        let at = if i < 7 { old + i } else { recent + i };
+        values.push(format!(
+            "('r{i}', 'k1', 'claude', 'claude-x', 200, 1000, {at})"
+        ));
+    }
+    report_sql(
+        s,
+        &format!(
+            "INSERT INTO usage_events (request_id, key_id, platform, model, status, cost_micros, created_at)
+             VALUES {};
+             INSERT INTO usage_daily (day, key_id, account_id, group_id, model, platform, requests, errors,
+                 input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, cost_micros)
+             VALUES ('2020-01-01', 'k1', '', '', 'claude-x', 'claude', 7, 0, 70, 7, 0, 0, 7000);
+             INSERT INTO usage_hourly (bucket, key_id, account_id, group_id, model, platform, requests, errors,
+                 input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, cost_micros)
+             VALUES (0, 'k1', '', '', 'claude-x', 'claude', 7, 0, 70, 7, 0, 0, 7000);",
+            values.join(", ")
+        ),
+    )
+    .await;
+    let cutoff = now - 90 * day_ms;
+    assert_eq!(s.count_usage_events_before(cutoff).await.unwrap(), 7);
+    // One statement removes at most one batch.
+    assert_eq!(s.prune_usage_events(cutoff, 3).await.unwrap(), 3);
+    assert_eq!(s.count_usage_events_before(cutoff).await.unwrap(), 4);
+
+    // The job's loop takes the rest in batches and leaves recent events alone.
+    let stop = tokio_util::sync::CancellationToken::new();
+    assert_eq!(tollgate::ops::prune_usage_events(s, 90, 3, &stop).await, 4);
+    assert_eq!(s.count_usage_events_before(cutoff).await.unwrap(), 0);
+    let everything = ExportRange {
+        from_ms: 0,
+        to_ms: i64::MAX,
+        key_id: None,
+    };
+    let left = s.usage_export_page(&everything, 0, 100).await.unwrap();
+    assert_eq!(
+        left.iter()
+            .map(|e| e.request_id.as_str())
+            .collect::<Vec<_>>(),
+        ["r7", "r8", "r9"]
+    );
+    assert_eq!(
+        tollgate::ops::prune_usage_events(s, 90, 3, &stop).await,
+        0,
+        "nothing left to prune"
+    );
+
+    // Rollups are kept: the charts still answer for the pruned day.
+    let daily = s
+        .daily_usage("2020-01-01", "2020-01-01", SplitBy::Model)
+        .await
+        .unwrap();
+    assert_eq!(
+        (daily.len(), daily[0].requests, daily[0].cost_micros),
+        (1, 7, 7000)
+    );
+    let hourly: i64 = match s {
+        tollgate::storage::Store::Sqlite(p) => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM usage_hourly")
+                .fetch_one(p)
+                .await
+                .unwrap()
+        }
+        tollgate::storage::Store::Postgres(p) => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM usage_hourly")
+                .fetch_one(p)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(hourly, 1);
+}
+
+story!(usage_export_pages);
+async fn usage_export_pages(db: TestDb) {
+    use tollgate::storage::usage_export::ExportRange;
+    let s = &db.store;
+    report_sql(
+        s,
+        "INSERT INTO accounts (id, name, platform, api_key_enc, api_key_hint, base_url, created_at, updated_at)
+         VALUES ('a1', 'main', 'claude', 'x', 'sk…', 'http://127.0.0.1:1', 1, 1);
+         INSERT INTO api_keys (id, key_hash, key_prefix, name, created_at, updated_at)
+         VALUES ('k1', 'h1', 'tg_a', 'one', 1, 1), ('k2', 'h2', 'tg_b', 'two', 1, 1);
+         INSERT INTO usage_events (request_id, key_id, account_id, platform, model, status, input_tokens,
+             cost_micros, ttft_ms, stream, priced_by_fallback, created_at)
+         VALUES ('e1', 'k1', 'a1', 'claude', 'm', 200, 5, 10, 40, TRUE, FALSE, 100),
+                ('e2', 'k2', NULL, 'claude', 'm', 429, 0, 0, NULL, FALSE, FALSE, 150),
+                ('e3', 'k1', 'gone', 'claude', 'm', 200, 1, 2, NULL, FALSE, TRUE, 200),
+                ('e4', 'k1', 'a1', 'claude', 'm', 200, 1, 2, NULL, FALSE, FALSE, 300);",
+    )
+    .await;
+    let range = ExportRange {
+        from_ms: 100,
+        to_ms: 300,
+        key_id: None,
+    };
+    let first = s.usage_export_page(&range, 0, 2).await.unwrap();
+    assert_eq!(
+        first
+            .iter()
+            .map(|e| e.request_id.as_str())
+            .collect::<Vec<_>>(),
+        ["e1", "e2"]
+    );
+    let e1 = &first[0];
+    assert_eq!(
+        (
+            e1.key_name.as_str(),
+            e1.account_name.as_str(),
+            e1.ttft_ms,
+            e1.stream
+        ),
+        ("one", "main", Some(40), true)
+    );
+    assert_eq!(
+        (
+            first[1].account_id.as_str(),
+            first[1].status,
+            first[1].ttft_ms
+        ),
+        ("", 429, None)
+    );
+    let next = s.usage_export_page(&range, first[1].id, 2).await.unwrap();
+    assert_eq!(next.len(), 1, "the end bound is exclusive");
+    assert_eq!(
+        (
+            next[0].account_id.as_str(),
+            next[0].account_name.as_str(),
+            next[0].priced_by_fallback
+        ),
+        ("gone", "", true)
+    );
+    let k2 = ExportRange {
+        key_id: Some("k2".into()),
+        ..range
+    };
+    assert_eq!(s.usage_export_page(&k2, 0, 10).await.unwrap().len(), 1);
+    assert!(s.api_key_exists("k2").await.unwrap());
+    assert!(!s.api_key_exists("k9").await.unwrap());
+}

@@ -2,9 +2,17 @@
 //! `/admin/fn/...`, where the server's auth layer refuses unauthenticated calls unless the
 //! function is on its public allow-list.
 
+mod accounts;
 mod auth;
+mod keys;
+mod reports;
+mod webhooks;
 
+pub use accounts::*;
 pub use auth::*;
+pub use keys::*;
+pub use reports::*;
+pub use webhooks::*;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod support {

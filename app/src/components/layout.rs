@@ -4,12 +4,14 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 
 use crate::api::{current_admin, Logout};
+use crate::components::feedback::{provide_toasts, ToastRegion};
 use crate::error::AdminError;
 use crate::tr;
 use crate::use_locale;
 
 #[component]
 pub fn Shell() -> impl IntoView {
+    provide_toasts();
     let me = Resource::new(|| (), |_| current_admin());
     let logout = ServerAction::<Logout>::new();
     let locale = use_locale();
@@ -74,6 +76,7 @@ pub fn Shell() -> impl IntoView {
             <main class="content">
                 <Outlet />
             </main>
+            <ToastRegion />
         </div>
     }
 }

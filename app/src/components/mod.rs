@@ -1,2 +1,12 @@
+pub mod accounts;
+pub mod browser;
+pub mod chart;
+pub mod feedback;
+pub mod group_card;
+pub mod keys;
 pub mod layout;
+pub mod modal;
+pub mod overview;
+pub mod reports;
+pub mod settings;
 pub mod ui;

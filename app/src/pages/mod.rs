@@ -1,4 +1,9 @@
+pub mod accounts;
+pub mod groups;
+pub mod key_holder;
+pub mod keys;
 pub mod login;
 pub mod not_found;
 pub mod overview;
 pub mod settings;
+pub mod usage_report;

@@ -1,7 +1,12 @@
+//! Settings: currency and exchange rate, price overrides, webhooks, and the password.
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::ChangePassword;
+use crate::components::settings::operator::OperatorSection;
+use crate::components::settings::pricing::PricingSection;
+use crate::components::settings::webhooks::WebhooksSection;
 use crate::components::ui::ErrorBanner;
 use crate::tr;
 
@@ -12,8 +17,17 @@ pub fn SettingsPage() -> impl IntoView {
     view! {
         <Title text=tr("settings.title") />
         <h1>{tr("settings.title")}</h1>
-        <section class="card">
-            <h2>{tr("settings.password")}</h2>
+        <nav class="toolbar section-links" aria-label=tr("settings.sections")>
+            <a href="#operator-heading">{tr("settings.business")}</a>
+            <a href="#pricing-heading">{tr("pricing.heading")}</a>
+            <a href="#webhooks-heading">{tr("webhooks.heading")}</a>
+            <a href="#password-heading">{tr("settings.password")}</a>
+        </nav>
+        <OperatorSection />
+        <PricingSection />
+        <WebhooksSection />
+        <section class="card" aria-labelledby="password-heading">
+            <h2 id="password-heading">{tr("settings.password")}</h2>
             <ErrorBanner error />
             <ActionForm action=change>
                 <label for="current">{tr("settings.current_password")}</label>

@@ -4,18 +4,32 @@
 //!
 //! The port is split by domain so each area of the product owns one trait.
 
+mod accounts;
 mod auth;
+mod keys;
+mod reports;
+mod webhooks;
 
+pub use accounts::*;
 pub use auth::*;
+pub use keys::*;
+pub use reports::*;
+pub use webhooks::*;
 
 use std::sync::Arc;
 
 use crate::error::AdminError;
 
 /// Every admin capability, as one object.
-pub trait AdminPort: AuthPort + Send + Sync + 'static {}
+pub trait AdminPort:
+    AccountsPort + AuthPort + WebhooksPort + KeysPort + ReportsPort + Send + Sync + 'static
+{
+}
 
-impl<T> AdminPort for T where T: AuthPort + Send + Sync + 'static {}
+impl<T> AdminPort for T where
+    T: AccountsPort + AuthPort + WebhooksPort + KeysPort + ReportsPort + Send + Sync + 'static
+{
+}
 
 pub type SharedAdmin = Arc<dyn AdminPort>;
 

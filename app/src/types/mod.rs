@@ -1,6 +1,16 @@
 //! Serde types that cross the wire: server functions, the REST API and the browser share them.
 //! JSON field names are camelCase, as the operators' scripts and docs expect.
 
+pub mod accounts;
 pub mod auth;
+pub mod keys;
+pub mod money;
+pub mod reports;
+pub mod webhooks;
 
+pub use accounts::*;
 pub use auth::*;
+pub use keys::*;
+pub use money::*;
+pub use reports::*;
+pub use webhooks::*;

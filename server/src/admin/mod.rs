@@ -2,9 +2,14 @@
 //! [`app::port::AdminPort`] traits. The dashboard's server functions and the JSON REST API
 //! (`rest`) both call it; neither holds rules of its own.
 
+mod accounts;
+mod accounts_rest;
 pub mod auth;
 pub mod error;
+mod keys;
+mod reports;
 pub mod rest;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -18,13 +23,23 @@ pub struct AdminService {
     pub(crate) throttle: LoginThrottle,
     pub(crate) config: Arc<Settings>,
     pub(crate) cipher: Cipher,
+    pub(crate) webhooks: crate::webhooks::Webhooks,
+    pub(crate) relay: Arc<crate::relay::Relay>,
 }
 
 impl AdminService {
-    pub fn new(store: Store, config: Arc<Settings>, cipher: Cipher) -> Self {
+    pub fn new(
+        store: Store,
+        config: Arc<Settings>,
+        cipher: Cipher,
+        webhooks: crate::webhooks::Webhooks,
+        relay: Arc<crate::relay::Relay>,
+    ) -> Self {
         AdminService {
             store,
             cipher,
+            webhooks,
+            relay,
             throttle: LoginThrottle::default(),
             config,
         }
@@ -35,5 +50,18 @@ impl AdminService {
     /// The cipher for credentials at rest.
     pub fn cipher(&self) -> &Cipher {
         &self.cipher
+    }
+}
+
+impl AdminService {
+    /// Tells the relay that a key's stored settings changed (created, edited, disabled, deleted),
+    /// so the next request sees them. Call after the storage write has committed.
+    pub fn key_changed(&self, key_id: &str) {
+        self.relay.keys.forget(key_id);
+    }
+
+    /// USD micro-dollars currently reserved by the key's requests in flight.
+    pub fn reserved_micros(&self, key_id: &str) -> i64 {
+        self.relay.keys.state().usage(key_id).reserved
     }
 }

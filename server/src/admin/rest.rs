@@ -51,6 +51,134 @@ pub fn routes() -> RouteTable {
             post(change_password),
         )
         .route("/admin/overview", &[Method::GET], get(overview))
+        .route(
+            "/admin/accounts",
+            &[Method::GET, Method::POST],
+            get(super::accounts_rest::list_accounts).post(super::accounts_rest::create_account),
+        )
+        .route(
+            "/admin/accounts/{id}",
+            &[Method::GET, Method::PATCH, Method::DELETE],
+            get(super::accounts_rest::get_account)
+                .patch(super::accounts_rest::update_account)
+                .delete(super::accounts_rest::delete_account),
+        )
+        .route(
+            "/admin/accounts/{id}/test",
+            &[Method::POST],
+            post(super::accounts_rest::test_account),
+        )
+        .route(
+            "/admin/accounts/{id}/reset-status",
+            &[Method::POST],
+            post(super::accounts_rest::reset_account),
+        )
+        .route(
+            "/admin/accounts/{id}/events",
+            &[Method::GET],
+            get(super::accounts_rest::account_events),
+        )
+        .route(
+            "/admin/account-groups",
+            &[Method::GET, Method::POST],
+            get(super::accounts_rest::list_groups).post(super::accounts_rest::create_group),
+        )
+        .route(
+            "/admin/account-groups/{id}",
+            &[Method::GET, Method::PATCH, Method::DELETE],
+            get(super::accounts_rest::get_group)
+                .patch(super::accounts_rest::update_group)
+                .delete(super::accounts_rest::delete_group),
+        )
+        .route(
+            "/admin/account-groups/{id}/members",
+            &[Method::PUT],
+            axum::routing::put(super::accounts_rest::set_members),
+        )
+        .route(
+            "/admin/api-keys",
+            &[Method::GET, Method::POST],
+            get(super::keys::rest::list_keys).post(super::keys::rest::create_key),
+        )
+        .route(
+            "/admin/api-keys/batch",
+            &[Method::POST],
+            post(super::keys::rest::batch_create_keys),
+        )
+        .route(
+            "/admin/api-keys/{id}",
+            &[Method::GET, Method::PATCH, Method::DELETE],
+            get(super::keys::rest::get_key)
+                .patch(super::keys::rest::update_key)
+                .delete(super::keys::rest::delete_key),
+        )
+        .route(
+            "/admin/key-presets",
+            &[Method::GET, Method::POST],
+            get(super::keys::rest::list_presets).post(super::keys::rest::create_preset),
+        )
+        .route(
+            "/admin/key-presets/{id}",
+            &[Method::PATCH, Method::DELETE],
+            axum::routing::patch(super::keys::rest::update_preset)
+                .delete(super::keys::rest::delete_preset),
+        )
+        .route(
+            "/admin/webhooks",
+            &[Method::GET, Method::POST],
+            get(super::webhooks::list).post(super::webhooks::create),
+        )
+        .route(
+            "/admin/webhooks/deliveries",
+            &[Method::GET],
+            get(super::webhooks::deliveries),
+        )
+        .route(
+            "/admin/webhooks/{id}",
+            &[Method::PATCH, Method::DELETE],
+            axum::routing::patch(super::webhooks::update).delete(super::webhooks::delete),
+        )
+        .route(
+            "/admin/webhooks/{id}/test",
+            &[Method::POST],
+            post(super::webhooks::test),
+        )
+        .route(
+            "/admin/reports/overview",
+            &[Method::GET],
+            get(super::reports::rest::overview),
+        )
+        .route(
+            "/admin/reports/usage",
+            &[Method::GET],
+            get(super::reports::rest::usage),
+        )
+        .route(
+            "/admin/reports/margin",
+            &[Method::GET],
+            get(super::reports::rest::margin),
+        )
+        .route(
+            "/admin/reports/key-usage/{id}",
+            &[Method::GET],
+            get(super::reports::rest::key_usage),
+        )
+        .route(
+            "/admin/settings",
+            &[Method::GET, Method::PUT],
+            get(super::reports::rest::get_settings).put(super::reports::rest::put_settings),
+        )
+        .route(
+            "/admin/pricing",
+            &[Method::GET],
+            get(super::reports::rest::pricing),
+        )
+        .route(
+            "/admin/pricing/{model}",
+            &[Method::PUT, Method::DELETE],
+            axum::routing::put(super::reports::rest::put_price)
+                .delete(super::reports::rest::delete_price),
+        )
 }
 
 async fn login(

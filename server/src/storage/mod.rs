@@ -4,8 +4,17 @@
 //! through [`with_pool!`]; where the dialects differ a method matches on the backend explicitly.
 //! Each backend has its own migrations folder, kept in step.
 
+pub mod accounts;
 pub mod admins;
+pub mod key_limits;
+pub mod keys;
+pub mod presets;
+pub mod pricing;
+pub mod reports;
+pub mod retention;
 pub mod sessions;
+pub mod usage_export;
+pub mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -76,6 +76,11 @@ impl TestDb {
         }
     }
 
+    /// Reconnects (after an app closed the pool at shutdown), as a restarted process would.
+    pub async fn reopen(&mut self) {
+        self.store = Store::connect(&self.url()).await.expect("reconnect");
+    }
+
     /// A URL that reaches this database, for subprocesses and `Application::build`.
     pub fn url(&self) -> String {
         match &self.schema {
@@ -133,6 +138,7 @@ pub struct TestApp {
     pub admin_routes: Vec<(reqwest::Method, &'static str)>,
     pub shutdown: CancellationToken,
     pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    pub relay: std::sync::Arc<tollgate::relay::Relay>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -141,6 +147,16 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDb::new(backend).await;
+    spawn_app_on_with(db, tweak).await
+}
+
+/// Starts the app on an existing database (a restart).
+pub async fn spawn_app_on(mut db: TestDb) -> TestApp {
+    db.reopen().await;
+    spawn_app_on_with(db, |_| {}).await
+}
+
+pub async fn spawn_app_on_with(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings(db.dir.path());
     tweak(&mut settings);
     let app = Application::build_with_store(settings, db.store.clone())
@@ -157,6 +173,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
             )
         })
         .collect();
+    let relay = app.state().relay.clone();
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(app.run(shutdown.clone()));
     let client = reqwest::Client::builder()
@@ -171,6 +188,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
         admin_routes,
         shutdown,
         server,
+        relay,
     }
 }
 
@@ -200,4 +218,94 @@ impl TestApp {
         self.shutdown.cancel();
         let _ = self.server.await;
     }
+}
+
+/// Admin REST helpers shared by the relay tests.
+impl TestApp {
+    pub async fn admin_post(
+        &self,
+        token: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let res = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn admin_send(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Creates an upstream account; returns its id.
+    pub async fn create_account(&self, token: &str, body: serde_json::Value) -> String {
+        let (status, v) = self.admin_post(token, "/admin/accounts", body).await;
+        assert_eq!(status, 201, "create account: {v}");
+        v["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates an API key; returns `(id, plaintext key)`.
+    pub async fn create_key(&self, token: &str, body: serde_json::Value) -> (String, String) {
+        let (status, v) = self.admin_post(token, "/admin/api-keys", body).await;
+        assert!(status.is_success(), "create key: {status} {v}");
+        (
+            v["id"].as_str().unwrap().to_owned(),
+            v["key"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Waits until the usage writer has persisted `n` events in total.
+    pub async fn wait_for_usage_events(&self, n: i64) -> i64 {
+        for _ in 0..200 {
+            let count = self.count("SELECT COUNT(*) FROM usage_events").await;
+            if count >= n {
+                return count;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("usage events never reached {n}");
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        match &self.db.store {
+            Store::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            Store::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+
+    pub fn relay(&self) -> &std::sync::Arc<tollgate::relay::Relay> {
+        &self.relay
+    }
+}
+
+/// A Messages request body.
+pub fn messages_body(model: &str, stream: bool) -> serde_json::Value {
+    serde_json::json!({
+        "model": model,
+        "max_tokens": 1024,
+        "stream": stream,
+        "messages": [{"role": "user", "content": "Hello"}],
+    })
 }

@@ -1,0 +1,180 @@
+//! The accounts table: live status, in flight, cooldown, last error, groups, the schedulable
+//! switch, and each row's actions with a test's result shown under the row.
+
+use std::collections::HashMap;
+
+use leptos::prelude::*;
+
+use crate::components::feedback::ConfirmButton;
+use crate::components::ui::{platform_name, AccountStatusPill};
+use crate::i18n::{fmt_datetime, fmt_int, fmt_usd_amount};
+use crate::types::{Account, AccountGroup, AccountStatus, AccountTestResult, AccountType};
+use crate::{tr, use_locale, use_utc_offset};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum AccountAction {
+    Edit(Box<Account>),
+    Test(String),
+    Reset(String),
+    SetSchedulable(String, bool),
+    Delete(String),
+}
+
+/// The outcome of a test, per account id: the answer, or why it could not run.
+pub type TestResults = RwSignal<HashMap<String, Result<AccountTestResult, String>>>;
+
+#[component]
+pub fn AccountTable(
+    accounts: Vec<Account>,
+    groups: Vec<AccountGroup>,
+    tests: TestResults,
+    #[prop(into)] on_action: Callback<AccountAction>,
+    #[prop(into)] busy: Signal<bool>,
+) -> impl IntoView {
+    let locale = use_locale();
+    let offset = use_utc_offset();
+    let (t_until, t_ok, t_failed, t_delete_q) = (
+        tr("accounts.cooldown_until"),
+        tr("accounts.test_ok"),
+        tr("accounts.test_failed"),
+        tr("accounts.delete_question"),
+    );
+    let rows = accounts
+        .into_iter()
+        .map(|a| {
+            let type_label = match a.account_type {
+                AccountType::Shared => tr("accounts.type_shared"),
+                AccountType::Dedicated => tr("accounts.type_dedicated"),
+                AccountType::Group => tr("accounts.type_group"),
+            };
+            let group_names = a
+                .group_ids
+                .iter()
+                .map(|g| groups.iter().find(|x| &x.id == g).map(|x| x.name.clone()).unwrap_or_else(|| g.clone()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let in_flight = match a.max_concurrency {
+                Some(max) => format!("{} / {}", a.in_flight, max),
+                None => fmt_int(i64::from(a.in_flight)),
+            };
+            let cooldown = a.cooldown_until.map(|c| t_until.replace("{time}", &fmt_datetime(locale, c, offset)));
+            let last_error = a.last_error.clone().map(|e| {
+                let status = e.http_status.map(|s| format!("HTTP {s} · ")).unwrap_or_default();
+                (fmt_datetime(locale, e.at, offset), format!("{status}{}", e.message))
+            });
+            let id = a.id.clone();
+            let (edit, test_id, reset_id, switch_id, delete_id) = (a.clone(), id.clone(), id.clone(), id.clone(), id.clone());
+            let result_id = id.clone();
+            let schedulable = a.schedulable;
+            let needs_reset = a.status != AccountStatus::Active && a.status != AccountStatus::Disabled;
+            let switch_label = tr("accounts.schedulable");
+            view! {
+                <tr data-account-id=id.clone() data-testid="account-row">
+                    <td>
+                        <div class="strong">{a.name.clone()}</div>
+                        <div class="muted">{platform_name(a.platform)} " · " {type_label}</div>
+                        {(!a.notes.is_empty()).then(|| view! { <div class="muted small">{a.notes.clone()}</div> })}
+                    </td>
+                    <td>
+                        <AccountStatusPill status=a.status />
+                        {a.status_message.clone().map(|m| view! { <div class="muted small">{m}</div> })}
+                        {cooldown.map(|c| view! { <div class="muted small">{c}</div> })}
+                    </td>
+                    <td class="num">{in_flight}</td>
+                    <td class="wrap">
+                        {last_error.map(|(at, msg)| view! { <div class="small">{at}</div><div class="muted small">{msg}</div> })}
+                    </td>
+                    <td class="wrap">{group_names}</td>
+                    <td class="num">{a.priority}</td>
+                    <td>
+                        <label class="switch">
+                            <input
+                                type="checkbox"
+                                role="switch"
+                                aria-label=switch_label
+                                prop:checked=schedulable
+                                disabled=move || busy.get()
+                                on:change=move |ev| {
+                                    on_action.run(AccountAction::SetSchedulable(switch_id.clone(), event_target_checked(&ev)))
+                                }
+                            />
+                            <span class="sr-only">{switch_label}</span>
+                        </label>
+                    </td>
+                    <td class="num">{fmt_usd_amount(a.monthly_cost)}</td>
+                    <td class="actions">
+                        <div class="row-actions">
+                            <button type="button" class="btn btn-small" data-testid="account-edit" on:click=move |_| on_action.run(AccountAction::Edit(Box::new(edit.clone())))>
+                                {tr("common.edit")}
+                            </button>
+                            <button
+                                type="button"
+                                class="btn btn-small"
+                                data-testid="account-test"
+                                disabled=move || busy.get()
+                                on:click=move |_| on_action.run(AccountAction::Test(test_id.clone()))
+                            >
+                                {tr("accounts.test")}
+                            </button>
+                            {needs_reset.then(|| view! {
+                                <button type="button" class="btn btn-small" disabled=move || busy.get() on:click=move |_| on_action.run(AccountAction::Reset(reset_id.clone()))>
+                                    {tr("accounts.reset")}
+                                </button>
+                            })}
+                            <ConfirmButton
+                                label=tr("common.delete")
+                                question=t_delete_q
+                                pending=busy
+                                test_id="account-delete"
+                                on_confirm=move |_| on_action.run(AccountAction::Delete(delete_id.clone()))
+                            />
+                        </div>
+                    </td>
+                </tr>
+                {move || {
+                    tests.with(|t| t.get(&result_id).cloned()).map(|r| {
+                        let (class, text) = match r {
+                            Ok(t) if t.ok => ("banner banner-ok", t_ok.replace("{ms}", &t.latency_ms.to_string()).replace("{model}", &t.model)),
+                            Ok(t) => (
+                                "banner banner-error",
+                                format!(
+                                    "{} {}",
+                                    t_failed.replace("{status}", &t.http_status.map(|s| s.to_string()).unwrap_or_else(|| "–".into())),
+                                    t.error.unwrap_or_default()
+                                ),
+                            ),
+                            Err(e) => ("banner banner-error", e),
+                        };
+                        view! {
+                            <tr class="subrow">
+                                <td colspan="9">
+                                    <div class=class role="status" data-testid="account-test-result">{text}</div>
+                                </td>
+                            </tr>
+                        }
+                    })
+                }}
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table>
+                <thead>
+                    <tr>
+                        <th scope="col">{tr("accounts.name")}</th>
+                        <th scope="col">{tr("accounts.status")}</th>
+                        <th scope="col" class="num">{tr("accounts.in_flight")}</th>
+                        <th scope="col">{tr("accounts.last_error")}</th>
+                        <th scope="col">{tr("accounts.groups")}</th>
+                        <th scope="col" class="num">{tr("accounts.priority")}</th>
+                        <th scope="col">{tr("accounts.schedulable")}</th>
+                        <th scope="col" class="num">{tr("accounts.monthly_cost")}</th>
+                        <th scope="col"><span class="sr-only">{tr("common.actions")}</span></th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+}

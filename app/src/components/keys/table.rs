@@ -1,0 +1,163 @@
+//! One page of keys as a table, with the actions of each row.
+
+use leptos::prelude::*;
+
+use super::Directory;
+use crate::components::feedback::{ConfirmButton, EmptyState};
+use crate::components::ui::{platform_name, KeyStatusPill};
+use crate::i18n::{fmt_date, fmt_int, fmt_usd_amount};
+use crate::types::{ApiKey, Platform};
+use crate::{tr, use_locale, use_utc_offset};
+
+/// What a row asks the page to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RowAction {
+    Edit(ApiKey),
+    Usage(ApiKey),
+    SetActive(ApiKey, bool),
+    Delete(ApiKey),
+}
+
+#[component]
+pub fn KeyTable(
+    keys: Vec<ApiKey>,
+    directory: Directory,
+    #[prop(into)] on_action: Callback<RowAction>,
+    #[prop(into)] busy: Signal<bool>,
+) -> impl IntoView {
+    let locale = use_locale();
+    let offset = use_utc_offset();
+    let (t_never, t_unlimited, t_pool, t_delete_q) = (
+        tr("keys.never"),
+        tr("common.unlimited"),
+        tr("keys.binding_pool"),
+        tr("keys.delete_question"),
+    );
+    let (l_status, l_quota, l_expires, l_binding, l_preset, l_requests) = (
+        tr("keys.status"),
+        tr("keys.spent_quota"),
+        tr("keys.expires"),
+        tr("keys.binding"),
+        tr("keys.preset"),
+        tr("keys.requests"),
+    );
+    let (t_edit, t_usage, t_disable, t_enable, t_delete) = (
+        tr("common.edit"),
+        tr("keys.usage"),
+        tr("keys.disable"),
+        tr("keys.enable"),
+        tr("common.delete"),
+    );
+    if keys.is_empty() {
+        return view! { <EmptyState text=tr("keys.empty") /> }.into_any();
+    }
+    let rows = keys
+        .into_iter()
+        .map(|k| {
+            let quota = if k.quota_limit > 0.0 {
+                format!("{} / {}", fmt_usd_amount(k.spent), fmt_usd_amount(k.quota_limit))
+            } else {
+                format!("{} / {}", fmt_usd_amount(k.spent), t_unlimited)
+            };
+            let expires = match (k.expires_at, k.activation_days) {
+                (Some(at), _) => fmt_date(locale, at, offset),
+                (None, Some(days)) => tr_days(days),
+                (None, None) => t_never.to_string(),
+            };
+            let bindings: Vec<String> = Platform::ALL
+                .into_iter()
+                .filter_map(|p| {
+                    let stored = match p {
+                        Platform::Claude => &k.claude_account_id,
+                        Platform::Openai => &k.openai_account_id,
+                        Platform::Gemini => &k.gemini_account_id,
+                    };
+                    directory
+                        .binding_name(stored)
+                        .map(|name| format!("{}: {name}", platform_name(p)))
+                })
+                .collect();
+            let binding = if bindings.is_empty() {
+                t_pool.to_string()
+            } else {
+                bindings.join(", ")
+            };
+            let preset = k.preset_id.as_deref().map(|p| directory.preset_name(p)).unwrap_or_default();
+            let (edit, usage, toggle, delete) = (k.clone(), k.clone(), k.clone(), k.clone());
+            let active = k.is_active;
+            view! {
+                <tr data-key-id=k.id.clone() data-testid="key-row">
+                    <td>
+                        <div class="strong">{k.name.clone()}</div>
+                        <div class="mono muted">{k.key_prefix.clone()}</div>
+                    </td>
+                    <td data-label=l_status><KeyStatusPill status=k.status /></td>
+                    <td class="num" data-label=l_quota>{quota}</td>
+                    <td data-label=l_expires>{expires}</td>
+                    <td class="wrap" data-label=l_binding>{binding}</td>
+                    <td data-label=l_preset>{preset}</td>
+                    <td class="num" data-label=l_requests>{fmt_int(k.requests as i64)}</td>
+                    <td class="actions">
+                        <div class="row-actions">
+                            <button
+                                type="button"
+                                class="btn btn-small"
+                                data-testid="key-edit"
+                                on:click=move |_| on_action.run(RowAction::Edit(edit.clone()))
+                            >
+                                {t_edit}
+                            </button>
+                            <button
+                                type="button"
+                                class="btn btn-small"
+                                data-testid="key-usage"
+                                on:click=move |_| on_action.run(RowAction::Usage(usage.clone()))
+                            >
+                                {t_usage}
+                            </button>
+                            <button
+                                type="button"
+                                class="btn btn-small"
+                                disabled=move || busy.get()
+                                on:click=move |_| on_action.run(RowAction::SetActive(toggle.clone(), !active))
+                            >
+                                {if active { t_disable } else { t_enable }}
+                            </button>
+                            <ConfirmButton
+                                label=t_delete
+                                question=t_delete_q
+                                pending=busy
+                                test_id="key-delete"
+                                on_confirm=move |_| on_action.run(RowAction::Delete(delete.clone()))
+                            />
+                        </div>
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table class="keys-table">
+                <thead>
+                    <tr>
+                        <th scope="col">{tr("keys.name")}</th>
+                        <th scope="col">{tr("keys.status")}</th>
+                        <th scope="col" class="num">{tr("keys.spent_quota")}</th>
+                        <th scope="col">{tr("keys.expires")}</th>
+                        <th scope="col">{tr("keys.binding")}</th>
+                        <th scope="col">{tr("keys.preset")}</th>
+                        <th scope="col" class="num">{tr("keys.requests")}</th>
+                        <th scope="col"><span class="sr-only">{tr("common.actions")}</span></th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+fn tr_days(days: u32) -> String {
+    tr("keys.days_after_first_use").replace("{n}", &days.to_string())
+}

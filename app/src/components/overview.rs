@@ -1,0 +1,158 @@
+//! The overview's tables: pool utilization, presets' real spend, accounts needing attention.
+
+use leptos::prelude::*;
+
+use crate::components::feedback::EmptyState;
+use crate::components::ui::{platform_name, AccountStatusPill, Meter};
+use crate::i18n::{fmt_datetime, fmt_int, fmt_pct, fmt_usd_amount};
+use crate::types::{AttentionAccount, PoolUtilization, PresetSpend};
+use crate::{tr, use_locale, use_utc_offset};
+
+#[component]
+pub fn PoolTable(platforms: Vec<PoolUtilization>, groups: Vec<PoolUtilization>) -> impl IntoView {
+    let t_group = tr("overview.group_of");
+    let rows: Vec<PoolUtilization> = platforms.into_iter().chain(groups).collect();
+    let empty = rows.is_empty();
+    view! {
+        <section class="card" aria-labelledby="pools-heading" data-testid="pools">
+            <h2 id="pools-heading">{tr("overview.pools")}</h2>
+            <Show when=move || !empty fallback=|| view! { <EmptyState text=tr("overview.no_accounts") /> }>
+                <div class="table-wrap">
+                    <table>
+                        <thead>
+                            <tr>
+                                <th scope="col">{tr("overview.pool")}</th>
+                                <th scope="col" class="num">{tr("overview.pool_accounts")}</th>
+                                <th scope="col">{tr("overview.utilization")}</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {rows
+                                .clone()
+                                .into_iter()
+                                .map(|p| {
+                                    let name = if p.is_group {
+                                        t_group
+                                            .replace("{name}", &p.name)
+                                            .replace("{platform}", platform_name(p.platform))
+                                    } else {
+                                        platform_name(p.platform).to_string()
+                                    };
+                                    let label = format!(
+                                        "{} / {} · {}",
+                                        fmt_int(i64::from(p.in_flight)),
+                                        fmt_int(i64::from(p.capacity)),
+                                        fmt_pct(p.utilization),
+                                    );
+                                    view! {
+                                        <tr data-pool=p.id.clone()>
+                                            <td>{name}</td>
+                                            <td class="num">{fmt_int(i64::from(p.accounts))}</td>
+                                            <td class="meter-cell">
+                                                <Meter share=p.utilization label=label />
+                                            </td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+pub fn PresetTable(presets: Vec<PresetSpend>) -> impl IntoView {
+    let empty = presets.is_empty();
+    let t_unlimited = tr("common.unlimited");
+    view! {
+        <section class="card" aria-labelledby="presets-heading" data-testid="preset-spend">
+            <h2 id="presets-heading">{tr("overview.presets")}</h2>
+            <p class="hint">{tr("overview.presets_hint")}</p>
+            <Show when=move || !empty fallback=|| view! { <EmptyState text=tr("overview.no_preset_keys") /> }>
+                <div class="table-wrap">
+                    <table>
+                        <thead>
+                            <tr>
+                                <th scope="col">{tr("overview.preset")}</th>
+                                <th scope="col" class="num">{tr("overview.preset_keys")}</th>
+                                <th scope="col" class="num">{tr("overview.avg_spent")}</th>
+                                <th scope="col">{tr("overview.of_quota")}</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {presets
+                                .clone()
+                                .into_iter()
+                                .map(|p| {
+                                    let quota = match p.share_used {
+                                        Some(share) => {
+                                            let label = format!(
+                                                "{} / {}",
+                                                fmt_pct(share),
+                                                fmt_usd_amount(p.average_quota),
+                                            );
+                                            view! { <Meter share=share label=label /> }.into_any()
+                                        }
+                                        None => t_unlimited.into_any(),
+                                    };
+                                    view! {
+                                        <tr>
+                                            <td>{p.name}</td>
+                                            <td class="num">{fmt_int(p.keys as i64)}</td>
+                                            <td class="num">{fmt_usd_amount(p.average_spent)}</td>
+                                            <td class="meter-cell">{quota}</td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+pub fn AttentionList(accounts: Vec<AttentionAccount>) -> impl IntoView {
+    let locale = use_locale();
+    let offset = use_utc_offset();
+    let t_until = tr("overview.cooldown_until");
+    let t_paused = tr("overview.not_schedulable");
+    let empty = accounts.is_empty();
+    view! {
+        <section class="card" aria-labelledby="attention-heading" data-testid="attention">
+            <h2 id="attention-heading">{tr("overview.attention")}</h2>
+            <Show when=move || !empty fallback=|| view! { <EmptyState text=tr("overview.all_serving") /> }>
+                <ul class="attention">
+                    {accounts
+                        .clone()
+                        .into_iter()
+                        .map(|a| {
+                            let until = a
+                                .cooldown_until
+                                .map(|c| t_until.replace("{time}", &fmt_datetime(locale, c, offset)));
+                            view! {
+                                <li>
+                                    <div class="attention-head">
+                                        <a href="/accounts">{a.name}</a>
+                                        " "
+                                        <span class="muted">{platform_name(a.platform)}</span>
+                                        " "
+                                        <AccountStatusPill status=a.status />
+                                        {(!a.schedulable).then(|| view! { <span class="pill">{t_paused}</span> })}
+                                    </div>
+                                    {(!a.message.is_empty()).then(|| view! { <div class="muted">{a.message}</div> })}
+                                    {until.map(|u| view! { <div class="muted">{u}</div> })}
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            </Show>
+        </section>
+    }
+}

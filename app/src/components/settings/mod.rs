@@ -1,0 +1,6 @@
+//! The settings page's sections.
+
+pub mod operator;
+pub mod pricing;
+pub mod webhook_form;
+pub mod webhooks;

@@ -1,0 +1,286 @@
+//! Price overrides (USD per million tokens): the overridden models, models recently billed at
+//! the fallback price, the whole price list, and a form to set a price.
+
+use leptos::prelude::*;
+
+use crate::api::{delete_price_override, pricing_list, set_price_override};
+use crate::components::feedback::{busy_label, use_toasts, ConfirmButton, EmptyState};
+use crate::components::ui::ErrorBanner;
+use crate::i18n::{fmt_datetime, fmt_decimal};
+use crate::types::{PriceInput, PricedModelView, PricingList};
+use crate::{tr, use_locale, use_utc_offset};
+
+#[derive(Clone, Debug, PartialEq)]
+enum Change {
+    Set(String, PriceInput),
+    Delete(String),
+}
+
+fn usd(v: f64) -> String {
+    format!(
+        "${}",
+        fmt_decimal(v, if v != 0.0 && v < 1.0 { 3 } else { 2 })
+    )
+}
+
+#[component]
+pub fn PricingSection() -> impl IntoView {
+    let refresh = RwSignal::new(0u32);
+    let list = Resource::new(move || refresh.get(), |_| pricing_list());
+    view! {
+        <section class="card" aria-labelledby="pricing-heading" data-testid="pricing">
+            <h2 id="pricing-heading">{tr("pricing.heading")}</h2>
+            <p class="hint">{tr("pricing.hint")}</p>
+            <Transition fallback=move || view! { <p>{tr("common.loading")}</p> }>
+                {move || {
+                    list.get()
+                        .map(|r| match r {
+                            Ok(l) => view! { <PricingView list=l refresh=refresh /> }.into_any(),
+                            Err(e) => view! { <ErrorBanner error=Some(e) /> }.into_any(),
+                        })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn PricingView(list: PricingList, refresh: RwSignal<u32>) -> impl IntoView {
+    let toasts = use_toasts();
+    let locale = use_locale();
+    let offset = use_utc_offset();
+    let model = RwSignal::new(String::new());
+    let fields: [RwSignal<String>; 5] = std::array::from_fn(|_| RwSignal::new(String::new()));
+    let fill = move |name: &str, p: &PriceInput| {
+        model.set(name.to_owned());
+        for (f, v) in fields.iter().zip([
+            p.input,
+            p.output,
+            p.cache_write_5m,
+            p.cache_write_1h,
+            p.cache_read,
+        ]) {
+            f.set(v.to_string());
+        }
+    };
+    let (t_set, t_removed, t_bad) = (
+        tr("pricing.saved"),
+        tr("pricing.removed"),
+        tr("common.bad_number"),
+    );
+    let change = Action::new(move |c: &Change| {
+        let c = c.clone();
+        async move {
+            match c {
+                Change::Set(m, p) => {
+                    let r = set_price_override(m, p).await;
+                    if r.is_ok() {
+                        model.set(String::new());
+                    }
+                    toasts.outcome(&r, t_set);
+                }
+                Change::Delete(m) => toasts.outcome(&delete_price_override(m).await, t_removed),
+            }
+            refresh.update(|n| *n += 1);
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let values: Option<Vec<f64>> = fields
+            .iter()
+            .map(|f| {
+                f.get()
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+            })
+            .collect();
+        let Some(v) = values else {
+            toasts.error_text(t_bad);
+            return;
+        };
+        let price = PriceInput {
+            input: v[0],
+            output: v[1],
+            cache_write_5m: v[2],
+            cache_write_1h: v[3],
+            cache_read: v[4],
+        };
+        change.dispatch(Change::Set(model.get().trim().to_owned(), price));
+    };
+    let overrides: Vec<PricedModelView> = list
+        .models
+        .iter()
+        .filter(|m| m.overridden)
+        .cloned()
+        .collect();
+    let fallback_price = list.fallback_price.clone();
+    let catalog = list.models.clone();
+    let filter = RwSignal::new(String::new());
+    let labels = [
+        ("pf-input", "pricing.input"),
+        ("pf-output", "pricing.output"),
+        ("pf-cw5", "pricing.cache_write_5m"),
+        ("pf-cw1h", "pricing.cache_write_1h"),
+        ("pf-cr", "pricing.cache_read"),
+    ];
+    let price_cells = |p: &PriceInput| {
+        [
+            p.input,
+            p.output,
+            p.cache_write_5m,
+            p.cache_write_1h,
+            p.cache_read,
+        ]
+        .into_iter()
+        .map(|v| view! { <td class="num">{usd(v)}</td> })
+        .collect_view()
+    };
+
+    view! {
+        <h3>{tr("pricing.overrides")}</h3>
+        {if overrides.is_empty() {
+            view! { <EmptyState text=tr("pricing.no_overrides") /> }.into_any()
+        } else {
+            view! {
+                <div class="table-wrap">
+                    <table data-testid="price-overrides">
+                        <thead>
+                            <tr>
+                                <th scope="col">{tr("pricing.model")}</th>
+                                {labels.iter().map(|(_, k)| view! { <th scope="col" class="num">{tr(k)}</th> }).collect_view()}
+                                <th scope="col"><span class="sr-only">{tr("common.actions")}</span></th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {overrides
+                                .into_iter()
+                                .map(|m| {
+                                    let (edit, remove) = ((m.model.clone(), m.price.clone()), m.model.clone());
+                                    view! {
+                                        <tr>
+                                            <td class="mono">{m.model.clone()}</td>
+                                            {price_cells(&m.price)}
+                                            <td class="actions">
+                                                <div class="row-actions">
+                                                    <button type="button" class="btn btn-small" on:click=move |_| fill(&edit.0, &edit.1)>
+                                                        {tr("common.edit")}
+                                                    </button>
+                                                    <ConfirmButton
+                                                        label=tr("pricing.remove")
+                                                        question=tr("pricing.remove_question")
+                                                        pending=change.pending()
+                                                        on_confirm=move |_| {
+                                                            change.dispatch(Change::Delete(remove.clone()));
+                                                        }
+                                                    />
+                                                </div>
+                                            </td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            }
+                .into_any()
+        }}
+        <h3>{tr("pricing.fallback_models")}</h3>
+        <p class="hint">{tr("pricing.fallback_hint").replace("{price}", &format!("{} / {}", usd(fallback_price.input), usd(fallback_price.output)))}</p>
+        {if list.fallback_models.is_empty() {
+            view! { <EmptyState text=tr("pricing.no_fallback") /> }.into_any()
+        } else {
+            view! {
+                <ul class="attention" data-testid="fallback-models">
+                    {list
+                        .fallback_models
+                        .into_iter()
+                        .map(|f| {
+                            let name = f.model.clone();
+                            let price = fallback_price.clone();
+                            view! {
+                                <li>
+                                    <span class="mono">{f.model.clone()}</span>
+                                    " "
+                                    {if f.priced_now {
+                                        view! { <span class="pill pill-ok">{tr("pricing.priced_now")}</span> }.into_any()
+                                    } else {
+                                        view! { <span class="pill pill-warn">{tr("pricing.at_fallback")}</span> }.into_any()
+                                    }}
+                                    " "
+                                    <span class="muted">{fmt_datetime(locale, f.last_seen, offset)}</span>
+                                    " "
+                                    <button type="button" class="btn btn-small" on:click=move |_| fill(&name, &price)>
+                                        {tr("pricing.set_price")}
+                                    </button>
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            }
+                .into_any()
+        }}
+        <h3>{tr("pricing.set_heading")}</h3>
+        <form on:submit=submit data-testid="price-form">
+            <label for="pf-model">{tr("pricing.model")}</label>
+            <input id="pf-model" type="text" required maxlength="200" list="pf-models" bind:value=model />
+            <datalist id="pf-models">
+                {catalog.iter().map(|m| view! { <option value=m.model.clone()></option> }).collect_view()}
+            </datalist>
+            <div class="form-row">
+                {labels
+                    .iter()
+                    .zip(fields)
+                    .map(|((id, key), f)| {
+                        view! {
+                            <div>
+                                <label for=*id>{tr(key)}</label>
+                                <input id=*id type="number" min="0" step="any" required bind:value=f />
+                            </div>
+                        }
+                    })
+                    .collect_view()}
+            </div>
+            <button type="submit" class="btn btn-primary" disabled=move || change.pending().get()>
+                {move || busy_label(change.pending().get(), "pricing.save")}
+            </button>
+        </form>
+        <details class="catalog">
+            <summary>{tr("pricing.catalog").replace("{n}", &catalog.len().to_string())}</summary>
+            <label for="pf-filter">{tr("pricing.filter")}</label>
+            <input id="pf-filter" type="search" bind:value=filter />
+            <div class="table-wrap">
+                <table>
+                    <thead>
+                        <tr>
+                            <th scope="col">{tr("pricing.model")}</th>
+                            {labels.iter().map(|(_, k)| view! { <th scope="col" class="num">{tr(k)}</th> }).collect_view()}
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {catalog
+                            .into_iter()
+                            .map(|m| {
+                                let name = m.model.to_lowercase();
+                                view! {
+                                    <tr style:display=move || {
+                                        if filter.with(|f| name.contains(&f.trim().to_lowercase())) { "" } else { "none" }
+                                    }>
+                                        <td class="mono">
+                                            {m.model.clone()}
+                                            {m.overridden.then(|| view! { " " <span class="pill">{tr("pricing.overridden")}</span> })}
+                                        </td>
+                                        {price_cells(&m.price)}
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </details>
+    }
+}

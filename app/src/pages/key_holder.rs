@@ -1,0 +1,138 @@
+//! The key holder's page, public: paste a key, see its quota left, expiry, limits and usage.
+//! The key is the credential: it goes in the request body, never in the URL, and a key id
+//! gets nowhere.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::key_holder_usage;
+use crate::components::keys::usage::UsageView;
+use crate::components::ui::{KeyStatusPill, Meter};
+use crate::error::AdminError;
+use crate::i18n::{error_text, fmt_date, fmt_int, fmt_pct, fmt_usd_amount};
+use crate::types::KeyHolderUsage;
+use crate::{tr, use_locale, use_utc_offset};
+
+#[component]
+pub fn KeyHolderPage() -> impl IntoView {
+    let locale = use_locale();
+    let key = RwSignal::new(String::new());
+    let lookup = Action::new(|key: &String| key_holder_usage(key.clone()));
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let k = key.get().trim().to_owned();
+        if !k.is_empty() {
+            lookup.dispatch(k);
+        }
+    };
+    let other = locale.other();
+    view! {
+        <Title text=tr("holder.title") />
+        <header class="topbar public-bar">
+            <span class="brand">{tr("app.name")}</span>
+            <span class="topbar-spacer"></span>
+            <a class="lang-switch" rel="external" data-testid="lang-switch" href=format!("/lang?set={}", other.tag())>
+                {other.native_name()}
+            </a>
+        </header>
+        <main class="content narrow">
+            <h1>{tr("holder.title")}</h1>
+            <section class="card">
+                <form on:submit=submit data-testid="holder-form" autocomplete="off">
+                    <label for="holder-key">{tr("holder.key")}</label>
+                    <input id="holder-key" type="password" required autocomplete="off" spellcheck="false" placeholder="tg_…" bind:value=key />
+                    <p class="hint">{tr("holder.hint")}</p>
+                    <button type="submit" class="btn btn-primary" disabled=move || lookup.pending().get()>
+                        {move || if lookup.pending().get() { tr("common.working") } else { tr("holder.show") }}
+                    </button>
+                </form>
+            </section>
+            {move || lookup.value().get().map(|r| match r {
+                Ok(usage) => view! { <HolderView usage=usage /> }.into_any(),
+                Err(AdminError::NotFound { .. }) => view! {
+                    <div class="banner banner-error" role="alert" data-testid="holder-error">{tr("holder.unknown")}</div>
+                }.into_any(),
+                Err(e) => view! {
+                    <div class="banner banner-error" role="alert" data-testid="holder-error">{error_text(locale, &e)}</div>
+                }.into_any(),
+            })}
+        </main>
+    }
+}
+
+#[component]
+fn HolderView(usage: KeyHolderUsage) -> impl IntoView {
+    let locale = use_locale();
+    let offset = use_utc_offset();
+    let remaining = match usage.remaining {
+        Some(r) => fmt_usd_amount(r),
+        None => tr("common.unlimited").to_string(),
+    };
+    let share = (usage.quota_limit > 0.0).then(|| usage.spent / usage.quota_limit);
+    let expiry = match (usage.expires_at, usage.activation_days) {
+        (Some(at), _) => fmt_date(locale, at, offset),
+        (None, Some(days)) => tr("keys.days_after_first_use").replace("{n}", &days.to_string()),
+        (None, None) => tr("keys.never").to_string(),
+    };
+    let unlimited = tr("common.unlimited");
+    let limit = move |v: f64| {
+        if v > 0.0 {
+            fmt_usd_amount(v)
+        } else {
+            unlimited.to_string()
+        }
+    };
+    let count = move |v: u32| {
+        if v > 0 {
+            fmt_int(i64::from(v))
+        } else {
+            unlimited.to_string()
+        }
+    };
+    let rate = if usage.rate_limit_window > 0 && usage.rate_limit_requests > 0 {
+        tr("holder.rate")
+            .replace("{n}", &usage.rate_limit_requests.to_string())
+            .replace("{m}", &usage.rate_limit_window.to_string())
+    } else {
+        unlimited.to_string()
+    };
+    let models = if usage.allowed_models.is_empty() {
+        tr("holder.all_models").to_string()
+    } else {
+        usage.allowed_models.join(", ")
+    };
+    view! {
+        <section class="card" data-testid="holder-result">
+            <div class="card-head">
+                <div>
+                    <h2>{usage.name.clone()}</h2>
+                    <span class="mono muted">{usage.key_prefix.clone()}</span>
+                </div>
+                <KeyStatusPill status=usage.status />
+            </div>
+            <div class="grid stats">
+                <div class="card stat" data-testid="holder-remaining">
+                    <div class="stat-label">{tr("holder.remaining")}</div>
+                    <div class="stat-value">{remaining}</div>
+                    <div class="stat-detail">{tr("holder.spent").replace("{spent}", &fmt_usd_amount(usage.spent)).replace("{quota}", &limit(usage.quota_limit))}</div>
+                </div>
+                <div class="card stat" data-testid="holder-expiry">
+                    <div class="stat-label">{tr("holder.expires")}</div>
+                    <div class="stat-value stat-value-small">{expiry}</div>
+                </div>
+            </div>
+            {share.map(|s| view! { <Meter share=s label=fmt_pct(s) /> })}
+            <dl class="facts">
+                <dt>{tr("holder.concurrency")}</dt><dd>{count(usage.concurrency_limit)}</dd>
+                <dt>{tr("holder.rate_limit")}</dt><dd>{rate}</dd>
+                <dt>{tr("holder.daily_limit")}</dt><dd>{limit(usage.daily_cost_limit)}</dd>
+                <dt>{tr("holder.models")}</dt><dd>{models}</dd>
+            </dl>
+            <p class="hint">{tr("holder.days_in").replace("{tz}", &usage.timezone)}</p>
+        </section>
+        <section class="card">
+            <h2>{tr("holder.usage")}</h2>
+            <UsageView usage=usage.usage />
+        </section>
+    }
+}

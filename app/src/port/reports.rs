@@ -1,0 +1,56 @@
+use async_trait::async_trait;
+
+use crate::error::AdminError;
+use crate::types::{
+    KeyHolderUsage, KeyUsage, LiveOverview, MarginQuery, MarginReport, OperatorSettings,
+    OperatorSettingsInput, PriceInput, PricingList, ReportRange, SplitBy, UsageReport,
+};
+
+/// What the dashboard shows about traffic and money: live figures, usage and margin reports
+/// (from the rollups only), the operator's settings, prices, and a key holder's own usage.
+#[async_trait]
+pub trait ReportsPort {
+    /// The overview: live figures of the metrics window, today so far, presets' real spend,
+    /// accounts that need attention.
+    async fn overview_live(&self) -> Result<LiveOverview, AdminError>;
+
+    /// Requests, tokens and cost by day over `range`, split by model, account, group or preset.
+    async fn usage_report(
+        &self,
+        range: ReportRange,
+        split_by: SplitBy,
+    ) -> Result<UsageReport, AdminError>;
+
+    /// Revenue (keys sold, on their creation day) against upstream cost, by preset and group.
+    async fn margin_report(
+        &self,
+        range: ReportRange,
+        query: MarginQuery,
+    ) -> Result<MarginReport, AdminError>;
+
+    async fn operator_settings(&self) -> Result<OperatorSettings, AdminError>;
+
+    async fn save_operator_settings(
+        &self,
+        input: OperatorSettingsInput,
+    ) -> Result<OperatorSettings, AdminError>;
+
+    /// The price list with overrides flagged, and models recently billed at the fallback price.
+    async fn pricing(&self) -> Result<PricingList, AdminError>;
+
+    /// Sets the price of `model` (USD per million tokens); the relay uses it from the next
+    /// request.
+    async fn set_price_override(&self, model: &str, price: PriceInput) -> Result<(), AdminError>;
+
+    async fn delete_price_override(&self, model: &str) -> Result<(), AdminError>;
+
+    /// One key's usage over the last 30 days, for the keys page.
+    async fn key_usage(&self, key_id: &str) -> Result<KeyUsage, AdminError>;
+
+    /// A key holder's view of their own key, authenticated by the key itself. Unknown and
+    /// deleted keys get the same error.
+    async fn key_holder_usage(&self, presented_key: &str) -> Result<KeyHolderUsage, AdminError>;
+
+    /// The configured time zone's current offset from UTC in seconds, for showing times.
+    fn display_utc_offset_secs(&self) -> i32;
+}

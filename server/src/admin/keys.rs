@@ -1,0 +1,411 @@
+//! API keys and key presets: the control plane's rules, put together from `crate::keys` (the
+//! pure parts) and storage. Every committed write tells the relay through `key_changed`.
+
+mod presets;
+pub mod rest;
+
+use app::error::AdminError;
+use app::port::KeysPort;
+use app::types::{
+    micros_to_usd, ApiKey, BatchCreateKeys, CreateKey, CreatedKey, KeyPage, KeyPreset,
+    KeyPresetInput, KeyPresetPatch, KeyQuery, KeySettings, UpdateKey,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::error::internal;
+use super::AdminService;
+use crate::keys::presets as preset_rules;
+use crate::keys::validate::{self, Mode, GROUP_BINDING_PREFIX};
+use crate::keys::{self as key_rules, names, patch};
+use crate::storage::keys::{ExpiredKey, KeyConfig, KeyFilter, KeyRow, NewKey};
+use crate::storage::now_ms;
+
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+pub const MAX_PAGE_SIZE: u32 = 500;
+
+fn time(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::UNIX_EPOCH)
+}
+
+fn to_u32(v: i64) -> u32 {
+    v.clamp(0, i64::from(u32::MAX)) as u32
+}
+
+fn key_not_found() -> AdminError {
+    AdminError::not_found("api key")
+}
+
+/// A trimmed, non-empty query value.
+fn term(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+impl AdminService {
+    fn api_key(&self, row: &KeyRow, now: i64) -> Result<ApiKey, AdminError> {
+        let c = row.config().map_err(internal)?;
+        Ok(ApiKey {
+            id: row.id.clone(),
+            key_prefix: key_rules::display_prefix(&row.key_prefix),
+            name: row.name.clone(),
+            description: c.description,
+            tags: c.tags,
+            is_active: c.is_active,
+            status: row.status(now),
+            quota_limit: micros_to_usd(c.quota_limit_micros),
+            expires_at: c.expires_at.map(time),
+            activation_days: c.activation_days.map(to_u32),
+            activated_at: row.activated_at.map(time),
+            concurrency_limit: to_u32(c.concurrency_limit),
+            concurrent_request_queue_enabled: c.queue_enabled,
+            concurrent_request_queue_max_size: to_u32(c.queue_max_size),
+            concurrent_request_queue_timeout_ms: c.queue_timeout_ms.max(0) as u64,
+            rate_limit_window: to_u32(c.rate_limit_window_min),
+            rate_limit_requests: to_u32(c.rate_limit_requests),
+            rate_limit_cost: micros_to_usd(c.rate_limit_cost_micros),
+            daily_cost_limit: micros_to_usd(c.daily_cost_limit_micros),
+            allowed_models: c.allowed_models,
+            permissions: c.permissions,
+            claude_account_id: c.claude_account_id,
+            openai_account_id: c.openai_account_id,
+            gemini_account_id: c.gemini_account_id,
+            allow_pool_fallback: c.allow_pool_fallback,
+            sale_price: micros_to_usd(c.sale_price_micros),
+            currency: c.currency,
+            preset_id: c.preset_id,
+            spent: micros_to_usd(row.spent_micros),
+            reserved: micros_to_usd(self.reserved_micros(&row.id)),
+            requests: row.requests.max(0) as u64,
+            last_used_at: row.last_used_at.map(time),
+            created_at: time(row.created_at),
+            updated_at: time(row.updated_at),
+        })
+    }
+
+    /// Each binding that is new (not in `before`) must name an existing account or group of its
+    /// platform; unchanged ones are left alone so unrelated edits of a key whose account was
+    /// removed still go through.
+    async fn check_bindings(
+        &self,
+        c: &KeyConfig,
+        before: Option<&KeyConfig>,
+        prefix: &str,
+    ) -> Result<(), AdminError> {
+        let bindings = [
+            (
+                "claude",
+                "claudeAccountId",
+                &c.claude_account_id,
+                before.map(|b| &b.claude_account_id),
+            ),
+            (
+                "openai",
+                "openaiAccountId",
+                &c.openai_account_id,
+                before.map(|b| &b.openai_account_id),
+            ),
+            (
+                "gemini",
+                "geminiAccountId",
+                &c.gemini_account_id,
+                before.map(|b| &b.gemini_account_id),
+            ),
+        ];
+        for (platform, field, value, old) in bindings {
+            if value.is_empty() || old == Some(value) {
+                continue;
+            }
+            let field = format!("{prefix}{field}");
+            let (what, found) = match value.strip_prefix(GROUP_BINDING_PREFIX) {
+                Some(group) => (
+                    "account group",
+                    self.store
+                        .platform_of_group(group)
+                        .await
+                        .map_err(internal)?,
+                ),
+                None => {
+                    let account = self.store.get_account(value).await.map_err(internal)?;
+                    // Only dedicated accounts take direct bindings: a shared account serves the
+                    // whole pool and a group account its groups, so binding one would be
+                    // ambiguous about who else uses it.
+                    if let Some(a) = &account {
+                        if a.platform == platform && a.account_type != "dedicated" {
+                            return Err(AdminError::validation(
+                                field,
+                                format!(
+                                    "account '{}' is a {} account; only dedicated accounts can be bound directly (bind its group with group:<id>, or change its accountType to dedicated)",
+                                    a.name, a.account_type
+                                ),
+                            ));
+                        }
+                    }
+                    ("account", account.map(|a| a.platform))
+                }
+            };
+            match found {
+                None => {
+                    return Err(AdminError::validation(
+                        field,
+                        format!("no {what} '{value}' exists"),
+                    ))
+                }
+                Some(p) if p != platform => {
+                    return Err(AdminError::validation(
+                        field,
+                        format!("'{value}' is a {p} {what}, not a {platform} one"),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The settings of new keys: the preset's applied (explicit fields win), validated, with
+    /// their bindings checked.
+    async fn new_key_config(
+        &self,
+        settings: &KeySettings,
+        now: i64,
+    ) -> Result<KeyConfig, AdminError> {
+        let merged = match term(&settings.preset_id) {
+            Some(id) => {
+                let preset = self.preset_config(&id).await?.ok_or_else(|| {
+                    AdminError::validation("presetId", format!("no preset '{id}' exists"))
+                })?;
+                preset_rules::apply(&id, &preset, settings, now)
+            }
+            None => settings.clone(),
+        };
+        let config = validate::key_settings(&merged, Mode::Create { now }, "")?;
+        self.check_bindings(&config, None, "").await?;
+        Ok(config)
+    }
+
+    /// Generates and stores one key per name in one transaction; the only place plaintext keys
+    /// exist, and they leave only in the answer.
+    async fn insert_keys(
+        &self,
+        names: Vec<String>,
+        config: KeyConfig,
+        now: i64,
+    ) -> Result<Vec<CreatedKey>, AdminError> {
+        let mut plaintexts = Vec::with_capacity(names.len());
+        let mut rows = Vec::with_capacity(names.len());
+        for name in names {
+            let generated = key_rules::generate();
+            rows.push(NewKey {
+                id: uuid::Uuid::now_v7().to_string(),
+                key_hash: generated.hash,
+                key_prefix: generated.prefix,
+                name,
+                config: config.clone(),
+            });
+            plaintexts.push(generated.plaintext);
+        }
+        self.store
+            .insert_api_keys(&rows, now)
+            .await
+            .map_err(internal)?;
+        let mut created = Vec::with_capacity(rows.len());
+        for (row, key) in rows.into_iter().zip(plaintexts) {
+            self.key_changed(&row.id);
+            let record = self.api_key(&row.into_row(now), now)?;
+            created.push(CreatedKey { record, key });
+        }
+        Ok(created)
+    }
+
+    /// Soft-deletes keys whose validity ended more than `older_than_ms` ago (or, with
+    /// `dry_run`, only lists them). Usage history stays.
+    pub async fn cleanup_expired_keys(
+        &self,
+        older_than_ms: i64,
+        dry_run: bool,
+    ) -> Result<Vec<ExpiredKey>, AdminError> {
+        let cutoff = now_ms().saturating_sub(older_than_ms.max(0));
+        if dry_run {
+            return self
+                .store
+                .api_keys_expired_before(cutoff)
+                .await
+                .map_err(internal);
+        }
+        let deleted = self
+            .store
+            .delete_api_keys_expired_before(cutoff)
+            .await
+            .map_err(internal)?;
+        for key in &deleted {
+            self.key_changed(&key.id);
+        }
+        tracing::debug!(count = deleted.len(), "expired api keys deleted");
+        Ok(deleted)
+    }
+}
+
+#[async_trait]
+impl KeysPort for AdminService {
+    async fn create_key(&self, input: CreateKey) -> Result<CreatedKey, AdminError> {
+        let now = now_ms();
+        let name = validate::key_name(&input.name, "name")?;
+        let config = self.new_key_config(&input.settings, now).await?;
+        let created = self.insert_keys(vec![name], config, now).await?;
+        let key = created.into_iter().next().ok_or(AdminError::Internal)?;
+        tracing::info!(key_id = %key.record.id, "api key created");
+        Ok(key)
+    }
+
+    async fn batch_create_keys(
+        &self,
+        input: BatchCreateKeys,
+    ) -> Result<Vec<CreatedKey>, AdminError> {
+        let now = now_ms();
+        let names = names::batch_names(
+            input.count,
+            input.name_template.as_deref(),
+            input.names.as_deref(),
+        )?;
+        let config = self.new_key_config(&input.settings, now).await?;
+        let created = self.insert_keys(names, config, now).await?;
+        tracing::info!(count = created.len(), "api keys created in a batch");
+        Ok(created)
+    }
+
+    async fn list_keys(&self, query: KeyQuery) -> Result<KeyPage, AdminError> {
+        let page = query.page.unwrap_or(1);
+        if page == 0 {
+            return Err(AdminError::validation("page", "must be 1 or more"));
+        }
+        let page_size = query.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
+            return Err(AdminError::validation(
+                "pageSize",
+                format!("must be between 1 and {MAX_PAGE_SIZE}"),
+            ));
+        }
+        // A pasted display prefix ends in "…"; a pasted whole key is found by its hash.
+        let search = term(&query.search).map(|s| s.trim_end_matches('…').to_owned());
+        let filter = KeyFilter {
+            tag: term(&query.tag),
+            status: query.status,
+            search_key_hash: search
+                .as_deref()
+                .filter(|s| key_rules::looks_like_key(s))
+                .map(crate::crypto::token_hash),
+            search: search.filter(|s| !s.is_empty()),
+            preset_id: term(&query.preset_id),
+            binding: term(&query.binding),
+        };
+        let now = now_ms();
+        let offset = i64::from(page - 1) * i64::from(page_size);
+        let (rows, total) = self
+            .store
+            .list_api_keys(&filter, now, i64::from(page_size), offset)
+            .await
+            .map_err(internal)?;
+        let items = rows
+            .iter()
+            .map(|row| self.api_key(row, now))
+            .collect::<Result<_, _>>()?;
+        Ok(KeyPage {
+            items,
+            total: total.max(0) as u64,
+            page,
+            page_size,
+        })
+    }
+
+    async fn get_key(&self, id: &str) -> Result<ApiKey, AdminError> {
+        let row = self
+            .store
+            .api_key_by_id(id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(key_not_found)?;
+        self.api_key(&row, now_ms())
+    }
+
+    async fn update_key(&self, id: &str, input: UpdateKey) -> Result<ApiKey, AdminError> {
+        let row = self
+            .store
+            .api_key_by_id(id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(key_not_found)?;
+        let current = row.config().map_err(internal)?;
+        let name = match &input.name {
+            Some(name) => validate::key_name(name, "name")?,
+            None => row.name.clone(),
+        };
+        let expiry_touched = input.expires_at.is_some() || input.activation_days.is_some();
+        // A fixed expiry in the past is allowed here: it is how a key is ended now.
+        let config = validate::key_settings(
+            &patch::apply(patch::settings_of(&current), &input),
+            Mode::Update { expiry_touched },
+            "",
+        )?;
+        if config.preset_id != current.preset_id {
+            if let Some(preset) = &config.preset_id {
+                if self
+                    .store
+                    .key_preset(preset)
+                    .await
+                    .map_err(internal)?
+                    .is_none()
+                {
+                    return Err(AdminError::validation(
+                        "presetId",
+                        format!("no preset '{preset}' exists"),
+                    ));
+                }
+            }
+        }
+        self.check_bindings(&config, Some(&current), "").await?;
+        if !self
+            .store
+            .update_api_key(id, &name, &config)
+            .await
+            .map_err(internal)?
+        {
+            return Err(key_not_found());
+        }
+        self.key_changed(id);
+        tracing::info!(key_id = %id, "api key updated");
+        self.get_key(id).await
+    }
+
+    async fn delete_key(&self, id: &str) -> Result<(), AdminError> {
+        if !self.store.soft_delete_api_key(id).await.map_err(internal)? {
+            return Err(key_not_found());
+        }
+        self.key_changed(id);
+        tracing::info!(key_id = %id, "api key deleted");
+        Ok(())
+    }
+
+    async fn list_presets(&self) -> Result<Vec<KeyPreset>, AdminError> {
+        self.all_presets().await
+    }
+
+    async fn create_preset(&self, input: KeyPresetInput) -> Result<KeyPreset, AdminError> {
+        self.add_preset(input).await
+    }
+
+    async fn update_preset(
+        &self,
+        id: &str,
+        patch: KeyPresetPatch,
+    ) -> Result<KeyPreset, AdminError> {
+        self.change_preset(id, patch).await
+    }
+
+    async fn delete_preset(&self, id: &str) -> Result<(), AdminError> {
+        self.remove_preset(id).await
+    }
+}

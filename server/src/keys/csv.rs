@@ -1,0 +1,56 @@
+//! The CSV of newly created keys (`name,key,id,expiresAt,quotaLimit`), for handing keys to a
+//! shop or a spreadsheet. RFC 4180 quoting; times in RFC 3339; the quota in USD (0 = unlimited).
+
+use app::types::CreatedKey;
+use chrono::SecondsFormat;
+
+pub const HEADER: &str = "name,key,id,expiresAt,quotaLimit";
+
+fn field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
+/// One CSV row (without line end) of a created key.
+pub fn row(k: &CreatedKey) -> String {
+    let expires = k
+        .record
+        .expires_at
+        .map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    [
+        field(&k.record.name),
+        field(&k.key),
+        field(&k.record.id),
+        expires,
+        k.record.quota_limit.to_string(),
+    ]
+    .join(",")
+}
+
+/// The header and one row per key, each line ending in `\n`.
+pub fn document(keys: &[CreatedKey]) -> String {
+    let mut out = String::with_capacity(64 * (keys.len() + 1));
+    out.push_str(HEADER);
+    out.push('\n');
+    for k in keys {
+        out.push_str(&row(k));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_only_when_needed() {
+        assert_eq!(field("plain"), "plain");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}

@@ -1,0 +1,267 @@
+//! The relay's view of API keys: the SHA-256 of a presented key → its limits, loaded from the
+//! database on first sight and kept in memory afterwards, so steady-state authentication never
+//! touches the database. Admin edits call [`KeyDirectory::reload`]; unknown keys are remembered
+//! briefly so a stream of bad keys cannot hammer the database.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::types::Platform;
+use arc_swap::ArcSwap;
+use chrono::{Datelike, TimeZone};
+use parking_lot::{Mutex, RwLock};
+use tokio_util::task::TaskTracker;
+
+use super::slots::QueuePolicy;
+use super::{Binding, KeyLimits, LimitState, Refusal};
+use crate::crypto::token_hash;
+use crate::storage::key_limits::KeyLimitsRow;
+use crate::storage::{now_ms, Store};
+
+const NEGATIVE_TTL: Duration = Duration::from_secs(30);
+const NEGATIVE_MAX: usize = 50_000;
+
+pub struct KeyDirectory {
+    store: Store,
+    state: Arc<dyn LimitState>,
+    tz: chrono_tz::Tz,
+    tasks: TaskTracker,
+    by_hash: RwLock<HashMap<String, Arc<ArcSwap<KeyLimits>>>>,
+    hash_of: RwLock<HashMap<Arc<str>, String>>,
+    negative: Mutex<HashMap<String, Instant>>,
+}
+
+/// The calendar day of `now_ms` in `tz` (days since the epoch) and the next local midnight.
+pub fn day_and_next_midnight(now_ms: i64, tz: chrono_tz::Tz) -> (i32, i64) {
+    let now = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
+    let local = now.with_timezone(&tz);
+    let date = local.date_naive();
+    let day = date.num_days_from_ce();
+    let next = date.succ_opt().unwrap_or(date);
+    let midnight = next
+        .and_hms_opt(0, 0, 0)
+        .and_then(|n| tz.from_local_datetime(&n).earliest())
+        .map(|d| d.timestamp_millis())
+        .unwrap_or(now_ms + 86_400_000);
+    (day, midnight)
+}
+
+/// The start of the local day containing `now_ms`, in epoch ms.
+fn day_start(now_ms: i64, tz: chrono_tz::Tz) -> i64 {
+    let (_, next) = day_and_next_midnight(now_ms, tz);
+    // Days are 24 h except across DST changes; good enough for a daily budget's start.
+    next - 86_400_000
+}
+
+fn json_list(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+pub fn limits_from_row(row: &KeyLimitsRow) -> KeyLimits {
+    let window = (row.rate_limit_window_min > 0)
+        .then(|| Duration::from_secs(row.rate_limit_window_min as u64 * 60));
+    KeyLimits {
+        id: row.id.as_str().into(),
+        name: row.name.clone(),
+        is_active: row.is_active,
+        quota_limit: row.quota_limit_micros.max(0),
+        expires_at: row.expires_at,
+        activation_days: row.activation_days,
+        activated_at: row.activated_at,
+        concurrency_limit: row.concurrency_limit.clamp(0, u32::MAX as i64) as u32,
+        queue: row.queue_enabled.then(|| QueuePolicy {
+            max_waiters: row.queue_max_size.clamp(0, u32::MAX as i64) as u32,
+            timeout: Duration::from_millis(row.queue_timeout_ms.max(0) as u64),
+        }),
+        rate_window: window,
+        rate_requests: row.rate_limit_requests.clamp(0, u32::MAX as i64) as u32,
+        rate_cost: row.rate_limit_cost_micros.max(0),
+        daily_cost_limit: row.daily_cost_limit_micros.max(0),
+        allowed_models: json_list(&row.allowed_models),
+        permissions: json_list(&row.permissions)
+            .iter()
+            .filter_map(|p| Platform::parse(p))
+            .collect(),
+        claude: Binding::parse(&row.claude_account_id),
+        openai: Binding::parse(&row.openai_account_id),
+        gemini: Binding::parse(&row.gemini_account_id),
+        allow_pool_fallback: row.allow_pool_fallback,
+        preset_id: row.preset_id.clone(),
+    }
+}
+
+impl KeyDirectory {
+    pub fn new(
+        store: Store,
+        state: Arc<dyn LimitState>,
+        tz: chrono_tz::Tz,
+        tasks: TaskTracker,
+    ) -> Self {
+        KeyDirectory {
+            store,
+            state,
+            tz,
+            tasks,
+            by_hash: Default::default(),
+            hash_of: Default::default(),
+            negative: Default::default(),
+        }
+    }
+
+    pub fn time_zone(&self) -> chrono_tz::Tz {
+        self.tz
+    }
+
+    pub fn state(&self) -> &Arc<dyn LimitState> {
+        &self.state
+    }
+
+    /// Check (1): the presented key exists, is active and has not expired. Starts the
+    /// validity of an activation-days key on its first request.
+    pub async fn authenticate(&self, presented: &str) -> Result<Arc<KeyLimits>, Refusal> {
+        if presented.is_empty() {
+            return Err(Refusal::MissingKey);
+        }
+        let hash = token_hash(presented);
+        // Bind first: a read guard must not live across the load's await.
+        let cached = self.by_hash.read().get(&hash).cloned();
+        let slot = match cached {
+            Some(slot) => slot,
+            None => self.load(&hash).await?,
+        };
+        let mut key = slot.load_full();
+        if !key.is_active {
+            return Err(Refusal::Disabled);
+        }
+        let now = now_ms();
+        if key.expires_at.is_none() && key.activation_days.is_some() && key.activated_at.is_none() {
+            key = self.activate(&slot, now);
+        }
+        if let Some(at) = key.effective_expiry() {
+            if at <= now {
+                return Err(Refusal::Expired { at });
+            }
+        }
+        Ok(key)
+    }
+
+    async fn load(&self, hash: &str) -> Result<Arc<ArcSwap<KeyLimits>>, Refusal> {
+        {
+            let negative = self.negative.lock();
+            if negative
+                .get(hash)
+                .is_some_and(|t| t.elapsed() < NEGATIVE_TTL)
+            {
+                return Err(Refusal::UnknownKey);
+            }
+        }
+        let row = match self.store.key_limits_by_hash(hash).await {
+            Ok(Some(row)) => row,
+            Ok(None) => {
+                let mut negative = self.negative.lock();
+                if negative.len() >= NEGATIVE_MAX {
+                    negative.retain(|_, t| t.elapsed() < NEGATIVE_TTL);
+                }
+                negative.insert(hash.to_owned(), Instant::now());
+                return Err(Refusal::UnknownKey);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "loading a key failed");
+                return Err(Refusal::Unavailable);
+            }
+        };
+        self.seed(&row).await?;
+        let limits = Arc::new(ArcSwap::from_pointee(limits_from_row(&row)));
+        let mut by_hash = self.by_hash.write();
+        // Another request may have loaded it meanwhile: keep the first.
+        let slot = by_hash.entry(hash.to_owned()).or_insert(limits).clone();
+        self.hash_of
+            .write()
+            .insert(row.id.as_str().into(), hash.to_owned());
+        Ok(slot)
+    }
+
+    async fn seed(&self, row: &KeyLimitsRow) -> Result<(), Refusal> {
+        if self.state.is_seeded(&row.id) {
+            return Ok(());
+        }
+        let now = now_ms();
+        let (day, _) = day_and_next_midnight(now, self.tz);
+        let day_spent = if row.daily_cost_limit_micros > 0 {
+            self.store
+                .key_spent_since(&row.id, day_start(now, self.tz))
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "loading a key's daily spend failed");
+                    Refusal::Unavailable
+                })?
+        } else {
+            0
+        };
+        self.state.seed(&row.id, row.spent_micros, day, day_spent);
+        Ok(())
+    }
+
+    fn activate(&self, slot: &ArcSwap<KeyLimits>, now: i64) -> Arc<KeyLimits> {
+        let mut first = false;
+        slot.rcu(|current| {
+            if current.activated_at.is_some() {
+                first = false;
+                return current.clone();
+            }
+            first = true;
+            let mut next = KeyLimits::clone(current);
+            next.activated_at = Some(now);
+            Arc::new(next)
+        });
+        let key = slot.load_full();
+        if first {
+            let store = self.store.clone();
+            let id = key.id.clone();
+            self.tasks.spawn(async move {
+                if let Err(e) = store.activate_key(&id, now).await {
+                    tracing::error!(error = %e, key_id = %id, "persisting key activation failed");
+                }
+            });
+        }
+        key
+    }
+
+    /// Forgets a key's cached settings after an admin change; the next request reads them
+    /// afresh (its spend and counters live on in the limit state).
+    pub fn forget(&self, key_id: &str) {
+        if let Some(hash) = self.hash_of.write().remove(key_id) {
+            self.by_hash.write().remove(&hash);
+        }
+    }
+
+    /// The cached limits of a key by id, if this instance has seen it.
+    pub fn cached(&self, key_id: &str) -> Option<Arc<KeyLimits>> {
+        let hash = self.hash_of.read().get(key_id).cloned()?;
+        self.by_hash.read().get(&hash).map(|s| s.load_full())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_in_a_time_zone() {
+        // 2026-11-28 23:30 UTC is already the 29th in Shanghai.
+        let t = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 28, 23, 30, 0)
+            .unwrap()
+            .timestamp_millis();
+        let (d_utc, next_utc) = day_and_next_midnight(t, chrono_tz::UTC);
+        let (d_sh, next_sh) = day_and_next_midnight(t, chrono_tz::Asia::Shanghai);
+        assert_eq!(d_sh, d_utc + 1);
+        assert_eq!(next_utc - t, 30 * 60_000);
+        let sh_midnight = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 29, 16, 0, 0)
+            .unwrap()
+            .timestamp_millis();
+        assert_eq!(next_sh, sh_midnight);
+    }
+}

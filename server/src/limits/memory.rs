@@ -1,0 +1,321 @@
+//! The in-memory [`LimitState`]: per-key counters in one map, each key behind its own lock.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+
+use super::slots::SlotQueue;
+use super::window::RateWindow;
+use super::{KeyLimits, LimitState, LiveUsage, Refusal, Reservation, Settled};
+
+#[derive(Default)]
+struct Quota {
+    spent: i64,
+    reserved: i64,
+    day: i32,
+    day_spent: i64,
+    day_reserved: i64,
+}
+
+#[derive(Default)]
+struct KeyState {
+    seeded: AtomicBool,
+    quota: Mutex<Quota>,
+    window: Mutex<RateWindow>,
+    slots: Arc<SlotQueue>,
+}
+
+#[derive(Default)]
+pub struct MemoryLimits {
+    keys: RwLock<HashMap<Arc<str>, Arc<KeyState>>>,
+}
+
+impl MemoryLimits {
+    fn state(&self, key_id: &str) -> Arc<KeyState> {
+        if let Some(s) = self.keys.read().get(key_id) {
+            return s.clone();
+        }
+        self.keys
+            .write()
+            .entry(Arc::from(key_id))
+            .or_default()
+            .clone()
+    }
+}
+
+impl Quota {
+    fn roll_day(&mut self, day: i32) {
+        if day != self.day {
+            self.day = day;
+            self.day_spent = 0;
+            self.day_reserved = 0;
+        }
+    }
+}
+
+impl LimitState for MemoryLimits {
+    fn seed(&self, key_id: &str, spent: i64, day: i32, day_spent: i64) {
+        let state = self.state(key_id);
+        let mut q = state.quota.lock();
+        if state.seeded.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // Settlements that ran before the seed (none in practice) are kept on top.
+        q.spent += spent;
+        if q.day != day {
+            q.day = day;
+            q.day_reserved = 0;
+            q.day_spent = 0;
+        }
+        q.day_spent += day_spent;
+    }
+
+    fn is_seeded(&self, key_id: &str) -> bool {
+        self.keys
+            .read()
+            .get(key_id)
+            .is_some_and(|s| s.seeded.load(Ordering::Acquire))
+    }
+
+    fn reserve(
+        &self,
+        key: &KeyLimits,
+        estimate: i64,
+        day: i32,
+        next_midnight: i64,
+    ) -> Result<Reservation, Refusal> {
+        let state = self.state(&key.id);
+        let mut q = state.quota.lock();
+        q.roll_day(day);
+        let mut amount = estimate.max(0);
+        if key.quota_limit > 0 {
+            let remaining = key.quota_limit - q.spent - q.reserved;
+            if remaining <= 0 {
+                return Err(Refusal::QuotaExhausted {
+                    limit: key.quota_limit,
+                    spent: q.spent,
+                });
+            }
+            amount = amount.min(remaining);
+        }
+        if key.daily_cost_limit > 0 {
+            let remaining = key.daily_cost_limit - q.day_spent - q.day_reserved;
+            if remaining <= 0 {
+                return Err(Refusal::DailyLimit {
+                    limit: key.daily_cost_limit,
+                    spent: q.day_spent,
+                    resets_at: next_midnight,
+                });
+            }
+            amount = amount.min(remaining);
+        }
+        q.reserved += amount;
+        q.day_reserved += amount;
+        Ok(Reservation { amount, day })
+    }
+
+    fn settle(&self, key_id: &str, r: Reservation, actual: i64) -> Settled {
+        let state = self.state(key_id);
+        let mut q = state.quota.lock();
+        let before = q.spent;
+        q.reserved -= r.amount;
+        q.spent += actual;
+        if q.day == r.day {
+            q.day_reserved -= r.amount;
+            q.day_spent += actual;
+        }
+        Settled {
+            spent_before: before,
+            spent_after: q.spent,
+        }
+    }
+
+    fn rate_admit(&self, key: &KeyLimits, now: Instant) -> Result<(), Refusal> {
+        let Some(window) = key.rate_window else {
+            return Ok(());
+        };
+        let state = self.state(&key.id);
+        let mut w = state.window.lock();
+        w.admit(now, window, key.rate_requests, key.rate_cost)
+            .map_err(|full| Refusal::RateLimited {
+                retry_after: full.retry_after,
+                by_cost: full.by_cost,
+                limit: key.rate_requests,
+                window,
+            })
+    }
+
+    fn rate_undo(&self, key_id: &str) {
+        self.state(key_id).window.lock().undo_admit();
+    }
+
+    fn rate_add_cost(&self, key_id: &str, now: Instant, cost: i64) {
+        self.state(key_id).window.lock().add_cost(now, cost);
+    }
+
+    fn rate_remaining(&self, key: &KeyLimits, now: Instant) -> Option<(u32, Duration)> {
+        let window = key.rate_window?;
+        if key.rate_requests == 0 {
+            return None;
+        }
+        let state = self.state(&key.id);
+        let mut w = state.window.lock();
+        Some(w.remaining(now, window, key.rate_requests))
+    }
+
+    fn slots(&self, key_id: &str) -> Arc<SlotQueue> {
+        self.state(key_id).slots.clone()
+    }
+
+    fn usage(&self, key_id: &str) -> LiveUsage {
+        match self.keys.read().get(key_id) {
+            Some(s) => {
+                let q = s.quota.lock();
+                LiveUsage {
+                    spent: q.spent,
+                    reserved: q.reserved,
+                    day_spent: q.day_spent,
+                }
+            }
+            None => LiveUsage::default(),
+        }
+    }
+
+    fn totals(&self) -> (i64, u32) {
+        let keys = self.keys.read();
+        keys.values().fold((0, 0), |(r, s), k| {
+            (r + k.quota.lock().reserved, s + k.slots.in_use())
+        })
+    }
+
+    fn waiting(&self) -> usize {
+        self.keys.read().values().map(|k| k.slots.waiting()).sum()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::super::{Admission, Binding};
+    use super::*;
+
+    pub(crate) fn limits(id: &str) -> KeyLimits {
+        KeyLimits {
+            id: id.into(),
+            name: id.into(),
+            is_active: true,
+            quota_limit: 0,
+            expires_at: None,
+            activation_days: None,
+            activated_at: None,
+            concurrency_limit: 0,
+            queue: None,
+            rate_window: None,
+            rate_requests: 0,
+            rate_cost: 0,
+            daily_cost_limit: 0,
+            allowed_models: vec![],
+            permissions: vec![],
+            claude: Binding::Pool,
+            openai: Binding::Pool,
+            gemini: Binding::Pool,
+            allow_pool_fallback: false,
+            preset_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn reserve_min_of_estimate_and_remaining_then_settle() {
+        let state = Arc::new(MemoryLimits::default());
+        state.seed("k", 18_500_000, 1, 0);
+        let mut k = limits("k");
+        k.quota_limit = 20_000_000;
+        let k = Arc::new(k);
+        let adm = Admission {
+            state: state.clone(),
+        };
+        // $1.50 left; a $1.60 worst case is still served, reserving what remains.
+        let a = adm.admit(&k, 1_600_000, 1, 0).await.unwrap();
+        assert_eq!(a.reserved(), 1_500_000);
+        // Nothing remains for a concurrent request.
+        assert!(matches!(
+            adm.admit(&k, 10, 1, 0).await.err(),
+            Some(Refusal::QuotaExhausted { .. })
+        ));
+        let s = a.settle(200_000);
+        assert_eq!((s.spent_before, s.spent_after), (18_500_000, 18_700_000));
+        assert_eq!(state.usage("k").reserved, 0);
+        assert_eq!(state.totals(), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn drop_releases_everything() {
+        let state = Arc::new(MemoryLimits::default());
+        let mut k = limits("k");
+        k.concurrency_limit = 1;
+        k.quota_limit = 5_000_000;
+        let k = Arc::new(k);
+        let adm = Admission {
+            state: state.clone(),
+        };
+        let a = adm.admit(&k, 1_000_000, 1, 0).await.unwrap();
+        assert!(matches!(
+            adm.admit(&k, 1, 1, 0).await.err(),
+            Some(Refusal::Concurrency { .. })
+        ));
+        drop(a);
+        assert_eq!(state.totals(), (0, 0));
+        assert_eq!(state.usage("k").spent, 0);
+    }
+
+    #[tokio::test]
+    async fn daily_limit_rolls_over() {
+        let state = Arc::new(MemoryLimits::default());
+        let mut k = limits("k");
+        k.daily_cost_limit = 1_000;
+        let k = Arc::new(k);
+        let adm = Admission {
+            state: state.clone(),
+        };
+        adm.admit(&k, 500, 7, 99).await.unwrap().settle(1_000);
+        match adm.admit(&k, 1, 7, 99).await.err() {
+            Some(Refusal::DailyLimit {
+                resets_at, spent, ..
+            }) => assert_eq!((resets_at, spent), (99, 1_000)),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            adm.admit(&k, 1, 8, 199).await.is_ok(),
+            "a new day starts fresh"
+        );
+    }
+
+    #[tokio::test]
+    async fn rate_window_refusal_is_not_counted_by_concurrency_refusal() {
+        let state = Arc::new(MemoryLimits::default());
+        let mut k = limits("k");
+        k.rate_window = Some(Duration::from_secs(60));
+        k.rate_requests = 2;
+        k.concurrency_limit = 1;
+        let k = Arc::new(k);
+        let adm = Admission {
+            state: state.clone(),
+        };
+        let held = adm.admit(&k, 0, 1, 0).await.unwrap();
+        // Refused by concurrency: must not use up the window.
+        assert!(matches!(
+            adm.admit(&k, 0, 1, 0).await.err(),
+            Some(Refusal::Concurrency { .. })
+        ));
+        drop(held);
+        adm.admit(&k, 0, 1, 0).await.unwrap().settle(0);
+        match adm.admit(&k, 0, 1, 0).await.err() {
+            Some(Refusal::RateLimited { retry_after, .. }) => {
+                assert!(retry_after <= Duration::from_secs(60))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

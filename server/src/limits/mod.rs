@@ -1,0 +1,315 @@
+//! Key limits, enforced on every relay request in a fixed order: (1) the key exists, is active
+//! and not expired, (2) the model and platform are allowed, (3) quota and daily cost
+//! (reserve → settle), (4) the rate window, (5) concurrency with an optional FIFO queue.
+//!
+//! The live counters sit behind [`LimitState`] (in memory here, [`memory::MemoryLimits`]), so a
+//! store shared by several instances can replace it without touching the relay. Every admitted
+//! request holds an [`Admitted`] guard: its reservation and its slot are released on every path
+//! (settled, refused later, failed, dropped by a client disconnect, or unwound by a panic).
+
+pub mod directory;
+pub mod memory;
+pub mod slots;
+pub mod window;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::types::Platform;
+
+pub use directory::KeyDirectory;
+use slots::{QueuePolicy, SlotGuard, SlotQueue, SlotRefusal};
+
+/// Where a key's requests for one platform may go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Binding {
+    Pool,
+    Account(Arc<str>),
+    Group(Arc<str>),
+}
+
+impl Binding {
+    pub fn parse(stored: &str) -> Binding {
+        let s = stored.trim();
+        if s.is_empty() {
+            Binding::Pool
+        } else if let Some(group) = s.strip_prefix("group:") {
+            Binding::Group(group.into())
+        } else {
+            Binding::Account(s.into())
+        }
+    }
+}
+
+/// A key's settings as the relay needs them: an immutable snapshot, replaced on every edit.
+#[derive(Clone, Debug)]
+pub struct KeyLimits {
+    pub id: Arc<str>,
+    pub name: String,
+    pub is_active: bool,
+    /// micro-USD; 0 = unlimited.
+    pub quota_limit: i64,
+    /// Fixed expiry, or the activation-derived one once activated (epoch ms).
+    pub expires_at: Option<i64>,
+    pub activation_days: Option<i64>,
+    pub activated_at: Option<i64>,
+    pub concurrency_limit: u32,
+    pub queue: Option<QueuePolicy>,
+    pub rate_window: Option<Duration>,
+    pub rate_requests: u32,
+    /// micro-USD per window; 0 = unlimited.
+    pub rate_cost: i64,
+    /// micro-USD per day; 0 = unlimited.
+    pub daily_cost_limit: i64,
+    pub allowed_models: Vec<String>,
+    /// Empty = every platform.
+    pub permissions: Vec<Platform>,
+    pub claude: Binding,
+    pub openai: Binding,
+    pub gemini: Binding,
+    pub allow_pool_fallback: bool,
+    pub preset_id: Option<String>,
+}
+
+impl KeyLimits {
+    pub fn binding(&self, platform: Platform) -> &Binding {
+        match platform {
+            Platform::Claude => &self.claude,
+            Platform::Openai => &self.openai,
+            Platform::Gemini => &self.gemini,
+        }
+    }
+
+    /// The expiry in force at `now`: fixed, or activation + days once activated.
+    pub fn effective_expiry(&self) -> Option<i64> {
+        match (self.expires_at, self.activation_days, self.activated_at) {
+            (Some(at), _, _) => Some(at),
+            (None, Some(days), Some(start)) => Some(start + days * 86_400_000),
+            _ => None,
+        }
+    }
+
+    /// Whether `model` may be used: exact names, or `prefix*` patterns.
+    pub fn model_allowed(&self, model: &str) -> bool {
+        self.allowed_models.is_empty()
+            || self
+                .allowed_models
+                .iter()
+                .any(|m| match m.strip_suffix('*') {
+                    Some(prefix) => model.starts_with(prefix),
+                    None => m == model,
+                })
+    }
+
+    pub fn platform_allowed(&self, platform: Platform) -> bool {
+        self.permissions.is_empty() || self.permissions.contains(&platform)
+    }
+}
+
+/// Why a request was refused. The relay turns each into its protocol's error shape.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Refusal {
+    MissingKey,
+    UnknownKey,
+    Disabled,
+    Expired {
+        at: i64,
+    },
+    PlatformNotAllowed {
+        platform: Platform,
+    },
+    ModelNotAllowed {
+        model: String,
+    },
+    QuotaExhausted {
+        limit: i64,
+        spent: i64,
+    },
+    DailyLimit {
+        limit: i64,
+        spent: i64,
+        resets_at: i64,
+    },
+    RateLimited {
+        retry_after: Duration,
+        by_cost: bool,
+        limit: u32,
+        window: Duration,
+    },
+    Concurrency {
+        limit: u32,
+        reason: SlotRefusal,
+    },
+    /// The limits backend failed (e.g. the database was unreachable while loading the key).
+    Unavailable,
+}
+
+/// What a request holds against the quota until it settles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reservation {
+    pub amount: i64,
+    pub day: i32,
+}
+
+/// Spend of a key as this instance sees it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveUsage {
+    pub spent: i64,
+    pub reserved: i64,
+    pub day_spent: i64,
+}
+
+/// The spend before and after a settlement, for threshold events (quota warning, exhausted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settled {
+    pub spent_before: i64,
+    pub spent_after: i64,
+}
+
+/// The live counters behind the limits. Implementations must be cheap: every call is on the
+/// relay's hot path, and none may block on I/O.
+pub trait LimitState: Send + Sync + 'static {
+    /// Makes the persisted spend of a key known (first sight of the key on this instance).
+    fn seed(&self, key_id: &str, spent: i64, day: i32, day_spent: i64);
+    fn is_seeded(&self, key_id: &str) -> bool;
+    /// Reserves up to `estimate` against the quota and the daily limit; refuses only when
+    /// nothing remains.
+    fn reserve(
+        &self,
+        key: &KeyLimits,
+        estimate: i64,
+        day: i32,
+        next_midnight: i64,
+    ) -> Result<Reservation, Refusal>;
+    /// Replaces a reservation with the actual cost. Called exactly once per reservation.
+    fn settle(&self, key_id: &str, reservation: Reservation, actual: i64) -> Settled;
+    fn rate_admit(&self, key: &KeyLimits, now: Instant) -> Result<(), Refusal>;
+    fn rate_undo(&self, key_id: &str);
+    fn rate_add_cost(&self, key_id: &str, now: Instant, cost: i64);
+    /// Requests left in the rate window and the time until the oldest ages out.
+    fn rate_remaining(&self, key: &KeyLimits, now: Instant) -> Option<(u32, Duration)>;
+    fn slots(&self, key_id: &str) -> Arc<SlotQueue>;
+    fn usage(&self, key_id: &str) -> LiveUsage;
+    /// Total reserved and total slots held over all keys (leak checks, metrics).
+    fn totals(&self) -> (i64, u32);
+    /// Requests waiting in a concurrency queue, over all keys (metrics).
+    fn waiting(&self) -> usize;
+}
+
+/// Runs checks 3–5 for an authenticated key whose model and platform are allowed.
+pub struct Admission {
+    pub state: Arc<dyn LimitState>,
+}
+
+impl Admission {
+    pub async fn admit(
+        &self,
+        key: &Arc<KeyLimits>,
+        estimate: i64,
+        day: i32,
+        next_midnight: i64,
+    ) -> Result<Admitted, Refusal> {
+        let reservation = self.state.reserve(key, estimate, day, next_midnight)?;
+        let mut admitted = Admitted {
+            state: self.state.clone(),
+            key: key.clone(),
+            reservation: Some(reservation),
+            slot: None,
+            rate_recorded: false,
+        };
+        if key.rate_window.is_some() {
+            self.state.rate_admit(key, Instant::now())?;
+            admitted.rate_recorded = true;
+        }
+        let slots = self.state.slots(&key.id);
+        let queue = key.queue;
+        match slots.acquire(key.concurrency_limit, queue).await {
+            Ok(slot) => admitted.slot = Some(slot),
+            Err(reason) => {
+                // A refused request does not count against the rate window.
+                if admitted.rate_recorded {
+                    self.state.rate_undo(&key.id);
+                    admitted.rate_recorded = false;
+                }
+                return Err(Refusal::Concurrency {
+                    limit: key.concurrency_limit,
+                    reason,
+                });
+            }
+        }
+        Ok(admitted)
+    }
+}
+
+/// An admitted request: holds the reservation and the concurrency slot until it settles or is
+/// dropped. Dropping without settling releases everything at zero cost.
+pub struct Admitted {
+    state: Arc<dyn LimitState>,
+    key: Arc<KeyLimits>,
+    reservation: Option<Reservation>,
+    slot: Option<SlotGuard>,
+    rate_recorded: bool,
+}
+
+impl Admitted {
+    pub fn key(&self) -> &Arc<KeyLimits> {
+        &self.key
+    }
+
+    pub fn reserved(&self) -> i64 {
+        self.reservation.map(|r| r.amount).unwrap_or(0)
+    }
+
+    /// Settles the actual cost, frees the slot, and reports the spend before and after.
+    pub fn settle(mut self, actual: i64) -> Settled {
+        let settled = self.settle_inner(actual);
+        self.slot.take();
+        settled
+    }
+
+    fn settle_inner(&mut self, actual: i64) -> Settled {
+        match self.reservation.take() {
+            Some(r) => {
+                if self.key.rate_window.is_some() {
+                    self.state
+                        .rate_add_cost(&self.key.id, Instant::now(), actual);
+                }
+                self.state.settle(&self.key.id, r, actual)
+            }
+            None => {
+                let spent = self.state.usage(&self.key.id).spent;
+                Settled {
+                    spent_before: spent,
+                    spent_after: spent,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.settle_inner(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bindings_and_models() {
+        assert_eq!(Binding::parse(""), Binding::Pool);
+        assert_eq!(Binding::parse("group:g1"), Binding::Group("g1".into()));
+        assert_eq!(Binding::parse("acc-1"), Binding::Account("acc-1".into()));
+        let mut k = memory::tests::limits("k");
+        k.allowed_models = vec!["claude-sonnet-4-5".into(), "claude-haiku-*".into()];
+        assert!(k.model_allowed("claude-sonnet-4-5"));
+        assert!(k.model_allowed("claude-haiku-4-5"));
+        assert!(!k.model_allowed("claude-opus-4-8"));
+        k.activation_days = Some(7);
+        assert_eq!(k.effective_expiry(), None);
+        k.activated_at = Some(1_000);
+        assert_eq!(k.effective_expiry(), Some(1_000 + 7 * 86_400_000));
+    }
+}

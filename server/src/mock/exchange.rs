@@ -1,0 +1,374 @@
+//! The request/response cycle the three platforms share: read and record the request, find
+//! its credential and plan, apply latency and header-level faults, then send the answer
+//! through a [`ScriptedBody`] that carries the mid-body faults and compression.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use serde::Serialize;
+
+use super::behavior::Fault;
+use super::body::{Ending, InFlightGuard, Piece, ResetSwitch, ScriptedBody, StreamEncoder};
+use super::registry::{Captured, Plan};
+use super::{anthropic, gemini, openai, MockState};
+
+/// Request bodies above this are refused, like a real API would.
+const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
+
+pub(crate) const SSE: &str = "text/event-stream";
+pub(crate) const JSON: &str = "application/json";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Platform {
+    Anthropic,
+    OpenAi,
+    Gemini,
+}
+
+impl Platform {
+    /// The upstream API key the request carries, where that platform's SDKs put it.
+    fn credential<'a>(self, headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let bearer = || {
+            header("authorization")
+                .and_then(|v| v.strip_prefix("Bearer ").or(v.strip_prefix("bearer ")))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        match self {
+            Platform::Anthropic => header("x-api-key").or_else(bearer),
+            Platform::OpenAi => bearer().or_else(|| header("api-key")),
+            Platform::Gemini => header("x-goog-api-key").or_else(|| {
+                query?
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix("key="))
+                    .filter(|v| !v.is_empty())
+            }),
+        }
+    }
+
+    /// An error in the platform's own JSON shape, with its usual headers.
+    pub(crate) fn error(
+        self,
+        status: StatusCode,
+        message: &str,
+        retry_after_secs: Option<u64>,
+        serial: u64,
+    ) -> Response {
+        match self {
+            Platform::Anthropic => anthropic::error(status, message, retry_after_secs, serial),
+            Platform::OpenAi => openai::error(status, message, retry_after_secs, serial),
+            Platform::Gemini => gemini::error(status, message, retry_after_secs),
+        }
+    }
+
+    fn request_id_header(self) -> Option<&'static str> {
+        match self {
+            Platform::Anthropic => Some("request-id"),
+            Platform::OpenAi => Some("x-request-id"),
+            Platform::Gemini => None,
+        }
+    }
+}
+
+/// A stream's events: `deltas` are the text pieces (spaced by `chunk_gap_ms`, counted by the
+/// mid-stream faults), `head` goes before them and `tail` after.
+#[derive(Default)]
+pub(crate) struct StreamScript {
+    pub head: Vec<Bytes>,
+    pub deltas: Vec<Bytes>,
+    pub tail: Vec<Bytes>,
+}
+
+/// One admitted request, ready to be answered.
+pub(crate) struct Exchange {
+    pub platform: Platform,
+    pub request: Arc<Captured>,
+    pub plan: Plan,
+    /// Unique per request; used in response ids.
+    pub serial: u64,
+    in_flight: InFlightGuard,
+    reset: Option<ResetSwitch>,
+}
+
+impl Exchange {
+    /// Reads and records the request, then plays out the parts of the plan that come before
+    /// the response headers. `Err` carries the answer when there is nothing more to do.
+    pub(crate) async fn admit(
+        state: &MockState,
+        platform: Platform,
+        request: Request,
+    ) -> Result<Exchange, Response> {
+        let in_flight = InFlightGuard::new(state.registry.in_flight_counter());
+        let serial = state.next_serial();
+        let (mut parts, body) = request.into_parts();
+        let reset = parts.extensions.remove::<ResetSwitch>();
+        let body = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
+            .await
+            .map_err(|_| {
+                platform.error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request body is too large or could not be read",
+                    None,
+                    serial,
+                )
+            })?;
+        let captured = Arc::new(Captured {
+            method: parts.method,
+            uri: parts.uri,
+            headers: parts.headers,
+            body,
+        });
+        let credential = platform.credential(&captured.headers, captured.uri.query());
+        let plan = state.registry.admit(credential, &captured);
+        if credential.is_none() {
+            let message = match platform {
+                Platform::Anthropic => "x-api-key header is required",
+                Platform::OpenAi => "You didn't provide an API key.",
+                Platform::Gemini => {
+                    "Method doesn't allow unregistered callers. Please use an API key."
+                }
+            };
+            return Err(platform.error(StatusCode::UNAUTHORIZED, message, None, serial));
+        }
+        if plan.behavior.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(plan.behavior.latency_ms)).await;
+        }
+        match plan.fault {
+            Some(Fault::StallBeforeHeaders) => {
+                // Dropped (with the in-flight guard) when the client hangs up.
+                return Err(std::future::pending::<Response>().await);
+            }
+            Some(Fault::Status {
+                status,
+                retry_after_secs,
+            }) => {
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let message = format!("mock upstream injected a {} error", status.as_u16());
+                return Err(platform.error(status, &message, retry_after_secs, serial));
+            }
+            _ => {}
+        }
+        Ok(Exchange {
+            platform,
+            request: captured,
+            plan,
+            serial,
+            in_flight,
+            reset,
+        })
+    }
+
+    pub(crate) fn body(&self) -> &[u8] {
+        &self.request.body
+    }
+
+    /// A platform error for a request the mock refuses (bad JSON, missing fields...).
+    pub(crate) fn reject(&self, status: StatusCode, message: &str) -> Response {
+        self.platform.error(status, message, None, self.serial)
+    }
+
+    /// A complete JSON document. A reset or stall fault sends half of it, then fails.
+    pub(crate) fn json(self, document: Vec<u8>) -> Response {
+        let encoding = self.plan.behavior.encoding();
+        let bytes = match encoding {
+            Some(encoding) => match StreamEncoder::compress_all(encoding, &document) {
+                Ok(bytes) => bytes,
+                Err(_) => {
+                    return self.reject(StatusCode::INTERNAL_SERVER_ERROR, "compression failed")
+                }
+            },
+            None => Bytes::from(document),
+        };
+        let declared = Some(bytes.len() as u64);
+        let (pieces, ending) = match self.plan.fault {
+            Some(Fault::ResetMidStream { .. }) => (half(bytes), Ending::Reset),
+            Some(Fault::Stall { .. }) => (half(bytes), Ending::Stall),
+            _ => (
+                vec![Piece {
+                    bytes,
+                    delay: Duration::ZERO,
+                }],
+                Ending::Complete,
+            ),
+        };
+        self.respond(JSON, pieces, ending, None, declared)
+    }
+
+    /// A stream of events, each sent as its own flushed chunk.
+    pub(crate) fn stream(self, content_type: &'static str, script: StreamScript) -> Response {
+        let StreamScript { head, deltas, tail } = script;
+        let (kept_deltas, tail, ending) = match self.plan.fault {
+            Some(Fault::ResetMidStream { after_chunks }) => {
+                (after_chunks, Vec::new(), Ending::Reset)
+            }
+            Some(Fault::Stall { after_chunks }) => (after_chunks, Vec::new(), Ending::Stall),
+            _ => (deltas.len(), tail, Ending::Complete),
+        };
+        let gap = Duration::from_millis(self.plan.behavior.chunk_gap_ms);
+        let mut pieces = Vec::with_capacity(head.len() + deltas.len() + tail.len());
+        pieces.extend(head.into_iter().map(immediate));
+        pieces.extend(
+            deltas
+                .into_iter()
+                .take(kept_deltas)
+                .enumerate()
+                .map(|(i, bytes)| Piece {
+                    bytes,
+                    delay: if i == 0 { Duration::ZERO } else { gap },
+                }),
+        );
+        pieces.extend(tail.into_iter().map(immediate));
+        let encoder = match self.plan.behavior.encoding().map(StreamEncoder::new) {
+            Some(Ok(encoder)) => Some(encoder),
+            Some(Err(_)) => {
+                return self.reject(StatusCode::INTERNAL_SERVER_ERROR, "compression failed")
+            }
+            None => None,
+        };
+        self.respond(content_type, pieces, ending, encoder, None)
+    }
+
+    fn respond(
+        self,
+        content_type: &'static str,
+        pieces: Vec<Piece>,
+        ending: Ending,
+        encoder: Option<StreamEncoder>,
+        declared_len: Option<u64>,
+    ) -> Response {
+        let encoding = self.plan.behavior.encoding();
+        let platform = self.platform;
+        let serial = self.serial;
+        let body = ScriptedBody::new(
+            pieces,
+            ending,
+            encoder,
+            declared_len,
+            self.reset,
+            self.in_flight,
+        );
+        let mut response = Body::new(body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if content_type == SSE {
+            headers.insert("cache-control", HeaderValue::from_static("no-cache"));
+        }
+        if let Some(encoding) = encoding {
+            headers.insert(
+                CONTENT_ENCODING,
+                HeaderValue::from_static(encoding.header_value()),
+            );
+        }
+        if let Some(name) = platform.request_id_header() {
+            insert_request_id(headers, name, serial);
+        }
+        response
+    }
+}
+
+fn immediate(bytes: Bytes) -> Piece {
+    Piece {
+        bytes,
+        delay: Duration::ZERO,
+    }
+}
+
+/// The first half of a document, for faults that cut a non-stream answer short.
+fn half(mut bytes: Bytes) -> Vec<Piece> {
+    bytes.truncate(bytes.len() / 2);
+    vec![immediate(bytes)]
+}
+
+pub(crate) fn insert_request_id(headers: &mut HeaderMap, name: &'static str, serial: u64) {
+    if let Ok(value) = HeaderValue::from_str(&format!("req_mock_{serial:016x}")) {
+        headers.insert(HeaderName::from_static(name), value);
+    }
+}
+
+/// A JSON response with an error status (errors are never compressed or faulted).
+pub(crate) fn json_response(status: StatusCode, document: Vec<u8>) -> Response {
+    let mut response = (status, document).into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
+    response
+}
+
+/// Serializes a payload the mock built itself. Its types have only string keys, so this
+/// cannot fail; the fallback keeps the output valid JSON regardless.
+pub(crate) fn to_json(payload: &impl Serialize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    if serde_json::to_writer(&mut out, payload).is_err() {
+        out.clear();
+        out.extend_from_slice(b"{}");
+    }
+    out
+}
+
+/// `event: <name>\ndata: <json>\n\n`, the framing Anthropic and the Responses API use.
+pub(crate) fn sse_event(name: &str, payload: &impl Serialize) -> Bytes {
+    let json = to_json(payload);
+    let mut out = Vec::with_capacity(json.len() + name.len() + 16);
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    out.extend_from_slice(&json);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+/// `data: <json>` followed by `terminator` (`\n\n` for OpenAI, `\r\n\r\n` for Gemini).
+pub(crate) fn sse_data(payload: &impl Serialize, terminator: &str) -> Bytes {
+    let json = to_json(payload);
+    let mut out = Vec::with_capacity(json.len() + 10);
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(&json);
+    out.extend_from_slice(terminator.as_bytes());
+    Bytes::from(out)
+}
+
+/// The words the mock "generates": delta `i` of a stream is `delta_text(i)`, and a non-stream
+/// answer with `chunks` words is their concatenation, so both modes say the same thing.
+const WORDS: [&str; 8] = [
+    "Hello",
+    " from",
+    " the",
+    " Tollgate",
+    " mock",
+    " upstream",
+    ",",
+    " friend.",
+];
+
+pub(crate) fn delta_text(i: usize) -> &'static str {
+    WORDS[i % WORDS.len()]
+}
+
+pub(crate) fn full_text(chunks: usize) -> String {
+    (0..chunks).map(delta_text).collect()
+}
+
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Rough token estimate from a request body, for the count-tokens endpoints.
+pub(crate) fn estimate_tokens(body: &[u8]) -> u64 {
+    (body.len() as u64 / 4).max(1)
+}

@@ -1,0 +1,511 @@
+//! The Gemini platform: `POST /gemini/{v1beta|v1}/models/{model}:generateContent`,
+//! `:streamGenerateContent` (SSE with `alt=sse`, else the JSON-array stream), `:countTokens`,
+//! and `GET /gemini/{v1beta|v1}/models[/{model}]`. Gemini CLI and `@google/genai` work with
+//! their base URL set to `<tollgate>/gemini` and the Tollgate key as the API key.
+//!
+//! The key comes as `x-goog-api-key`, `?key=` or `Authorization: Bearer`. A `key=` in the
+//! query is never logged (spans carry the matched route) nor forwarded: the upstream query
+//! is the client's without it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use app::types::Platform;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::error::{ErrorKind, Protocol, RelayError};
+use super::forward::{read_body, relay_call, Adapter, Call};
+use super::usage_gemini::{read_gemini_json, GeminiStream};
+use super::usage_parse::{JsonBody, UsageParser};
+use super::Relay;
+use crate::limits::{KeyLimits, Refusal};
+use crate::scheduler::health::Outcome;
+use crate::scheduler::pool::UpstreamAccount;
+use crate::scheduler::sticky::session_hash;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Generate,
+    StreamGenerate,
+    CountTokens,
+}
+
+impl Action {
+    fn parse(name: &str) -> Option<Action> {
+        match name {
+            "generateContent" => Some(Action::Generate),
+            "streamGenerateContent" => Some(Action::StreamGenerate),
+            "countTokens" => Some(Action::CountTokens),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Action::Generate => "generateContent",
+            Action::StreamGenerate => "streamGenerateContent",
+            Action::CountTokens => "countTokens",
+        }
+    }
+}
+
+pub struct GeminiAdapter {
+    /// `v1beta` or `v1`, as the client called it.
+    pub version: &'static str,
+    pub action: Action,
+    /// The client's query without `key=` (e.g. `alt=sse`).
+    pub query: Option<String>,
+}
+
+impl Adapter for GeminiAdapter {
+    fn protocol(&self) -> Protocol {
+        Protocol::Gemini
+    }
+
+    fn platform(&self) -> Platform {
+        Platform::Gemini
+    }
+
+    fn build(
+        &self,
+        account: &UpstreamAccount,
+        call: &Call,
+    ) -> Result<reqwest::RequestBuilder, RelayError> {
+        let model = account.upstream_model(&call.model);
+        let mut url = format!(
+            "{}/{}/models/{model}:{}",
+            account.base_url,
+            self.version,
+            self.action.name()
+        );
+        if let Some(q) = &self.query {
+            url.push('?');
+            url.push_str(q);
+        }
+        let mut rb = account
+            .client
+            .post(url)
+            .header("x-goog-api-key", account.api_key.expose())
+            .header("content-type", "application/json")
+            .body(call.body.clone());
+        for v in call.headers.get_all("accept") {
+            rb = rb.header("accept", v.as_bytes());
+        }
+        Ok(rb)
+    }
+
+    fn classify(
+        &self,
+        status: StatusCode,
+        headers: &reqwest::header::HeaderMap,
+        body: &[u8],
+        now: i64,
+    ) -> Outcome {
+        classify_gemini(status, headers, body, now)
+    }
+
+    fn inspects_client_errors(&self) -> bool {
+        true
+    }
+
+    /// Gemini answers a revoked or wrong API key with 400 `API_KEY_INVALID`.
+    fn account_fault(&self, status: StatusCode, body: &[u8]) -> Option<Outcome> {
+        let invalid_key = status == StatusCode::BAD_REQUEST
+            && memchr::memmem::find(body, b"API_KEY_INVALID").is_some();
+        invalid_key.then(|| Outcome::AuthFailed {
+            status: status.as_u16(),
+            message: "the upstream rejected the account's API key (API_KEY_INVALID)".into(),
+        })
+    }
+
+    fn parser(&self, stream: bool) -> Box<dyn UsageParser> {
+        if stream {
+            Box::new(GeminiStream::default())
+        } else {
+            Box::new(JsonBody::new(read_gemini_json))
+        }
+    }
+}
+
+/// How a Gemini error answer bears on the account's health.
+pub fn classify_gemini(
+    status: StatusCode,
+    headers: &reqwest::header::HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> Outcome {
+    let error = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").cloned());
+    let message = error
+        .as_ref()
+        .and_then(|e| e.get("message"))
+        .and_then(Value::as_str)
+        .map(|m| m.chars().take(300).collect())
+        .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+    match status.as_u16() {
+        429 => Outcome::RateLimited {
+            reset_at: gemini_retry_at(headers, error.as_ref(), now),
+            message,
+        },
+        503 => Outcome::Overloaded { message },
+        401 | 403 => Outcome::AuthFailed {
+            status: status.as_u16(),
+            message,
+        },
+        s => Outcome::Failed {
+            status: Some(s),
+            message,
+        },
+    }
+}
+
+/// When a Gemini 429 says to retry: `retry-after` seconds, else the `RetryInfo` detail's
+/// `retryDelay` (a protobuf duration such as `"37s"` or `"1.5s"`).
+pub fn gemini_retry_at(
+    headers: &reqwest::header::HeaderMap,
+    error: Option<&Value>,
+    now: i64,
+) -> Option<i64> {
+    if let Some(secs) = headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+    {
+        return Some(now + (secs * 1000.0) as i64);
+    }
+    let details = error?.get("details")?.as_array()?;
+    let delay = details.iter().find_map(|d| {
+        let is_retry_info = d
+            .get("@type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.ends_with("google.rpc.RetryInfo"));
+        is_retry_info
+            .then(|| d.get("retryDelay").and_then(Value::as_str))
+            .flatten()
+    })?;
+    let secs: f64 = delay.trim().strip_suffix('s')?.parse().ok()?;
+    Some(now + (secs * 1000.0).ceil() as i64)
+}
+
+/// The client's query without `key=`, or `None` when nothing else remains.
+fn query_without_key(query: Option<&str>) -> Option<String> {
+    let kept: Vec<&str> = query?
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| {
+            let name = pair.split_once('=').map_or(*pair, |(n, _)| n);
+            !url::form_urlencoded::parse(name.as_bytes()).any(|(n, _)| n == "key") && name != "key"
+        })
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("&"))
+}
+
+/// The key from `x-goog-api-key`, `Authorization: Bearer`, or `?key=`.
+fn gemini_key(headers: &HeaderMap, query: Option<&str>) -> String {
+    let from_headers = super::presented_key(headers, Protocol::Gemini);
+    if !from_headers.is_empty() {
+        return from_headers.to_owned();
+    }
+    query
+        .map(|q| url::form_urlencoded::parse(q.as_bytes()))
+        .and_then(|mut pairs| pairs.find(|(n, _)| n == "key"))
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_default()
+}
+
+async fn authenticate(
+    relay: &Relay,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Arc<KeyLimits>, Response> {
+    relay
+        .keys
+        .authenticate(&gemini_key(headers, query))
+        .await
+        .map_err(|r| RelayError::from(r).into_response(Protocol::Gemini))
+}
+
+#[derive(Deserialize)]
+struct GenerationConfig {
+    #[serde(alias = "max_output_tokens", rename = "maxOutputTokens")]
+    max_output_tokens: Option<u64>,
+}
+
+/// The fields of a Gemini request the relay needs.
+#[derive(Deserialize)]
+struct GeminiPeek<'a> {
+    #[serde(rename = "generationConfig", alias = "generation_config")]
+    generation_config: Option<GenerationConfig>,
+    #[serde(borrow, rename = "systemInstruction", alias = "system_instruction")]
+    system_instruction: Option<&'a RawValue>,
+    #[serde(borrow)]
+    contents: Option<&'a RawValue>,
+}
+
+/// The first user turn (a turn without a role is the user's).
+fn first_user_content(contents: Option<&RawValue>) -> Option<Value> {
+    let items: Vec<&RawValue> = serde_json::from_str(contents?.get()).ok()?;
+    items.into_iter().find_map(|item| {
+        let v: Value = serde_json::from_str(item.get()).ok()?;
+        matches!(v.get("role").and_then(Value::as_str), None | Some("user")).then_some(v)
+    })
+}
+
+fn version_of(path: &str) -> &'static str {
+    if path.starts_with("/gemini/v1beta/") {
+        "v1beta"
+    } else {
+        "v1"
+    }
+}
+
+/// `POST /gemini/{version}/models/{model}:{action}`: axum cannot route on `:` inside a
+/// segment, so the segment is split here.
+pub async fn model_action(
+    State(relay): State<Arc<Relay>>,
+    Path(segment): Path<String>,
+    req: Request,
+) -> Response {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let key = match authenticate(&relay, &parts.headers, parts.uri.query()).await {
+        Ok(k) => k,
+        Err(res) => return res,
+    };
+    let Some((model, action)) = segment
+        .rsplit_once(':')
+        .and_then(|(m, a)| Some((m, Action::parse(a)?)))
+    else {
+        let message = format!("models/{segment} is not a method this relay serves: use generateContent, streamGenerateContent or countTokens");
+        return RelayError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, message)
+            .into_response(Protocol::Gemini);
+    };
+    if model.is_empty() {
+        return RelayError::invalid("the model name is missing from the path")
+            .into_response(Protocol::Gemini);
+    }
+    let bytes = match read_body(
+        body,
+        &parts.headers,
+        relay.settings.serve.relay.body_limit_bytes(),
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(e) => return e.into_response(Protocol::Gemini),
+    };
+    let peek: GeminiPeek = match serde_json::from_slice(&bytes) {
+        Ok(p) => p,
+        Err(e) => {
+            return RelayError::invalid(format!("Invalid JSON payload received: {e}"))
+                .into_response(Protocol::Gemini)
+        }
+    };
+    let counting = action == Action::CountTokens;
+    let version = version_of(parts.uri.path());
+    let query = query_without_key(parts.uri.query());
+    let price = relay.pricing.load().lookup(model);
+    let system: Option<Value> = peek
+        .system_instruction
+        .and_then(|s| serde_json::from_str(s.get()).ok());
+    let call = Call {
+        path_and_query: match &query {
+            Some(q) => format!("/{version}/models/{model}:{}?{q}", action.name()),
+            None => format!("/{version}/models/{model}:{}", action.name()),
+        },
+        model: model.to_owned(),
+        stream: action == Action::StreamGenerate,
+        max_output_tokens: peek
+            .generation_config
+            .and_then(|g| g.max_output_tokens)
+            .or(price.max_output_tokens)
+            .unwrap_or(8_192),
+        session: if counting {
+            None
+        } else {
+            session_hash(
+                None,
+                system.as_ref(),
+                first_user_content(peek.contents).as_ref(),
+            )
+        },
+        billable: !counting,
+        headers: parts.headers,
+        body: bytes,
+    };
+    let adapter = GeminiAdapter {
+        version,
+        action,
+        query,
+    };
+    relay_call(&relay, &adapter, key, call, started).await
+}
+
+/// A priced Gemini model as the Models API describes it.
+fn model_entry(model: &str, input_limit: Option<u64>, output_limit: Option<u64>) -> Value {
+    serde_json::json!({
+        "name": format!("models/{model}"),
+        "baseModelId": model,
+        "version": "001",
+        "displayName": model,
+        "inputTokenLimit": input_limit.unwrap_or(1_048_576),
+        "outputTokenLimit": output_limit.unwrap_or(65_536),
+        "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
+    })
+}
+
+/// The Gemini models in the pricing table the key may use.
+async fn catalog(
+    relay: &Arc<Relay>,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<Vec<(String, Value)>, Response> {
+    let key = authenticate(relay, headers, uri.query()).await?;
+    if !key.platform_allowed(Platform::Gemini) {
+        return Err(RelayError::from(Refusal::PlatformNotAllowed {
+            platform: Platform::Gemini,
+        })
+        .into_response(Protocol::Gemini));
+    }
+    Ok(relay
+        .pricing
+        .load()
+        .catalog()
+        .into_iter()
+        .filter(|m| {
+            super::openai::model_of_platform(&m.model, m.provider.as_deref(), Platform::Gemini)
+        })
+        .filter(|m| key.model_allowed(&m.model))
+        .map(|m| {
+            (
+                m.model.clone(),
+                model_entry(&m.model, m.max_input_tokens, m.max_output_tokens),
+            )
+        })
+        .collect())
+}
+
+/// `GET /gemini/{version}/models`.
+pub async fn models(State(relay): State<Arc<Relay>>, headers: HeaderMap, uri: Uri) -> Response {
+    match catalog(&relay, &headers, &uri).await {
+        Ok(models) => {
+            let models: Vec<Value> = models.into_iter().map(|(_, m)| m).collect();
+            axum::Json(serde_json::json!({ "models": models })).into_response()
+        }
+        Err(res) => res,
+    }
+}
+
+/// `GET /gemini/{version}/models/{model}`.
+pub async fn model(
+    State(relay): State<Arc<Relay>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    match catalog(&relay, &headers, &uri).await {
+        Ok(models) => match models.into_iter().find(|(m, _)| *m == name) {
+            Some((_, entry)) => axum::Json(entry).into_response(),
+            None => RelayError::new(
+                StatusCode::NOT_FOUND,
+                ErrorKind::NotFound,
+                format!("models/{name} is not found"),
+            )
+            .into_response(Protocol::Gemini),
+        },
+        Err(res) => res,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_key_400_is_the_accounts_fault_other_400s_are_not() {
+        let a = GeminiAdapter {
+            version: "v1beta",
+            action: Action::Generate,
+            query: None,
+        };
+        let invalid = br#"{"error":{"code":400,"message":"API key not valid.","status":"INVALID_ARGUMENT","details":[{"reason":"API_KEY_INVALID"}]}}"#;
+        assert!(matches!(
+            a.account_fault(StatusCode::BAD_REQUEST, invalid),
+            Some(Outcome::AuthFailed { status: 400, .. })
+        ));
+        let bad_request = br#"{"error":{"code":400,"message":"contents is required","status":"INVALID_ARGUMENT"}}"#;
+        assert!(a
+            .account_fault(StatusCode::BAD_REQUEST, bad_request)
+            .is_none());
+    }
+
+    #[test]
+    fn key_is_taken_from_headers_or_query_and_never_forwarded() {
+        assert_eq!(
+            query_without_key(Some("alt=sse&key=tg_secret")),
+            Some("alt=sse".into())
+        );
+        assert_eq!(query_without_key(Some("key=tg_secret")), None);
+        assert_eq!(
+            query_without_key(Some("%6Bey=tg_secret&alt=sse")),
+            Some("alt=sse".into())
+        );
+        assert_eq!(query_without_key(None), None);
+        let mut h = HeaderMap::new();
+        assert_eq!(gemini_key(&h, Some("alt=sse&key=tg%5Fabc")), "tg_abc");
+        h.insert("x-goog-api-key", "tg_header".parse().unwrap());
+        assert_eq!(gemini_key(&h, Some("key=tg_query")), "tg_header");
+    }
+
+    #[test]
+    fn retry_delays() {
+        let none = reqwest::header::HeaderMap::new();
+        let err = serde_json::json!({"code": 429, "status": "RESOURCE_EXHAUSTED", "details": [
+            {"@type": "type.googleapis.com/google.rpc.QuotaFailure"},
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"}]});
+        assert_eq!(gemini_retry_at(&none, Some(&err), 1_000), Some(38_000));
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("retry-after", "5".parse().unwrap());
+        assert_eq!(gemini_retry_at(&h, Some(&err), 0), Some(5_000));
+        assert_eq!(gemini_retry_at(&none, None, 0), None);
+        let body = serde_json::json!({"error": err}).to_string();
+        assert!(matches!(
+            classify_gemini(StatusCode::TOO_MANY_REQUESTS, &none, body.as_bytes(), 0),
+            Outcome::RateLimited {
+                reset_at: Some(37_000),
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify_gemini(StatusCode::SERVICE_UNAVAILABLE, &none, b"", 0),
+            Outcome::Overloaded { .. }
+        ));
+        assert!(matches!(
+            classify_gemini(StatusCode::FORBIDDEN, &none, b"", 0),
+            Outcome::AuthFailed { status: 403, .. }
+        ));
+        assert!(matches!(
+            classify_gemini(StatusCode::INTERNAL_SERVER_ERROR, &none, b"", 0),
+            Outcome::Failed {
+                status: Some(500),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn first_user_turn_defaults_the_role() {
+        let raw = serde_json::value::RawValue::from_string(r#"[{"parts":[{"text":"hi"}]}]"#.into())
+            .unwrap();
+        assert_eq!(
+            first_user_content(Some(&raw)).unwrap()["parts"][0]["text"],
+            "hi"
+        );
+    }
+}

@@ -1,0 +1,335 @@
+//! The metered response body: upstream bytes go to the client unchanged, chunk by chunk, while
+//! usage is read on the side, time to first token is taken, idle upstreams are timed out, and a
+//! shutdown past its grace period can cut the stream. Whatever ends the stream — completion,
+//! an upstream error, an idle timeout, the cut, or the client going away (the body is dropped)
+//! — the accounting hook runs exactly once.
+
+use std::io::Write;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{Future, Stream};
+use tokio::time::Sleep;
+use tokio_util::sync::WaitForCancellationFutureOwned;
+
+use super::usage_parse::{ParsedUsage, UsageParser};
+
+/// How a response body ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BodyEnd {
+    Completed,
+    UpstreamError(String),
+    IdleTimeout,
+    ClientGone,
+    /// Cut by shutdown after the grace period.
+    Cut,
+}
+
+/// Runs once when a body ends, with what was read from it.
+pub trait Finish: Send + 'static {
+    fn finish(self: Box<Self>, end: BodyEnd, parsed: ParsedUsage, first_byte: Option<Duration>);
+}
+
+/// Streaming decompression of a compressed upstream answer, for reading usage only.
+enum Decoder {
+    Gzip(flate2::write::GzDecoder<Vec<u8>>),
+    Deflate(flate2::write::ZlibDecoder<Vec<u8>>),
+    Brotli(Box<brotli::DecompressorWriter<Vec<u8>>>),
+    Zstd(zstd::stream::write::Decoder<'static, Vec<u8>>),
+}
+
+impl Decoder {
+    fn for_encoding(encoding: &str) -> Option<Decoder> {
+        match encoding.trim().to_ascii_lowercase().as_str() {
+            "gzip" | "x-gzip" => Some(Decoder::Gzip(flate2::write::GzDecoder::new(Vec::new()))),
+            "deflate" => Some(Decoder::Deflate(
+                flate2::write::ZlibDecoder::new(Vec::new()),
+            )),
+            "br" => Some(Decoder::Brotli(Box::new(brotli::DecompressorWriter::new(
+                Vec::new(),
+                4096,
+            )))),
+            "zstd" => zstd::stream::write::Decoder::new(Vec::new())
+                .ok()
+                .map(Decoder::Zstd),
+            _ => None,
+        }
+    }
+
+    /// Decompresses a chunk; returns what became available.
+    fn feed(&mut self, chunk: &[u8]) -> std::io::Result<Vec<u8>> {
+        fn run<W: Write>(
+            w: &mut W,
+            chunk: &[u8],
+            out: impl FnOnce(&mut W) -> &mut Vec<u8>,
+        ) -> std::io::Result<Vec<u8>> {
+            w.write_all(chunk)?;
+            w.flush()?;
+            Ok(std::mem::take(out(w)))
+        }
+        match self {
+            Decoder::Gzip(d) => run(d, chunk, |d| d.get_mut()),
+            Decoder::Deflate(d) => run(d, chunk, |d| d.get_mut()),
+            Decoder::Brotli(d) => run(d.as_mut(), chunk, |d| d.get_mut()),
+            Decoder::Zstd(d) => run(d, chunk, |d| d.get_mut()),
+        }
+    }
+}
+
+struct Meter {
+    parser: Box<dyn UsageParser>,
+    decoder: Option<Decoder>,
+    finish: Box<dyn Finish>,
+    started: Instant,
+    first_byte: Option<Duration>,
+}
+
+pub struct MeteredBody {
+    upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+    meter: Option<Meter>,
+    idle: Pin<Box<Sleep>>,
+    idle_timeout: Duration,
+    cut: Pin<Box<WaitForCancellationFutureOwned>>,
+}
+
+impl MeteredBody {
+    /// `content_encoding` is the upstream's `Content-Encoding`, if the upstream compressed.
+    pub fn new(
+        upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+        parser: Box<dyn UsageParser>,
+        content_encoding: Option<&str>,
+        finish: Box<dyn Finish>,
+        started: Instant,
+        idle_timeout: Duration,
+        cut: WaitForCancellationFutureOwned,
+    ) -> Self {
+        let decoder = content_encoding.and_then(Decoder::for_encoding);
+        if content_encoding.is_some_and(|e| !e.eq_ignore_ascii_case("identity"))
+            && decoder.is_none()
+        {
+            tracing::warn!(encoding = ?content_encoding, "unknown content-encoding; usage cannot be read");
+        }
+        MeteredBody {
+            upstream,
+            meter: Some(Meter {
+                parser,
+                decoder,
+                finish,
+                started,
+                first_byte: None,
+            }),
+            idle: Box::pin(tokio::time::sleep(idle_timeout)),
+            idle_timeout,
+            cut: Box::pin(cut),
+        }
+    }
+
+    fn end(&mut self, how: BodyEnd) {
+        if let Some(mut m) = self.meter.take() {
+            let parsed = m.parser.finish();
+            m.finish.finish(how, parsed, m.first_byte);
+        }
+    }
+}
+
+impl Stream for MeteredBody {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.meter.is_none() {
+            return Poll::Ready(None);
+        }
+        if this.cut.as_mut().poll(cx).is_ready() {
+            this.end(BodyEnd::Cut);
+            return Poll::Ready(Some(Err(std::io::Error::other("relay shutting down"))));
+        }
+        match this.upstream.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(bytes))) => {
+                if let Some(m) = this.meter.as_mut() {
+                    if m.first_byte.is_none() {
+                        m.first_byte = Some(m.started.elapsed());
+                    }
+                    match m.decoder.as_mut() {
+                        Some(d) => match d.feed(&bytes) {
+                            Ok(plain) => m.parser.feed(&plain),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot decompress the upstream answer; usage unread");
+                                m.decoder = None;
+                            }
+                        },
+                        None => m.parser.feed(&bytes),
+                    }
+                }
+                let deadline = tokio::time::Instant::now() + this.idle_timeout;
+                this.idle.as_mut().reset(deadline);
+                Poll::Ready(Some(Ok(bytes)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                let msg = format!("upstream stream failed: {e}");
+                this.end(BodyEnd::UpstreamError(msg.clone()));
+                Poll::Ready(Some(Err(std::io::Error::other(msg))))
+            }
+            Poll::Ready(None) => {
+                this.end(BodyEnd::Completed);
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                if this.idle.as_mut().poll(cx).is_ready() {
+                    this.end(BodyEnd::IdleTimeout);
+                    return Poll::Ready(Some(Err(std::io::Error::other("upstream went silent"))));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for MeteredBody {
+    fn drop(&mut self) {
+        // The client went away (or the connection was torn down) before the end.
+        self.end(BodyEnd::ClientGone);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relay::usage_parse::AnthropicSse;
+    use futures::StreamExt;
+    use std::sync::{Arc, Mutex};
+
+    struct Record(Arc<Mutex<Vec<(BodyEnd, ParsedUsage)>>>);
+
+    impl Finish for Record {
+        fn finish(self: Box<Self>, end: BodyEnd, parsed: ParsedUsage, _first: Option<Duration>) {
+            self.0.lock().unwrap().push((end, parsed));
+        }
+    }
+
+    const SSE: &[u8] = b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":7,\"output_tokens\":1}}}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":3}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+
+    fn body(
+        chunks: Vec<reqwest::Result<Bytes>>,
+        enc: Option<&str>,
+        log: &Arc<Mutex<Vec<(BodyEnd, ParsedUsage)>>>,
+    ) -> MeteredBody {
+        let token = tokio_util::sync::CancellationToken::new();
+        MeteredBody::new(
+            futures::stream::iter(chunks).boxed(),
+            Box::new(AnthropicSse::default()),
+            enc,
+            Box::new(Record(log.clone())),
+            Instant::now(),
+            Duration::from_secs(5),
+            token.cancelled_owned(),
+        )
+    }
+
+    #[tokio::test]
+    async fn passes_bytes_unchanged_and_finishes_once() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let chunks: Vec<_> = SSE
+            .chunks(13)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        let out: Vec<u8> = body(chunks, None, &log)
+            .map(|r| r.unwrap())
+            .collect::<Vec<_>>()
+            .await
+            .concat();
+        assert_eq!(out, SSE);
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].0, BodyEnd::Completed);
+        assert_eq!((log[0].1.usage.input, log[0].1.usage.output), (7, 3));
+    }
+
+    #[tokio::test]
+    async fn dropped_early_bills_what_was_seen() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let first = SSE.iter().position(|b| *b == b'\n').unwrap();
+        let cut_at = SSE.windows(2).position(|w| w == b"\n\n").unwrap() + 2;
+        let chunks = vec![
+            Ok(Bytes::copy_from_slice(&SSE[..cut_at])),
+            Ok(Bytes::copy_from_slice(&SSE[cut_at..])),
+        ];
+        let mut b = body(chunks, None, &log);
+        let got = b.next().await.unwrap().unwrap();
+        assert!(got.len() > first);
+        drop(b);
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].0, BodyEnd::ClientGone);
+        assert_eq!(
+            log[0].1.usage.input, 7,
+            "input from message_start is billed"
+        );
+    }
+
+    #[tokio::test]
+    async fn compressed_answers_are_metered_and_passed_through() {
+        for enc in ["gzip", "br", "zstd", "deflate"] {
+            let compressed = match enc {
+                "gzip" => {
+                    let mut e =
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                    e.write_all(SSE).unwrap();
+                    e.finish().unwrap()
+                }
+                "deflate" => {
+                    let mut e =
+                        flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+                    e.write_all(SSE).unwrap();
+                    e.finish().unwrap()
+                }
+                "br" => {
+                    let mut out = Vec::new();
+                    {
+                        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+                        w.write_all(SSE).unwrap();
+                    }
+                    out
+                }
+                _ => zstd::encode_all(SSE, 3).unwrap(),
+            };
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let chunks: Vec<_> = compressed
+                .chunks(5)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            let out: Vec<u8> = body(chunks, Some(enc), &log)
+                .map(|r| r.unwrap())
+                .collect::<Vec<_>>()
+                .await
+                .concat();
+            assert_eq!(out, compressed, "{enc}: bytes unchanged");
+            let log = log.lock().unwrap();
+            assert_eq!(
+                (log[0].1.usage.input, log[0].1.usage.output),
+                (7, 3),
+                "{enc}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_upstream_times_out() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let token = tokio_util::sync::CancellationToken::new();
+        let mut b = MeteredBody::new(
+            futures::stream::pending().boxed(),
+            Box::new(AnthropicSse::default()),
+            None,
+            Box::new(Record(log.clone())),
+            Instant::now(),
+            Duration::from_secs(2),
+            token.cancelled_owned(),
+        );
+        assert!(b.next().await.unwrap().is_err());
+        assert_eq!(log.lock().unwrap()[0].0, BodyEnd::IdleTimeout);
+    }
+}

@@ -1,0 +1,455 @@
+//! The data plane. A client request goes: key authentication → limits → scheduling →
+//! forwarding with failover → the answer streamed back untouched → accounting, exactly once.
+//! No database round-trip on the steady-state path: keys, limits and accounts live in memory,
+//! usage is written by a batching writer.
+
+pub mod chat_to_claude;
+pub mod claude;
+pub mod clients;
+pub mod error;
+pub mod forward;
+pub mod gemini;
+pub mod meter;
+pub mod openai;
+pub mod self_service;
+pub mod usage_gemini;
+pub mod usage_openai;
+pub mod usage_parse;
+pub mod writer;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::types::Platform;
+use arc_swap::ArcSwap;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::routing::{get, head, post};
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Settings;
+use crate::crypto::Cipher;
+use crate::limits::memory::MemoryLimits;
+use crate::limits::{Admission, KeyDirectory, KeyLimits, Settled};
+use crate::pricing::Pricing;
+use crate::scheduler::health::HealthConfig;
+use crate::scheduler::live::MemoryLive;
+use crate::scheduler::sticky::StickyMap;
+use crate::scheduler::{AccountTransition, Scheduler};
+use crate::storage::{now_ms, Store};
+use crate::webhooks::{EventKind, Webhooks};
+use error::Protocol;
+use writer::{UsageEvent, UsageWriter};
+
+pub struct Relay {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub keys: KeyDirectory,
+    pub admission: Admission,
+    pub scheduler: Arc<Scheduler>,
+    pub pricing: ArcSwap<Pricing>,
+    pub writer: UsageWriter,
+    pub metrics: crate::metrics::LiveMetrics,
+    pub prometheus: crate::metrics::prometheus::Prometheus,
+    pub webhooks: Webhooks,
+    pub tasks: TaskTracker,
+    /// Fired when the shutdown grace period is over: open streams end and bill what they saw.
+    pub cut: CancellationToken,
+}
+
+/// The key a client presented: `x-api-key` or `Authorization: Bearer` (Anthropic), Bearer
+/// (OpenAI), `x-goog-api-key` (Gemini; `?key=` is read by the Gemini routes).
+pub fn presented_key(headers: &HeaderMap, protocol: Protocol) -> &str {
+    let bearer = || {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+    };
+    let named = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    match protocol {
+        Protocol::Anthropic => named("x-api-key").or_else(bearer),
+        Protocol::OpenAi => bearer().or_else(|| named("api-key")),
+        Protocol::Gemini => named("x-goog-api-key").or_else(bearer),
+    }
+    .unwrap_or("")
+}
+
+fn usd_header(micros: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("{:.6}", micros.max(0) as f64 / 1_000_000.0))
+        .unwrap_or(HeaderValue::from_static("0"))
+}
+
+impl Relay {
+    /// Builds the data plane: limits, scheduler (accounts loaded, health restored), pricing
+    /// (table + overrides), the usage writer and the account-state recorder.
+    pub async fn start(
+        settings: Arc<Settings>,
+        store: Store,
+        cipher: Cipher,
+        webhooks: Webhooks,
+        tasks: &TaskTracker,
+        stop: CancellationToken,
+    ) -> anyhow::Result<Arc<Relay>> {
+        let writer = UsageWriter::spawn(
+            store.clone(),
+            settings.serve.scheduler.timezone,
+            tasks,
+            stop.clone(),
+        );
+        let (relay, transitions) = Self::assemble(
+            settings,
+            store.clone(),
+            cipher,
+            webhooks.clone(),
+            writer,
+            tasks,
+        )?;
+        relay.scheduler.reload(true).await?;
+        relay.reload_pricing().await?;
+        tasks.spawn(record_transitions(
+            transitions,
+            store,
+            webhooks,
+            stop.clone(),
+        ));
+        crate::ops::spawn_usage_retention(
+            &relay.settings.serve.ops,
+            relay.store.clone(),
+            tasks,
+            stop.clone(),
+        );
+        spawn_housekeeping(&relay, stop);
+        Ok(relay)
+    }
+
+    /// The relay's parts without its background work, for CLI commands that only use the
+    /// admin service's key rules (no account is loaded, no usage is written).
+    pub fn detached(
+        settings: Arc<Settings>,
+        store: Store,
+        cipher: Cipher,
+        webhooks: Webhooks,
+    ) -> anyhow::Result<Arc<Relay>> {
+        let tasks = TaskTracker::new();
+        let writer = UsageWriter::spawn(
+            store.clone(),
+            settings.serve.scheduler.timezone,
+            &tasks,
+            CancellationToken::new(),
+        );
+        Ok(Self::assemble(settings, store, cipher, webhooks, writer, &tasks)?.0)
+    }
+
+    fn assemble(
+        settings: Arc<Settings>,
+        store: Store,
+        cipher: Cipher,
+        webhooks: Webhooks,
+        writer: UsageWriter,
+        tasks: &TaskTracker,
+    ) -> anyhow::Result<(
+        Arc<Relay>,
+        tokio::sync::mpsc::UnboundedReceiver<AccountTransition>,
+    )> {
+        let opts = &settings.serve;
+        let tz = opts.scheduler.timezone;
+        let limits = Arc::new(MemoryLimits::default());
+        let keys = KeyDirectory::new(store.clone(), limits.clone(), tz, tasks.clone());
+        let clients = Arc::new(clients::HttpClients::new(&opts.relay));
+        let sticky = StickyMap::new(
+            (opts.scheduler.sticky_ttl_hours * 3_600_000.0) as i64,
+            opts.scheduler.sticky_renewal_threshold_minutes as i64 * 60_000,
+        );
+        let live = Arc::new(MemoryLive::new(HealthConfig::from(&opts.scheduler), sticky));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let scheduler = Arc::new(Scheduler::new(
+            store.clone(),
+            cipher,
+            clients,
+            live,
+            Duration::from_secs(opts.scheduler.sticky_grace_secs),
+            tx,
+        ));
+        let table = match &opts.relay.pricing_file {
+            Some(path) => Pricing::from_file(path)?,
+            None => Pricing::builtin(),
+        };
+        let relay = Arc::new(Relay {
+            store,
+            settings: settings.clone(),
+            keys,
+            admission: Admission { state: limits },
+            scheduler,
+            pricing: ArcSwap::from_pointee(table),
+            writer,
+            metrics: crate::metrics::LiveMetrics::new(opts.relay.metrics_window_minutes),
+            prometheus: Default::default(),
+            webhooks,
+            tasks: tasks.clone(),
+            cut: CancellationToken::new(),
+        });
+        Ok((relay, rx))
+    }
+
+    /// Re-reads price overrides after an admin change.
+    pub async fn reload_pricing(&self) -> anyhow::Result<()> {
+        let overrides = self.store.list_price_overrides().await?;
+        let next = self.pricing.load().with_overrides(&overrides);
+        self.pricing.store(Arc::new(next));
+        Ok(())
+    }
+
+    /// The key's state on every answer: quota left, requests left in the window, its reset.
+    pub fn key_headers(&self, key: &KeyLimits, headers: &mut HeaderMap) {
+        let usage = self.keys.state().usage(&key.id);
+        let remaining = if key.quota_limit > 0 {
+            usd_header(key.quota_limit - usage.spent - usage.reserved)
+        } else {
+            HeaderValue::from_static("unlimited")
+        };
+        headers.insert("x-tollgate-quota-remaining", remaining);
+        if let Some((left, reset)) = self.keys.state().rate_remaining(key, Instant::now()) {
+            headers.insert(
+                "x-ratelimit-limit-requests",
+                HeaderValue::from(key.rate_requests),
+            );
+            headers.insert("x-ratelimit-remaining-requests", HeaderValue::from(left));
+            let at = chrono::Utc::now() + reset;
+            if let Ok(v) =
+                HeaderValue::from_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            {
+                headers.insert("x-ratelimit-reset", v);
+            }
+        }
+    }
+
+    /// Hands a finished request to the usage writer and the live figures.
+    pub fn record_event(&self, event: UsageEvent) {
+        self.metrics.record(&event, now_ms());
+        self.prometheus.record(&event, &self.pricing);
+        self.writer.record(event);
+    }
+
+    /// Records a request refused after authentication (it still leaves a usage event).
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_refusal(
+        &self,
+        key: &KeyLimits,
+        platform: Platform,
+        model: &str,
+        status: u16,
+        error_type: &str,
+        stream: bool,
+        started: Instant,
+    ) {
+        self.record_event(UsageEvent {
+            request_id: uuid::Uuid::now_v7().to_string(),
+            key_id: key.id.clone(),
+            platform: platform.as_str(),
+            model: model.to_owned(),
+            status,
+            error_type: Some(error_type.to_owned()),
+            latency_ms: started.elapsed().as_millis() as i64,
+            stream,
+            created_at: now_ms(),
+            ..Default::default()
+        });
+    }
+
+    /// After every settlement: announce a key crossing its quota-warning share or its quota.
+    /// Spend only grows, so each crossing happens once.
+    pub fn after_settle(&self, key: &KeyLimits, settled: Settled) {
+        let limit = key.quota_limit;
+        if limit <= 0 || settled.spent_after == settled.spent_before {
+            return;
+        }
+        let share = self.webhooks.opts().quota_warning_share.clamp(0.0, 1.0);
+        let warn_at = (limit as f64 * share).round() as i64;
+        let crossed = |mark: i64| settled.spent_before < mark && settled.spent_after >= mark;
+        let data = || {
+            serde_json::json!({
+                "keyId": &*key.id,
+                "keyName": key.name,
+                "quotaLimit": limit as f64 / 1e6,
+                "spent": settled.spent_after as f64 / 1e6,
+            })
+        };
+        if crossed(limit) {
+            self.webhooks.emit(EventKind::KeyQuotaExhausted, data());
+        } else if crossed(warn_at) {
+            self.webhooks.emit(EventKind::KeyQuotaWarning, data());
+        }
+    }
+}
+
+/// Persists account state changes and announces them, off the hot path.
+async fn record_transitions(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<AccountTransition>,
+    store: Store,
+    webhooks: Webhooks,
+    stop: CancellationToken,
+) {
+    use app::types::AccountStatus;
+    loop {
+        let t = tokio::select! {
+            biased;
+            t = rx.recv() => match t {
+                Some(t) => t,
+                None => break,
+            },
+            _ = stop.cancelled() => match rx.try_recv() {
+                // Record what is queued, then stop.
+                Ok(t) => t,
+                Err(_) => break,
+            },
+        };
+        let tr = &t.transition;
+        if let Err(e) = store
+            .record_account_state(
+                &t.account_id,
+                tr.to.as_str(),
+                &tr.message,
+                tr.http_status,
+                tr.cooldown_until,
+            )
+            .await
+        {
+            tracing::error!(error = %e, account = %t.account_id, "recording an account state change failed");
+        }
+        let kind = match tr.to {
+            AccountStatus::RateLimited => Some(EventKind::AccountRateLimited),
+            AccountStatus::Overloaded => Some(EventKind::AccountOverloaded),
+            AccountStatus::Error => Some(EventKind::AccountError),
+            AccountStatus::Active if tr.from != AccountStatus::Active => {
+                Some(EventKind::AccountRecovered)
+            }
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            webhooks.emit(
+                kind,
+                serde_json::json!({
+                    "accountId": &*t.account_id,
+                    "accountName": t.account_name,
+                    "platform": t.platform.as_str(),
+                    "from": tr.from.as_str(),
+                    "to": tr.to.as_str(),
+                    "httpStatus": tr.http_status,
+                    "message": tr.message,
+                    "cooldownUntil": tr.cooldown_until,
+                }),
+            );
+        }
+    }
+}
+
+/// Requests still waiting (queued, or for upstream headers) when the grace period ends are
+/// answered with 503 so shutdown can finish.
+async fn cut_on_shutdown(
+    axum::extract::State(relay): axum::extract::State<Arc<Relay>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let cut = relay.cut.clone();
+    tokio::select! {
+        res = next.run(req) => res,
+        _ = cut.cancelled() => (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5")], "shutting down").into_response(),
+    }
+}
+
+/// `HEAD /`: Claude Code probes the base URL before its first request.
+async fn probe() -> StatusCode {
+    StatusCode::OK
+}
+
+pub fn routes(relay: Arc<Relay>) -> Router {
+    let mut router = Router::new().route("/", head(probe)).route(
+        "/metrics",
+        get(crate::metrics::prometheus::endpoint::scrape),
+    );
+    for prefix in ["", "/api", "/claude"] {
+        router = router
+            .route(&format!("{prefix}/v1/messages"), post(claude::messages))
+            .route(
+                &format!("{prefix}/v1/messages/count_tokens"),
+                post(claude::messages),
+            )
+            .route(&format!("{prefix}/v1/models"), get(claude::models));
+    }
+    for path in ["/v1/usage", "/api/v1/usage"] {
+        router = router.route(path, get(self_service::usage));
+    }
+    router = router
+        .route("/v1/chat/completions", post(openai::root_chat_completions))
+        .route("/v1/responses", post(openai::responses))
+        .route(
+            "/openai/v1/chat/completions",
+            post(openai::chat_completions),
+        )
+        .route("/openai/v1/responses", post(openai::responses))
+        .route("/openai/responses", post(openai::responses))
+        .route("/openai/v1/models", get(openai::models))
+        .route(
+            "/openai/claude/v1/chat/completions",
+            post(chat_to_claude::chat_completions),
+        )
+        .route("/openai/claude/v1/models", get(chat_to_claude::models));
+    for version in ["v1beta", "v1"] {
+        router = router
+            .route(&format!("/gemini/{version}/models"), get(gemini::models))
+            .route(
+                &format!("/gemini/{version}/models/{{model_action}}"),
+                get(gemini::model).post(gemini::model_action),
+            );
+    }
+    router
+        .layer(axum::middleware::from_fn_with_state(
+            relay.clone(),
+            cut_on_shutdown,
+        ))
+        .with_state(relay)
+}
+
+/// Sweeps expired sticky mappings now and then.
+/// Sweeps expired sticky mappings and announces keys whose validity just ended.
+pub fn spawn_housekeeping(relay: &Arc<Relay>, stop: CancellationToken) {
+    let relay = relay.clone();
+    let tasks = relay.tasks.clone();
+    tasks.spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(30));
+        let mut watermark = now_ms();
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = every.tick() => {
+                    let now = now_ms();
+                    relay.scheduler.live().sticky().sweep(now);
+                    match relay.store.keys_expired_between(watermark, now).await {
+                        Ok(expired) => {
+                            watermark = now;
+                            for (id, name, at) in expired {
+                                relay.webhooks.emit(
+                                    EventKind::KeyExpired,
+                                    serde_json::json!({ "keyId": id, "keyName": name, "expiredAt": at }),
+                                );
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "checking for expired keys failed"),
+                    }
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,290 @@
+//! Reading token usage from upstream answers without touching the bytes the client gets.
+//!
+//! Streams are scanned line by line as chunks pass; only the few events that carry usage are
+//! parsed as JSON. Whole-body (non-streaming) answers are copied up to a bound and parsed at
+//! the end.
+
+use serde_json::Value;
+
+use crate::pricing::TokenUsage;
+
+/// What a parser learned from an answer.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ParsedUsage {
+    pub usage: TokenUsage,
+    /// The answer ended the way the protocol ends a complete answer.
+    pub complete: bool,
+    /// An error the upstream reported inside the answer (e.g. an SSE `error` event).
+    pub error: Option<String>,
+}
+
+pub trait UsageParser: Send {
+    fn feed(&mut self, bytes: &[u8]);
+    fn finish(&mut self) -> ParsedUsage;
+}
+
+/// Splits a byte stream into lines, keeping only the unfinished tail between chunks.
+#[derive(Default)]
+pub struct LineSplitter {
+    partial: Vec<u8>,
+}
+
+/// Longest line kept across chunks; a longer one is dropped (it cannot carry usage).
+const MAX_PARTIAL: usize = 4 << 20;
+
+impl LineSplitter {
+    pub fn feed(&mut self, mut chunk: &[u8], mut on_line: impl FnMut(&[u8])) {
+        while let Some(nl) = memchr::memchr(b'\n', chunk) {
+            let (line, rest) = chunk.split_at(nl);
+            chunk = &rest[1..];
+            if self.partial.is_empty() {
+                on_line(trim_cr(line));
+            } else {
+                self.partial.extend_from_slice(line);
+                let whole = std::mem::take(&mut self.partial);
+                on_line(trim_cr(&whole));
+            }
+        }
+        if !chunk.is_empty() && self.partial.len() + chunk.len() <= MAX_PARTIAL {
+            self.partial.extend_from_slice(chunk);
+        }
+    }
+
+    pub fn flush(&mut self, mut on_line: impl FnMut(&[u8])) {
+        if !self.partial.is_empty() {
+            let whole = std::mem::take(&mut self.partial);
+            on_line(trim_cr(&whole));
+        }
+    }
+}
+
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn u(v: &Value, k: &str) -> Option<u64> {
+    v.get(k).and_then(Value::as_u64)
+}
+
+/// Applies an Anthropic `usage` object: present fields overwrite (later events carry
+/// cumulative counts).
+pub fn apply_anthropic_usage(usage: &Value, into: &mut TokenUsage) {
+    if let Some(n) = u(usage, "input_tokens") {
+        into.input = n;
+    }
+    if let Some(n) = u(usage, "output_tokens") {
+        into.output = n;
+    }
+    if let Some(n) = u(usage, "cache_read_input_tokens") {
+        into.cache_read = n;
+    }
+    match usage.get("cache_creation").filter(|c| c.is_object()) {
+        Some(split) => {
+            if let Some(n) = u(split, "ephemeral_5m_input_tokens") {
+                into.cache_write_5m = n;
+            }
+            if let Some(n) = u(split, "ephemeral_1h_input_tokens") {
+                into.cache_write_1h = n;
+            }
+        }
+        None => {
+            // Without the split every cache write is a 5-minute one.
+            if let Some(n) = u(usage, "cache_creation_input_tokens") {
+                into.cache_write_5m = n;
+                into.cache_write_1h = 0;
+            }
+        }
+    }
+}
+
+/// Anthropic Messages SSE: usage from `message_start` and `message_delta`.
+#[derive(Default)]
+pub struct AnthropicSse {
+    lines: LineSplitter,
+    event: Vec<u8>,
+    out: ParsedUsage,
+}
+
+impl AnthropicSse {
+    fn on_line(&mut self, line: &[u8]) {
+        if let Some(name) = line.strip_prefix(b"event:") {
+            self.event.clear();
+            self.event.extend_from_slice(name.trim_ascii());
+            return;
+        }
+        let Some(data) = line.strip_prefix(b"data:") else {
+            return;
+        };
+        let wanted = matches!(self.event.as_slice(), b"message_start" | b"message_delta" | b"message_stop" | b"error")
+            // Some compatible upstreams omit `event:` lines; the type is in the data then.
+            || (self.event.is_empty() && memchr::memmem::find(data, b"\"message_").is_some());
+        if !wanted && memchr::memmem::find(data, b"\"error\"").is_none() {
+            return;
+        }
+        let Ok(v) = serde_json::from_slice::<Value>(data.trim_ascii()) else {
+            return;
+        };
+        match v.get("type").and_then(Value::as_str) {
+            Some("message_start") => {
+                if let Some(usage) = v.get("message").and_then(|m| m.get("usage")) {
+                    apply_anthropic_usage(usage, &mut self.out.usage);
+                }
+            }
+            Some("message_delta") => {
+                if let Some(usage) = v.get("usage") {
+                    apply_anthropic_usage(usage, &mut self.out.usage);
+                }
+            }
+            Some("message_stop") => self.out.complete = true,
+            Some("error") => {
+                self.out.error = v
+                    .get("error")
+                    .and_then(|e| e.get("type"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .or(Some("error".into()));
+            }
+            _ => {}
+        }
+    }
+}
+
+impl UsageParser for AnthropicSse {
+    fn feed(&mut self, bytes: &[u8]) {
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(bytes, |l| self.on_line(l));
+        self.lines = lines;
+    }
+
+    fn finish(&mut self) -> ParsedUsage {
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.flush(|l| self.on_line(l));
+        self.out.clone()
+    }
+}
+
+/// A whole JSON answer, copied up to a bound, parsed at the end by `read`.
+pub struct JsonBody {
+    buf: Vec<u8>,
+    overflow: bool,
+    read: fn(&Value, &mut ParsedUsage),
+}
+
+const MAX_JSON_BODY: usize = 16 << 20;
+
+impl JsonBody {
+    pub fn new(read: fn(&Value, &mut ParsedUsage)) -> Self {
+        JsonBody {
+            buf: Vec::new(),
+            overflow: false,
+            read,
+        }
+    }
+}
+
+impl UsageParser for JsonBody {
+    fn feed(&mut self, bytes: &[u8]) {
+        if self.buf.len() + bytes.len() > MAX_JSON_BODY {
+            self.overflow = true;
+            return;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    fn finish(&mut self) -> ParsedUsage {
+        let mut out = ParsedUsage::default();
+        if self.overflow {
+            tracing::warn!("answer too large to read its usage");
+            return out;
+        }
+        if let Ok(v) = serde_json::from_slice::<Value>(&self.buf) {
+            (self.read)(&v, &mut out);
+        }
+        out
+    }
+}
+
+/// Anthropic non-streaming answer: the top-level `usage`.
+pub fn read_anthropic_json(v: &Value, out: &mut ParsedUsage) {
+    if let Some(usage) = v.get("usage") {
+        apply_anthropic_usage(usage, &mut out.usage);
+        out.complete = true;
+    }
+    if v.get("type").and_then(Value::as_str) == Some("error") {
+        out.error = Some("error".into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STREAM: &str = "event: message_start\n\
+data: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":120,\"cache_creation_input_tokens\":30,\"cache_read_input_tokens\":400,\"cache_creation\":{\"ephemeral_5m_input_tokens\":10,\"ephemeral_1h_input_tokens\":20},\"output_tokens\":1}}}\n\n\
+event: content_block_delta\n\
+data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"hi \\\"usage\\\"\"}}\n\n\
+event: message_delta\n\
+data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":57}}\n\n\
+event: message_stop\n\
+data: {\"type\":\"message_stop\"}\n\n";
+
+    #[test]
+    fn sse_usage_in_any_chunking() {
+        let want = TokenUsage {
+            input: 120,
+            output: 57,
+            cache_write_5m: 10,
+            cache_write_1h: 20,
+            cache_read: 400,
+        };
+        for size in [1, 2, 7, 64, STREAM.len()] {
+            let mut p = AnthropicSse::default();
+            for c in STREAM.as_bytes().chunks(size) {
+                p.feed(c);
+            }
+            let got = p.finish();
+            assert_eq!(got.usage, want, "chunk size {size}");
+            assert!(got.complete);
+            assert!(got.error.is_none());
+        }
+    }
+
+    #[test]
+    fn crlf_and_missing_event_lines() {
+        let s = "data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\r\n\r\n\
+data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":9}}\r\n\r\n";
+        let mut p = AnthropicSse::default();
+        p.feed(s.as_bytes());
+        let got = p.finish();
+        assert_eq!((got.usage.input, got.usage.output), (5, 9));
+        assert!(!got.complete, "no message_stop seen");
+    }
+
+    #[test]
+    fn cache_creation_without_split_counts_as_5m() {
+        let mut t = TokenUsage::default();
+        apply_anthropic_usage(
+            &serde_json::json!({"cache_creation_input_tokens": 33}),
+            &mut t,
+        );
+        assert_eq!((t.cache_write_5m, t.cache_write_1h), (33, 0));
+    }
+
+    #[test]
+    fn error_events_are_noted() {
+        let mut p = AnthropicSse::default();
+        p.feed(b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"x\"}}\n\n");
+        assert_eq!(p.finish().error.as_deref(), Some("overloaded_error"));
+    }
+
+    #[test]
+    fn json_answers() {
+        let mut p = JsonBody::new(read_anthropic_json);
+        let body = br#"{"type":"message","usage":{"input_tokens":3,"output_tokens":4}}"#;
+        p.feed(&body[..10]);
+        p.feed(&body[10..]);
+        let got = p.finish();
+        assert_eq!((got.usage.input, got.usage.output), (3, 4));
+        assert!(got.complete);
+    }
+}

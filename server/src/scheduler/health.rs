@@ -1,0 +1,410 @@
+//! An account's health as a small state machine driven by upstream answers.
+//!
+//! - 429 → `rate_limited` until the reset the upstream announces (capped);
+//! - 529 → `overloaded` for the configured cooldown;
+//! - 401/403 → `error` until an admin resets it (or a test succeeds);
+//! - 5xx, timeouts, connection failures → cooldown only after N within a window;
+//! - after a cooldown the account is half-open: one probe; success → `active`, failure → the
+//!   cooldown doubles (capped).
+
+use std::collections::VecDeque;
+
+use app::types::AccountStatus;
+
+use crate::config::SchedulerOpts;
+
+#[derive(Clone, Copy, Debug)]
+pub struct HealthConfig {
+    pub overload_cooldown_ms: i64,
+    pub rate_limit_default_ms: i64,
+    pub max_cooldown_ms: i64,
+    pub error_threshold: usize,
+    pub error_window_ms: i64,
+    pub error_cooldown_ms: i64,
+}
+
+impl From<&SchedulerOpts> for HealthConfig {
+    fn from(o: &SchedulerOpts) -> Self {
+        HealthConfig {
+            overload_cooldown_ms: o.overload_cooldown_secs as i64 * 1000,
+            rate_limit_default_ms: o.rate_limit_default_secs as i64 * 1000,
+            max_cooldown_ms: o.max_cooldown_secs as i64 * 1000,
+            error_threshold: o.error_threshold.max(1) as usize,
+            error_window_ms: o.error_window_secs as i64 * 1000,
+            error_cooldown_ms: o.error_cooldown_secs as i64 * 1000,
+        }
+    }
+}
+
+/// What happened when a request was sent to an account.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Success,
+    /// 429, with the reset the upstream announced (epoch ms), if any.
+    RateLimited {
+        reset_at: Option<i64>,
+        message: String,
+    },
+    /// 529 (or the platform's equivalent overload answer).
+    Overloaded {
+        message: String,
+    },
+    /// 401/403: the credential is bad.
+    AuthFailed {
+        status: u16,
+        message: String,
+    },
+    /// 5xx, timeout or connection failure.
+    Failed {
+        status: Option<u16>,
+        message: String,
+    },
+}
+
+/// A change of status worth recording and announcing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transition {
+    pub from: AccountStatus,
+    pub to: AccountStatus,
+    pub http_status: Option<u16>,
+    pub message: String,
+    pub cooldown_until: Option<i64>,
+}
+
+/// Whether the scheduler may send a request to the account now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Availability {
+    Available,
+    /// The cooldown is over; one probe request may go.
+    HalfOpen,
+    CoolingDown {
+        until: i64,
+    },
+    /// Needs an admin.
+    Broken,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Health {
+    pub status: AccountStatus,
+    pub cooldown_until: Option<i64>,
+    pub message: String,
+    last_cooldown_ms: i64,
+    failures: VecDeque<i64>,
+    probing: bool,
+}
+
+impl Health {
+    /// Restores persisted state (at startup) so a restart keeps cooldowns and errors.
+    pub fn restored(status: AccountStatus, cooldown_until: Option<i64>, message: String) -> Health {
+        let status = match status {
+            AccountStatus::Disabled => AccountStatus::Active,
+            s => s,
+        };
+        Health {
+            status,
+            cooldown_until,
+            message,
+            ..Default::default()
+        }
+    }
+
+    pub fn availability(&self, now: i64) -> Availability {
+        match self.status {
+            AccountStatus::Active | AccountStatus::Disabled => Availability::Available,
+            AccountStatus::Error => Availability::Broken,
+            AccountStatus::RateLimited | AccountStatus::Overloaded => match self.cooldown_until {
+                Some(until) if until > now => Availability::CoolingDown { until },
+                _ => Availability::HalfOpen,
+            },
+        }
+    }
+
+    /// Claims the single probe of a half-open account.
+    pub fn claim_probe(&mut self) -> bool {
+        if self.probing {
+            false
+        } else {
+            self.probing = true;
+            true
+        }
+    }
+
+    /// A probe ended without a verdict (client gone before the upstream answered).
+    pub fn abandon_probe(&mut self) {
+        self.probing = false;
+    }
+
+    fn enter(
+        &mut self,
+        to: AccountStatus,
+        http_status: Option<u16>,
+        message: String,
+        cooldown_ms: Option<i64>,
+        now: i64,
+    ) -> Option<Transition> {
+        let from = self.status;
+        let cooldown_until = cooldown_ms.map(|ms| now + ms);
+        if let Some(ms) = cooldown_ms {
+            self.last_cooldown_ms = ms;
+        }
+        self.status = to;
+        self.cooldown_until = cooldown_until;
+        self.message = message.clone();
+        self.probing = false;
+        // A repeated 429/529 while already cooling down extends silently: one event per transition.
+        (from != to).then_some(Transition {
+            from,
+            to,
+            http_status,
+            message,
+            cooldown_until,
+        })
+    }
+
+    pub fn on_outcome(
+        &mut self,
+        outcome: Outcome,
+        now: i64,
+        cfg: &HealthConfig,
+    ) -> Option<Transition> {
+        let was_probe = self.probing;
+        match outcome {
+            Outcome::Success => {
+                self.failures.clear();
+                self.probing = false;
+                if self.status != AccountStatus::Active {
+                    self.last_cooldown_ms = 0;
+                    return self
+                        .enter(AccountStatus::Active, None, "recovered".into(), None, now)
+                        .map(|mut t| {
+                            t.cooldown_until = None;
+                            t
+                        });
+                }
+                None
+            }
+            Outcome::RateLimited { reset_at, message } => {
+                let ms = reset_at
+                    .map(|at| at - now)
+                    .filter(|ms| *ms > 0)
+                    .unwrap_or(cfg.rate_limit_default_ms)
+                    .min(cfg.max_cooldown_ms);
+                let ms = if was_probe { self.doubled(ms, cfg) } else { ms };
+                self.enter(
+                    AccountStatus::RateLimited,
+                    Some(429),
+                    message,
+                    Some(ms),
+                    now,
+                )
+            }
+            Outcome::Overloaded { message } => {
+                let ms = if was_probe {
+                    self.doubled(cfg.overload_cooldown_ms, cfg)
+                } else {
+                    cfg.overload_cooldown_ms.min(cfg.max_cooldown_ms)
+                };
+                self.enter(AccountStatus::Overloaded, Some(529), message, Some(ms), now)
+            }
+            Outcome::AuthFailed { status, message } => {
+                self.enter(AccountStatus::Error, Some(status), message, None, now)
+            }
+            Outcome::Failed { status, message } => {
+                if was_probe {
+                    let ms = self.doubled(cfg.error_cooldown_ms, cfg);
+                    let to = match self.status {
+                        AccountStatus::RateLimited => AccountStatus::RateLimited,
+                        _ => AccountStatus::Overloaded,
+                    };
+                    return self.enter(to, status, message, Some(ms), now);
+                }
+                self.failures.push_back(now);
+                while self
+                    .failures
+                    .front()
+                    .is_some_and(|t| now - t >= cfg.error_window_ms)
+                {
+                    self.failures.pop_front();
+                }
+                if self.failures.len() >= cfg.error_threshold
+                    && self.status == AccountStatus::Active
+                {
+                    self.failures.clear();
+                    let msg = format!(
+                        "{} failures within {}s: {message}",
+                        cfg.error_threshold,
+                        cfg.error_window_ms / 1000
+                    );
+                    return self.enter(
+                        AccountStatus::Overloaded,
+                        status,
+                        msg,
+                        Some(cfg.error_cooldown_ms),
+                        now,
+                    );
+                }
+                None
+            }
+        }
+    }
+
+    fn doubled(&self, base: i64, cfg: &HealthConfig) -> i64 {
+        let previous = if self.last_cooldown_ms > 0 {
+            self.last_cooldown_ms
+        } else {
+            base
+        };
+        (previous.saturating_mul(2)).min(cfg.max_cooldown_ms)
+    }
+
+    /// An admin reset (or a successful account test) clears everything.
+    pub fn reset(&mut self, now: i64) -> Option<Transition> {
+        self.failures.clear();
+        self.last_cooldown_ms = 0;
+        self.enter(AccountStatus::Active, None, "reset".into(), None, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> HealthConfig {
+        HealthConfig {
+            overload_cooldown_ms: 600_000,
+            rate_limit_default_ms: 60_000,
+            max_cooldown_ms: 3_600_000,
+            error_threshold: 3,
+            error_window_ms: 60_000,
+            error_cooldown_ms: 60_000,
+        }
+    }
+
+    fn failed() -> Outcome {
+        Outcome::Failed {
+            status: Some(500),
+            message: "boom".into(),
+        }
+    }
+
+    #[test]
+    fn single_5xx_does_not_cool_down_but_three_do() {
+        let mut h = Health::default();
+        assert!(h.on_outcome(failed(), 0, &cfg()).is_none());
+        assert_eq!(h.availability(1), Availability::Available);
+        assert!(h.on_outcome(failed(), 1_000, &cfg()).is_none());
+        let t = h.on_outcome(failed(), 2_000, &cfg()).unwrap();
+        assert_eq!(t.to, AccountStatus::Overloaded);
+        assert_eq!(
+            h.availability(3_000),
+            Availability::CoolingDown { until: 62_000 }
+        );
+        // Failures spread beyond the window never trip it.
+        let mut h = Health::default();
+        for i in 0..10 {
+            assert!(h.on_outcome(failed(), i * 61_000, &cfg()).is_none());
+        }
+    }
+
+    #[test]
+    fn overload_probe_and_doubling() {
+        let mut h = Health::default();
+        let t = h
+            .on_outcome(
+                Outcome::Overloaded {
+                    message: "529".into(),
+                },
+                0,
+                &cfg(),
+            )
+            .unwrap();
+        assert_eq!(
+            (t.from, t.to, t.cooldown_until),
+            (
+                AccountStatus::Active,
+                AccountStatus::Overloaded,
+                Some(600_000)
+            )
+        );
+        // Repeats while overloaded are not new transitions.
+        assert!(h
+            .on_outcome(
+                Outcome::Overloaded {
+                    message: "529".into()
+                },
+                1,
+                &cfg()
+            )
+            .is_none());
+        assert_eq!(h.availability(700_000), Availability::HalfOpen);
+        assert!(h.claim_probe());
+        assert!(!h.claim_probe(), "one probe at a time");
+        // Probe fails: cooldown doubles.
+        h.on_outcome(
+            Outcome::Overloaded {
+                message: "529".into(),
+            },
+            700_000,
+            &cfg(),
+        );
+        assert_eq!(h.cooldown_until, Some(700_000 + 1_200_000));
+        assert_eq!(h.availability(2_000_000), Availability::HalfOpen);
+        assert!(h.claim_probe());
+        let t = h.on_outcome(Outcome::Success, 2_000_000, &cfg()).unwrap();
+        assert_eq!(t.to, AccountStatus::Active);
+        assert_eq!(h.availability(2_000_001), Availability::Available);
+    }
+
+    #[test]
+    fn rate_limit_uses_announced_reset_capped() {
+        let mut h = Health::default();
+        h.on_outcome(
+            Outcome::RateLimited {
+                reset_at: Some(30_000),
+                message: "429".into(),
+            },
+            0,
+            &cfg(),
+        );
+        assert_eq!(h.cooldown_until, Some(30_000));
+        let mut h = Health::default();
+        h.on_outcome(
+            Outcome::RateLimited {
+                reset_at: Some(99_999_999),
+                message: "429".into(),
+            },
+            0,
+            &cfg(),
+        );
+        assert_eq!(h.cooldown_until, Some(3_600_000));
+        let mut h = Health::default();
+        h.on_outcome(
+            Outcome::RateLimited {
+                reset_at: None,
+                message: "429".into(),
+            },
+            0,
+            &cfg(),
+        );
+        assert_eq!(h.cooldown_until, Some(60_000));
+    }
+
+    #[test]
+    fn auth_failure_needs_reset() {
+        let mut h = Health::default();
+        let t = h
+            .on_outcome(
+                Outcome::AuthFailed {
+                    status: 401,
+                    message: "invalid x-api-key".into(),
+                },
+                0,
+                &cfg(),
+            )
+            .unwrap();
+        assert_eq!(t.to, AccountStatus::Error);
+        assert_eq!(h.availability(i64::MAX), Availability::Broken);
+        assert_eq!(h.reset(5).unwrap().to, AccountStatus::Active);
+    }
+}

@@ -1,0 +1,149 @@
+//! The schedulable accounts as an immutable snapshot, rebuilt from the database whenever an
+//! account or group changes and swapped in atomically; requests never wait on a rebuild.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use app::types::{AccountStatus, AccountType, Platform};
+
+use crate::crypto::Cipher;
+use crate::relay::clients::HttpClients;
+use crate::secret::Secret;
+use crate::storage::accounts::AccountRow;
+
+/// An upstream account, ready to send requests to.
+pub struct UpstreamAccount {
+    pub id: Arc<str>,
+    pub name: String,
+    pub platform: Platform,
+    pub account_type: AccountType,
+    pub api_key: Secret<String>,
+    /// Without a trailing slash.
+    pub base_url: String,
+    pub priority: i32,
+    pub is_active: bool,
+    pub schedulable: bool,
+    pub supported_models: Vec<String>,
+    pub model_mapping: HashMap<String, String>,
+    pub max_concurrency: Option<u32>,
+    pub azure_deployment: Option<String>,
+    pub azure_api_version: Option<String>,
+    pub group_ids: Vec<Arc<str>>,
+    pub client: reqwest::Client,
+    pub monthly_cost_micros: i64,
+    /// Set when the account cannot be used at all (e.g. its credential does not decrypt).
+    pub unusable: Option<String>,
+    pub stored_status: AccountStatus,
+    pub stored_cooldown_until: Option<i64>,
+    pub stored_message: String,
+}
+
+impl UpstreamAccount {
+    /// Whether the account serves `model`: everything when no list is set; otherwise listed
+    /// names, `prefix*` patterns, and names its mapping renames.
+    pub fn supports(&self, model: &str) -> bool {
+        self.supported_models.is_empty()
+            || self.model_mapping.contains_key(model)
+            || self
+                .supported_models
+                .iter()
+                .any(|m| match m.strip_suffix('*') {
+                    Some(prefix) => model.starts_with(prefix),
+                    None => m == model,
+                })
+    }
+
+    /// The model name to send upstream for a requested one.
+    pub fn upstream_model<'a>(&'a self, model: &'a str) -> &'a str {
+        self.model_mapping
+            .get(model)
+            .map(String::as_str)
+            .unwrap_or(model)
+    }
+}
+
+pub struct GroupInfo {
+    pub platform: Platform,
+    pub members: Vec<Arc<UpstreamAccount>>,
+}
+
+#[derive(Default)]
+pub struct PoolSnapshot {
+    pub by_id: HashMap<Arc<str>, Arc<UpstreamAccount>>,
+    pub groups: HashMap<Arc<str>, GroupInfo>,
+    /// Shared-pool accounts per platform (`Platform` order: claude, openai, gemini).
+    pub shared: [Vec<Arc<UpstreamAccount>>; 3],
+}
+
+pub fn platform_index(p: Platform) -> usize {
+    match p {
+        Platform::Claude => 0,
+        Platform::Openai => 1,
+        Platform::Gemini => 2,
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AccountExtra {
+    pub azure_deployment: Option<String>,
+    pub azure_api_version: Option<String>,
+}
+
+pub fn build_account(
+    row: &AccountRow,
+    groups: Vec<Arc<str>>,
+    cipher: &Cipher,
+    clients: &HttpClients,
+) -> UpstreamAccount {
+    let mut unusable = None;
+    let api_key = cipher.decrypt(&row.api_key_enc).unwrap_or_else(|e| {
+        tracing::error!(account = %row.id, error = %e, "cannot decrypt the account's API key");
+        unusable =
+            Some("the stored API key cannot be decrypted (ENCRYPTION_KEY changed?)".to_string());
+        Secret::new(String::new())
+    });
+    let proxy = match row.proxy_enc.as_deref().map(|p| cipher.decrypt(p)) {
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => {
+            tracing::error!(account = %row.id, error = %e, "cannot decrypt the account's proxy");
+            unusable = Some("the stored proxy cannot be decrypted".into());
+            None
+        }
+        None => None,
+    };
+    let client = match clients.get(proxy.as_ref().map(|p| p.expose().as_str())) {
+        Ok(c) => c,
+        Err(e) => {
+            unusable = Some(format!("proxy unusable: {e}"));
+            reqwest::Client::new()
+        }
+    };
+    let extra: AccountExtra = serde_json::from_str(&row.extra).unwrap_or_default();
+    UpstreamAccount {
+        id: row.id.as_str().into(),
+        name: row.name.clone(),
+        platform: Platform::parse(&row.platform).unwrap_or(Platform::Claude),
+        account_type: AccountType::parse(&row.account_type).unwrap_or_default(),
+        api_key,
+        base_url: row.base_url.trim_end_matches('/').to_owned(),
+        priority: row.priority.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+        is_active: row.is_active,
+        schedulable: row.schedulable,
+        supported_models: serde_json::from_str(&row.supported_models).unwrap_or_default(),
+        model_mapping: serde_json::from_str(&row.model_mapping).unwrap_or_default(),
+        max_concurrency: row
+            .max_concurrency
+            .filter(|m| *m > 0)
+            .map(|m| m.min(u32::MAX as i64) as u32),
+        azure_deployment: extra.azure_deployment,
+        azure_api_version: extra.azure_api_version,
+        group_ids: groups,
+        client,
+        monthly_cost_micros: row.monthly_cost_micros,
+        unusable,
+        stored_status: AccountStatus::parse(&row.status).unwrap_or_default(),
+        stored_cooldown_until: row.cooldown_until,
+        stored_message: row.status_message.clone().unwrap_or_default(),
+    }
+}

@@ -1,0 +1,222 @@
+//! Sticky sessions: a conversation (per key) stays on the account that served it, so the
+//! upstream's prompt cache stays warm.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const SHARDS: usize = 16;
+
+#[derive(Clone, Debug)]
+struct Entry {
+    account: Arc<str>,
+    expires_at: i64,
+}
+
+/// Mappings by `(key id, session hash)`.
+type Shard = Mutex<HashMap<(Arc<str>, u64), Entry>>;
+
+pub struct StickyMap {
+    shards: Vec<Shard>,
+    ttl_ms: i64,
+    renew_below_ms: i64,
+}
+
+impl StickyMap {
+    pub fn new(ttl_ms: i64, renew_below_ms: i64) -> Self {
+        StickyMap {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            ttl_ms,
+            renew_below_ms,
+        }
+    }
+
+    fn shard(&self, session: u64) -> &Shard {
+        &self.shards[(session as usize) % SHARDS]
+    }
+
+    /// The live mapping of a session, renewed to the full TTL when its remaining time has
+    /// dropped below the renewal threshold.
+    pub fn get(&self, key_id: &Arc<str>, session: u64, now: i64) -> Option<Arc<str>> {
+        let mut shard = self.shard(session).lock();
+        let k = (key_id.clone(), session);
+        match shard.get_mut(&k) {
+            Some(e) if e.expires_at > now => {
+                if self.renew_below_ms > 0 && e.expires_at - now < self.renew_below_ms {
+                    e.expires_at = now + self.ttl_ms;
+                }
+                Some(e.account.clone())
+            }
+            Some(_) => {
+                shard.remove(&k);
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub fn set(&self, key_id: &Arc<str>, session: u64, account: Arc<str>, now: i64) {
+        self.shard(session).lock().insert(
+            (key_id.clone(), session),
+            Entry {
+                account,
+                expires_at: now + self.ttl_ms,
+            },
+        );
+    }
+
+    pub fn remove(&self, key_id: &Arc<str>, session: u64) {
+        self.shard(session)
+            .lock()
+            .remove(&(key_id.clone(), session));
+    }
+
+    /// Drops expired mappings; returns how many remain.
+    pub fn sweep(&self, now: i64) -> usize {
+        self.shards
+            .iter()
+            .map(|s| {
+                let mut s = s.lock();
+                s.retain(|_, e| e.expires_at > now);
+                s.len()
+            })
+            .sum()
+    }
+}
+
+fn hash64(parts: &[&[u8]]) -> u64 {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    let d = h.finalize();
+    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
+/// The session id Claude Code puts in `metadata.user_id`: a JSON string carrying
+/// `session_id`, or (older clients) `..._session_<uuid>` in a plain string.
+pub fn session_from_user_id(user_id: &str) -> Option<&str> {
+    if user_id.trim_start().starts_with('{') {
+        // Find "session_id":"..." without allocating a full parse.
+        let at = user_id.find("\"session_id\"")?;
+        let rest = &user_id[at + 12..];
+        let rest = rest
+            .trim_start()
+            .strip_prefix(':')?
+            .trim_start()
+            .strip_prefix('"')?;
+        let end = rest.find('"')?;
+        return Some(&rest[..end]).filter(|s| !s.is_empty());
+    }
+    let at = user_id.find("session_")?;
+    let id = &user_id[at + 8..];
+    Some(id).filter(|s| !s.is_empty())
+}
+
+/// Removes `cache_control` markers (they move between turns) so the hash stays stable.
+fn strip_cache_control(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.remove("cache_control");
+            for child in map.values_mut() {
+                strip_cache_control(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_cache_control),
+        _ => {}
+    }
+}
+
+/// A conversation's identity: the explicit session id when the client sends one, else the
+/// system prompt plus the first user message.
+pub fn session_hash(
+    explicit: Option<&str>,
+    system: Option<&Value>,
+    first_user: Option<&Value>,
+) -> Option<u64> {
+    if let Some(id) = explicit.filter(|s| !s.is_empty()) {
+        return Some(hash64(&[b"id", id.as_bytes()]));
+    }
+    if system.is_none() && first_user.is_none() {
+        return None;
+    }
+    let mut sys = system.cloned().unwrap_or(Value::Null);
+    let mut first = first_user.cloned().unwrap_or(Value::Null);
+    strip_cache_control(&mut sys);
+    strip_cache_control(&mut first);
+    let sys = serde_json::to_vec(&sys).unwrap_or_default();
+    let first = serde_json::to_vec(&first).unwrap_or_default();
+    Some(hash64(&[b"content", &sys, &first]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn session_ids_from_claude_code_and_older_clients() {
+        let new_style = r#"{"device_id":"abc","account_uuid":"","session_id":"5f0c-11"}"#;
+        assert_eq!(session_from_user_id(new_style), Some("5f0c-11"));
+        let old = "user_abc123_account__session_7d1e2f3a-0000-1111-2222-333344445555";
+        assert_eq!(
+            session_from_user_id(old),
+            Some("7d1e2f3a-0000-1111-2222-333344445555")
+        );
+        assert_eq!(session_from_user_id("plain-user"), None);
+    }
+
+    #[test]
+    fn content_hash_ignores_cache_control() {
+        let sys1 =
+            json!([{"type":"text","text":"You are helpful","cache_control":{"type":"ephemeral"}}]);
+        let sys2 = json!([{"type":"text","text":"You are helpful"}]);
+        let u = json!({"role":"user","content":"hi"});
+        assert_eq!(
+            session_hash(None, Some(&sys1), Some(&u)),
+            session_hash(None, Some(&sys2), Some(&u))
+        );
+        let other = json!({"role":"user","content":"hello"});
+        assert_ne!(
+            session_hash(None, Some(&sys2), Some(&u)),
+            session_hash(None, Some(&sys2), Some(&other))
+        );
+        assert_ne!(
+            session_hash(Some("a"), None, None),
+            session_hash(Some("b"), None, None)
+        );
+        assert_eq!(session_hash(None, None, None), None);
+    }
+
+    #[test]
+    fn ttl_and_renewal() {
+        let k: Arc<str> = "key".into();
+        let m = StickyMap::new(1_000, 0);
+        m.set(&k, 1, "a".into(), 0);
+        assert_eq!(m.get(&k, 1, 999).as_deref(), Some("a"));
+        assert_eq!(m.get(&k, 1, 1_000), None, "expired");
+        let other: Arc<str> = "other".into();
+        m.set(&k, 2, "a".into(), 0);
+        assert_eq!(m.get(&other, 2, 1), None, "scoped per key");
+
+        let r = StickyMap::new(1_000, 300);
+        r.set(&k, 1, "a".into(), 0);
+        assert_eq!(r.get(&k, 1, 500).as_deref(), Some("a"));
+        assert_eq!(
+            r.get(&k, 1, 800).as_deref(),
+            Some("a"),
+            "renewed: 200 ms left < 300"
+        );
+        assert_eq!(
+            r.get(&k, 1, 1_400).as_deref(),
+            Some("a"),
+            "lives until 800 + 1000; 400 ms left, no renewal"
+        );
+        assert_eq!(r.get(&k, 1, 1_801), None);
+        assert_eq!(r.sweep(10_000), 0);
+    }
+}

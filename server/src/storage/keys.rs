@@ -1,0 +1,467 @@
+//! API keys: the rows, their settings, the list query and soft deletion. Only the SHA-256 of a
+//! key is stored; `api_key_tags` mirrors the `tags` JSON column (written in the same
+//! transaction) so the tag filter can use an index.
+
+use app::types::KeyStatus;
+use sqlx::FromRow;
+
+use super::{now_ms, with_pool, Store, StoreError, StoreResult};
+
+mod filter;
+
+use filter::Arg;
+pub use filter::KeyFilter;
+
+/// The stored columns a key is read back with (never the hash).
+const KEY_COLUMNS: &str = "id, key_prefix, name, description, tags, is_active, quota_limit_micros,
+    expires_at, activation_days, activated_at, concurrency_limit, queue_enabled, queue_max_size,
+    queue_timeout_ms, rate_limit_window_min, rate_limit_requests, rate_limit_cost_micros,
+    daily_cost_limit_micros, allowed_models, permissions, claude_account_id, openai_account_id,
+    gemini_account_id, allow_pool_fallback, sale_price_micros, currency, preset_id, spent_micros,
+    requests, last_used_at, created_at, updated_at";
+
+/// When a key's validity ends: its fixed expiry, else activation + validity days once it has
+/// been activated; NULL when it never expires (or has not been activated yet).
+pub const EXPIRY_SQL: &str = "COALESCE(expires_at, activated_at + activation_days * 86400000)";
+
+#[derive(Clone, Debug, FromRow)]
+pub struct KeyRow {
+    pub id: String,
+    pub key_prefix: String,
+    pub name: String,
+    pub description: String,
+    pub tags: String,
+    pub is_active: bool,
+    pub quota_limit_micros: i64,
+    pub expires_at: Option<i64>,
+    pub activation_days: Option<i64>,
+    pub activated_at: Option<i64>,
+    pub concurrency_limit: i64,
+    pub queue_enabled: bool,
+    pub queue_max_size: i64,
+    pub queue_timeout_ms: i64,
+    pub rate_limit_window_min: i64,
+    pub rate_limit_requests: i64,
+    pub rate_limit_cost_micros: i64,
+    pub daily_cost_limit_micros: i64,
+    pub allowed_models: String,
+    pub permissions: String,
+    pub claude_account_id: String,
+    pub openai_account_id: String,
+    pub gemini_account_id: String,
+    pub allow_pool_fallback: bool,
+    pub sale_price_micros: i64,
+    pub currency: String,
+    pub preset_id: Option<String>,
+    pub spent_micros: i64,
+    pub requests: i64,
+    pub last_used_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The settings of a key an administrator controls, validated, in storage units.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyConfig {
+    pub description: String,
+    pub tags: Vec<String>,
+    pub is_active: bool,
+    pub quota_limit_micros: i64,
+    pub expires_at: Option<i64>,
+    pub activation_days: Option<i64>,
+    pub concurrency_limit: i64,
+    pub queue_enabled: bool,
+    pub queue_max_size: i64,
+    pub queue_timeout_ms: i64,
+    pub rate_limit_window_min: i64,
+    pub rate_limit_requests: i64,
+    pub rate_limit_cost_micros: i64,
+    pub daily_cost_limit_micros: i64,
+    pub allowed_models: Vec<String>,
+    pub permissions: Vec<String>,
+    pub claude_account_id: String,
+    pub openai_account_id: String,
+    pub gemini_account_id: String,
+    pub allow_pool_fallback: bool,
+    pub sale_price_micros: i64,
+    pub currency: String,
+    pub preset_id: Option<String>,
+}
+
+/// A key to insert: the hash of its plaintext, never the plaintext.
+#[derive(Clone, Debug)]
+pub struct NewKey {
+    pub id: String,
+    pub key_hash: String,
+    pub key_prefix: String,
+    pub name: String,
+    pub config: KeyConfig,
+}
+
+/// A key whose validity has ended, as cleanup reports it.
+#[derive(Clone, Debug, FromRow)]
+pub struct ExpiredKey {
+    pub id: String,
+    pub name: String,
+    pub expired_at: i64,
+}
+
+fn parse_list(column: &str, text: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("api_keys.{column}: {e}")))
+}
+
+fn to_json(list: &[String]) -> String {
+    // Serializing a list of strings cannot fail.
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
+
+impl NewKey {
+    /// The row as it reads back right after [`Store::insert_api_keys`] at `now`.
+    pub fn into_row(self, now: i64) -> KeyRow {
+        let json = ConfigJson::of(&self.config);
+        let c = self.config;
+        KeyRow {
+            id: self.id,
+            key_prefix: self.key_prefix,
+            name: self.name,
+            description: c.description,
+            tags: json.tags,
+            is_active: c.is_active,
+            quota_limit_micros: c.quota_limit_micros,
+            expires_at: c.expires_at,
+            activation_days: c.activation_days,
+            activated_at: None,
+            concurrency_limit: c.concurrency_limit,
+            queue_enabled: c.queue_enabled,
+            queue_max_size: c.queue_max_size,
+            queue_timeout_ms: c.queue_timeout_ms,
+            rate_limit_window_min: c.rate_limit_window_min,
+            rate_limit_requests: c.rate_limit_requests,
+            rate_limit_cost_micros: c.rate_limit_cost_micros,
+            daily_cost_limit_micros: c.daily_cost_limit_micros,
+            allowed_models: json.allowed_models,
+            permissions: json.permissions,
+            claude_account_id: c.claude_account_id,
+            openai_account_id: c.openai_account_id,
+            gemini_account_id: c.gemini_account_id,
+            allow_pool_fallback: c.allow_pool_fallback,
+            sale_price_micros: c.sale_price_micros,
+            currency: c.currency,
+            preset_id: c.preset_id,
+            spent_micros: 0,
+            requests: 0,
+            last_used_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+impl KeyRow {
+    /// The administrator-controlled settings of the row.
+    pub fn config(&self) -> StoreResult<KeyConfig> {
+        Ok(KeyConfig {
+            description: self.description.clone(),
+            tags: parse_list("tags", &self.tags)?,
+            is_active: self.is_active,
+            quota_limit_micros: self.quota_limit_micros,
+            expires_at: self.expires_at,
+            activation_days: self.activation_days,
+            concurrency_limit: self.concurrency_limit,
+            queue_enabled: self.queue_enabled,
+            queue_max_size: self.queue_max_size,
+            queue_timeout_ms: self.queue_timeout_ms,
+            rate_limit_window_min: self.rate_limit_window_min,
+            rate_limit_requests: self.rate_limit_requests,
+            rate_limit_cost_micros: self.rate_limit_cost_micros,
+            daily_cost_limit_micros: self.daily_cost_limit_micros,
+            allowed_models: parse_list("allowed_models", &self.allowed_models)?,
+            permissions: parse_list("permissions", &self.permissions)?,
+            claude_account_id: self.claude_account_id.clone(),
+            openai_account_id: self.openai_account_id.clone(),
+            gemini_account_id: self.gemini_account_id.clone(),
+            allow_pool_fallback: self.allow_pool_fallback,
+            sale_price_micros: self.sale_price_micros,
+            currency: self.currency.clone(),
+            preset_id: self.preset_id.clone(),
+        })
+    }
+
+    /// When the key's validity ends, if it does (see [`EXPIRY_SQL`]).
+    pub fn expiry(&self) -> Option<i64> {
+        self.expires_at
+            .or_else(|| Some(self.activated_at? + self.activation_days? * 86_400_000))
+    }
+
+    /// The lifecycle state at `now`, by the same rules as the list's status filter.
+    pub fn status(&self, now: i64) -> KeyStatus {
+        if !self.is_active {
+            KeyStatus::Disabled
+        } else if self.expiry().is_some_and(|at| at <= now) {
+            KeyStatus::Expired
+        } else if self.quota_limit_micros > 0 && self.spent_micros >= self.quota_limit_micros {
+            KeyStatus::Exhausted
+        } else {
+            KeyStatus::Active
+        }
+    }
+}
+
+/// The JSON columns of a config, serialized once per write.
+struct ConfigJson {
+    tags: String,
+    allowed_models: String,
+    permissions: String,
+}
+
+impl ConfigJson {
+    fn of(c: &KeyConfig) -> Self {
+        ConfigJson {
+            tags: to_json(&c.tags),
+            allowed_models: to_json(&c.allowed_models),
+            permissions: to_json(&c.permissions),
+        }
+    }
+}
+
+/// Binds the 23 config columns in the order of `INSERT_KEY`/`UPDATE_KEY`.
+macro_rules! bind_config {
+    ($query:expr, $c:expr, $json:expr) => {
+        $query
+            .bind($c.description.as_str())
+            .bind($json.tags.as_str())
+            .bind($c.is_active)
+            .bind($c.quota_limit_micros)
+            .bind($c.expires_at)
+            .bind($c.activation_days)
+            .bind($c.concurrency_limit)
+            .bind($c.queue_enabled)
+            .bind($c.queue_max_size)
+            .bind($c.queue_timeout_ms)
+            .bind($c.rate_limit_window_min)
+            .bind($c.rate_limit_requests)
+            .bind($c.rate_limit_cost_micros)
+            .bind($c.daily_cost_limit_micros)
+            .bind($json.allowed_models.as_str())
+            .bind($json.permissions.as_str())
+            .bind($c.claude_account_id.as_str())
+            .bind($c.openai_account_id.as_str())
+            .bind($c.gemini_account_id.as_str())
+            .bind($c.allow_pool_fallback)
+            .bind($c.sale_price_micros)
+            .bind($c.currency.as_str())
+            .bind($c.preset_id.as_deref())
+    };
+}
+
+const INSERT_KEY: &str = "INSERT INTO api_keys (id, key_hash, key_prefix, name,
+    description, tags, is_active, quota_limit_micros, expires_at, activation_days,
+    concurrency_limit, queue_enabled, queue_max_size, queue_timeout_ms, rate_limit_window_min,
+    rate_limit_requests, rate_limit_cost_micros, daily_cost_limit_micros, allowed_models,
+    permissions, claude_account_id, openai_account_id, gemini_account_id, allow_pool_fallback,
+    sale_price_micros, currency, preset_id, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+    $20, $21, $22, $23, $24, $25, $26, $27, $28, $28)";
+
+const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
+    description = $2, tags = $3, is_active = $4, quota_limit_micros = $5, expires_at = $6,
+    activation_days = $7, concurrency_limit = $8, queue_enabled = $9, queue_max_size = $10,
+    queue_timeout_ms = $11, rate_limit_window_min = $12, rate_limit_requests = $13,
+    rate_limit_cost_micros = $14, daily_cost_limit_micros = $15, allowed_models = $16,
+    permissions = $17, claude_account_id = $18, openai_account_id = $19, gemini_account_id = $20,
+    allow_pool_fallback = $21, sale_price_micros = $22, currency = $23, preset_id = $24,
+    updated_at = $25
+    WHERE id = $26 AND deleted_at IS NULL";
+
+impl Store {
+    /// Inserts keys and their tags in one transaction, created at `now`: all or nothing.
+    #[tracing::instrument(skip_all, fields(count = keys.len()))]
+    pub async fn insert_api_keys(&self, keys: &[NewKey], now: i64) -> StoreResult<()> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for k in keys {
+                let c = &k.config;
+                let json = ConfigJson::of(c);
+                let query = sqlx::query(INSERT_KEY)
+                    .bind(k.id.as_str())
+                    .bind(k.key_hash.as_str())
+                    .bind(k.key_prefix.as_str())
+                    .bind(k.name.as_str());
+                bind_config!(query, c, json)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                for tag in &c.tags {
+                    sqlx::query("INSERT INTO api_key_tags (key_id, tag) VALUES ($1, $2)")
+                        .bind(k.id.as_str())
+                        .bind(tag.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Writes a key's name and settings (never its usage counters, which the relay owns) and
+    /// replaces its tags, in one transaction. False when the key does not exist (or is deleted).
+    #[tracing::instrument(skip_all)]
+    pub async fn update_api_key(&self, id: &str, name: &str, c: &KeyConfig) -> StoreResult<bool> {
+        let now = now_ms();
+        let json = ConfigJson::of(c);
+        Ok(with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let query = sqlx::query(UPDATE_KEY).bind(name);
+            let changed = bind_config!(query, c, json)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if changed == 1 {
+                sqlx::query("DELETE FROM api_key_tags WHERE key_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                for tag in &c.tags {
+                    sqlx::query("INSERT INTO api_key_tags (key_id, tag) VALUES ($1, $2)")
+                        .bind(id)
+                        .bind(tag.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+            }
+            changed == 1
+        }))
+    }
+
+    /// A live (not deleted) key by id.
+    #[tracing::instrument(skip_all)]
+    pub async fn api_key_by_id(&self, id: &str) -> StoreResult<Option<KeyRow>> {
+        let sql =
+            format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1 AND deleted_at IS NULL");
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as::<_, KeyRow>(&sql)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// A live key by the SHA-256 hex of its plaintext.
+    #[tracing::instrument(skip_all)]
+    pub async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<KeyRow>> {
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND deleted_at IS NULL"
+        );
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as::<_, KeyRow>(&sql)
+                .bind(key_hash)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// One page of live keys matching `filter`, newest first, and how many match in all.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_api_keys(
+        &self,
+        filter: &KeyFilter,
+        now: i64,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<KeyRow>, i64)> {
+        let (where_, args) = filter.where_clause(now);
+        let count_sql = format!("SELECT COUNT(*) FROM api_keys WHERE {where_}");
+        let page_sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE {where_}
+             ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
+            args.len() + 1,
+            args.len() + 2
+        );
+        Ok(with_pool!(self, |pool| {
+            let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+            let mut page = sqlx::query_as::<_, KeyRow>(&page_sql);
+            for arg in &args {
+                (count, page) = match arg {
+                    Arg::Text(s) => (count.bind(s.as_str()), page.bind(s.as_str())),
+                    Arg::Int(i) => (count.bind(*i), page.bind(*i)),
+                };
+            }
+            let total = count.fetch_one(pool).await?;
+            let rows = page.bind(limit).bind(offset).fetch_all(pool).await?;
+            (rows, total)
+        }))
+    }
+
+    /// Soft delete: the key stops authenticating; usage rows and the sale price stay for
+    /// accounting. False when there is no such live key.
+    #[tracing::instrument(skip_all)]
+    pub async fn soft_delete_api_key(&self, id: &str) -> StoreResult<bool> {
+        let now = now_ms();
+        Ok(with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE api_keys SET deleted_at = $1, updated_at = $1
+                 WHERE id = $2 AND deleted_at IS NULL",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+                == 1
+        }))
+    }
+
+    /// Live keys whose validity ended at or before `cutoff`, oldest expiry first.
+    #[tracing::instrument(skip_all)]
+    pub async fn api_keys_expired_before(&self, cutoff: i64) -> StoreResult<Vec<ExpiredKey>> {
+        let sql = format!(
+            "SELECT id, name, {EXPIRY_SQL} AS expired_at FROM api_keys
+             WHERE deleted_at IS NULL AND {EXPIRY_SQL} <= $1 ORDER BY expired_at, id"
+        );
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as::<_, ExpiredKey>(&sql)
+                .bind(cutoff)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// Soft-deletes every live key whose validity ended at or before `cutoff`, in one
+    /// statement, and returns them.
+    #[tracing::instrument(skip_all)]
+    pub async fn delete_api_keys_expired_before(
+        &self,
+        cutoff: i64,
+    ) -> StoreResult<Vec<ExpiredKey>> {
+        let now = now_ms();
+        let sql = format!(
+            "UPDATE api_keys SET deleted_at = $1, updated_at = $1
+             WHERE deleted_at IS NULL AND {EXPIRY_SQL} <= $2
+             RETURNING id, name, {EXPIRY_SQL} AS expired_at"
+        );
+        let mut rows = with_pool!(self, |pool| {
+            sqlx::query_as::<_, ExpiredKey>(&sql)
+                .bind(now)
+                .bind(cutoff)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.sort_by(|a, b| (a.expired_at, &a.id).cmp(&(b.expired_at, &b.id)));
+        Ok(rows)
+    }
+
+    /// The platform of the account group `id`, if it exists.
+    #[tracing::instrument(skip_all)]
+    pub async fn platform_of_group(&self, id: &str) -> StoreResult<Option<String>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_scalar::<_, String>("SELECT platform FROM account_groups WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+}

@@ -1,0 +1,134 @@
+//! The key list's filters as SQL: status rules, the tag index, case-insensitive search with
+//! LIKE wildcards taken literally. Arguments are numbered in the order they appear, which both
+//! backends need.
+
+use app::types::KeyStatus;
+
+/// [`super::EXPIRY_SQL`] with "never" as the largest BIGINT, so comparisons are never NULL.
+const EXPIRY_OR_NEVER_SQL: &str =
+    "COALESCE(expires_at, activated_at + activation_days * 86400000, 9223372036854775807)";
+
+const NOT_EXHAUSTED_SQL: &str = "(quota_limit_micros = 0 OR spent_micros < quota_limit_micros)";
+
+/// Filters of the key list; all optional, combined with AND.
+#[derive(Clone, Debug, Default)]
+pub struct KeyFilter {
+    pub tag: Option<String>,
+    pub status: Option<KeyStatus>,
+    /// Case-insensitive substring of the name, description or display prefix.
+    pub search: Option<String>,
+    /// The hash of a full key pasted into the search box, to find its record.
+    pub search_key_hash: Option<String>,
+    pub preset_id: Option<String>,
+    /// An account id or `group:<id>` bound on any platform.
+    pub binding: Option<String>,
+}
+
+/// A bound value of a query built at run time.
+pub(super) enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+impl KeyFilter {
+    /// The `WHERE` clause (live keys matching every filter) and its arguments, numbered from `$1`.
+    pub(super) fn where_clause(&self, now: i64) -> (String, Vec<Arg>) {
+        let mut clauses = vec!["deleted_at IS NULL".to_owned()];
+        let mut args = Vec::new();
+        let next = |args: &mut Vec<Arg>, arg: Arg| {
+            args.push(arg);
+            format!("${}", args.len())
+        };
+        if let Some(tag) = &self.tag {
+            let p = next(&mut args, Arg::Text(tag.clone()));
+            clauses.push(format!(
+                "id IN (SELECT key_id FROM api_key_tags WHERE tag = {p})"
+            ));
+        }
+        if let Some(status) = self.status {
+            let when = match status {
+                KeyStatus::Disabled => "NOT is_active".to_owned(),
+                KeyStatus::Expired => {
+                    let p = next(&mut args, Arg::Int(now));
+                    format!("is_active AND {EXPIRY_OR_NEVER_SQL} <= {p}")
+                }
+                KeyStatus::Exhausted => {
+                    let p = next(&mut args, Arg::Int(now));
+                    format!(
+                        "is_active AND {EXPIRY_OR_NEVER_SQL} > {p} AND quota_limit_micros > 0
+                     AND spent_micros >= quota_limit_micros"
+                    )
+                }
+                KeyStatus::Active => {
+                    let p = next(&mut args, Arg::Int(now));
+                    format!("is_active AND {EXPIRY_OR_NEVER_SQL} > {p} AND {NOT_EXHAUSTED_SQL}")
+                }
+            };
+            clauses.push(format!("({when})"));
+        }
+        if let Some(search) = &self.search {
+            let p = next(&mut args, Arg::Text(like_pattern(search)));
+            let mut any = format!(
+                "LOWER(name) LIKE {p} ESCAPE '\\' OR LOWER(description) LIKE {p} ESCAPE '\\'
+             OR LOWER(key_prefix) LIKE {p} ESCAPE '\\'"
+            );
+            if let Some(hash) = &self.search_key_hash {
+                let h = next(&mut args, Arg::Text(hash.clone()));
+                any.push_str(&format!(" OR key_hash = {h}"));
+            }
+            clauses.push(format!("({any})"));
+        }
+        if let Some(preset) = &self.preset_id {
+            let p = next(&mut args, Arg::Text(preset.clone()));
+            clauses.push(format!("preset_id = {p}"));
+        }
+        if let Some(binding) = &self.binding {
+            let p = next(&mut args, Arg::Text(binding.clone()));
+            clauses.push(format!(
+                "(claude_account_id = {p} OR openai_account_id = {p} OR gemini_account_id = {p})"
+            ));
+        }
+        (clauses.join(" AND "), args)
+    }
+}
+
+/// `%term%`, lower-cased, with LIKE's wildcards escaped.
+fn like_pattern(term: &str) -> String {
+    let mut out = String::with_capacity(term.len() + 2);
+    out.push('%');
+    for c in term.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("A_b%c\\"), "%a\\_b\\%c\\\\%");
+    }
+
+    #[test]
+    fn filter_numbers_parameters_in_order() {
+        let f = KeyFilter {
+            tag: Some("vip".into()),
+            status: Some(KeyStatus::Active),
+            search: Some("x".into()),
+            binding: Some("group:g".into()),
+            ..Default::default()
+        };
+        let (sql, args) = f.where_clause(5);
+        assert_eq!(args.len(), 4);
+        for n in 1..=4 {
+            assert!(sql.contains(&format!("${n}")), "{sql}");
+        }
+        assert!(!sql.contains("$5"));
+    }
+}

@@ -1,0 +1,209 @@
+//! Webhook targets (URL and secret encrypted; Telegram targets keep their chat id in
+//! `secret_enc`) and the delivery log, one row per attempt.
+
+use sqlx::FromRow;
+
+use super::{with_pool, Store, StoreResult};
+
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
+pub struct WebhookTargetRow {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub url_enc: String,
+    pub url_hint: String,
+    pub secret_enc: Option<String>,
+    /// JSON array of event names; `[]` means every event.
+    pub events: String,
+    pub enabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
+pub struct WebhookDeliveryRow {
+    pub id: i64,
+    pub target_id: Option<String>,
+    pub target_hint: String,
+    pub event: String,
+    pub attempt: i64,
+    pub http_status: Option<i64>,
+    pub ok: bool,
+    pub error: Option<String>,
+    pub created_at: i64,
+}
+
+/// One attempt to record.
+#[derive(Clone, Debug)]
+pub struct NewWebhookDelivery<'a> {
+    pub target_id: Option<&'a str>,
+    pub target_hint: &'a str,
+    pub event: &'a str,
+    pub attempt: i64,
+    pub http_status: Option<i64>,
+    pub ok: bool,
+    pub error: Option<&'a str>,
+    pub created_at: i64,
+}
+
+const TARGET_COLUMNS: &str =
+    "id, name, kind, url_enc, url_hint, secret_enc, events, enabled, created_at, updated_at";
+
+impl Store {
+    #[tracing::instrument(skip_all)]
+    pub async fn list_webhook_targets(&self) -> StoreResult<Vec<WebhookTargetRow>> {
+        let sql = format!("SELECT {TARGET_COLUMNS} FROM webhook_targets ORDER BY created_at, id");
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as::<_, WebhookTargetRow>(&sql)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn enabled_webhook_targets(&self) -> StoreResult<Vec<WebhookTargetRow>> {
+        let sql = format!(
+            "SELECT {TARGET_COLUMNS} FROM webhook_targets WHERE enabled ORDER BY created_at, id"
+        );
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as::<_, WebhookTargetRow>(&sql)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn webhook_target(&self, id: &str) -> StoreResult<Option<WebhookTargetRow>> {
+        let sql = format!("SELECT {TARGET_COLUMNS} FROM webhook_targets WHERE id = $1");
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as::<_, WebhookTargetRow>(&sql)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn insert_webhook_target(&self, row: &WebhookTargetRow) -> StoreResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO webhook_targets
+                    (id, name, kind, url_enc, url_hint, secret_enc, events, enabled, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(&row.id)
+            .bind(&row.name)
+            .bind(&row.kind)
+            .bind(&row.url_enc)
+            .bind(&row.url_hint)
+            .bind(&row.secret_enc)
+            .bind(&row.events)
+            .bind(row.enabled)
+            .bind(row.created_at)
+            .bind(row.updated_at)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Writes every column but `id` and `created_at`; false when the target does not exist.
+    #[tracing::instrument(skip_all)]
+    pub async fn update_webhook_target(&self, row: &WebhookTargetRow) -> StoreResult<bool> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE webhook_targets
+                 SET name = $1, kind = $2, url_enc = $3, url_hint = $4, secret_enc = $5,
+                     events = $6, enabled = $7, updated_at = $8
+                 WHERE id = $9",
+            )
+            .bind(&row.name)
+            .bind(&row.kind)
+            .bind(&row.url_enc)
+            .bind(&row.url_hint)
+            .bind(&row.secret_enc)
+            .bind(&row.events)
+            .bind(row.enabled)
+            .bind(row.updated_at)
+            .bind(&row.id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+                > 0
+        }))
+    }
+
+    /// False when the target does not exist. Its deliveries stay in the log.
+    #[tracing::instrument(skip_all)]
+    pub async fn delete_webhook_target(&self, id: &str) -> StoreResult<bool> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM webhook_targets WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+                > 0
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn insert_webhook_delivery(&self, d: &NewWebhookDelivery<'_>) -> StoreResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO webhook_deliveries
+                    (target_id, target_hint, event, attempt, http_status, ok, error, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(d.target_id)
+            .bind(d.target_hint)
+            .bind(d.event)
+            .bind(d.attempt)
+            .bind(d.http_status)
+            .bind(d.ok)
+            .bind(d.error)
+            .bind(d.created_at)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The newest `limit` deliveries, older than `before_id` when given (keyset paging).
+    #[tracing::instrument(skip_all)]
+    pub async fn list_webhook_deliveries(
+        &self,
+        limit: i64,
+        before_id: Option<i64>,
+    ) -> StoreResult<Vec<WebhookDeliveryRow>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as::<_, WebhookDeliveryRow>(
+                "SELECT id, target_id, target_hint, event, attempt, http_status, ok, error, created_at
+                 FROM webhook_deliveries
+                 WHERE $1 IS NULL OR id < $1
+                 ORDER BY id DESC
+                 LIMIT $2",
+            )
+            .bind(before_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Deletes up to `batch` deliveries created before `cutoff_ms`; returns how many went, so
+    /// callers repeat until fewer than `batch` did without holding a long lock.
+    #[tracing::instrument(skip_all)]
+    pub async fn prune_webhook_deliveries(&self, cutoff_ms: i64, batch: i64) -> StoreResult<u64> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query(
+                "DELETE FROM webhook_deliveries WHERE id IN (
+                    SELECT id FROM webhook_deliveries WHERE created_at < $1 ORDER BY id LIMIT $2)",
+            )
+            .bind(cutoff_ms)
+            .bind(batch)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        }))
+    }
+}
