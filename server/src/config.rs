@@ -228,6 +228,12 @@ pub struct RelayOpts {
     /// Concurrency an account without `maxConcurrency` counts as, for pool utilization.
     #[arg(long, env = "DEFAULT_ACCOUNT_CAPACITY", default_value_t = 10)]
     pub default_account_capacity: u32,
+    /// Pool utilization (in flight ÷ capacity, per platform) above which `pool.saturated` fires
+    /// once it has lasted `POOL_SATURATION_MINUTES`.
+    #[arg(long, env = "POOL_SATURATION_THRESHOLD", default_value_t = 0.9)]
+    pub pool_saturation_threshold: f64,
+    #[arg(long, env = "POOL_SATURATION_MINUTES", default_value_t = 5)]
+    pub pool_saturation_minutes: u64,
     /// Path of a pricing table (LiteLLM `model_prices_and_context_window.json` format) to use
     /// instead of the one built in.
     #[arg(long, env = "PRICING_FILE")]

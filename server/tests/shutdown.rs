@@ -206,7 +206,7 @@ async fn sigterm_finishes_or_cuts_streams_bills_them_all_and_exits_zero() {
         .await
         .unwrap();
     assert_eq!(events, 15, "one usage event per request, none lost");
-    let cut: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM usage_events WHERE error_type = 'shutdown' AND input_tokens > 0 AND cost_micros > 0")
+    let cut: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM usage_events WHERE error_type LIKE 'shutdown%' AND input_tokens > 0 AND cost_micros > 0")
         .fetch_one(&pool)
         .await
         .unwrap();

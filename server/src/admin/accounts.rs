@@ -19,7 +19,11 @@ use chrono::{DateTime, Utc};
 use super::error::internal;
 use super::AdminService;
 use crate::crypto::mask_secret;
+use crate::relay::claude::ClaudeAdapter;
 use crate::relay::clients::{mask_proxy, validate_proxy};
+use crate::relay::forward::{Adapter, Call};
+use crate::relay::gemini::{Action, GeminiAdapter};
+use crate::relay::openai::{Endpoint, OpenAiAdapter};
 use crate::storage::accounts::{AccountEventRow, AccountRow, GroupRow};
 use crate::storage::now_ms;
 
@@ -312,46 +316,59 @@ impl AdminService {
                 Platform::Openai => "gpt-5-nano".into(),
                 Platform::Gemini => "gemini-2.5-flash-lite".into(),
             });
-        let upstream_model = account.upstream_model(&model).to_owned();
-        let request = match account.platform {
-            Platform::Claude => account
-                .client
-                .post(format!("{}/v1/messages", account.base_url))
-                .header("x-api-key", account.api_key.expose())
-                .header("anthropic-version", crate::relay::claude::DEFAULT_ANTHROPIC_VERSION)
-                .json(&serde_json::json!({
-                    "model": upstream_model, "max_tokens": 1,
-                    "messages": [{"role": "user", "content": "ping"}],
-                })),
-            Platform::Openai => match &account.azure_deployment {
-                Some(deployment) => account
-                    .client
-                    .post(format!(
-                        "{}/openai/deployments/{deployment}/chat/completions?api-version={}",
-                        account.base_url,
-                        account.azure_api_version.as_deref().unwrap_or("2024-10-21")
-                    ))
-                    .header("api-key", account.api_key.expose())
-                    .json(&serde_json::json!({
-                        "max_completion_tokens": 1, "messages": [{"role": "user", "content": "ping"}],
-                    })),
-                None => account
-                    .client
-                    .post(format!("{}/v1/chat/completions", account.base_url))
-                    .bearer_auth(account.api_key.expose())
-                    .json(&serde_json::json!({
-                        "model": upstream_model, "max_completion_tokens": 1,
-                        "messages": [{"role": "user", "content": "ping"}],
-                    })),
-            },
-            Platform::Gemini => account
-                .client
-                .post(format!("{}/v1beta/models/{upstream_model}:generateContent", account.base_url))
-                .header("x-goog-api-key", account.api_key.expose())
-                .json(&serde_json::json!({
+        // The very request the relay would send for a one-token answer, built by the
+        // platform's own adapter (same URL rules, headers, credentials and proxy).
+        let ping = serde_json::json!([{"role": "user", "content": "ping"}]);
+        let (adapter, body, path): (Box<dyn Adapter>, serde_json::Value, &str) = match account
+            .platform
+        {
+            Platform::Claude => (
+                Box::new(ClaudeAdapter),
+                serde_json::json!({"model": model, "max_tokens": 1, "messages": ping}),
+                "/v1/messages",
+            ),
+            Platform::Openai => (
+                Box::new(OpenAiAdapter {
+                    endpoint: Endpoint::ChatCompletions,
+                    hide_usage_chunk: false,
+                }),
+                serde_json::json!({"model": model, "max_completion_tokens": 1, "messages": ping}),
+                "",
+            ),
+            Platform::Gemini => (
+                Box::new(GeminiAdapter {
+                    version: "v1beta",
+                    action: Action::Generate,
+                    query: None,
+                }),
+                serde_json::json!({
                     "contents": [{"role": "user", "parts": [{"text": "ping"}]}],
                     "generationConfig": {"maxOutputTokens": 1},
-                })),
+                }),
+                "",
+            ),
+        };
+        let call = Call {
+            path_and_query: path.to_owned(),
+            headers: axum::http::HeaderMap::new(),
+            body: bytes::Bytes::from(body.to_string()),
+            model: model.clone(),
+            stream: false,
+            max_output_tokens: 1,
+            session: None,
+            billable: false,
+        };
+        let request = match adapter.build(&account, &call) {
+            Ok(r) => r,
+            Err(e) => {
+                return Ok(AccountTestResult {
+                    ok: false,
+                    latency_ms: 0,
+                    http_status: None,
+                    model,
+                    error: Some(e.message),
+                })
+            }
         };
         let started = Instant::now();
         let sent = tokio::time::timeout(std::time::Duration::from_secs(30), request.send()).await;

@@ -1,7 +1,7 @@
 //! Per-key concurrency slots with a bounded FIFO wait queue.
 //!
-//! The limit is read at every acquire and release, so an admin edit takes effect at once
-//! without recreating anything. A freed slot is handed directly to the oldest waiter; a waiter
+//! Every acquire records the key's current limit and releases hand slots over under it, so an
+//! admin edit takes effect with the next request without recreating anything. A freed slot is handed directly to the oldest waiter; a waiter
 //! that gives up (timeout, client gone) removes itself at once, and if a slot was handed to it
 //! in that instant it passes the slot on.
 
@@ -20,8 +20,31 @@ pub struct SlotQueue {
 #[derive(Default)]
 struct Inner {
     in_use: u32,
+    /// The limit as of the latest acquire (0 = unlimited); releases hand over under it.
+    limit: u32,
     next_waiter: u64,
     waiters: VecDeque<(u64, oneshot::Sender<()>)>,
+}
+
+impl Inner {
+    fn has_room(&self) -> bool {
+        self.limit == 0 || self.in_use < self.limit
+    }
+
+    /// Gives free slots to waiters, oldest first, while the limit allows. A waiter counts as in
+    /// use from the moment the slot is sent to it. Sends cannot fail: a waiter closes its end
+    /// only under this same lock, after leaving the queue.
+    fn hand_over(&mut self) {
+        while self.has_room() {
+            let Some((_, tx)) = self.waiters.pop_front() else {
+                break;
+            };
+            self.in_use += 1;
+            if tx.send(()).is_err() {
+                self.in_use -= 1;
+            }
+        }
+    }
 }
 
 /// Why no slot was granted.
@@ -57,13 +80,15 @@ impl SlotQueue {
         limit: u32,
         queue: Option<QueuePolicy>,
     ) -> Result<SlotGuard, SlotRefusal> {
-        let (id, rx) = {
+        let (id, rx, timeout) = {
             let mut inner = self.inner.lock();
-            if limit == 0 || (inner.in_use < limit && inner.waiters.is_empty()) {
+            inner.limit = limit;
+            // A raised limit admits the waiters first.
+            inner.hand_over();
+            if inner.has_room() && inner.waiters.is_empty() {
                 inner.in_use += 1;
                 return Ok(SlotGuard {
                     queue: self.clone(),
-                    released: false,
                 });
             }
             let Some(policy) = queue else {
@@ -76,75 +101,54 @@ impl SlotQueue {
             inner.next_waiter += 1;
             let id = inner.next_waiter;
             inner.waiters.push_back((id, tx));
-            (id, (rx, policy.timeout))
+            (id, rx, policy.timeout)
         };
         // Whatever ends the wait (grant, timeout, or this future being dropped because the
         // client went away), `Waiting` cleans up.
-        let waiting = Waiting {
+        let mut waiting = Waiting {
             queue: self.clone(),
             id,
-            done: false,
+            rx,
+            granted: false,
         };
-        let (rx, timeout) = rx;
-        match tokio::time::timeout(timeout, rx).await {
+        match tokio::time::timeout(timeout, &mut waiting.rx).await {
             Ok(Ok(())) => {
-                waiting.granted();
+                waiting.granted = true;
                 Ok(SlotGuard {
                     queue: self.clone(),
-                    released: false,
                 })
             }
-            _ => {
-                drop(waiting);
-                Err(SlotRefusal::TimedOut)
-            }
+            _ => Err(SlotRefusal::TimedOut),
         }
     }
 
     fn release(&self) {
         let mut inner = self.inner.lock();
         inner.in_use = inner.in_use.saturating_sub(1);
-        Self::hand_over(&mut inner);
-    }
-
-    /// Gives the slot just freed to the oldest live waiter. A waiter counts as in use from the
-    /// moment the slot is sent to it.
-    fn hand_over(inner: &mut Inner) {
-        while let Some((_, tx)) = inner.waiters.pop_front() {
-            inner.in_use += 1;
-            if tx.send(()).is_ok() {
-                return;
-            }
-            // The waiter is gone; undo and try the next one.
-            inner.in_use -= 1;
-        }
+        inner.hand_over();
     }
 }
 
 struct Waiting {
     queue: Arc<SlotQueue>,
     id: u64,
-    done: bool,
-}
-
-impl Waiting {
-    fn granted(mut self) {
-        self.done = true;
-    }
+    rx: oneshot::Receiver<()>,
+    granted: bool,
 }
 
 impl Drop for Waiting {
     fn drop(&mut self) {
-        if self.done {
+        if self.granted {
             return;
         }
         let mut inner = self.queue.inner.lock();
+        self.rx.close();
         if let Some(pos) = inner.waiters.iter().position(|(id, _)| *id == self.id) {
             inner.waiters.remove(pos);
         } else {
-            // A slot was sent to us just as we gave up: pass it on.
+            // Out of the queue but not granted: a slot was sent to us as we gave up. Pass it on.
             inner.in_use = inner.in_use.saturating_sub(1);
-            SlotQueue::hand_over(&mut inner);
+            inner.hand_over();
         }
     }
 }
@@ -152,15 +156,11 @@ impl Drop for Waiting {
 /// A held slot; dropping it frees the slot for the next waiter.
 pub struct SlotGuard {
     queue: Arc<SlotQueue>,
-    released: bool,
 }
 
 impl Drop for SlotGuard {
     fn drop(&mut self) {
-        if !self.released {
-            self.released = true;
-            self.queue.release();
-        }
+        self.queue.release();
     }
 }
 
@@ -236,6 +236,42 @@ mod tests {
         assert_eq!(q.waiting(), 0, "a dropped waiter leaves at once");
         drop(held);
         assert_eq!(q.in_use(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_lowered_limit_holds_back_waiters_and_a_raised_one_admits_them() {
+        let q = Arc::new(SlotQueue::default());
+        let a = q.acquire(2, None).await.unwrap();
+        let b = q.acquire(2, None).await.unwrap();
+        let q2 = q.clone();
+        let waiter = tokio::spawn(async move { q2.acquire(1, policy(5, 5_000)).await.map(|_| ()) });
+        while q.waiting() == 0 {
+            tokio::task::yield_now().await;
+        }
+        // The limit is now 1: freeing one of two slots must not admit the waiter.
+        drop(a);
+        assert_eq!((q.in_use(), q.waiting()), (1, 1));
+        // A request under a raised limit lets the queue go first.
+        let c = q.acquire(3, policy(5, 5_000)).await.unwrap();
+        waiter.await.unwrap().unwrap();
+        assert_eq!(q.waiting(), 0);
+        drop((b, c));
+        assert_eq!(q.in_use(), 0);
+    }
+
+    #[tokio::test]
+    async fn racing_timeouts_and_releases_never_leak_or_double_count() {
+        let q = Arc::new(SlotQueue::default());
+        for _ in 0..200 {
+            let held = q.acquire(1, None).await.unwrap();
+            let q2 = q.clone();
+            let waiter = tokio::spawn(async move { q2.acquire(1, policy(5, 1)).await.is_ok() });
+            tokio::task::yield_now().await;
+            drop(held);
+            let _ = waiter.await.unwrap();
+            assert_eq!(q.in_use(), 0);
+            assert_eq!(q.waiting(), 0);
+        }
     }
 
     #[tokio::test]

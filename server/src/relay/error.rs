@@ -60,7 +60,11 @@ impl RelayError {
         self
     }
 
-    pub fn into_response(self, protocol: Protocol) -> Response {
+    pub fn into_response(mut self, protocol: Protocol) -> Response {
+        // 529 is Anthropic's own "overloaded"; other clients know 503 (and retry it).
+        if self.status.as_u16() == 529 && protocol != Protocol::Anthropic {
+            self.status = StatusCode::SERVICE_UNAVAILABLE;
+        }
         let body = match protocol {
             Protocol::Anthropic => serde_json::json!({
                 "type": "error",

@@ -55,6 +55,13 @@ pub trait Adapter: Send + Sync {
     fn inspects_client_errors(&self) -> bool {
         false
     }
+    /// For a 401/403: whether the body shows the request itself was refused (e.g. Gemini's
+    /// PERMISSION_DENIED on a file the caller does not own), not the account's credential. Such
+    /// answers go to the client as they are, without failover and without touching the
+    /// account's health.
+    fn request_fault(&self, _status: StatusCode, _body: &[u8]) -> bool {
+        false
+    }
     /// A rewrite of the answer body for clients that speak another protocol than the upstream
     /// (OpenAI clients on Claude accounts). `None` passes the body through untouched.
     fn transform(&self, _call: &Call, _status: StatusCode) -> Option<Box<dyn BodyTransform>> {
@@ -148,33 +155,22 @@ pub async fn relay_call(
 ) -> Response {
     let protocol = adapter.protocol();
     let platform = adapter.platform();
-    if !key.platform_allowed(platform) {
-        let refusal = Refusal::PlatformNotAllowed { platform };
-        relay.record_refusal(
-            &key,
-            platform,
-            &call.model,
-            403,
-            "permission_error",
-            call.stream,
-            started,
-        );
-        return RelayError::from(refusal).into_response(protocol);
-    }
-    if !key.model_allowed(&call.model) {
-        relay.record_refusal(
-            &key,
-            platform,
-            &call.model,
-            403,
-            "permission_error",
-            call.stream,
-            started,
-        );
-        return RelayError::from(Refusal::ModelNotAllowed {
+    // From here on the request leaves a usage event whatever happens, even if the client goes
+    // away while it waits in the queue or for an upstream (the future is then dropped).
+    let mut record = Unanswered::new(relay, &key, platform, &call, started);
+    let refused = if !key.platform_allowed(platform) {
+        Some(Refusal::PlatformNotAllowed { platform })
+    } else if !key.model_allowed(&call.model) {
+        Some(Refusal::ModelNotAllowed {
             model: call.model.clone(),
         })
-        .into_response(protocol);
+    } else {
+        None
+    };
+    if let Some(refusal) = refused {
+        let err = RelayError::from(refusal);
+        record.refused(err.status.as_u16(), err.kind.as_str());
+        return err.into_response(protocol);
     }
     let price = relay.pricing.load().lookup(&call.model);
     let estimate = if call.billable {
@@ -189,23 +185,112 @@ pub async fn relay_call(
         Ok(a) => a,
         Err(refusal) => {
             let err = RelayError::from(refusal);
-            relay.record_refusal(
-                &key,
-                platform,
-                &call.model,
-                err.status.as_u16(),
-                err.kind.as_str(),
-                call.stream,
-                started,
-            );
+            record.refused(err.status.as_u16(), err.kind.as_str());
             let mut res = err.into_response(protocol);
             relay.key_headers(&key, res.headers_mut());
             return res;
         }
     };
-    let mut res = attempt_loop(relay, adapter, admitted, price, call, started).await;
+    let mut res = attempt_loop(relay, adapter, admitted, price, call, started, record).await;
     relay.key_headers(&key, res.headers_mut());
     res
+}
+
+/// The usage event of a request that has no answer body (yet): written when the request is
+/// refused, fails, or is abandoned — dropped before an answer exists because the client went
+/// away or shutdown cut it. An answered request hands over to [`Accounting`] instead.
+struct Unanswered {
+    relay: Arc<Relay>,
+    event: Option<UsageEvent>,
+    started: Instant,
+}
+
+impl Unanswered {
+    fn new(
+        relay: &Arc<Relay>,
+        key: &KeyLimits,
+        platform: Platform,
+        call: &Call,
+        started: Instant,
+    ) -> Self {
+        let event = UsageEvent {
+            request_id: uuid::Uuid::now_v7().to_string(),
+            key_id: key.id.clone(),
+            platform: platform.as_str(),
+            model: call.model.clone(),
+            stream: call.stream,
+            created_at: now_ms(),
+            ..Default::default()
+        };
+        Unanswered {
+            relay: relay.clone(),
+            event: Some(event),
+            started,
+        }
+    }
+
+    fn set_group(&mut self, group: Option<Arc<str>>) {
+        if let Some(e) = self.event.as_mut() {
+            e.group_id = group;
+        }
+    }
+
+    fn write(
+        &mut self,
+        status: u16,
+        error_type: &str,
+        account: Option<Arc<str>>,
+        price: Option<&PriceLookup>,
+    ) {
+        if let Some(mut e) = self.event.take() {
+            e.status = status;
+            e.error_type = Some(error_type.to_owned());
+            e.account_id = account;
+            if let Some(p) = price {
+                e.price = serde_json::to_string(&p.price).unwrap_or_default();
+            }
+            e.latency_ms = self.started.elapsed().as_millis() as i64;
+            self.relay.record_event(e);
+        }
+    }
+
+    /// A refusal before admission or by it.
+    fn refused(&mut self, status: u16, error_type: &str) {
+        self.write(status, error_type, None, None);
+    }
+
+    /// Settles at zero and records a request that ends without an answer body.
+    fn failed(
+        &mut self,
+        admitted: Admitted,
+        status: u16,
+        error_type: &str,
+        account: Option<Arc<str>>,
+        price: &PriceLookup,
+    ) {
+        admitted.settle(0);
+        self.write(status, error_type, account, Some(price));
+    }
+
+    /// The answer's accounting takes over.
+    fn answered(&mut self) -> UsageEvent {
+        self.event.take().unwrap_or_default()
+    }
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if let Some(e) = self.event.as_mut() {
+            e.client_disconnected = !self.relay.cut.is_cancelled();
+        }
+        let kind = if self.relay.cut.is_cancelled() {
+            "shutdown"
+        } else {
+            "client_disconnected"
+        };
+        // 499: the client closed the request before an answer (nginx's convention).
+        self.write(499, kind, None, None);
+    }
 }
 
 /// Why the previous attempt failed, kept to answer the client if no account succeeds.
@@ -213,11 +298,11 @@ enum Failure {
     Upstream {
         status: StatusCode,
         headers: reqwest::header::HeaderMap,
-        body: Bytes,
     },
-    Transport(RelayError),
+    Transport(StatusCode, ErrorKind),
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn attempt_loop(
     relay: &Arc<Relay>,
     adapter: &dyn Adapter,
@@ -225,6 +310,7 @@ async fn attempt_loop(
     price: PriceLookup,
     call: Call,
     started: Instant,
+    mut record: Unanswered,
 ) -> Response {
     let protocol = adapter.protocol();
     let platform = adapter.platform();
@@ -234,10 +320,10 @@ async fn attempt_loop(
         Duration::from_millis(relay.settings.serve.relay.first_byte_timeout_ms);
     let mut exclude: Vec<Arc<str>> = Vec::new();
     let mut last: Option<Failure> = None;
-    let group_id = match key.binding(platform) {
+    record.set_group(match key.binding(platform) {
         Binding::Group(g) => Some(g.clone()),
         _ => None,
-    };
+    });
 
     for _ in 0..max_attempts {
         let now = now_ms();
@@ -247,129 +333,97 @@ async fn attempt_loop(
                 .select(&key, platform, &call.model, call.session, &exclude, now)
             {
                 Ok(lease) => lease,
-                Err(none) => {
-                    if last.is_none() {
-                        let err = RelayError::from(none);
-                        let status = err.status.as_u16();
-                        finish_without_answer(
-                            relay,
-                            admitted,
-                            &price,
-                            &call,
-                            platform,
-                            None,
-                            group_id,
-                            status,
-                            "overloaded_error",
-                            started,
-                        );
-                        return err.into_response(protocol);
-                    }
-                    break;
+                Err(none) if last.is_none() => {
+                    let err = RelayError::from(none);
+                    record.failed(
+                        admitted,
+                        err.status.as_u16(),
+                        err.kind.as_str(),
+                        None,
+                        &price,
+                    );
+                    return err.into_response(protocol);
                 }
+                Err(_) => break,
             };
         let request = match adapter.build(&lease.account, &call) {
             Ok(r) => r,
             Err(e) => {
-                finish_without_answer(
-                    relay,
+                record.failed(
                     admitted,
-                    &price,
-                    &call,
-                    platform,
-                    Some(lease.account.id.clone()),
-                    group_id,
                     e.status.as_u16(),
-                    "invalid_request_error",
-                    started,
+                    e.kind.as_str(),
+                    Some(lease.account.id.clone()),
+                    &price,
                 );
                 return e.into_response(protocol);
             }
         };
-        let sent = tokio::time::timeout(first_byte_timeout, request.send()).await;
+        let sent = match tokio::time::timeout(first_byte_timeout, request.send()).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => Err((
+                StatusCode::BAD_GATEWAY,
+                ErrorKind::Api,
+                format!("upstream unreachable: {}", describe(e)),
+            )),
+            Err(_) => Err((
+                StatusCode::GATEWAY_TIMEOUT,
+                ErrorKind::Timeout,
+                "no answer in time".to_owned(),
+            )),
+        };
         let answer = match sent {
-            Err(_) => {
+            Ok(answer) => answer,
+            Err((status, kind, message)) => {
                 relay.metrics.attempt(0, now_ms());
                 relay.prometheus.attempt(platform, &lease.account.id, 0);
                 relay.scheduler.report(
                     &mut lease,
                     Outcome::Failed {
                         status: None,
-                        message: "no answer in time".into(),
+                        message,
                     },
                     now_ms(),
                 );
-                last = Some(Failure::Transport(RelayError::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    ErrorKind::Timeout,
-                    "the upstream did not answer in time",
-                )));
+                last = Some(Failure::Transport(status, kind));
                 exclude.push(lease.account.id.clone());
                 continue;
             }
-            Ok(Err(e)) => {
-                relay.metrics.attempt(0, now_ms());
-                relay.prometheus.attempt(platform, &lease.account.id, 0);
-                let message = format!("upstream unreachable: {}", describe(e));
-                relay.scheduler.report(
-                    &mut lease,
-                    Outcome::Failed {
-                        status: None,
-                        message: message.clone(),
-                    },
-                    now_ms(),
-                );
-                last = Some(Failure::Transport(RelayError::new(
-                    StatusCode::BAD_GATEWAY,
-                    ErrorKind::Api,
-                    message,
-                )));
-                exclude.push(lease.account.id.clone());
-                continue;
-            }
-            Ok(Ok(answer)) => answer,
         };
         let status = answer.status();
         relay.metrics.attempt(status.as_u16(), now_ms());
         relay
             .prometheus
             .attempt(platform, &lease.account.id, status.as_u16());
-        let retryable = status == StatusCode::TOO_MANY_REQUESTS
+        let account_suspect = status == StatusCode::TOO_MANY_REQUESTS
             || status.as_u16() == 529
             || status.is_server_error()
             || status == StatusCode::UNAUTHORIZED
-            || status == StatusCode::FORBIDDEN;
-        if retryable {
-            let headers = answer.headers().clone();
-            let body = read_error_body(answer).await;
-            let outcome = adapter.classify(status, &headers, &body, now_ms());
-            relay.scheduler.report(&mut lease, outcome, now_ms());
-            exclude.push(lease.account.id.clone());
-            last = Some(Failure::Upstream {
-                status,
-                headers,
-                body,
-            });
-            continue;
-        }
+            || status == StatusCode::FORBIDDEN
+            || (status.is_client_error() && adapter.inspects_client_errors());
         let headers = answer.headers().clone();
-        let body: BoxStream<'static, reqwest::Result<Bytes>> =
-            if status.is_client_error() && adapter.inspects_client_errors() {
-                let bytes = read_error_body(answer).await;
-                if let Some(outcome) = adapter.account_fault(status, &bytes) {
-                    relay.scheduler.report(&mut lease, outcome, now_ms());
-                    exclude.push(lease.account.id.clone());
-                    last = Some(Failure::Upstream {
-                        status,
-                        headers,
-                        body: bytes,
-                    });
-                    continue;
-                }
-                futures::stream::once(futures::future::ready(Ok(bytes))).boxed()
+        let body: BoxStream<'static, reqwest::Result<Bytes>> = if account_suspect {
+            let bytes = read_error_body(answer).await;
+            let outcome = if status.is_server_error()
+                || status == StatusCode::TOO_MANY_REQUESTS
+                || status.as_u16() == 529
+                || ((status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN)
+                    && !adapter.request_fault(status, &bytes))
+            {
+                Some(adapter.classify(status, &headers, &bytes, now_ms()))
             } else {
-                answer.bytes_stream().boxed()
+                adapter.account_fault(status, &bytes)
             };
+            if let Some(outcome) = outcome {
+                relay.scheduler.report(&mut lease, outcome, now_ms());
+                exclude.push(lease.account.id.clone());
+                last = Some(Failure::Upstream { status, headers });
+                continue;
+            }
+            futures::stream::once(futures::future::ready(Ok(bytes))).boxed()
+        } else {
+            answer.bytes_stream().boxed()
+        };
         // Success, or an error caused by the request itself: the account is fine.
         relay
             .scheduler
@@ -379,53 +433,104 @@ async fn attempt_loop(
             headers: &headers,
             body,
         };
+        let event = record.answered();
         return stream_answer(
-            relay, adapter, upstream, admitted, lease, price, &call, group_id, started,
+            relay, adapter, upstream, admitted, lease, price, &call, event, started,
         );
     }
 
-    // Every attempt failed: the client gets the last failure as it was.
-    let (status, error_type, response) = match last {
-        Some(Failure::Upstream {
-            status,
-            headers,
-            body,
-        }) => {
-            let mut res = Response::new(Body::from(body));
-            *res.status_mut() = status;
-            copy_headers(&headers, res.headers_mut());
-            if let Some(ra) = headers.get(header::RETRY_AFTER) {
-                res.headers_mut().insert(header::RETRY_AFTER, ra.clone());
+    // Every attempt failed. The client learns what kind of failure it was (and when to retry)
+    // in its protocol's shape, never the upstream's own text: that describes the operator's
+    // accounts (organisation ids, key hints) and would make the client doubt its own key.
+    let err = match last {
+        Some(Failure::Upstream { status, headers }) => {
+            let retry_after = headers
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let e = match status.as_u16() {
+                429 => RelayError::new(
+                    status,
+                    ErrorKind::RateLimit,
+                    "every upstream account that can serve this request is rate limited",
+                ),
+                529 | 503 => RelayError::new(
+                    status,
+                    ErrorKind::Overloaded,
+                    "the upstream accounts are overloaded",
+                ),
+                401 | 403 | 400 => RelayError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorKind::Overloaded,
+                    "no upstream account could serve this request: their credentials were refused",
+                ),
+                _ => RelayError::new(
+                    status,
+                    ErrorKind::Api,
+                    format!("the upstream failed with HTTP {}", status.as_u16()),
+                ),
+            };
+            match retry_after {
+                Some(d) => e.retry_after(d),
+                None if status.as_u16() != 500 => e.retry_after(Duration::from_secs(5)),
+                None => e,
             }
-            (status.as_u16(), "upstream_error", res)
         }
-        Some(Failure::Transport(e)) => (
-            e.status.as_u16(),
-            "upstream_unreachable",
-            e.into_response(protocol),
+        Some(Failure::Transport(status, kind)) => {
+            let message = if kind == ErrorKind::Timeout {
+                "the upstream did not answer in time"
+            } else {
+                "the upstream could not be reached"
+            };
+            RelayError::new(status, kind, message)
+        }
+        None => RelayError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Overloaded,
+            "no upstream account available",
         ),
-        None => {
-            let e = RelayError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorKind::Overloaded,
-                "no upstream account available",
-            );
-            (503, "overloaded_error", e.into_response(protocol))
-        }
     };
-    finish_without_answer(
-        relay,
+    record.failed(
         admitted,
-        &price,
-        &call,
-        platform,
+        err.status.as_u16(),
+        err.kind.as_str(),
         exclude.last().cloned(),
-        group_id,
-        status,
-        error_type,
-        started,
+        &price,
     );
-    response
+    err.into_response(protocol)
+}
+
+/// Moves the answer from the upstream to the client in a task of its own, through a small
+/// buffer. hyper stops polling a body whose client does not read; without the pump such a
+/// client would hold its slot, its reservation and the account's in-flight count for as long
+/// as it liked, out of reach of the idle timeout and the shutdown cut. The pump gives a
+/// stalled client the idle timeout to make room, then ends the answer (billed as seen).
+fn pumped<S>(relay: &Arc<Relay>, mut body: S) -> Response
+where
+    S: futures::Stream<Item = std::io::Result<Bytes>> + Send + Unpin + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
+    let stall = Duration::from_millis(relay.settings.serve.relay.idle_timeout_ms);
+    relay.tasks.spawn(async move {
+        loop {
+            let item = tokio::select! {
+                item = body.next() => item,
+                // The client went away: dropping the body ends it as ClientGone.
+                _ = tx.closed() => return,
+            };
+            let Some(item) = item else { return };
+            let failed = item.is_err();
+            match tokio::time::timeout(stall, tx.send(item)).await {
+                Ok(Ok(())) if !failed => {}
+                _ => return,
+            }
+        }
+    });
+    Response::new(Body::from_stream(futures::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
+    )))
 }
 
 /// A transport error's text without the URL (a query string may carry credentials).
@@ -490,12 +595,16 @@ fn stream_answer(
     lease: Lease,
     price: PriceLookup,
     call: &Call,
-    group_id: Option<Arc<str>>,
+    event: UsageEvent,
     started: Instant,
 ) -> Response {
     let status = answer.status;
     let mut headers = HeaderMap::new();
     copy_headers(answer.headers, &mut headers);
+    if !status.is_success() {
+        // Error bodies may have been read (and bounded) already; let the framing follow the body.
+        headers.remove(header::CONTENT_LENGTH);
+    }
     let encoding = answer
         .headers
         .get(header::CONTENT_ENCODING)
@@ -508,10 +617,15 @@ fn stream_answer(
         admitted: Some(admitted),
         lease: Some(lease),
         price,
-        event: template(call, adapter.platform(), None, group_id, started),
+        event,
         status: status.as_u16(),
+        request_bytes: call.body.len(),
         started,
     });
+    let declared_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     let body = MeteredBody::new(
         answer.body,
         parser,
@@ -520,7 +634,8 @@ fn stream_answer(
         started,
         Duration::from_millis(relay.settings.serve.relay.idle_timeout_ms),
         relay.cut.clone().cancelled_owned(),
-    );
+    )
+    .with_declared_length(declared_length);
     let mut res = match adapter.transform(call, status) {
         Some(t) => {
             headers.remove(header::CONTENT_LENGTH);
@@ -529,56 +644,13 @@ fn stream_answer(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(t.content_type()),
             );
-            Response::new(Body::from_stream(transformed(body, t)))
+            pumped(relay, Box::pin(transformed(body, t)))
         }
-        None => Response::new(Body::from_stream(body)),
+        None => pumped(relay, body),
     };
     *res.status_mut() = status;
     *res.headers_mut() = headers;
     res
-}
-
-fn template(
-    call: &Call,
-    platform: Platform,
-    account: Option<Arc<str>>,
-    group_id: Option<Arc<str>>,
-    started: Instant,
-) -> UsageEvent {
-    UsageEvent {
-        request_id: uuid::Uuid::now_v7().to_string(),
-        account_id: account,
-        group_id,
-        platform: platform.as_str(),
-        model: call.model.clone(),
-        stream: call.stream,
-        created_at: now_ms() - started.elapsed().as_millis() as i64,
-        ..Default::default()
-    }
-}
-
-/// Settles and records a request that ends without an upstream answer body.
-#[allow(clippy::too_many_arguments)]
-fn finish_without_answer(
-    relay: &Arc<Relay>,
-    admitted: Admitted,
-    price: &PriceLookup,
-    call: &Call,
-    platform: Platform,
-    account: Option<Arc<str>>,
-    group_id: Option<Arc<str>>,
-    status: u16,
-    error_type: &str,
-    started: Instant,
-) {
-    let mut event = template(call, platform, account, group_id, started);
-    event.key_id = admitted.key().id.clone();
-    event.status = status;
-    event.error_type = Some(error_type.to_owned());
-    event.price = serde_json::to_string(&price.price).unwrap_or_default();
-    event.latency_ms = started.elapsed().as_millis() as i64;
-    admitted.settle(0);
-    relay.record_event(event);
 }
 
 /// The accounting hook of an answered request.
@@ -589,7 +661,38 @@ struct Accounting {
     price: PriceLookup,
     event: UsageEvent,
     status: u16,
+    /// Size of the client's request, for estimating input a cut-short answer never reported.
+    request_bytes: usize,
     started: Instant,
+}
+
+impl Accounting {
+    /// The tokens to bill. When an answer ends before its usage arrived (client gone, upstream
+    /// failure, idle, shutdown), what the upstream did report counts, topped up by estimates:
+    /// input from the request's size when nothing was reported, output from the text seen. The
+    /// upstream bills the operator for that work, so it is never free for the key.
+    fn billed_usage(
+        &self,
+        end: &BodyEnd,
+        parsed: &ParsedUsage,
+    ) -> (crate::pricing::TokenUsage, bool) {
+        let mut usage = parsed.usage;
+        if parsed.complete || *end == BodyEnd::Completed || self.status >= 400 {
+            return (usage, false);
+        }
+        let reported_input =
+            usage.input + usage.cache_read + usage.cache_write_5m + usage.cache_write_1h;
+        let mut estimated = false;
+        if reported_input == 0 {
+            usage.input = (self.request_bytes / 4) as u64;
+            estimated = true;
+        }
+        if parsed.output_estimate > usage.output {
+            usage.output = parsed.output_estimate;
+            estimated = true;
+        }
+        (usage, estimated)
+    }
 }
 
 impl Finish for Accounting {
@@ -599,8 +702,9 @@ impl Finish for Accounting {
         parsed: ParsedUsage,
         first_byte: Option<Duration>,
     ) {
+        let (usage, estimated) = self.billed_usage(&end, &parsed);
         let cost = if self.event.stream || self.status < 400 {
-            cost_micros(&self.price.price, &parsed.usage)
+            cost_micros(&self.price.price, &usage)
         } else {
             0
         };
@@ -630,12 +734,21 @@ impl Finish for Accounting {
             let mut e = std::mem::take(&mut self.event);
             e.key_id = key.id.clone();
             e.account_id = account;
-            e.usage = parsed.usage;
+            e.usage = usage;
             e.cost_micros = cost;
             e.price = serde_json::to_string(&self.price.price).unwrap_or_default();
             e.priced_by_fallback = self.price.source == PriceSource::Fallback;
             e.status = self.status;
             e.error_type = match &end {
+                // A stream that closed cleanly but never said it was done was cut upstream.
+                BodyEnd::Completed
+                    if !parsed.complete
+                        && parsed.error.is_none()
+                        && self.status < 400
+                        && e.stream =>
+                {
+                    Some("incomplete".into())
+                }
                 BodyEnd::Completed => parsed.error.clone(),
                 BodyEnd::UpstreamError(_) => Some("upstream_stream_error".into()),
                 BodyEnd::IdleTimeout => Some("upstream_idle_timeout".into()),
@@ -643,6 +756,9 @@ impl Finish for Accounting {
                 BodyEnd::Cut => Some("shutdown".into()),
             };
             e.client_disconnected = end == BodyEnd::ClientGone;
+            if estimated {
+                e.error_type = e.error_type.map(|t| format!("{t}; usage estimated"));
+            }
             e.latency_ms = self.started.elapsed().as_millis() as i64;
             e.ttft_ms = first_byte.map(|d| d.as_millis() as i64);
             self.relay.record_event(e);

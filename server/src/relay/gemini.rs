@@ -77,6 +77,12 @@ impl Adapter for GeminiAdapter {
         call: &Call,
     ) -> Result<reqwest::RequestBuilder, RelayError> {
         let model = account.upstream_model(&call.model);
+        // The account's mapping is admin-controlled, but the URL still gets only safe names.
+        if !valid_model_name(model) {
+            return Err(RelayError::invalid(format!(
+                "the account maps to an invalid model name {model:?}"
+            )));
+        }
         let mut url = format!(
             "{}/{}/models/{model}:{}",
             account.base_url,
@@ -111,6 +117,22 @@ impl Adapter for GeminiAdapter {
 
     fn inspects_client_errors(&self) -> bool {
         true
+    }
+
+    /// A 403 is the account's fault only when Google says so about the key or the project
+    /// (API_KEY_*, CONSUMER_*, SERVICE_DISABLED, billing); PERMISSION_DENIED on a resource the
+    /// request names (a file, a cached content) is the caller's.
+    fn request_fault(&self, status: StatusCode, body: &[u8]) -> bool {
+        status == StatusCode::FORBIDDEN
+            && ![
+                "API_KEY",
+                "CONSUMER_",
+                "SERVICE_DISABLED",
+                "BILLING",
+                "API key",
+            ]
+            .iter()
+            .any(|marker| memchr::memmem::find(body, marker.as_bytes()).is_some())
     }
 
     /// Gemini answers a revoked or wrong API key with 400 `API_KEY_INVALID`.
@@ -267,6 +289,17 @@ fn version_of(path: &str) -> &'static str {
 
 /// `POST /gemini/{version}/models/{model}:{action}`: axum cannot route on `:` inside a
 /// segment, so the segment is split here.
+/// A model name that can only ever address `models/<name>` upstream: no `/`, `#`, `?`, `%`,
+/// `:` or dots-only segment can steer the request to another Google endpoint.
+pub fn valid_model_name(model: &str) -> bool {
+    !model.is_empty()
+        && model.len() <= 200
+        && model
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        && !model.chars().all(|c| c == '.')
+}
+
 pub async fn model_action(
     State(relay): State<Arc<Relay>>,
     Path(segment): Path<String>,
@@ -286,9 +319,11 @@ pub async fn model_action(
         return RelayError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, message)
             .into_response(Protocol::Gemini);
     };
-    if model.is_empty() {
-        return RelayError::invalid("the model name is missing from the path")
-            .into_response(Protocol::Gemini);
+    if !valid_model_name(model) {
+        return RelayError::invalid(format!(
+            "invalid model name {model:?}: use letters, digits, '.', '-' and '_' only"
+        ))
+        .into_response(Protocol::Gemini);
     }
     let bytes = match read_body(
         body,
@@ -426,6 +461,37 @@ pub async fn model(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forbidden_files_are_the_callers_fault_a_blocked_key_is_not() {
+        let a = GeminiAdapter {
+            version: "v1beta",
+            action: Action::Generate,
+            query: None,
+        };
+        let file = br#"{"error":{"code":403,"message":"You do not have permission to access the File abc","status":"PERMISSION_DENIED"}}"#;
+        assert!(a.request_fault(StatusCode::FORBIDDEN, file));
+        let key = br#"{"error":{"code":403,"message":"Requests to this API are blocked.","status":"PERMISSION_DENIED","details":[{"reason":"API_KEY_SERVICE_BLOCKED"}]}}"#;
+        assert!(!a.request_fault(StatusCode::FORBIDDEN, key));
+    }
+
+    #[test]
+    fn model_names_cannot_escape_the_models_path() {
+        assert!(valid_model_name("gemini-2.5-pro"));
+        assert!(valid_model_name("gemini-2.0-flash-001"));
+        for bad in [
+            "",
+            "..",
+            "gemini-2.5-pro:batchGenerateContent#",
+            "../../upload/v1beta/files#",
+            "a/b",
+            "a?x=1",
+            "a%23",
+            "a b",
+        ] {
+            assert!(!valid_model_name(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn an_invalid_key_400_is_the_accounts_fault_other_400s_are_not() {

@@ -90,6 +90,9 @@ struct Meter {
 pub struct MeteredBody {
     upstream: BoxStream<'static, reqwest::Result<Bytes>>,
     meter: Option<Meter>,
+    /// The `Content-Length` passed to the client: hyper stops polling once that many bytes went
+    /// out, so reaching it is how a fixed-length answer ends.
+    remaining: Option<u64>,
     idle: Pin<Box<Sleep>>,
     idle_timeout: Duration,
     cut: Pin<Box<WaitForCancellationFutureOwned>>,
@@ -121,10 +124,16 @@ impl MeteredBody {
                 started,
                 first_byte: None,
             }),
+            remaining: None,
             idle: Box::pin(tokio::time::sleep(idle_timeout)),
             idle_timeout,
             cut: Box::pin(cut),
         }
+    }
+
+    pub fn with_declared_length(mut self, length: Option<u64>) -> Self {
+        self.remaining = length;
+        self
     }
 
     fn end(&mut self, how: BodyEnd) {
@@ -166,6 +175,12 @@ impl Stream for MeteredBody {
                 }
                 let deadline = tokio::time::Instant::now() + this.idle_timeout;
                 this.idle.as_mut().reset(deadline);
+                if let Some(left) = this.remaining.as_mut() {
+                    *left = left.saturating_sub(bytes.len() as u64);
+                    if *left == 0 {
+                        this.end(BodyEnd::Completed);
+                    }
+                }
                 Poll::Ready(Some(Ok(bytes)))
             }
             Poll::Ready(Some(Err(e))) => {
@@ -314,6 +329,25 @@ mod tests {
                 "{enc}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_fixed_length_answer_ends_with_its_last_byte() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let chunks: Vec<_> = SSE
+            .chunks(40)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        let mut b = body(chunks, None, &log).with_declared_length(Some(SSE.len() as u64));
+        let mut n = 0;
+        while n < SSE.len() {
+            n += b.next().await.unwrap().unwrap().len();
+        }
+        // hyper stops polling here; dropping the body must not count as a disconnect.
+        drop(b);
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].0, BodyEnd::Completed);
     }
 
     #[tokio::test(start_paused = true)]

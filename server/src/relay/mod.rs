@@ -20,7 +20,6 @@ pub mod writer;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::types::Platform;
 use arc_swap::ArcSwap;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::routing::{get, head, post};
@@ -106,6 +105,7 @@ impl Relay {
             settings.serve.scheduler.timezone,
             tasks,
             stop.clone(),
+            Some(webhooks.clone()),
         );
         let (relay, transitions) = Self::assemble(
             settings,
@@ -147,6 +147,7 @@ impl Relay {
             settings.serve.scheduler.timezone,
             &tasks,
             CancellationToken::new(),
+            None,
         );
         Ok(Self::assemble(settings, store, cipher, webhooks, writer, &tasks)?.0)
     }
@@ -239,32 +240,6 @@ impl Relay {
         self.metrics.record(&event, now_ms());
         self.prometheus.record(&event, &self.pricing);
         self.writer.record(event);
-    }
-
-    /// Records a request refused after authentication (it still leaves a usage event).
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_refusal(
-        &self,
-        key: &KeyLimits,
-        platform: Platform,
-        model: &str,
-        status: u16,
-        error_type: &str,
-        stream: bool,
-        started: Instant,
-    ) {
-        self.record_event(UsageEvent {
-            request_id: uuid::Uuid::now_v7().to_string(),
-            key_id: key.id.clone(),
-            platform: platform.as_str(),
-            model: model.to_owned(),
-            status,
-            error_type: Some(error_type.to_owned()),
-            latency_ms: started.elapsed().as_millis() as i64,
-            stream,
-            created_at: now_ms(),
-            ..Default::default()
-        });
     }
 
     /// After every settlement: announce a key crossing its quota-warning share or its quota.
@@ -423,16 +398,24 @@ pub fn routes(relay: Arc<Relay>) -> Router {
 }
 
 /// Sweeps expired sticky mappings now and then.
-/// Sweeps expired sticky mappings and announces keys whose validity just ended.
+/// Sweeps expired sticky mappings, announces keys whose validity just ended, and watches pool
+/// utilization for `pool.saturated`.
 pub fn spawn_housekeeping(relay: &Arc<Relay>, stop: CancellationToken) {
     let relay = relay.clone();
     let tasks = relay.tasks.clone();
     tasks.spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(30));
         let mut watermark = now_ms();
+        let mut saturation = Saturation::default();
+        let mut changes = ConfigChanges::default();
+        let mut poll = tokio::time::interval(Duration::from_secs(5));
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
+                _ = poll.tick() => {
+                    changes.poll(&relay).await;
+                    saturation.check(&relay, now_ms());
+                }
                 _ = every.tick() => {
                     let now = now_ms();
                     relay.scheduler.live().sticky().sweep(now);
@@ -452,4 +435,84 @@ pub fn spawn_housekeeping(relay: &Arc<Relay>, stop: CancellationToken) {
             }
         }
     });
+}
+
+/// Picks up configuration changed outside this process (another instance sharing the
+/// database, or a hand edit): edited keys are re-read on their next request, and the account
+/// pool is rebuilt when accounts, groups or memberships changed. Local admin edits apply at
+/// once anyway; this bounds the staleness elsewhere to the poll interval.
+#[derive(Default)]
+struct ConfigChanges {
+    keys_seen: Option<i64>,
+    pool: Option<crate::storage::key_limits::PoolVersion>,
+}
+
+impl ConfigChanges {
+    async fn poll(&mut self, relay: &Relay) {
+        let since = *self.keys_seen.get_or_insert_with(now_ms);
+        match relay.store.keys_changed_since(since).await {
+            Ok(changed) => {
+                for (id, updated) in changed {
+                    relay.keys.forget(&id);
+                    self.keys_seen = Some(self.keys_seen.unwrap_or(since).max(updated));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "polling for key changes failed"),
+        }
+        match relay.store.pool_version().await {
+            Ok(version) => {
+                if self.pool.is_some_and(|seen| seen != version) {
+                    if let Err(e) = relay.scheduler.reload(false).await {
+                        tracing::warn!(error = %e, "reloading the account pool failed");
+                        return;
+                    }
+                }
+                self.pool = Some(version);
+            }
+            Err(e) => tracing::warn!(error = %e, "polling for account changes failed"),
+        }
+    }
+}
+
+/// Per platform: since when utilization has been above the threshold, and whether that
+/// stretch was announced (once per stretch).
+#[derive(Default)]
+struct Saturation {
+    above_since: [Option<i64>; 3],
+    announced: [bool; 3],
+}
+
+impl Saturation {
+    fn check(&mut self, relay: &Relay, now: i64) {
+        let opts = &relay.settings.serve.relay;
+        let pool = relay.scheduler.snapshot();
+        for (i, platform) in app::types::Platform::ALL.into_iter().enumerate() {
+            let load = relay.scheduler.load_of(
+                pool.by_id
+                    .values()
+                    .filter(|a| a.platform == platform)
+                    .map(|a| a.as_ref()),
+                opts.default_account_capacity,
+            );
+            if load.capacity == 0 || load.utilization() < opts.pool_saturation_threshold {
+                self.above_since[i] = None;
+                self.announced[i] = false;
+                continue;
+            }
+            let since = *self.above_since[i].get_or_insert(now);
+            if !self.announced[i] && now - since >= opts.pool_saturation_minutes as i64 * 60_000 {
+                self.announced[i] = true;
+                relay.webhooks.emit(
+                    EventKind::PoolSaturated,
+                    serde_json::json!({
+                        "platform": platform.as_str(),
+                        "utilization": load.utilization(),
+                        "inFlight": load.in_flight,
+                        "capacity": load.capacity,
+                        "sinceMs": since,
+                    }),
+                );
+            }
+        }
+    }
 }

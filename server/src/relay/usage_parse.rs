@@ -16,6 +16,9 @@ pub struct ParsedUsage {
     pub complete: bool,
     /// An error the upstream reported inside the answer (e.g. an SSE `error` event).
     pub error: Option<String>,
+    /// Output tokens guessed from the text seen so far, for answers cut short before their
+    /// usage arrived (about 4 bytes of text per token).
+    pub output_estimate: u64,
 }
 
 pub trait UsageParser: Send {
@@ -88,10 +91,13 @@ pub fn apply_anthropic_usage(usage: &Value, into: &mut TokenUsage) {
             }
         }
         None => {
-            // Without the split every cache write is a 5-minute one.
+            // A total without the split: `message_delta` repeats the running total only, so an
+            // earlier split (from `message_start`) keeps its 1-hour part; without any split
+            // every cache write is a 5-minute one.
             if let Some(n) = u(usage, "cache_creation_input_tokens") {
-                into.cache_write_5m = n;
-                into.cache_write_1h = 0;
+                let one_hour = into.cache_write_1h.min(n);
+                into.cache_write_1h = one_hour;
+                into.cache_write_5m = n - one_hour;
             }
         }
     }
@@ -103,6 +109,7 @@ pub struct AnthropicSse {
     lines: LineSplitter,
     event: Vec<u8>,
     out: ParsedUsage,
+    delta_bytes: u64,
 }
 
 impl AnthropicSse {
@@ -115,6 +122,11 @@ impl AnthropicSse {
         let Some(data) = line.strip_prefix(b"data:") else {
             return;
         };
+        if self.event.as_slice() == b"content_block_delta" {
+            // The JSON framing of a delta is ~80 bytes; the rest is text (or tool input).
+            self.delta_bytes += data.len().saturating_sub(80) as u64;
+            return;
+        }
         let wanted = matches!(self.event.as_slice(), b"message_start" | b"message_delta" | b"message_stop" | b"error")
             // Some compatible upstreams omit `event:` lines; the type is in the data then.
             || (self.event.is_empty() && memchr::memmem::find(data, b"\"message_").is_some());
@@ -159,6 +171,7 @@ impl UsageParser for AnthropicSse {
     fn finish(&mut self) -> ParsedUsage {
         let mut lines = std::mem::take(&mut self.lines);
         lines.flush(|l| self.on_line(l));
+        self.out.output_estimate = self.delta_bytes / 4;
         self.out.clone()
     }
 }
@@ -192,7 +205,10 @@ impl UsageParser for JsonBody {
     }
 
     fn finish(&mut self) -> ParsedUsage {
-        let mut out = ParsedUsage::default();
+        let mut out = ParsedUsage {
+            output_estimate: (self.buf.len() / 4) as u64,
+            ..Default::default()
+        };
         if self.overflow {
             tracing::warn!("answer too large to read its usage");
             return out;
@@ -258,6 +274,21 @@ data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":9}}\r\n\r\n";
         let got = p.finish();
         assert_eq!((got.usage.input, got.usage.output), (5, 9));
         assert!(!got.complete, "no message_stop seen");
+    }
+
+    #[test]
+    fn a_later_total_without_split_keeps_the_earlier_split() {
+        let mut t = TokenUsage::default();
+        apply_anthropic_usage(
+            &serde_json::json!({"input_tokens": 5, "cache_creation_input_tokens": 30,
+                                "cache_creation": {"ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 20}}),
+            &mut t,
+        );
+        apply_anthropic_usage(
+            &serde_json::json!({"output_tokens": 9, "cache_creation_input_tokens": 30}),
+            &mut t,
+        );
+        assert_eq!((t.cache_write_5m, t.cache_write_1h, t.output), (10, 20, 9));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::pricing::TokenUsage;
 use crate::storage::{with_pool, Store, StoreResult};
+use crate::webhooks::Webhooks;
 
 /// One relayed request, as it is billed.
 #[derive(Clone, Debug, Default)]
@@ -50,15 +51,17 @@ const ROWS_PER_INSERT: usize = 200;
 
 impl UsageWriter {
     /// Starts the writer task; it drains and stops when `stop` fires and the channel is empty.
+    /// `alerts` receives a `system.error` when a batch fails (once per run of failures).
     pub fn spawn(
         store: Store,
         tz: chrono_tz::Tz,
         tasks: &TaskTracker,
         stop: CancellationToken,
+        alerts: Option<Webhooks>,
     ) -> UsageWriter {
         let (tx, rx) = mpsc::unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
-        tasks.spawn(run(store, tz, rx, stop, pending.clone()));
+        tasks.spawn(run(store, tz, rx, stop, pending.clone(), alerts));
         UsageWriter { tx, pending }
     }
 
@@ -83,7 +86,9 @@ async fn run(
     mut rx: mpsc::UnboundedReceiver<UsageEvent>,
     stop: CancellationToken,
     pending: Arc<AtomicUsize>,
+    alerts: Option<Webhooks>,
 ) {
+    let alerts = alerts.as_ref();
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         tokio::select! {
@@ -98,11 +103,11 @@ async fn run(
                 while let Ok(e) = rx.try_recv() {
                     batch.push(e);
                 }
-                write_with_retry(&store, tz, &mut batch, &pending, true).await;
+                write_with_retry(&store, tz, &mut batch, &pending, true, alerts).await;
                 break;
             }
         }
-        write_with_retry(&store, tz, &mut batch, &pending, false).await;
+        write_with_retry(&store, tz, &mut batch, &pending, false, alerts).await;
     }
     tracing::info!("usage writer drained");
 }
@@ -113,6 +118,7 @@ async fn write_with_retry(
     batch: &mut Vec<UsageEvent>,
     pending: &AtomicUsize,
     final_flush: bool,
+    alerts: Option<&Webhooks>,
 ) {
     if batch.is_empty() {
         return;
@@ -127,6 +133,18 @@ async fn write_with_retry(
             }
             Err(e) => {
                 tracing::error!(error = %e, attempt, events = batch.len(), "writing usage failed; retrying");
+                if attempt == 1 {
+                    if let Some(w) = alerts {
+                        w.emit(
+                            crate::webhooks::EventKind::SystemError,
+                            serde_json::json!({
+                                "component": "usage_writer",
+                                "message": "writing usage to the database failed; retrying, nothing is dropped",
+                                "pendingEvents": pending.load(Ordering::Relaxed),
+                            }),
+                        );
+                    }
+                }
                 if final_flush && attempt >= 20 {
                     tracing::error!(
                         events = batch.len(),

@@ -3,7 +3,7 @@
 //! implementation keeps everything per instance.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use app::types::AccountStatus;
@@ -12,7 +12,8 @@ use parking_lot::{Mutex, RwLock};
 use super::health::{Availability, Health, HealthConfig, Outcome, Transition};
 use super::sticky::StickyMap;
 
-/// Requests, errors and 529s of an account in five-minute buckets over the last 24 hours.
+/// Requests (attempts sent to the account), errors and 529s in five-minute buckets over the
+/// last 24 hours.
 const BUCKET_MS: i64 = 300_000;
 const BUCKETS: usize = 288;
 
@@ -53,7 +54,6 @@ struct AccountLive {
     health: Mutex<Health>,
     /// `(bucket index, requests, errors, overloaded)` per slot of the ring.
     ring: Mutex<Vec<(i64, Traffic)>>,
-    requests_total: AtomicU64,
 }
 
 pub struct MemoryLive {
@@ -121,7 +121,7 @@ impl LiveState for MemoryLive {
         };
         if acquired {
             live.last_used.store(now, Ordering::Relaxed);
-            live.requests_total.fetch_add(1, Ordering::Relaxed);
+            self.count(&live, now, |t| t.requests += 1);
         }
         acquired
     }
@@ -163,11 +163,13 @@ impl LiveState for MemoryLive {
             Outcome::Overloaded { .. } => (true, true),
             _ => (true, false),
         };
-        self.count(&live, now, |t| {
-            t.requests += 1;
-            t.errors += error as u64;
-            t.overloaded += overloaded as u64;
-        });
+        // Requests were counted when they took the account; outcomes add errors only.
+        if error {
+            self.count(&live, now, |t| {
+                t.errors += 1;
+                t.overloaded += overloaded as u64;
+            });
+        }
         let mut health = live.health.lock();
         health.on_outcome(outcome, now, &self.health_cfg)
     }

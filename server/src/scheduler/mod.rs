@@ -28,6 +28,25 @@ use health::{Availability, Outcome, Transition};
 use live::LiveState;
 use pool::{build_account, platform_index, GroupInfo, PoolSnapshot, UpstreamAccount};
 
+/// In flight and capacity of a set of accounts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolLoad {
+    pub accounts: u32,
+    pub in_flight: u32,
+    pub capacity: u32,
+}
+
+impl PoolLoad {
+    /// In flight ÷ capacity (0 without capacity).
+    pub fn utilization(&self) -> f64 {
+        if self.capacity == 0 {
+            0.0
+        } else {
+            self.in_flight as f64 / self.capacity as f64
+        }
+    }
+}
+
 /// A state change of an account, for the recorder (database + webhooks).
 #[derive(Clone, Debug)]
 pub struct AccountTransition {
@@ -59,6 +78,8 @@ pub struct Scheduler {
     live: Arc<dyn LiveState>,
     transitions: mpsc::UnboundedSender<AccountTransition>,
     sticky_grace_ms: i64,
+    /// One rebuild at a time, so a slower older rebuild never replaces a newer snapshot.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 /// An account taken for one attempt. Dropping it frees the in-flight count (and an unused
@@ -107,6 +128,7 @@ impl Scheduler {
             live,
             transitions,
             sticky_grace_ms: sticky_grace.as_millis() as i64,
+            reloading: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -121,6 +143,7 @@ impl Scheduler {
     /// Rebuilds the account snapshot from the database. `restore_health` (at startup) also
     /// restores persisted statuses and cooldowns into the live state.
     pub async fn reload(&self, restore_health: bool) -> anyhow::Result<()> {
+        let _one_at_a_time = self.reloading.lock().await;
         let rows = self.store.list_accounts().await?;
         let groups = self.store.list_groups().await?;
         let memberships = self.store.group_memberships().await?;
@@ -196,12 +219,12 @@ impl Scheduler {
             Availability::Available => false,
             Availability::HalfOpen => true,
             Availability::CoolingDown { until } => return Err(Unfit::Brief(Some(until))),
+            // The upstream's own message stays on the dashboard: it describes the operator's
+            // account, not the client's request.
             Availability::Broken => {
-                let h = self.live.health(&a.id);
-                return Err(Unfit::Lasting(format!(
-                    "the account is in error: {}",
-                    h.message
-                )));
+                return Err(Unfit::Lasting(
+                    "the account is in error and needs an administrator".into(),
+                ))
             }
         };
         if let Some(max) = a.max_concurrency {
@@ -407,6 +430,28 @@ impl Scheduler {
             platform: a.platform,
             transition,
         });
+    }
+
+    /// Requests in flight and capacity of a set of accounts (pool utilization). Only accounts
+    /// that can take requests add capacity; one without `maxConcurrency` counts as
+    /// `default_capacity`.
+    pub fn load_of<'a>(
+        &self,
+        accounts: impl Iterator<Item = &'a UpstreamAccount>,
+        default_capacity: u32,
+    ) -> PoolLoad {
+        let mut load = PoolLoad::default();
+        for a in accounts {
+            load.in_flight += self.live.in_flight(&a.id);
+            if a.is_active && a.schedulable && a.unusable.is_none() {
+                load.accounts += 1;
+                load.capacity += a
+                    .max_concurrency
+                    .filter(|m| *m > 0)
+                    .unwrap_or(default_capacity);
+            }
+        }
+        load
     }
 
     /// The status to show for an account: disabled by the admin, else its health.

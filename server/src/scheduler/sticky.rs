@@ -68,12 +68,6 @@ impl StickyMap {
         );
     }
 
-    pub fn remove(&self, key_id: &Arc<str>, session: u64) {
-        self.shard(session)
-            .lock()
-            .remove(&(key_id.clone(), session));
-    }
-
     /// Drops expired mappings; returns how many remain.
     pub fn sweep(&self, now: i64) -> usize {
         self.shards

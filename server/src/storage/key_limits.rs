@@ -118,3 +118,45 @@ impl Store {
         }))
     }
 }
+
+/// A fingerprint of the account pool's configuration: when it changes, another instance (or a
+/// hand edit) changed accounts, groups or memberships.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct PoolVersion {
+    pub accounts: i64,
+    pub accounts_updated: i64,
+    pub groups: i64,
+    pub groups_updated: i64,
+    pub members: i64,
+}
+
+impl Store {
+    /// Keys edited (or deleted) after `since` (epoch ms), with the newest edit time seen.
+    #[tracing::instrument(skip_all)]
+    pub async fn keys_changed_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as::<_, (String, i64)>(
+                "SELECT id, updated_at FROM api_keys WHERE updated_at > $1",
+            )
+            .bind(since)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn pool_version(&self) -> StoreResult<PoolVersion> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as::<_, PoolVersion>(
+                "SELECT
+                    (SELECT COUNT(*) FROM accounts) AS accounts,
+                    (SELECT CAST(COALESCE(MAX(updated_at), 0) AS BIGINT) FROM accounts) AS accounts_updated,
+                    (SELECT COUNT(*) FROM account_groups) AS groups,
+                    (SELECT CAST(COALESCE(MAX(updated_at), 0) AS BIGINT) FROM account_groups) AS groups_updated,
+                    (SELECT COUNT(*) FROM account_group_members) AS members",
+            )
+            .fetch_one(pool)
+            .await?
+        }))
+    }
+}

@@ -32,6 +32,7 @@ pub struct TestDb {
     pub store: Store,
     pub dir: tempfile::TempDir,
     schema: Option<String>,
+    attached_url: Option<String>,
 }
 
 impl TestDb {
@@ -50,6 +51,7 @@ impl TestDb {
                     store,
                     dir,
                     schema: None,
+                    attached_url: None,
                 }
             }
             Backend::Postgres => {
@@ -71,8 +73,22 @@ impl TestDb {
                     store,
                     dir,
                     schema: Some(schema),
+                    attached_url: None,
                 }
             }
+        }
+    }
+
+    /// A second connection to an existing test database (another instance sharing it); it
+    /// does not own the database and drops nothing.
+    pub async fn attach(url: String) -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::connect(&url).await.expect("attach");
+        TestDb {
+            store,
+            dir,
+            schema: None,
+            attached_url: Some(url),
         }
     }
 
@@ -83,6 +99,9 @@ impl TestDb {
 
     /// A URL that reaches this database, for subprocesses and `Application::build`.
     pub fn url(&self) -> String {
+        if let Some(url) = &self.attached_url {
+            return url.clone();
+        }
         match &self.schema {
             None => format!("sqlite://{}", self.dir.path().join("t.db").display()),
             Some(schema) => {

@@ -28,31 +28,12 @@ fn ratio(part: f64, whole: f64) -> f64 {
     }
 }
 
-/// In flight and capacity of a set of accounts; only accounts that can take requests add
-/// capacity.
-#[derive(Default)]
-struct Load {
-    accounts: u32,
-    in_flight: u32,
-    capacity: u32,
-}
+type Load = crate::scheduler::PoolLoad;
 
 impl AdminService {
     fn load_of<'a>(&self, accounts: impl Iterator<Item = &'a UpstreamAccount>) -> Load {
-        let live = self.relay.scheduler.live();
         let default_capacity = self.relay.settings.serve.relay.default_account_capacity;
-        let mut load = Load::default();
-        for a in accounts {
-            load.in_flight += live.in_flight(&a.id);
-            if a.is_active && a.schedulable && a.unusable.is_none() {
-                load.accounts += 1;
-                load.capacity += a
-                    .max_concurrency
-                    .filter(|m| *m > 0)
-                    .unwrap_or(default_capacity);
-            }
-        }
-        load
+        self.relay.scheduler.load_of(accounts, default_capacity)
     }
 
     pub(super) async fn live_overview(&self) -> Result<LiveOverview, AdminError> {

@@ -1,0 +1,274 @@
+//! Hostile or unlucky clients and deployments: a client that never reads, one that leaves
+//! while queued, model names that try to leave the Gemini models path, a saturated pool, and
+//! two instances sharing one database.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{messages_body, spawn_app_on_with, spawn_app_with, Backend, TestApp, TestDb};
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+use tollgate::mock::{Behavior, MockUpstream};
+use tollgate::secret::Secret;
+
+async fn account(app: &TestApp, mock: &MockUpstream, name: &str, platform: &str) -> String {
+    let token = app.admin_token().await;
+    app.create_account(
+        &token,
+        json!({"name": name, "apiKey": name, "baseUrl": mock.url(), "platform": platform}),
+    )
+    .await
+}
+
+async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_cannot_hold_its_slot() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.serve.relay.idle_timeout_ms = 300).await;
+    // A long, fast stream: several MB, more than the socket buffers hold.
+    let mock = MockUpstream::start(Behavior {
+        chunks: 60_000,
+        ..Default::default()
+    })
+    .await;
+    let account_id = account(&app, &mock, "a", "claude").await;
+    let token = app.admin_token().await;
+    let (_, key) = app
+        .create_key(&token, json!({"name": "k", "concurrencyLimit": 1}))
+        .await;
+    let res = app
+        .client
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", &key)
+        .json(&messages_body("claude-sonnet-4-5", true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // Hold the response without reading it: the relay gives up on us after the idle timeout.
+    let relay = app.relay().clone();
+    until("the stalled client's slot is freed", || {
+        relay.keys.state().totals() == (0, 0) && relay.scheduler.live().in_flight(&account_id) == 0
+    })
+    .await;
+    drop(res);
+    app.wait_for_usage_events(1).await;
+    let disconnected = app
+        .count("SELECT COUNT(*) FROM usage_events WHERE client_disconnected AND input_tokens > 0")
+        .await;
+    assert_eq!(
+        disconnected, 1,
+        "billed as a disconnect, for what it received"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_the_queue_still_leaves_a_usage_event() {
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    let mock = MockUpstream::start(Behavior {
+        chunks: 10,
+        chunk_gap_ms: 100,
+        ..Default::default()
+    })
+    .await;
+    account(&app, &mock, "a", "claude").await;
+    let token = app.admin_token().await;
+    let (_, key) = app
+        .create_key(
+            &token,
+            json!({"name": "q", "concurrencyLimit": 1, "concurrentRequestQueueEnabled": true,
+                   "concurrentRequestQueueMaxSize": 5, "concurrentRequestQueueTimeoutMs": 60000}),
+        )
+        .await;
+    let hold = app
+        .client
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", &key)
+        .json(&messages_body("claude-sonnet-4-5", true))
+        .send()
+        .await
+        .unwrap();
+    let gone = app
+        .client
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", &key)
+        .json(&messages_body("claude-sonnet-4-5", false))
+        .timeout(Duration::from_millis(200))
+        .send()
+        .await;
+    assert!(gone.is_err());
+    let _ = hold.bytes().await;
+    app.wait_for_usage_events(2).await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM usage_events WHERE status = 499 AND client_disconnected")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn gemini_model_names_cannot_reach_other_google_endpoints() {
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    let mock = MockUpstream::start(Behavior::default()).await;
+    account(&app, &mock, "g", "gemini").await;
+    let token = app.admin_token().await;
+    let (_, key) = app
+        .create_key(
+            &token,
+            json!({"name": "k", "allowedModels": ["gemini-2.5-*"]}),
+        )
+        .await;
+    for path in [
+        "/gemini/v1beta/models/gemini-2.5-pro:batchGenerateContent%23:generateContent",
+        "/gemini/v1beta/models/..%2F..%2Fupload%2Fv1beta%2Ffiles%23:generateContent",
+    ] {
+        let res = app
+            .client
+            .post(app.url(path))
+            .header("x-goog-api-key", &key)
+            .json(&json!({"contents": [{"role": "user", "parts": [{"text": "x"}]}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{path}");
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["error"]["status"], "INVALID_ARGUMENT");
+    }
+    assert_eq!(mock.total_requests(), 0, "nothing reached the upstream");
+}
+
+#[tokio::test]
+async fn a_saturated_pool_is_announced_once() {
+    let seen = Arc::new(Mutex::new(Vec::<Value>::new()));
+    let store = seen.clone();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::Json<Value>| {
+            let store = store.clone();
+            async move {
+                store.lock().push(body.0);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.serve.webhooks.webhook_enabled = true;
+        s.serve.webhooks.webhook_urls = vec![Secret::new(url)];
+        s.serve.relay.pool_saturation_threshold = 0.5;
+        s.serve.relay.pool_saturation_minutes = 0;
+    })
+    .await;
+    let mock = MockUpstream::start(Behavior {
+        chunks: 100,
+        chunk_gap_ms: 100,
+        ..Default::default()
+    })
+    .await;
+    let token = app.admin_token().await;
+    app.create_account(
+        &token,
+        json!({"name": "small", "apiKey": "small", "baseUrl": mock.url(), "maxConcurrency": 2}),
+    )
+    .await;
+    let (_, key) = app.create_key(&token, json!({"name": "k"})).await;
+    let mut held = Vec::new();
+    for i in 0..2 {
+        let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 10, "stream": true, "messages": [{"role": "user", "content": format!("s{i}")}]});
+        held.push(
+            app.client
+                .post(app.url("/v1/messages"))
+                .header("x-api-key", &key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        );
+    }
+    let count = || {
+        seen.lock()
+            .iter()
+            .filter(|e| e["event"] == "pool.saturated")
+            .count()
+    };
+    until("pool.saturated delivered", || count() >= 1).await;
+    tokio::time::sleep(Duration::from_millis(5_500)).await;
+    assert_eq!(count(), 1, "once per stretch of saturation");
+    let e = seen
+        .lock()
+        .iter()
+        .find(|e| e["event"] == "pool.saturated")
+        .cloned()
+        .unwrap();
+    assert_eq!(e["data"]["platform"], "claude");
+    assert_eq!(e["data"]["capacity"], 2);
+    drop(held);
+}
+
+#[tokio::test]
+async fn instances_sharing_a_database_see_each_others_changes() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let url = db.url();
+    let a = spawn_app_on_with(db, |_| {}).await;
+    let second_db = TestDb::attach(url).await;
+    let b = spawn_app_on_with(second_db, |s| s.serve.admin_password = None).await;
+    let mock = MockUpstream::start(Behavior::default()).await;
+    let token = a.admin_token().await;
+    let account_id = a
+        .create_account(
+            &token,
+            json!({"name": "shared", "apiKey": "shared", "baseUrl": mock.url()}),
+        )
+        .await;
+    let (key_id, key) = a.create_key(&token, json!({"name": "k"})).await;
+    let send = |app: &TestApp| {
+        app.client
+            .post(app.url("/v1/messages"))
+            .header("x-api-key", &key)
+            .json(&messages_body("claude-sonnet-4-5", false))
+            .send()
+    };
+    // B learns about the account created on A, then serves the key.
+    let mut served = false;
+    for _ in 0..100 {
+        if send(&b).await.unwrap().status() == 200 {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(served, "instance B picked up the account created on A");
+    // Disabling the key on A stops it on B within the poll interval.
+    let (s, _) = a
+        .admin_send(
+            &token,
+            reqwest::Method::PATCH,
+            &format!("/admin/api-keys/{key_id}"),
+            Some(json!({"isActive": false})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let mut refused = false;
+    for _ in 0..100 {
+        if send(&b).await.unwrap().status() == 401 {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(refused, "instance B refused the key disabled on A");
+    let _ = account_id;
+}
