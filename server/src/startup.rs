@@ -11,6 +11,7 @@ use axum::extract::{FromRef, MatchedPath, Query, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -171,6 +172,12 @@ impl Application {
         spawn_housekeeping(&state);
         let grace = Duration::from_secs(state.config.serve.shutdown_grace_secs);
         let stop = shutdown.clone();
+        // Small writes (SSE events, headers) must leave at once: no Nagle delay on our side.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
+            }
+        });
         let server = axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
