@@ -22,6 +22,7 @@ use chrono::Duration as Days;
 use chrono::TimeZone;
 use seed::{on_pool, Backend, Shape};
 use tollgate::admin::AdminService;
+use tollgate::storage::reports::DailyUsageRow;
 use tollgate::storage::Store;
 
 const DAYS: usize = 90;
@@ -63,8 +64,11 @@ async fn run() {
         let admin = seed::service(db.store.clone(), settings).await;
         println!("## {}\n", version(&db.store).await);
         print_shape(&shape);
+        // Other work on the box skews the figures: say how busy it was.
+        println!("Load average before the queries: {}\n", load_average());
         let rows = measure(&admin, &db.store, &shape, runs).await;
         print_table(&rows, runs);
+        compare_with_usage_daily(&db.store, runs).await;
         drop(admin);
         db.store.close().await;
     }
@@ -95,6 +99,15 @@ fn machine() -> String {
     )
 }
 
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 async fn version(store: &Store) -> String {
     match store {
         Store::Sqlite(p) => {
@@ -117,13 +130,15 @@ async fn version(store: &Store) -> String {
 fn print_shape(s: &Shape) {
     let per_sec = s.events as f64 / s.seed.as_secs_f64().max(1e-9);
     println!(
-        "Data set: {} usage events over {DAYS} days; {} `usage_hourly` rows, {} `usage_daily` rows; \
-         {} keys ({} presets), {} accounts, {} groups, {} models ({} priced by fallback: {}). \
-         Database size {:.2} GB. Seeded through `write_batch`, one day per batch, in {:.0} s \
-         ({per_sec:.0} events/s).\n",
+        "Data set: {} usage events over {DAYS} days; rollups: {} `usage_hourly`, {} `usage_daily`, \
+         {} `usage_daily_totals`, {} `usage_daily_keys` rows; {} keys ({} presets), {} accounts, \
+         {} groups, {} models ({} priced by fallback: {}). Database size {:.2} GB. Seeded through \
+         `write_batch`, one day per batch, in {:.0} s ({per_sec:.0} events/s).\n",
         s.events,
         s.hourly_rows,
         s.daily_rows,
+        s.totals_rows,
+        s.key_day_rows,
         s.keys,
         s.presets,
         s.accounts,
@@ -141,7 +156,7 @@ struct Line {
     times: Vec<Duration>,
     /// Rows the query's SQL returned.
     rows: usize,
-    /// `usage_daily` rows in the range the query aggregates.
+    /// Rollup rows in the range the query aggregates.
     scanned: Option<i64>,
 }
 
@@ -175,15 +190,22 @@ fn range(days: i64) -> (String, String, ReportRange) {
     (from, to, range)
 }
 
-async fn rollup_rows(store: &Store, from: &str, to: &str) -> i64 {
-    on_pool!(store, |p| sqlx::query_scalar::<_, i64>(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM usage_daily WHERE day >= $1 AND day <= $2"
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_one(p)
-    .await
-    .unwrap())
+/// The rollup a split reads (see `storage::reports`).
+fn rollup_of(split: SplitBy) -> &'static str {
+    match split {
+        SplitBy::Preset => "usage_daily_keys",
+        _ => "usage_daily_totals",
+    }
+}
+
+async fn rollup_rows(store: &Store, table: &str, from: &str, to: &str) -> i64 {
+    let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table} WHERE day >= $1 AND day <= $2");
+    on_pool!(store, |p| sqlx::query_scalar::<_, i64>(&sql)
+        .bind(from)
+        .bind(to)
+        .fetch_one(p)
+        .await
+        .unwrap())
 }
 
 async fn measure(admin: &AdminService, store: &Store, shape: &Shape, runs: usize) -> Vec<Line> {
@@ -200,8 +222,8 @@ async fn measure(admin: &AdminService, store: &Store, shape: &Shape, runs: usize
 
     for days in [7, 30, 90] {
         let (from, to, r) = range(days);
-        let scanned = rollup_rows(store, &from, &to).await;
         for split in SplitBy::ALL {
+            let scanned = rollup_rows(store, rollup_of(split), &from, &to).await;
             let times = timed(runs, || admin.usage_report(r.clone(), split)).await;
             let rows = store.daily_usage(&from, &to, split).await.unwrap().len();
             lines.push(Line {
@@ -215,7 +237,8 @@ async fn measure(admin: &AdminService, store: &Store, shape: &Shape, runs: usize
 
     for days in [30, 90] {
         let (from, to, r) = range(days);
-        let scanned = rollup_rows(store, &from, &to).await;
+        let scanned = rollup_rows(store, "usage_daily_keys", &from, &to).await
+            + rollup_rows(store, "usage_daily_totals", &from, &to).await;
         for basis in [CostBasis::Usage, CostBasis::Amortized] {
             let query = MarginQuery {
                 cost_basis: basis,
@@ -291,7 +314,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn print_table(lines: &[Line], runs: usize) {
-    println!("| query | median ms | max ms | rows returned | `usage_daily` rows in range | ≤ {TARGET_MS:.0} ms |");
+    println!("| query | median ms | max ms | rows returned | rollup rows read | max ≤ {TARGET_MS:.0} ms |");
     println!("|---|---:|---:|---:|---:|---|");
     for l in lines {
         let median = ms(l.times[l.times.len() / 2]);
@@ -307,4 +330,77 @@ fn print_table(lines: &[Line], runs: usize) {
         );
     }
     println!("\n({runs} timed runs per query.)\n");
+}
+
+/// The split queries as they were before migration 0004, straight over `usage_daily`.
+fn usage_daily_sql(split: SplitBy) -> String {
+    let sums = [
+        "requests",
+        "errors",
+        "input_tokens",
+        "output_tokens",
+        "cache_write_tokens",
+        "cache_read_tokens",
+        "cost_micros",
+    ]
+    .iter()
+    .map(|c| format!("CAST(COALESCE(SUM(d.{c}), 0) AS BIGINT) AS {c}"))
+    .collect::<Vec<_>>()
+    .join(", ");
+    let (split, join) = match split {
+        SplitBy::Preset => (
+            "COALESCE(k.preset_id, '')",
+            "LEFT JOIN api_keys k ON k.id = d.key_id",
+        ),
+        SplitBy::Account => ("d.account_id", ""),
+        SplitBy::Group => ("d.group_id", ""),
+        SplitBy::Model => ("d.model", ""),
+    };
+    format!(
+        "SELECT d.day AS day, {split} AS split, {sums} FROM usage_daily d {join}
+         WHERE d.day >= $1 AND d.day <= $2 GROUP BY d.day, {split} ORDER BY 1, 2"
+    )
+}
+
+/// Times the 90-day splits the old way (over `usage_daily`) against `Store::daily_usage`, and
+/// checks that both return the same rows.
+async fn compare_with_usage_daily(store: &Store, runs: usize) {
+    let (from, to, _) = range(90);
+    println!("Storage query alone, 90 days: over `usage_daily` (before migration 0004) and as shipped.\n");
+    println!("| split | over `usage_daily`: median ms | as shipped: median ms | same rows |");
+    println!("|---|---:|---:|---|");
+    for split in SplitBy::ALL {
+        let sql = usage_daily_sql(split);
+        let old = || async {
+            let rows: Vec<DailyUsageRow> = on_pool!(store, |p| sqlx::query_as(&sql)
+                .bind(&from)
+                .bind(&to)
+                .fetch_all(p)
+                .await
+                .unwrap());
+            Ok::<_, AdminError>(rows)
+        };
+        let old_times = timed(runs, old).await;
+        let new_times = timed(runs, || async {
+            Ok::<_, AdminError>(store.daily_usage(&from, &to, split).await.unwrap())
+        })
+        .await;
+        let mut before = old().await.unwrap();
+        let mut after = store.daily_usage(&from, &to, split).await.unwrap();
+        for rows in [&mut before, &mut after] {
+            rows.sort_by(|a, b| (&a.day, &a.split).cmp(&(&b.day, &b.split)));
+        }
+        assert_eq!(
+            before, after,
+            "{split:?}: the rollups disagree with usage_daily"
+        );
+        println!(
+            "| {} | {:.1} | {:.1} | yes ({} rows) |",
+            split.as_str(),
+            ms(old_times[old_times.len() / 2]),
+            ms(new_times[new_times.len() / 2]),
+            after.len()
+        );
+    }
+    println!();
 }

@@ -27,87 +27,28 @@ struct ModelSpec {
 
 /// 15 models: 13 in the built-in price table, 2 that fall back to the default price (a new
 /// preview model and a typo'd custom name), as the pricing page's fallback list expects.
+#[rustfmt::skip]
 const MODELS: [&[ModelSpec]; 3] = [
     &[
-        ModelSpec {
-            name: "claude-sonnet-4-5-20250929",
-            weight: 55,
-            small: false,
-        },
-        ModelSpec {
-            name: "claude-opus-4-1-20250805",
-            weight: 10,
-            small: false,
-        },
-        ModelSpec {
-            name: "claude-sonnet-4-20250514",
-            weight: 12,
-            small: false,
-        },
-        ModelSpec {
-            name: "claude-3-5-haiku-20241022",
-            weight: 3,
-            small: false,
-        },
-        ModelSpec {
-            name: "claude-haiku-4-5-20251001",
-            weight: 0,
-            small: true,
-        },
-        ModelSpec {
-            name: "claude-sonnet-5-preview",
-            weight: 1,
-            small: false,
-        },
+        ModelSpec { name: "claude-sonnet-4-5-20250929", weight: 55, small: false },
+        ModelSpec { name: "claude-opus-4-1-20250805", weight: 10, small: false },
+        ModelSpec { name: "claude-sonnet-4-20250514", weight: 12, small: false },
+        ModelSpec { name: "claude-3-5-haiku-20241022", weight: 3, small: false },
+        ModelSpec { name: "claude-haiku-4-5-20251001", weight: 0, small: true },
+        ModelSpec { name: "claude-sonnet-5-preview", weight: 1, small: false },
     ],
     &[
-        ModelSpec {
-            name: "gpt-5",
-            weight: 35,
-            small: false,
-        },
-        ModelSpec {
-            name: "gpt-5-codex",
-            weight: 30,
-            small: false,
-        },
-        ModelSpec {
-            name: "gpt-4.1",
-            weight: 10,
-            small: false,
-        },
-        ModelSpec {
-            name: "gpt-5-mini",
-            weight: 0,
-            small: true,
-        },
-        ModelSpec {
-            name: "gpt-4o-mini",
-            weight: 5,
-            small: false,
-        },
-        ModelSpec {
-            name: "gpt-5-codex-internal",
-            weight: 1,
-            small: false,
-        },
+        ModelSpec { name: "gpt-5", weight: 35, small: false },
+        ModelSpec { name: "gpt-5-codex", weight: 30, small: false },
+        ModelSpec { name: "gpt-4.1", weight: 10, small: false },
+        ModelSpec { name: "gpt-5-mini", weight: 0, small: true },
+        ModelSpec { name: "gpt-4o-mini", weight: 5, small: false },
+        ModelSpec { name: "gpt-5-codex-internal", weight: 1, small: false },
     ],
     &[
-        ModelSpec {
-            name: "gemini-2.5-pro",
-            weight: 50,
-            small: false,
-        },
-        ModelSpec {
-            name: "gemini-2.0-flash",
-            weight: 10,
-            small: false,
-        },
-        ModelSpec {
-            name: "gemini-2.5-flash",
-            weight: 20,
-            small: true,
-        },
+        ModelSpec { name: "gemini-2.5-pro", weight: 50, small: false },
+        ModelSpec { name: "gemini-2.0-flash", weight: 10, small: false },
+        ModelSpec { name: "gemini-2.5-flash", weight: 20, small: true },
     ],
 ];
 
@@ -116,9 +57,9 @@ pub fn model_count() -> usize {
 }
 
 /// Requests per million of a day by local hour (Asia/Shanghai): quiet nights, busy office hours.
+#[rustfmt::skip]
 const DIURNAL: [u32; 24] = [
-    30, 20, 10, 10, 10, 10, 20, 40, 70, 90, 100, 100, 80, 90, 100, 100, 100, 90, 80, 80, 80, 70,
-    60, 40,
+    30, 20, 10, 10, 10, 10, 20, 40, 70, 90, 100, 100, 80, 90, 100, 100, 100, 90, 80, 80, 80, 70, 60, 40,
 ];
 
 /// One sellable key kind. `share` is per mille of the keys.
@@ -138,62 +79,13 @@ pub struct Kind {
 
 /// The presets the keys are sold from; `"preset-two-week"` is created by the benchmark, the rest
 /// ship with every installation.
+#[rustfmt::skip]
 pub const KINDS: [Kind; 5] = [
-    Kind {
-        preset_id: Some("preset-trial"),
-        label: "trial",
-        share: 450,
-        validity_days: Some(7),
-        quota_micros: 20_000_000,
-        sale_micros: 9_900_000,
-        currency: "CNY",
-        activity: 1.0,
-        bound: 0,
-    },
-    Kind {
-        preset_id: Some(TWO_WEEK),
-        label: "two-week",
-        share: 150,
-        validity_days: Some(14),
-        quota_micros: 50_000_000,
-        sale_micros: 59_000_000,
-        currency: "CNY",
-        activity: 1.2,
-        bound: 100,
-    },
-    Kind {
-        preset_id: Some("preset-monthly"),
-        label: "monthly",
-        share: 250,
-        validity_days: Some(30),
-        quota_micros: 100_000_000,
-        sale_micros: 199_000_000,
-        currency: "CNY",
-        activity: 1.5,
-        bound: 250,
-    },
-    Kind {
-        preset_id: Some("preset-enterprise"),
-        label: "enterprise",
-        share: 50,
-        validity_days: Some(365),
-        quota_micros: 0,
-        sale_micros: 2_999_000_000,
-        currency: "CNY",
-        activity: 6.0,
-        bound: 600,
-    },
-    Kind {
-        preset_id: None,
-        label: "manual",
-        share: 100,
-        validity_days: None,
-        quota_micros: 0,
-        sale_micros: 0,
-        currency: "USD",
-        activity: 2.0,
-        bound: 0,
-    },
+    Kind { preset_id: Some("preset-trial"), label: "trial", share: 450, validity_days: Some(7), quota_micros: 20_000_000, sale_micros: 9_900_000, currency: "CNY", activity: 1.0, bound: 0 },
+    Kind { preset_id: Some(TWO_WEEK), label: "two-week", share: 150, validity_days: Some(14), quota_micros: 50_000_000, sale_micros: 59_000_000, currency: "CNY", activity: 1.2, bound: 100 },
+    Kind { preset_id: Some("preset-monthly"), label: "monthly", share: 250, validity_days: Some(30), quota_micros: 100_000_000, sale_micros: 199_000_000, currency: "CNY", activity: 1.5, bound: 250 },
+    Kind { preset_id: Some("preset-enterprise"), label: "enterprise", share: 50, validity_days: Some(365), quota_micros: 0, sale_micros: 2_999_000_000, currency: "CNY", activity: 6.0, bound: 600 },
+    Kind { preset_id: None, label: "manual", share: 100, validity_days: None, quota_micros: 0, sale_micros: 0, currency: "USD", activity: 2.0, bound: 0 },
 ];
 
 /// Placeholder id of the preset the benchmark creates; replaced by the real id at seed time.

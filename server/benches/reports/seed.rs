@@ -177,6 +177,8 @@ pub struct Shape {
     pub events: i64,
     pub hourly_rows: i64,
     pub daily_rows: i64,
+    pub totals_rows: i64,
+    pub key_day_rows: i64,
     pub keys: i64,
     pub accounts: i64,
     pub groups: i64,
@@ -327,11 +329,15 @@ async fn check_totals(store: &Store) {
         "SELECT CAST(COUNT(*) AS BIGINT) FROM usage_events",
         "SELECT CAST(SUM(requests) AS BIGINT) FROM usage_hourly",
         "SELECT CAST(SUM(requests) AS BIGINT) FROM usage_daily",
+        "SELECT CAST(SUM(requests) AS BIGINT) FROM usage_daily_totals",
+        "SELECT CAST(SUM(requests) AS BIGINT) FROM usage_daily_keys",
     ];
     let costs = [
         "SELECT CAST(SUM(cost_micros) AS BIGINT) FROM usage_events",
         "SELECT CAST(SUM(cost_micros) AS BIGINT) FROM usage_hourly",
         "SELECT CAST(SUM(cost_micros) AS BIGINT) FROM usage_daily",
+        "SELECT CAST(SUM(cost_micros) AS BIGINT) FROM usage_daily_totals",
+        "SELECT CAST(SUM(cost_micros) AS BIGINT) FROM usage_daily_keys",
         "SELECT CAST(SUM(spent_micros) AS BIGINT) FROM api_keys",
     ];
     for set in [&sums[..], &costs[..]] {
@@ -428,7 +434,8 @@ pub async fn seed(
     } else {
         // What autovacuum does after a bulk load, done now rather than whenever it gets to it.
         on_pool!(&db.store, |p| sqlx::raw_sql(
-            "VACUUM ANALYZE usage_events, usage_hourly, usage_daily, api_keys"
+            "VACUUM ANALYZE usage_events, usage_hourly, usage_daily, usage_daily_totals,
+             usage_daily_keys, api_keys"
         )
         .execute(p)
         .await
@@ -447,6 +454,16 @@ pub async fn seed(
         events: scalar(store, "SELECT CAST(COUNT(*) AS BIGINT) FROM usage_events").await,
         hourly_rows: scalar(store, "SELECT CAST(COUNT(*) AS BIGINT) FROM usage_hourly").await,
         daily_rows: scalar(store, "SELECT CAST(COUNT(*) AS BIGINT) FROM usage_daily").await,
+        totals_rows: scalar(
+            store,
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM usage_daily_totals",
+        )
+        .await,
+        key_day_rows: scalar(
+            store,
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM usage_daily_keys",
+        )
+        .await,
         keys: scalar(store, "SELECT CAST(COUNT(*) AS BIGINT) FROM api_keys").await,
         accounts: scalar(store, "SELECT CAST(COUNT(*) AS BIGINT) FROM accounts").await,
         groups: scalar(store, "SELECT CAST(COUNT(*) AS BIGINT) FROM account_groups").await,

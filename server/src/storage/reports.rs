@@ -1,7 +1,10 @@
 //! Report queries: usage and sales over ranges of days, today's figures, presets' real spend, a
 //! key's own usage, models billed at the fallback price, and the operator's settings. Charts
-//! read the rollups (`usage_daily`) and `api_keys`, never `usage_events`; the one exception is
-//! the fallback-priced model list, a loose index scan over a partial index.
+//! read the rollups and `api_keys`, never `usage_events`; the one exception is the
+//! fallback-priced model list, a loose index scan over a partial index. Splits by model, account
+//! or group read `usage_daily_totals` (no key dimension), the preset split `usage_daily_keys`
+//! (one row per key and day), a key's own usage `usage_daily`: the smallest rollup that has the
+//! dimension asked for (migration 0004 keeps the first two in step with `usage_daily`).
 
 use app::types::SplitBy;
 use sqlx::FromRow;
@@ -112,12 +115,14 @@ impl Store {
         to: &str,
         split: SplitBy,
     ) -> StoreResult<Vec<DailyUsageRow>> {
+        // Ordered by split within a day too, so callers that share out a remainder among a
+        // day's rows get the same answer on both backends.
         let sql = match split {
             SplitBy::Preset => format!(
                 "SELECT d.day AS day, COALESCE(k.preset_id, '') AS split, {}
-                 FROM usage_daily d LEFT JOIN api_keys k ON k.id = d.key_id
+                 FROM usage_daily_keys d LEFT JOIN api_keys k ON k.id = d.key_id
                  WHERE d.day >= $1 AND d.day <= $2
-                 GROUP BY d.day, COALESCE(k.preset_id, '') ORDER BY d.day",
+                 GROUP BY d.day, COALESCE(k.preset_id, '') ORDER BY 1, 2",
                 usage_sums("d.")
             ),
             other => {
@@ -127,8 +132,8 @@ impl Store {
                     _ => "model",
                 };
                 format!(
-                    "SELECT day, {column} AS split, {} FROM usage_daily
-                     WHERE day >= $1 AND day <= $2 GROUP BY day, {column} ORDER BY day",
+                    "SELECT day, {column} AS split, {} FROM usage_daily_totals
+                     WHERE day >= $1 AND day <= $2 GROUP BY day, {column} ORDER BY 1, 2",
                     usage_sums("")
                 )
             }
@@ -182,7 +187,8 @@ impl Store {
     /// Requests, tokens and cost of one day, all keys.
     #[tracing::instrument(skip_all)]
     pub async fn day_totals(&self, day: &str) -> StoreResult<UsageSumRow> {
-        let sql = format!("SELECT '' AS label, {KEY_USAGE_SUMS} FROM usage_daily WHERE day = $1");
+        let sql =
+            format!("SELECT '' AS label, {KEY_USAGE_SUMS} FROM usage_daily_totals WHERE day = $1");
         Ok(with_pool!(self, |pool| {
             sqlx::query_as::<_, UsageSumRow>(&sql)
                 .bind(day)
