@@ -397,7 +397,6 @@ pub fn routes(relay: Arc<Relay>) -> Router {
         .with_state(relay)
 }
 
-/// Sweeps expired sticky mappings now and then.
 /// Sweeps expired sticky mappings, announces keys whose validity just ended, and watches pool
 /// utilization for `pool.saturated`.
 pub fn spawn_housekeeping(relay: &Arc<Relay>, stop: CancellationToken) {
