@@ -9,7 +9,7 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tollgate::mock::{Behavior, Fault, MockUpstream, MockUsage};
-use tollgate::pricing::{cost_micros, TokenUsage};
+use tollgate::pricing::TokenUsage;
 
 struct Setup {
     app: TestApp,
@@ -60,46 +60,18 @@ impl Setup {
     }
 
     async fn wait_idle(&self) {
-        for _ in 0..200 {
-            let (reserved, slots) = self.app.relay().keys.state().totals();
-            let in_flight = self
-                .app
-                .relay()
-                .scheduler
-                .live()
-                .in_flight(&self.account_id);
-            if reserved == 0 && slots == 0 && in_flight == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!(
-            "slots or reservations still held: {:?}",
-            self.app.relay().keys.state().totals()
-        );
+        self.app.wait_idle(&self.account_id).await;
     }
 }
 
 async fn usage_row(app: &TestApp) -> Value {
-    let store = &app.db.store;
-    let row: (i64, i64, i64, i64, i64, i64, i64, bool, bool, Option<String>) = match store {
-        tollgate::storage::Store::Sqlite(p) => sqlx::query_as(
+    let row: (i64, i64, i64, i64, i64, i64, i64, bool, bool, Option<String>) = app
+        .fetch_one(
             "SELECT input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens,
                     cost_micros, status, stream, client_disconnected, error_type
              FROM usage_events ORDER BY id DESC LIMIT 1",
         )
-        .fetch_one(p)
-        .await
-        .unwrap(),
-        tollgate::storage::Store::Postgres(p) => sqlx::query_as(
-            "SELECT input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens,
-                    cost_micros, status, stream, client_disconnected, error_type
-             FROM usage_events ORDER BY id DESC LIMIT 1",
-        )
-        .fetch_one(p)
-        .await
-        .unwrap(),
-    };
+        .await;
     json!({
         "input": row.0, "output": row.1, "cw5m": row.2, "cw1h": row.3, "cr": row.4,
         "cost": row.5, "status": row.6, "stream": row.7, "disconnected": row.8, "error": row.9,
@@ -107,17 +79,14 @@ async fn usage_row(app: &TestApp) -> Value {
 }
 
 fn expected_cost(app: &TestApp, model: &str, u: &MockUsage) -> i64 {
-    let price = app.relay().pricing.load().lookup(model).price;
-    cost_micros(
-        &price,
-        &TokenUsage {
-            input: u.input,
-            output: u.output,
-            cache_write_5m: u.cache_write_5m,
-            cache_write_1h: u.cache_write_1h,
-            cache_read: u.cache_read,
-        },
-    )
+    let usage = TokenUsage {
+        input: u.input,
+        output: u.output,
+        cache_write_5m: u.cache_write_5m,
+        cache_write_1h: u.cache_write_1h,
+        cache_read: u.cache_read,
+    };
+    app.expected_cost(model, &usage)
 }
 
 #[tokio::test]

@@ -4,13 +4,11 @@
 
 mod common;
 
-use std::time::Duration;
-
 use app::types::AccountStatus;
 use common::{spawn_app, TestApp};
 use serde_json::{json, Value};
 use tollgate::mock::{Behavior, Fault, MockUpstream, MockUsage};
-use tollgate::pricing::{cost_micros, TokenUsage};
+use tollgate::pricing::TokenUsage;
 
 const UPSTREAM_KEY: &str = "AIza-upstream-gemini-1";
 const SECOND_KEY: &str = "AIza-upstream-gemini-2";
@@ -62,50 +60,25 @@ impl Setup {
     }
 
     async fn wait_idle(&self) {
-        for _ in 0..200 {
-            let (reserved, slots) = self.app.relay().keys.state().totals();
-            if reserved == 0
-                && slots == 0
-                && self
-                    .app
-                    .relay()
-                    .scheduler
-                    .live()
-                    .in_flight(&self.account_id)
-                    == 0
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!(
-            "slots or reservations still held: {:?}",
-            self.app.relay().keys.state().totals()
-        );
+        self.app.wait_idle(&self.account_id).await;
     }
 }
 
 async fn last_usage(app: &TestApp) -> Value {
     let sql = "SELECT input_tokens, output_tokens, cache_read_tokens, cost_micros, status, platform, stream
                FROM usage_events ORDER BY id DESC LIMIT 1";
-    let row: (i64, i64, i64, i64, i64, String, bool) = match &app.db.store {
-        tollgate::storage::Store::Sqlite(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
-        tollgate::storage::Store::Postgres(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
-    };
+    let row: (i64, i64, i64, i64, i64, String, bool) = app.fetch_one(sql).await;
     json!({ "input": row.0, "output": row.1, "cr": row.2, "cost": row.3, "status": row.4, "platform": row.5, "stream": row.6 })
 }
 
 fn expected_cost(app: &TestApp, model: &str, input: u64, output: u64, cache_read: u64) -> i64 {
-    let price = app.relay().pricing.load().lookup(model).price;
-    cost_micros(
-        &price,
-        &TokenUsage {
-            input,
-            output,
-            cache_read,
-            ..Default::default()
-        },
-    )
+    let usage = TokenUsage {
+        input,
+        output,
+        cache_read,
+        ..Default::default()
+    };
+    app.expected_cost(model, &usage)
 }
 
 #[tokio::test]

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{spawn_app, TestApp};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -50,26 +48,7 @@ impl Setup {
     }
 
     async fn wait_idle(&self) {
-        for _ in 0..200 {
-            let (reserved, slots) = self.app.relay().keys.state().totals();
-            if reserved == 0
-                && slots == 0
-                && self
-                    .app
-                    .relay()
-                    .scheduler
-                    .live()
-                    .in_flight(&self.account_id)
-                    == 0
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!(
-            "slots or reservations still held: {:?}",
-            self.app.relay().keys.state().totals()
-        );
+        self.app.wait_idle(&self.account_id).await;
     }
 }
 
@@ -80,10 +59,7 @@ fn golden(path: &str) -> String {
 async fn last_usage(app: &TestApp) -> Value {
     let sql = "SELECT input_tokens, output_tokens, cache_write_5m_tokens, cache_read_tokens, cost_micros, status, platform, model
                FROM usage_events ORDER BY id DESC LIMIT 1";
-    let row: (i64, i64, i64, i64, i64, i64, String, String) = match &app.db.store {
-        tollgate::storage::Store::Sqlite(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
-        tollgate::storage::Store::Postgres(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
-    };
+    let row: (i64, i64, i64, i64, i64, i64, String, String) = app.fetch_one(sql).await;
     json!({ "input": row.0, "output": row.1, "cw5m": row.2, "cr": row.3, "cost": row.4, "status": row.5, "platform": row.6, "model": row.7 })
 }
 

@@ -314,6 +314,43 @@ impl TestApp {
         }
     }
 
+    /// One row of a query, on whichever backend the app runs.
+    pub async fn fetch_one<T>(&self, sql: &str) -> T
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        match &self.db.store {
+            Store::Sqlite(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+            Store::Postgres(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+
+    /// Waits until no reservation, concurrency slot or in-flight request on `account_id` is
+    /// held any more (they are released when a response ends, a moment after the client saw it).
+    pub async fn wait_idle(&self, account_id: &str) {
+        for _ in 0..200 {
+            let (reserved, slots) = self.relay.keys.state().totals();
+            let in_flight = self.relay.scheduler.live().in_flight(account_id);
+            if reserved == 0 && slots == 0 && in_flight == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!(
+            "slots or reservations still held: {:?}",
+            self.relay.keys.state().totals()
+        );
+    }
+
+    /// What the pricing table says `usage` of `model` costs, in micro-USD.
+    pub fn expected_cost(&self, model: &str, usage: &tollgate::pricing::TokenUsage) -> i64 {
+        let price = self.relay.pricing.load().lookup(model).price;
+        tollgate::pricing::cost_micros(&price, usage)
+    }
+
     pub fn relay(&self) -> &std::sync::Arc<tollgate::relay::Relay> {
         &self.relay
     }
