@@ -131,7 +131,7 @@ fn print_shape(s: &Shape) {
     let per_sec = s.events as f64 / s.seed.as_secs_f64().max(1e-9);
     println!(
         "Data set: {} usage events over {DAYS} days; rollups: {} `usage_hourly`, {} `usage_daily`, \
-         {} `usage_daily_totals`, {} `usage_daily_keys` rows; {} keys ({} presets), {} accounts, \
+         {} `usage_daily_totals`, {} `usage_daily_keys`, {} `usage_daily_presets` rows; {} keys ({} presets), {} accounts, \
          {} groups, {} models ({} priced by fallback: {}). Database size {:.2} GB. Seeded through \
          `write_batch`, one day per batch, in {:.0} s ({per_sec:.0} events/s).\n",
         s.events,
@@ -139,6 +139,7 @@ fn print_shape(s: &Shape) {
         s.daily_rows,
         s.totals_rows,
         s.key_day_rows,
+        s.preset_day_rows,
         s.keys,
         s.presets,
         s.accounts,
@@ -193,7 +194,7 @@ fn range(days: i64) -> (String, String, ReportRange) {
 /// The rollup a split reads (see `storage::reports`).
 fn rollup_of(split: SplitBy) -> &'static str {
     match split {
-        SplitBy::Preset => "usage_daily_keys",
+        SplitBy::Preset => "usage_daily_presets",
         _ => "usage_daily_totals",
     }
 }
@@ -237,7 +238,7 @@ async fn measure(admin: &AdminService, store: &Store, shape: &Shape, runs: usize
 
     for days in [30, 90] {
         let (from, to, r) = range(days);
-        let scanned = rollup_rows(store, "usage_daily_keys", &from, &to).await
+        let scanned = rollup_rows(store, "usage_daily_presets", &from, &to).await
             + rollup_rows(store, "usage_daily_totals", &from, &to).await;
         for basis in [CostBasis::Usage, CostBasis::Amortized] {
             let query = MarginQuery {
@@ -366,7 +367,7 @@ fn usage_daily_sql(split: SplitBy) -> String {
 /// checks that both return the same rows.
 async fn compare_with_usage_daily(store: &Store, runs: usize) {
     let (from, to, _) = range(90);
-    println!("Storage query alone, 90 days: over `usage_daily` (before migration 0004) and as shipped.\n");
+    println!("Storage query alone, 90 days: over `usage_daily` (before migrations 0004 and 0006) and as shipped.\n");
     println!("| split | over `usage_daily`: median ms | as shipped: median ms | same rows |");
     println!("|---|---:|---:|---|");
     for split in SplitBy::ALL {

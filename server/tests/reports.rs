@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{spawn_app, TestApp};
+use common::{spawn_app, spawn_app_with, Backend, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tollgate::storage::Store;
@@ -98,7 +98,17 @@ async fn accounts_and_group(app: &TestApp, token: &str) -> (String, String, Stri
 
 #[tokio::test]
 async fn usage_is_split_by_model_account_group_and_preset() {
-    let app = spawn_app().await;
+    usage_splits(Backend::Sqlite).await;
+}
+
+/// The same on PostgreSQL: the rollups behind the splits are kept by triggers of its own.
+#[tokio::test]
+async fn usage_is_split_by_model_account_group_and_preset_on_postgres() {
+    usage_splits(Backend::Postgres).await;
+}
+
+async fn usage_splits(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
     let token = app.admin_token().await;
     let (group, grouped, shared) = accounts_and_group(&app, &token).await;
     sql(
@@ -160,6 +170,50 @@ async fn usage_is_split_by_model_account_group_and_preset() {
     .await;
     assert_eq!(line(&r["rows"], "preset-trial")["label"], "Trial card");
     assert_eq!(line(&r["rows"], "")["cacheWriteTokens"], 5);
+    assert_eq!(line(&r["rows"], "")["requests"], 5);
+    // Usage counts under the key's current preset: moving the key moves its past usage, and
+    // a preset nothing counts under any more leaves the split.
+    sql(&app, "UPDATE api_keys SET preset_id = NULL WHERE id = 'kt'").await;
+    let (_, r) = get(
+        &app,
+        &token,
+        "/admin/reports/usage?from=2026-03-01&to=2026-03-03&splitBy=preset",
+    )
+    .await;
+    let keys: Vec<&str> = r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, vec![""], "{r}");
+    assert_eq!(line(&r["rows"], "")["requests"], 7);
+    sql(
+        &app,
+        "UPDATE api_keys SET preset_id = 'preset-trial' WHERE id = 'kn'",
+    )
+    .await;
+    sql(&app, "DELETE FROM usage_daily WHERE key_id = 'kt'").await;
+    let (_, r) = get(
+        &app,
+        &token,
+        "/admin/reports/usage?from=2026-03-01&to=2026-03-03&splitBy=preset",
+    )
+    .await;
+    let keys: Vec<&str> = r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, vec!["preset-trial"], "{r}");
+    assert_eq!(line(&r["rows"], "preset-trial")["requests"], 5);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM usage_daily_presets WHERE preset_id = '' OR requests <= 0")
+            .await,
+        0,
+        "emptied rollup rows are removed"
+    );
 
     let (status, e) = get(
         &app,

@@ -179,6 +179,7 @@ pub struct Shape {
     pub daily_rows: i64,
     pub totals_rows: i64,
     pub key_day_rows: i64,
+    pub preset_day_rows: i64,
     pub keys: i64,
     pub accounts: i64,
     pub groups: i64,
@@ -331,6 +332,7 @@ async fn check_totals(store: &Store) {
         "SELECT CAST(SUM(requests) AS BIGINT) FROM usage_daily",
         "SELECT CAST(SUM(requests) AS BIGINT) FROM usage_daily_totals",
         "SELECT CAST(SUM(requests) AS BIGINT) FROM usage_daily_keys",
+        "SELECT CAST(SUM(requests) AS BIGINT) FROM usage_daily_presets",
     ];
     let costs = [
         "SELECT CAST(SUM(cost_micros) AS BIGINT) FROM usage_events",
@@ -338,6 +340,7 @@ async fn check_totals(store: &Store) {
         "SELECT CAST(SUM(cost_micros) AS BIGINT) FROM usage_daily",
         "SELECT CAST(SUM(cost_micros) AS BIGINT) FROM usage_daily_totals",
         "SELECT CAST(SUM(cost_micros) AS BIGINT) FROM usage_daily_keys",
+        "SELECT CAST(SUM(cost_micros) AS BIGINT) FROM usage_daily_presets",
         "SELECT CAST(SUM(spent_micros) AS BIGINT) FROM api_keys",
     ];
     for set in [&sums[..], &costs[..]] {
@@ -435,7 +438,7 @@ pub async fn seed(
         // What autovacuum does after a bulk load, done now rather than whenever it gets to it.
         on_pool!(&db.store, |p| sqlx::raw_sql(
             "VACUUM ANALYZE usage_events, usage_hourly, usage_daily, usage_daily_totals,
-             usage_daily_keys, api_keys"
+             usage_daily_keys, usage_daily_presets, api_keys"
         )
         .execute(p)
         .await
@@ -462,6 +465,11 @@ pub async fn seed(
         key_day_rows: scalar(
             store,
             "SELECT CAST(COUNT(*) AS BIGINT) FROM usage_daily_keys",
+        )
+        .await,
+        preset_day_rows: scalar(
+            store,
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM usage_daily_presets",
         )
         .await,
         keys: scalar(store, "SELECT CAST(COUNT(*) AS BIGINT) FROM api_keys").await,

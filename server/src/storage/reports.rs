@@ -2,9 +2,10 @@
 //! key's own usage, models billed at the fallback price, and the operator's settings. Charts
 //! read the rollups and `api_keys`, never `usage_events`; the one exception is the
 //! fallback-priced model list, a loose index scan over a partial index. Splits by model, account
-//! or group read `usage_daily_totals` (no key dimension), the preset split `usage_daily_keys`
-//! (one row per key and day), a key's own usage `usage_daily`: the smallest rollup that has the
-//! dimension asked for (migration 0004 keeps the first two in step with `usage_daily`).
+//! or group read `usage_daily_totals` (no key dimension), the preset split `usage_daily_presets`
+//! (one row per preset and day, under each key's current preset), a key's own usage
+//! `usage_daily`: the smallest rollup that has the dimension asked for (migrations 0004 and 0006
+//! keep them in step with `usage_daily` by triggers).
 
 use app::types::SplitBy;
 use sqlx::FromRow;
@@ -119,11 +120,9 @@ impl Store {
         // day's rows get the same answer on both backends.
         let sql = match split {
             SplitBy::Preset => format!(
-                "SELECT d.day AS day, COALESCE(k.preset_id, '') AS split, {}
-                 FROM usage_daily_keys d LEFT JOIN api_keys k ON k.id = d.key_id
-                 WHERE d.day >= $1 AND d.day <= $2
-                 GROUP BY d.day, COALESCE(k.preset_id, '') ORDER BY 1, 2",
-                usage_sums("d.")
+                "SELECT day, preset_id AS split, {} FROM usage_daily_presets
+                 WHERE day >= $1 AND day <= $2 GROUP BY day, preset_id ORDER BY 1, 2",
+                usage_sums("")
             ),
             other => {
                 let column = match other {
