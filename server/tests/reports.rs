@@ -59,6 +59,23 @@ fn by<'a>(lines: &'a Value, field: &str, value: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {field} {value} in {lines}"))
 }
 
+/// The preset split of 2026-03-01..03 and the split values it lists.
+async fn preset_split(app: &TestApp, token: &str) -> (Value, Vec<String>) {
+    let (_, r) = get(
+        app,
+        token,
+        "/admin/reports/usage?from=2026-03-01&to=2026-03-03&splitBy=preset",
+    )
+    .await;
+    let keys = r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["key"].as_str().unwrap().to_owned())
+        .collect();
+    (r, keys)
+}
+
 /// A group-type account in a new group, and a shared account; returns (group, grouped, shared).
 async fn accounts_and_group(app: &TestApp, token: &str) -> (String, String, String) {
     let grouped = app
@@ -174,18 +191,7 @@ async fn usage_splits(backend: Backend) {
     // Usage counts under the key's current preset: moving the key moves its past usage, and
     // a preset nothing counts under any more leaves the split.
     sql(&app, "UPDATE api_keys SET preset_id = NULL WHERE id = 'kt'").await;
-    let (_, r) = get(
-        &app,
-        &token,
-        "/admin/reports/usage?from=2026-03-01&to=2026-03-03&splitBy=preset",
-    )
-    .await;
-    let keys: Vec<&str> = r["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|row| row["key"].as_str().unwrap())
-        .collect();
+    let (r, keys) = preset_split(&app, &token).await;
     assert_eq!(keys, vec![""], "{r}");
     assert_eq!(line(&r["rows"], "")["requests"], 7);
     sql(
@@ -194,18 +200,7 @@ async fn usage_splits(backend: Backend) {
     )
     .await;
     sql(&app, "DELETE FROM usage_daily WHERE key_id = 'kt'").await;
-    let (_, r) = get(
-        &app,
-        &token,
-        "/admin/reports/usage?from=2026-03-01&to=2026-03-03&splitBy=preset",
-    )
-    .await;
-    let keys: Vec<&str> = r["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|row| row["key"].as_str().unwrap())
-        .collect();
+    let (r, keys) = preset_split(&app, &token).await;
     assert_eq!(keys, vec!["preset-trial"], "{r}");
     assert_eq!(line(&r["rows"], "preset-trial")["requests"], 5);
     assert_eq!(

@@ -48,6 +48,7 @@ fn term(value: &Option<String>) -> Option<String> {
 impl AdminService {
     fn api_key(&self, row: &KeyRow, now: i64) -> Result<ApiKey, AdminError> {
         let c = row.config().map_err(internal)?;
+        let live = self.live_usage(&row.id);
         Ok(ApiKey {
             id: row.id.clone(),
             key_prefix: key_rules::display_prefix(&row.key_prefix),
@@ -77,8 +78,10 @@ impl AdminService {
             sale_price: micros_to_usd(c.sale_price_micros),
             currency: c.currency,
             preset_id: c.preset_id,
-            spent: micros_to_usd(row.spent_micros),
-            reserved: micros_to_usd(self.reserved_micros(&row.id)),
+            // Settled spend reaches the database with the usage writer's next batch; this
+            // instance's live figure is never behind it, so show the larger.
+            spent: micros_to_usd(row.spent_micros.max(live.spent)),
+            reserved: micros_to_usd(live.reserved),
             requests: row.requests.max(0) as u64,
             last_used_at: row.last_used_at.map(time),
             created_at: time(row.created_at),

@@ -60,8 +60,9 @@ impl AdminService {
         self.relay.keys.forget(key_id);
     }
 
-    /// USD micro-dollars currently reserved by the key's requests in flight.
-    pub fn reserved_micros(&self, key_id: &str) -> i64 {
-        self.relay.keys.state().usage(key_id).reserved
+    /// The key's live spend and reservations in this instance (zeros for a key it has not
+    /// served since it started).
+    pub fn live_usage(&self, key_id: &str) -> crate::limits::LiveUsage {
+        self.relay.keys.state().usage(key_id)
     }
 }
