@@ -123,12 +123,33 @@ impl Drop for TestDb {
                     .build()
                     .unwrap();
                 rt.block_on(async {
-                    if let Ok(pool) = sqlx::PgPool::connect(&postgres_url()).await {
-                        let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                            .execute(&pool)
-                            .await;
-                        pool.close().await;
+                    let Ok(pool) = sqlx::PgPool::connect(&postgres_url()).await else {
+                        return;
+                    };
+                    // The test's runtime is blocked in this Drop, so a transaction one of its
+                    // tasks had open (the usage writer's, say) can never finish and would hold
+                    // its locks forever: end the sessions holding locks in this schema (only
+                    // this test uses it), then drop it, never waiting long for a lock.
+                    for _ in 0..3 {
+                        let _ = sqlx::query(
+                            "SELECT pg_terminate_backend(l.pid) FROM pg_locks l
+                             JOIN pg_class c ON c.oid = l.relation
+                             JOIN pg_namespace n ON n.oid = c.relnamespace
+                             WHERE n.nspname = $1 AND l.pid <> pg_backend_pid()",
+                        )
+                        .bind(&schema)
+                        .execute(&pool)
+                        .await;
+                        let dropped = sqlx::raw_sql(&format!(
+                            "SET lock_timeout = '5s'; DROP SCHEMA {schema} CASCADE"
+                        ))
+                        .execute(&pool)
+                        .await;
+                        if dropped.is_ok() {
+                            break;
+                        }
                     }
+                    pool.close().await;
                 });
             })
             .join();
