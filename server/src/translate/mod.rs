@@ -1,69 +1,57 @@
-//! OpenAI Chat Completions ⇄ Anthropic Messages, as pure functions over JSON values, so a client
-//! speaking the OpenAI protocol can be served by a Claude account.
+//! Pure protocol translations, so a client speaking one API can be served by an account of
+//! another platform. Each pair is a request translator (refusing what it cannot map with a
+//! [`TranslateError`] naming the field), an answer translator, a stream transformer fed the
+//! upstream body at arbitrary byte boundaries ([`StreamTransform`]), and an error translator.
+//! Nothing here does I/O; the relay wires the pairs to its routes.
 //!
-//! The rule: what cannot be translated is refused with a 400 naming the field
-//! ([`TranslateError`]); nothing that changes the answer is silently dropped. A field is ignored
-//! only when it cannot change the answer, and the reason is recorded here. `null` counts as absent
-//! everywhere.
+//! | Client protocol ↓ / account → | Claude (Messages) | OpenAI (Chat Completions) | Gemini (generateContent) |
+//! |---|---|---|---|
+//! | Anthropic Messages | native | translated: [`messages_openai`] | — |
+//! | OpenAI Chat Completions | translated: [`chat_claude`] | native | translated: [`chat_gemini`] |
+//! | OpenAI Responses | translated: [`responses_claude`] | native | — |
+//! | Gemini | — | — | native |
 //!
-//! | OpenAI request field | Handling |
-//! |---|---|
-//! | `model` | copied (the relay chooses the upstream model) |
-//! | `messages` | translated, see below |
-//! | `max_completion_tokens`, `max_tokens` | → `max_tokens`; [`DEFAULT_MAX_TOKENS`] (4096) when both are absent, because Anthropic requires it; refused when both are set and differ |
-//! | `temperature` | → `temperature` for 0–1; refused above 1 (Anthropic's range is 0–1, clamping would change the answer) |
-//! | `top_p` | → `top_p` (0–1) |
-//! | `top_k` (an Anthropic extension some clients send) | → `top_k` |
-//! | `stop` (string or array) | → `stop_sequences` |
-//! | `stream` | → `stream` |
-//! | `stream_options.include_usage` | read by the caller ([`stream_include_usage`]) for [`ChatStreamTranslator`] |
-//! | `tools` (type `function`) | → `tools` with `input_schema`; other tool types and `strict: true` refused (no schema guarantee upstream) |
-//! | `tool_choice` | `auto` → `auto`, `none` → `none`, `required` → `any`, `{function}` → `{tool, name}`; others refused |
-//! | `parallel_tool_calls: false` | → `tool_choice.disable_parallel_tool_use: true` |
-//! | `user`, `safety_identifier` | → `metadata.user_id` |
-//! | `n` > 1 | refused |
-//! | `logprobs: true`, `top_logprobs` > 0 | refused |
-//! | `audio`, `modalities` other than `["text"]` | refused |
-//! | `response_format` `json_object` / `json_schema` | refused (no faithful equivalent); `text` accepted |
-//! | `functions`, `function_call` (legacy) | refused: use `tools` / `tool_choice` |
-//! | `presence_penalty`, `frequency_penalty` ≠ 0 | refused |
-//! | `logit_bias` non-empty | refused |
-//! | `reasoning_effort`, `verbosity`, `web_search_options` | refused |
-//! | `seed` | ignored: a best-effort determinism hint that OpenAI itself does not guarantee |
-//! | `prediction` | ignored: a latency optimisation, the answer is the same |
-//! | `store`, `metadata`, `service_tier`, `prompt_cache_key` | ignored: OpenAI-side storage, tagging, scheduling and cache routing |
-//! | any other field | refused |
+//! What each translation loses, in short (each module's documentation has the field-by-field
+//! table):
 //!
-//! | Messages | Handling |
-//! |---|---|
-//! | `system`, `developer` | → `system` text blocks in order (Anthropic has one system prompt, so later ones are hoisted) |
-//! | `user` text, `image_url` | → `text`, `image` blocks: `data:` URLs → base64 source, `http(s)` URLs → url source; `detail` ignored (an OpenAI resolution/cost hint) |
-//! | `assistant` `content`, `refusal` | → `text` blocks |
-//! | `assistant` `tool_calls` | → `tool_use` blocks (`arguments` must be a JSON object) |
-//! | `tool` | → `tool_result` blocks in a user turn |
-//! | consecutive turns of one role | merged, as Anthropic requires alternation |
-//! | `cache_control` on a content part | passed through |
-//! | empty text | dropped (Anthropic refuses empty text blocks); a message left empty is skipped |
-//! | a final `assistant` message | sent as is: Anthropic continues it (prefill) |
-//! | `name`, `audio`, `function_call`; `input_audio`, `file` parts; `function` and unknown roles | refused |
-//!
-//! Responses map `end_turn`/`stop_sequence`/`pause_turn` → `stop`, `max_tokens` → `length`,
-//! `tool_use` → `tool_calls`, `refusal` → `content_filter`; usage counts cache reads and writes
-//! as prompt tokens (cache reads also as `cached_tokens`). Thinking blocks are never requested, so
-//! none are translated back.
+//! - **Chat → Claude**: `n` > 1, logprobs, penalties, logit bias, JSON modes, audio are refused;
+//!   temperature above 1 is refused (Claude's range is 0–1); `seed` is ignored.
+//! - **Responses → Claude**: no server-side state (`store: true`, `previous_response_id`,
+//!   `conversation`, `background` are refused); hosted tools other than web search are refused
+//!   and `web_search` is dropped (the model answers without searching); custom (freeform) tools
+//!   become a one-string-field tool whose grammar is given to Claude as text, not enforced;
+//!   `strict` schemas and `text.verbosity` are best effort; reasoning effort becomes a thinking
+//!   budget, and reasoning items from OpenAI (encrypted by OpenAI) are dropped from history;
+//!   reasoning tokens are not reported apart from output tokens.
+//! - **Chat → Gemini**: logprobs, penalties on models without them, logit bias, audio are
+//!   refused; tool call ids are made up by Tollgate (Gemini has none) and carry Gemini's thought
+//!   signature; JSON schemas lose what Gemini's OpenAPI subset cannot say (`additionalProperties`,
+//!   `$ref` beyond inlining, `const` becomes a one-value `enum`, ...).
+//! - **Messages → OpenAI**: `cache_control` is dropped (OpenAI caches by itself), `thinking`
+//!   becomes `reasoning_effort` only on reasoning models and earlier thinking blocks are dropped
+//!   from history, `top_k` and server tools are refused, images inside tool results move to a
+//!   user turn after the tool messages, and which stop sequence matched is not known.
 
-mod errors;
-mod messages;
-mod request;
-mod response;
-mod stream;
+pub mod chat_claude;
+pub mod chat_gemini;
+mod error_shapes;
+pub mod messages_openai;
+// TMP #[cfg(test)] mod proptests;
+pub mod responses_claude;
+mod sse;
+mod transform;
 
 use serde_json::{json, Value};
 
-pub use errors::messages_error_to_openai;
-pub use request::{chat_to_messages_request, stream_include_usage, DEFAULT_MAX_TOKENS};
-pub use response::{messages_to_chat_response, messages_to_chat_response_at};
-pub use stream::ChatStreamTranslator;
+pub use chat_claude::{
+    chat_to_messages_request, messages_error_to_openai, messages_to_chat_response,
+    messages_to_chat_response_at, stream_include_usage, ChatStreamTranslator, DEFAULT_MAX_TOKENS,
+};
+pub use error_shapes::{ErrorKind, UpstreamError};
+pub use transform::{
+    claude_to_chat_whole, ClaudeToChatStream, PassedOn, StreamTransform, WholeAnswer,
+    MAX_WHOLE_ANSWER,
+};
 
 /// A request the translation refuses: answer 400 naming `field`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -82,7 +70,7 @@ impl TranslateError {
         }
     }
 
-    /// The OpenAI-shaped 400 body for this refusal.
+    /// The OpenAI-shaped 400 body for this refusal (Chat Completions and Responses clients).
     pub fn to_openai_error(&self) -> Value {
         json!({
             "error": {
@@ -90,6 +78,17 @@ impl TranslateError {
                 "type": "invalid_request_error",
                 "param": self.field,
                 "code": "unsupported_parameter",
+            }
+        })
+    }
+
+    /// The Anthropic-shaped 400 body for this refusal (Messages clients).
+    pub fn to_anthropic_error(&self) -> Value {
+        json!({
+            "type": "error",
+            "error": {
+                "type": "invalid_request_error",
+                "message": format!("{}: {}", self.field, self.message),
             }
         })
     }
@@ -102,19 +101,12 @@ fn now_secs() -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{json, Value};
+    use serde_json::json;
 
     use super::*;
 
-    fn parse(payloads: &[String]) -> Vec<Value> {
-        payloads
-            .iter()
-            .map(|p| serde_json::from_str(p).unwrap())
-            .collect()
-    }
-
     #[test]
-    fn refusal_becomes_an_openai_400_body() {
+    fn refusals_in_each_client_shape() {
         let err = TranslateError::new("n", "only n = 1 is supported");
         assert_eq!(err.to_string(), "n: only n = 1 is supported");
         assert_eq!(
@@ -122,73 +114,10 @@ mod tests {
             json!({"error": {"message": "n: only n = 1 is supported",
                 "type": "invalid_request_error", "param": "n", "code": "unsupported_parameter"}})
         );
-    }
-
-    #[test]
-    fn include_usage_is_read_from_stream_options() {
-        assert!(stream_include_usage(
-            &json!({"stream_options": {"include_usage": true}})
-        ));
-        assert!(!stream_include_usage(&json!({"stream": true})));
-        assert!(!stream_include_usage(
-            &json!({"stream_options": {"include_usage": "yes"}})
-        ));
-    }
-
-    #[test]
-    fn unreadable_stream_data_ends_the_stream_with_an_error() {
-        let mut t = ChatStreamTranslator::with_created("m", false, 1);
-        let out = parse(&t.on_event("content_block_delta", "{oops"));
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0]["error"]["type"], "server_error");
-        assert!(out[0]["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("unreadable"));
-        assert!(t.on_event("message_stop", "{}").is_empty());
-        assert!(t.finish().is_empty());
-    }
-
-    #[test]
-    fn content_before_message_start_still_opens_with_the_role() {
-        let mut t = ChatStreamTranslator::with_created("m", false, 1);
-        // Without an `event:` line the data's own `type` names the event.
-        let out = parse(&t.on_event(
-            "",
-            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}"#,
-        ));
-        assert_eq!(out.len(), 2);
-        assert_eq!(out[0]["choices"][0]["delta"]["role"], "assistant");
-        assert_eq!(out[0]["id"], "chatcmpl-unknown");
-        assert_eq!(out[1]["choices"][0]["delta"]["content"], "hi");
-        assert!(t
-            .on_event(
-                "content_block_start",
-                r#"{"index":1,"content_block":{"type":"thinking","thinking":""}}"#
-            )
-            .is_empty());
-    }
-
-    #[test]
-    fn unknown_upstream_error_bodies_are_classified_by_status() {
-        let cases = [
-            (401, "authentication_error"),
-            (403, "permission_error"),
-            (404, "not_found_error"),
-            (413, "invalid_request_error"),
-            (429, "rate_limit_error"),
-            (529, "server_error"),
-        ];
-        for (status, kind) in cases {
-            let body = messages_error_to_openai(status, b"");
-            assert_eq!(body["error"]["type"], kind, "{status}");
-            assert_eq!(
-                body["error"]["message"],
-                format!("upstream returned HTTP {status}")
-            );
-        }
-        let long = "x".repeat(2000);
-        let body = messages_error_to_openai(500, long.as_bytes());
-        assert!(body["error"]["message"].as_str().unwrap().chars().count() < 600);
+        assert_eq!(
+            err.to_anthropic_error(),
+            json!({"type": "error", "error": {"type": "invalid_request_error",
+                "message": "n: only n = 1 is supported"}})
+        );
     }
 }

@@ -17,16 +17,18 @@ pub struct Converted {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Role {
+pub(crate) enum Role {
     User,
     Assistant,
 }
 
-struct Turns(Vec<(Role, Vec<Value>)>);
+/// Anthropic turns being assembled.
+#[derive(Default)]
+pub(crate) struct Turns(Vec<(Role, Vec<Value>)>);
 
 impl Turns {
     /// Appends to the last turn when it has the same role: Anthropic requires alternation.
-    fn push(&mut self, role: Role, blocks: Vec<Value>) {
+    pub(crate) fn push(&mut self, role: Role, blocks: Vec<Value>) {
         if blocks.is_empty() {
             return;
         }
@@ -35,6 +37,24 @@ impl Turns {
             _ => self.0.push((role, blocks)),
         }
     }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The `messages` array.
+    pub(crate) fn into_messages(self) -> Vec<Value> {
+        self.0
+            .into_iter()
+            .map(|(role, content)| {
+                let role = match role {
+                    Role::User => "user",
+                    Role::Assistant => "assistant",
+                };
+                json!({ "role": role, "content": content })
+            })
+            .collect()
+    }
 }
 
 pub fn convert_messages(messages: &Value) -> Result<Converted> {
@@ -42,7 +62,7 @@ pub fn convert_messages(messages: &Value) -> Result<Converted> {
         return Err(TranslateError::new("messages", "must be an array"));
     };
     let mut system = Vec::new();
-    let mut turns = Turns(Vec::new());
+    let mut turns = Turns::default();
     for (i, message) in messages.iter().enumerate() {
         let at = |path: &str| format!("messages[{i}]{path}");
         let Some(message) = message.as_object() else {
@@ -84,24 +104,16 @@ pub fn convert_messages(messages: &Value) -> Result<Converted> {
             }
         }
     }
-    if turns.0.is_empty() {
+    if turns.is_empty() {
         return Err(TranslateError::new(
             "messages",
             "at least one user or assistant message with content is required",
         ));
     }
-    let messages = turns
-        .0
-        .into_iter()
-        .map(|(role, content)| {
-            let role = match role {
-                Role::User => "user",
-                Role::Assistant => "assistant",
-            };
-            json!({ "role": role, "content": content })
-        })
-        .collect();
-    Ok(Converted { system, messages })
+    Ok(Converted {
+        system,
+        messages: turns.into_messages(),
+    })
 }
 
 /// Refuses keys with a value that would be lost (`name`, `audio`, `function_call`, ...).
@@ -292,7 +304,7 @@ fn part_type(part: &Value) -> &str {
 }
 
 /// A text block, or none for empty text (Anthropic refuses empty text blocks).
-fn text_block(text: &str, cache_control: Option<&Value>) -> Option<Value> {
+pub(crate) fn text_block(text: &str, cache_control: Option<&Value>) -> Option<Value> {
     if text.is_empty() {
         return None;
     }
@@ -339,7 +351,7 @@ fn image_part(part: &Value, at: &dyn Fn(&str) -> String) -> Result<Value> {
 }
 
 /// `data:image/png;base64,...` without the `data:` prefix → a base64 image source.
-fn base64_source(data_url: &str) -> std::result::Result<Value, String> {
+pub(crate) fn base64_source(data_url: &str) -> std::result::Result<Value, String> {
     let Some((meta, data)) = data_url.split_once(',') else {
         return Err("is not a valid data: URL".into());
     };

@@ -20,7 +20,7 @@ pub fn messages_error_to_openai(status: u16, anthropic_error_body: &[u8]) -> Val
 }
 
 /// The OpenAI error body for an Anthropic error `kind` (or, when unknown, for `status`).
-pub(super) fn openai_error(status: u16, kind: Option<&str>, message: &str) -> Value {
+pub(crate) fn openai_error(status: u16, kind: Option<&str>, message: &str) -> Value {
     let (error_type, code) = match kind {
         Some("invalid_request_error") => ("invalid_request_error", None),
         Some("authentication_error") => ("authentication_error", Some("invalid_api_key")),
