@@ -12,6 +12,8 @@
 //! request must be refused naming that field. Outputs are compared as JSON values, and every
 //! differing case is reported before the test fails.
 
+mod golden_pairs;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -208,4 +210,34 @@ fn wall_clock_variants_stamp_the_current_time() {
     let chunk = stream.on_event("message_start", r#"{"message":{"id":"msg_1","usage":{}}}"#);
     let chunk: Value = serde_json::from_str(&chunk[0]).unwrap();
     assert!(chunk["created"].as_i64().unwrap() >= before);
+}
+
+#[test]
+fn golden_translations_of_every_pair() {
+    let mut failures = Vec::new();
+    for (name, pair) in golden_pairs::pairs() {
+        let dir = golden_pairs::golden_root().join(name);
+        let (mut cases, mut refusals) = (0, 0);
+        for entry in sorted_dirs(&dir) {
+            if entry.file_name().unwrap() == "refusals" {
+                for file in sorted_dirs(&entry) {
+                    refusals += 1;
+                    golden_pairs::run_refusal(&pair, &file, &mut failures);
+                }
+            } else if entry.is_dir() {
+                cases += 1;
+                if golden_pairs::run_case(&pair, &entry, &mut failures) == 0 {
+                    failures.push(format!("{} has no input/expected pair", entry.display()));
+                }
+            }
+        }
+        assert!(cases >= 5, "{name}: only {cases} golden cases");
+        assert!(refusals >= 5, "{name}: only {refusals} refusal cases");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} golden case(s) failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
