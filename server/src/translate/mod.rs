@@ -36,7 +36,8 @@ pub mod chat_claude;
 pub mod chat_gemini;
 mod error_shapes;
 pub mod messages_openai;
-// TMP #[cfg(test)] mod proptests;
+#[cfg(test)]
+mod proptests;
 pub mod responses_claude;
 mod sse;
 mod transform;
