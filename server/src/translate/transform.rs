@@ -62,14 +62,19 @@ impl PassedOn {
 /// The largest whole (non-streaming) answer held for translation.
 pub const MAX_WHOLE_ANSWER: usize = 16 << 20;
 
+/// Translates a readable whole answer, noting what it passes on.
+type TranslateWhole = Box<dyn FnMut(&Value, &mut PassedOn) -> Value + Send>;
+/// The client's error body for an unreadable answer, given the bytes (or a description).
+type Unreadable = Box<dyn Fn(&[u8]) -> Value + Send>;
+
 /// A whole JSON answer: collected, then translated at the end.
 pub struct WholeAnswer {
     buf: Vec<u8>,
     overflow: bool,
     /// The translation of a readable answer.
-    translate: Box<dyn FnMut(&Value, &mut PassedOn) -> Value + Send>,
+    translate: TranslateWhole,
     /// The client's error body for an unreadable (or oversized) answer, given a description.
-    unreadable: Box<dyn Fn(&[u8]) -> Value + Send>,
+    unreadable: Unreadable,
     passed: PassedOn,
 }
 

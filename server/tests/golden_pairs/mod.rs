@@ -51,9 +51,12 @@ pub fn parse_sse(text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// A translated request body and, where the pair names one, the upstream path.
+type Translated = Result<(Value, Option<String>), TranslateError>;
+
 /// The translators of one pair, bound to a case's request.
 pub struct Pair {
-    pub request: fn(&Value, &Value) -> Result<(Value, Option<String>), TranslateError>,
+    pub request: fn(&Value, &Value) -> Translated,
     pub answer: fn(&Value, &Value, &Value) -> Value,
     pub stream: fn(&Value, &Value) -> Box<dyn StreamTransform>,
     pub error: fn(u16, &[u8]) -> (u16, Value),
