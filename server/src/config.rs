@@ -182,9 +182,14 @@ pub struct ServeOpts {
     /// Public base URL; an `https://` URL marks the session cookie `Secure`.
     #[arg(long, env = "PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// Trust `X-Forwarded-For` / `X-Real-IP` for client addresses (only behind your own proxy).
+    /// Trust `X-Forwarded-For` / `X-Real-IP` for client addresses (only behind your own proxy):
+    /// the client is the rightmost address that is not one of `TRUSTED_PROXIES`.
     #[arg(long, env = "TRUST_PROXY_HEADERS", default_value_t = false)]
     pub trust_proxy_headers: bool,
+    /// Addresses or CIDR ranges of the proxies in front of Tollgate, comma-separated. Unset, the
+    /// socket peer is the one trusted proxy.
+    #[arg(long, env = "TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
     /// Dashboard session lifetime after the last request.
     #[arg(long, env = "SESSION_TTL_HOURS", default_value_t = 12)]
     pub session_ttl_hours: u64,

@@ -147,6 +147,23 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// The prefix of admin REST API tokens.
+pub const ADMIN_TOKEN_PREFIX: &str = "tga_";
+
+/// Length of the random part of a [`random_token`].
+const TOKEN_BODY_LEN: usize = 43;
+
+/// True when `token` has the shape [`random_token`] gives tokens with `prefix`: anything else
+/// can be refused without a lookup.
+pub fn looks_like_token(prefix: &str, token: &str) -> bool {
+    token.strip_prefix(prefix).is_some_and(|body| {
+        body.len() == TOKEN_BODY_LEN
+            && body
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
 /// A random token: `prefix` followed by 32 random bytes in URL-safe base64 (43 characters).
 pub fn random_token(prefix: &str) -> String {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -206,6 +223,19 @@ mod tests {
         assert_eq!(mask_secret("short"), "…");
         let t = random_token("tg_");
         assert!(t.starts_with("tg_") && t.len() == 46);
+        assert!(looks_like_token("tg_", &t));
+        let admin = random_token(ADMIN_TOKEN_PREFIX);
+        assert!(looks_like_token(ADMIN_TOKEN_PREFIX, &admin));
+        assert!(!looks_like_token(ADMIN_TOKEN_PREFIX, &t));
+        assert!(!looks_like_token(
+            ADMIN_TOKEN_PREFIX,
+            &admin[..admin.len() - 1]
+        ));
+        assert!(!looks_like_token(ADMIN_TOKEN_PREFIX, &format!("{admin}x")));
+        assert!(!looks_like_token(
+            "tga_",
+            &format!("tga_{}", "é".repeat(21))
+        ));
         assert_eq!(token_hash("x").len(), 64);
     }
 }

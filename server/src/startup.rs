@@ -25,6 +25,9 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::admin::AdminService;
+use crate::auth::client_addr::ProxyTrust;
+use crate::auth::AuthGuards;
+use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::Cipher;
 use crate::relay::Relay;
@@ -65,6 +68,16 @@ impl Application {
     }
 
     pub async fn build_with_store(settings: Settings, store: Store) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, store, crate::clock::system()).await
+    }
+
+    /// As [`Application::build_with_store`], with the clock that sessions, login throttling and
+    /// failure limits read (tests move a manual one).
+    pub async fn build_with_clock(
+        settings: Settings,
+        store: Store,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
         let cipher = Cipher::load(
             settings.common.encryption_key.as_ref(),
             &settings.common.data_dir,
@@ -118,13 +131,22 @@ impl Application {
         )
         .await
         .context("starting the relay")?;
-        let admin = Arc::new(AdminService::new(
-            store.clone(),
-            config.clone(),
-            cipher,
-            webhooks.clone(),
-            relay.clone(),
-        ));
+        let proxies = ProxyTrust::from_settings(
+            config.serve.trust_proxy_headers,
+            config.serve.trusted_proxies.as_deref(),
+        )
+        .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?;
+        let guards = Arc::new(AuthGuards::new(clock, proxies));
+        let admin = Arc::new(
+            AdminService::new(
+                store.clone(),
+                config.clone(),
+                cipher,
+                webhooks.clone(),
+                relay.clone(),
+            )
+            .with_auth_guards(guards),
+        );
         let state = AppState {
             leptos_options,
             store,
@@ -245,7 +267,13 @@ fn spawn_housekeeping(state: &AppState) {
 /// The whole HTTP surface. The dashboard and admin API sit behind the session and
 /// deny-by-default auth layers.
 pub fn build_router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
-    let session_layer = SessionManagerLayer::new(DbSessionStore::new(state.store.clone()))
+    let session_ttl = Duration::from_secs(state.config.serve.session_ttl_hours * 3600);
+    let session_store = DbSessionStore::new(
+        state.store.clone(),
+        state.admin.auth().clock.clone(),
+        session_ttl,
+    );
+    let session_layer = SessionManagerLayer::new(session_store)
         .with_name("tollgate_session")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
@@ -278,7 +306,10 @@ pub fn build_router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
             leptos_routes,
             {
                 let port = port.clone();
-                move || provide_context(port.clone())
+                move || {
+                    provide_context(port.clone());
+                    crate::auth::headers::page_policy();
+                }
             },
             {
                 let options = state.leptos_options.clone();

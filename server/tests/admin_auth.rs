@@ -39,6 +39,19 @@ async fn every_admin_route_and_server_fn_refuses_anonymous_calls() {
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["error"]["code"], "unauthorized", "{method} {path}");
+        // Spelled through a public prefix with a dot segment, raw or encoded, it is refused
+        // before the allow-list is read.
+        for dodge in [
+            "/pkg/..",
+            "/pkg/%2e%2e",
+            "/pkg/.%2E",
+            "/health/..",
+            "/pkg/%252e%252e",
+        ] {
+            let sneaky = format!("{dodge}{concrete}");
+            let status = app.raw_request(method.as_str(), &sneaky).await;
+            assert_eq!(status, 400, "{method} {sneaky}");
+        }
     }
     let mut swept_fns = 0;
     for (path, method) in server_fn::axum::server_fn_paths() {
@@ -230,24 +243,7 @@ async fn password_change_ends_tokens_and_needs_the_current_password() {
 #[tokio::test]
 async fn dashboard_session_via_server_fn_and_logout_kills_cookie() {
     let app = spawn_app().await;
-    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
-    let browser = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let res = browser
-        .post(app.url("/admin/fn/login"))
-        .header("accept", "application/json")
-        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        res.status().is_success() || res.status().is_redirection(),
-        "{}",
-        res.status()
-    );
+    let (browser, res) = app.browser_login().await;
     let cookie = res
         .headers()
         .get_all("set-cookie")

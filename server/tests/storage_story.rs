@@ -70,7 +70,9 @@ async fn admins_and_tokens(db: TestDb) {
 story!(sessions);
 async fn sessions(db: TestDb) {
     db.store.insert_admin("a1", "root", "h").await.unwrap();
-    let store = DbSessionStore::new(db.store.clone());
+    let clock = tollgate::clock::ManualClock::new();
+    let ttl = std::time::Duration::from_secs(3600);
+    let store = DbSessionStore::new(db.store.clone(), clock.clone(), ttl);
     let mut record = Record {
         id: Id::default(),
         data: [(
@@ -83,6 +85,28 @@ async fn sessions(db: TestDb) {
     store.create(&mut record).await.unwrap();
     let loaded = store.load(&record.id).await.unwrap().unwrap();
     assert_eq!(loaded.data, record.data);
+    assert_eq!(loaded.id, record.id);
+
+    // Only the id's SHA-256 is stored; the row's data does not carry the id either.
+    let plain = record.id.to_string();
+    let (hashes, data): (Vec<String>, Vec<Vec<u8>>) = match &db.store {
+        tollgate::storage::Store::Sqlite(p) => {
+            sqlx::query_as::<_, (String, Vec<u8>)>("SELECT id_hash, data FROM sessions")
+                .fetch_all(p)
+                .await
+                .unwrap()
+        }
+        tollgate::storage::Store::Postgres(p) => {
+            sqlx::query_as::<_, (String, Vec<u8>)>("SELECT id_hash, data FROM sessions")
+                .fetch_all(p)
+                .await
+                .unwrap()
+        }
+    }
+    .into_iter()
+    .unzip();
+    assert_eq!(hashes, vec![tollgate::crypto::token_hash(&plain)]);
+    assert!(!String::from_utf8_lossy(&data[0]).contains(&plain));
 
     record.data.insert("extra".into(), serde_json::json!(42));
     store.save(&record).await.unwrap();
@@ -91,21 +115,25 @@ async fn sessions(db: TestDb) {
         42
     );
 
+    // A session lives for the TTL after its last save, by the store's clock.
+    clock.advance(ttl - std::time::Duration::from_secs(60));
+    store.save(&record).await.unwrap();
+    clock.advance(std::time::Duration::from_secs(120));
+    assert!(
+        store.load(&record.id).await.unwrap().is_some(),
+        "saved again: still alive"
+    );
+    clock.advance(ttl);
+    assert!(
+        store.load(&record.id).await.unwrap().is_none(),
+        "expired sessions do not load"
+    );
+    store.save(&record).await.unwrap();
+
     // A password change ends the admin's sessions.
     db.store.set_admin_password("a1", "h2").await.unwrap();
     assert!(store.load(&record.id).await.unwrap().is_none());
-
-    let mut expired = Record {
-        id: Id::default(),
-        data: Default::default(),
-        expiry_date: time::OffsetDateTime::now_utc() - time::Duration::minutes(1),
-    };
-    store.create(&mut expired).await.unwrap();
-    assert!(
-        store.load(&expired.id).await.unwrap().is_none(),
-        "expired sessions do not load"
-    );
-    store.delete(&expired.id).await.unwrap();
+    store.delete(&record.id).await.unwrap();
 }
 
 story!(overview_counts);

@@ -7,9 +7,21 @@ use async_trait::async_trait;
 
 use super::error::internal;
 use super::AdminService;
-use crate::auth::password::{dummy_hash, hash_password, validate_new_password, verify_password};
-use crate::crypto::{random_token, token_hash};
+use crate::auth::password::{
+    dummy_hash, hash_password, validate_new_password, Busy, MAX_PASSWORD_BYTES,
+};
+use crate::crypto::{random_token, token_hash, ADMIN_TOKEN_PREFIX};
 use crate::storage::{now_ms, Store};
+
+/// Longest username an admin can have or a login can name.
+pub const MAX_USERNAME_BYTES: usize = 128;
+
+fn validate_username(username: &str) -> anyhow::Result<()> {
+    if username.trim().is_empty() || username.len() > MAX_USERNAME_BYTES {
+        anyhow::bail!("the admin username must be 1 to {MAX_USERNAME_BYTES} bytes");
+    }
+    Ok(())
+}
 
 #[async_trait]
 impl AuthPort for AdminService {
@@ -19,24 +31,60 @@ impl AuthPort for AdminService {
         password: &str,
         ip: IpAddr,
     ) -> Result<AdminInfo, AdminError> {
-        if let Err(retry_after) = self.throttle.check(ip, username) {
-            tracing::warn!(%ip, "login throttled");
-            return Err(AdminError::Throttled { retry_after });
+        // Before anything is kept or hashed: a megabyte username must not reach the throttle's
+        // maps, and a password no admin can have is not worth a hash.
+        if username.len() > MAX_USERNAME_BYTES {
+            return Err(AdminError::validation(
+                "username",
+                format!("at most {MAX_USERNAME_BYTES} bytes"),
+            ));
         }
-        let row = self
-            .store
-            .admin_by_username(username)
-            .await
-            .map_err(internal)?;
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(AdminError::BadCredentials);
+        }
+        let guards = &self.auth;
+        let attempt = guards.logins.begin(ip, username).map_err(|retry_after| {
+            tracing::warn!(%ip, "login throttled: too many failures for this address and username");
+            AdminError::Throttled { retry_after }
+        })?;
+        let from_address = match guards.failures.begin(ip) {
+            Ok(a) => a,
+            Err(retry_after) => {
+                attempt.not_tried();
+                tracing::warn!(%ip, "login throttled: too many failed authentications from this address");
+                return Err(AdminError::Throttled { retry_after });
+            }
+        };
+        if !attempt.delay().is_zero() {
+            tracing::info!(%ip, delay_ms = attempt.delay().as_millis() as u64, "login slowed down: the username failed repeatedly");
+            guards.clock.sleep(attempt.delay()).await;
+        }
+        let row = match self.store.admin_by_username(username).await {
+            Ok(row) => row,
+            Err(e) => {
+                attempt.not_tried();
+                from_address.not_tried();
+                return Err(internal(e));
+            }
+        };
         // Unknown usernames cost the same time as wrong passwords.
         let hash = row
             .as_ref()
             .map(|r| r.password_hash.clone())
             .unwrap_or_else(|| dummy_hash().to_owned());
-        let ok = verify_password(password.to_owned(), hash).await;
+        let ok = match guards.passwords.verify(password.to_owned(), hash).await {
+            Ok(ok) => ok,
+            Err(Busy) => {
+                attempt.not_tried();
+                from_address.not_tried();
+                tracing::warn!(%ip, "login refused: password checks busy");
+                return Err(AdminError::Throttled { retry_after: 1 });
+            }
+        };
         match row {
             Some(row) if ok => {
-                self.throttle.record_success(username);
+                attempt.succeeded();
+                from_address.succeeded();
                 tracing::info!(%ip, admin = %row.username, "admin signed in");
                 Ok(AdminInfo {
                     id: row.id,
@@ -44,7 +92,8 @@ impl AuthPort for AdminService {
                 })
             }
             _ => {
-                self.throttle.record_failure(ip, username);
+                attempt.failed();
+                from_address.failed();
                 tracing::warn!(%ip, "failed admin login");
                 Err(AdminError::BadCredentials)
             }
@@ -73,7 +122,13 @@ impl AuthPort for AdminService {
             .await
             .map_err(internal)?
             .ok_or(AdminError::Unauthorized)?;
-        if !verify_password(current.to_owned(), row.password_hash).await {
+        let ok = self
+            .auth
+            .passwords
+            .verify(current.to_owned(), row.password_hash)
+            .await
+            .map_err(|Busy| AdminError::Throttled { retry_after: 1 })?;
+        if !ok {
             return Err(AdminError::validation(
                 "current",
                 "the current password is wrong",
@@ -108,7 +163,7 @@ impl AuthPort for AdminService {
 impl AdminService {
     /// Issues a REST API token for a verified admin.
     pub async fn issue_token(&self, admin: &AdminInfo) -> Result<LoginResponse, AdminError> {
-        let token = random_token("tga_");
+        let token = random_token(ADMIN_TOKEN_PREFIX);
         let expires_at = now_ms() + (self.config.serve.admin_token_ttl_hours as i64) * 3_600_000;
         self.store
             .insert_admin_token(&token_hash(&token), &admin.id, expires_at)
@@ -135,6 +190,7 @@ pub async fn ensure_first_admin(
     if store.admin_count().await? > 0 {
         return Ok(None);
     }
+    validate_username(username)?;
     let (password, generated) = match password {
         Some(p) => {
             validate_new_password(p).map_err(|m| anyhow::anyhow!("ADMIN_PASSWORD {m}"))?;
@@ -156,6 +212,7 @@ pub async fn reset_password(
     username: &str,
     password: Option<&str>,
 ) -> anyhow::Result<Option<String>> {
+    validate_username(username)?;
     let (password, generated) = match password {
         Some(p) => {
             validate_new_password(p).map_err(|m| anyhow::anyhow!("password {m}"))?;

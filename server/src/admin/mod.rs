@@ -13,14 +13,15 @@ mod webhooks;
 
 use std::sync::Arc;
 
-use crate::auth::throttle::LoginThrottle;
+use crate::auth::client_addr::ProxyTrust;
+use crate::auth::AuthGuards;
 use crate::config::Settings;
 use crate::crypto::Cipher;
 use crate::storage::Store;
 
 pub struct AdminService {
     pub(crate) store: Store,
-    pub(crate) throttle: LoginThrottle,
+    pub(crate) auth: Arc<AuthGuards>,
     pub(crate) config: Arc<Settings>,
     pub(crate) cipher: Cipher,
     pub(crate) webhooks: crate::webhooks::Webhooks,
@@ -40,13 +41,26 @@ impl AdminService {
             cipher,
             webhooks,
             relay,
-            throttle: LoginThrottle::default(),
+            auth: Arc::new(AuthGuards::new(
+                crate::clock::system(),
+                ProxyTrust::default(),
+            )),
             config,
         }
     }
 }
 
 impl AdminService {
+    /// Uses `guards` (with their clock and proxy settings) for every credential check.
+    pub fn with_auth_guards(mut self, guards: Arc<AuthGuards>) -> Self {
+        self.auth = guards;
+        self
+    }
+
+    pub fn auth(&self) -> &Arc<AuthGuards> {
+        &self.auth
+    }
+
     /// The cipher for credentials at rest.
     pub fn cipher(&self) -> &Cipher {
         &self.cipher

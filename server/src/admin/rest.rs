@@ -198,12 +198,8 @@ async fn logout(
     _admin: Admin,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
-    if let Some(token) = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    {
-        state.admin.revoke_token(token.trim()).await?;
+    if let Some(token) = crate::auth::bearer::bearer_token(&headers) {
+        state.admin.revoke_token(token).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }

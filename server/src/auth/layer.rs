@@ -1,13 +1,16 @@
 //! Deny-by-default authentication for the dashboard and the admin API.
 //!
-//! Every request that reaches the dashboard router passes through [`require_admin`]. It
-//! establishes who is calling (a `Bearer` admin token, else the session cookie) and refuses the
-//! request unless the route is on the public allow-list below: `/admin/...` and server
-//! functions answer 401 JSON; dashboard pages redirect to `/login`. Cookie-authenticated writes
-//! must come from our own origin (CSRF). The relay's routes are not behind this layer: they
+//! Every request that reaches the dashboard router passes through [`require_admin`]. It refuses
+//! paths with dot segments (see `auth::path`), establishes who is calling (a `Bearer` admin
+//! token, else the session cookie) and refuses the request unless the route is on the public
+//! allow-list below: `/admin/...` and server functions answer 401 JSON; dashboard pages redirect
+//! to `/login`. Cookie-authenticated writes must come from our own origin (CSRF). Unknown bearer
+//! tokens are refused by their shape or a negative cache before any database lookup, and count
+//! as failures against the client's address. The relay's routes are not behind this layer: they
 //! authenticate with API keys of their own.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use app::error::AdminError;
 use app::port::{AdminIdentity, ClientIp};
@@ -17,8 +20,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
+use super::bearer::bearer_token;
+use super::AuthGuards;
 use crate::admin::error::ApiError;
-use crate::crypto::token_hash;
+use crate::crypto::{looks_like_token, token_hash, ADMIN_TOKEN_PREFIX};
 use crate::startup::AppState;
 
 /// Routes anyone may call: health, the login page and its endpoints, the key holder's page and
@@ -39,33 +44,6 @@ pub const PUBLIC_PREFIXES: &[&str] = &["/pkg/"];
 
 pub fn is_public(path: &str) -> bool {
     PUBLIC_EXACT.contains(&path) || PUBLIC_PREFIXES.iter().any(|p| path.starts_with(p))
-}
-
-/// The client address: the socket peer, or the first forwarded address when proxies are trusted.
-pub fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, trust_proxy: bool) -> IpAddr {
-    if trust_proxy {
-        let forwarded = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .or_else(|| headers.get("x-real-ip").and_then(|v| v.to_str().ok()))
-            .and_then(|v| v.trim().parse().ok());
-        if let Some(ip) = forwarded {
-            return ip;
-        }
-    }
-    peer.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
 }
 
 /// True when a cookie-authenticated write comes from another site.
@@ -101,53 +79,108 @@ fn unauthorized(path: &str, method: &Method) -> Response {
     res
 }
 
+/// Who a bearer token belongs to: `Ok(None)` for an unknown token (counted against `ip`),
+/// `Err` when the address is refused or the lookup failed.
+async fn token_identity(
+    state: &AppState,
+    guards: &AuthGuards,
+    ip: IpAddr,
+    token: &str,
+) -> Result<Option<AdminIdentity>, Response> {
+    if let Err(retry_after) = guards.failures.check(ip) {
+        tracing::warn!(%ip, "too many failed authentications; bearer token refused unread");
+        return Err(ApiError(AdminError::Throttled { retry_after }).into_response());
+    }
+    if !looks_like_token(ADMIN_TOKEN_PREFIX, token) || guards.unknown_tokens.contains(token) {
+        guards.failures.record_failure(ip);
+        return Ok(None);
+    }
+    match state.store.admin_for_token(&token_hash(token)).await {
+        Ok(Some(admin_id)) => Ok(Some(AdminIdentity { admin_id })),
+        Ok(None) => {
+            guards.unknown_tokens.insert(token);
+            guards.failures.record_failure(ip);
+            Ok(None)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "token lookup failed");
+            Err(ApiError(AdminError::Internal).into_response())
+        }
+    }
+}
+
+/// Who the session cookie belongs to; renews the session as it is used.
+async fn session_identity(
+    state: &AppState,
+    session: &Session,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Option<AdminIdentity>, Response> {
+    let admin_id = match session.get::<String>(app::api::SESSION_ADMIN_KEY).await {
+        Ok(Some(admin_id)) => admin_id,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            return Err(ApiError(AdminError::Internal).into_response());
+        }
+    };
+    if method != Method::GET && method != Method::HEAD && cross_site(headers) {
+        return Err((StatusCode::FORBIDDEN, "cross-site request refused").into_response());
+    }
+    let ttl = Duration::from_secs(state.config.serve.session_ttl_hours * 3600);
+    let now = state.admin.auth().clock.now_ms();
+    if let Err(e) = super::session_renewal::renew_if_due(session, now, ttl).await {
+        tracing::error!(error = %e, "session renewal failed");
+        return Err(ApiError(AdminError::Internal).into_response());
+    }
+    Ok(Some(AdminIdentity { admin_id }))
+}
+
 pub async fn require_admin(
     State(state): State<AppState>,
     mut req: Request,
     next: Next,
 ) -> Response {
+    let path = req.uri().path().to_owned();
+    if let Err(why) = super::path::check(&path) {
+        let mut res = ApiError(AdminError::validation("path", why)).into_response();
+        super::headers::apply(res.headers_mut());
+        return res;
+    }
+    let guards = state.admin.auth().clone();
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let ip = client_ip(req.headers(), peer, state.config.serve.trust_proxy_headers);
+    let ip = guards.proxies.client_ip(req.headers(), peer);
     req.extensions_mut().insert(ClientIp(ip));
-
-    let path = req.uri().path().to_owned();
     let method = req.method().clone();
 
-    let mut identity = None;
-    if let Some(token) = bearer(req.headers()) {
-        match state.store.admin_for_token(&token_hash(token)).await {
-            Ok(Some(admin_id)) => identity = Some(AdminIdentity { admin_id }),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "token lookup failed");
-                return ApiError(AdminError::Internal).into_response();
-            }
-        }
+    let identity = if let Some(token) = bearer_token(req.headers()) {
+        token_identity(&state, &guards, ip, token).await
     } else if let Some(session) = req.extensions().get::<Session>().cloned() {
-        match session.get::<String>(app::api::SESSION_ADMIN_KEY).await {
-            Ok(Some(admin_id)) => {
-                if method != Method::GET && method != Method::HEAD && cross_site(req.headers()) {
-                    return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
-                }
-                identity = Some(AdminIdentity { admin_id });
-            }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "session lookup failed");
-                return ApiError(AdminError::Internal).into_response();
-            }
+        session_identity(&state, &session, &method, req.headers()).await
+    } else {
+        Ok(None)
+    };
+    let identity = match identity {
+        Ok(identity) => identity,
+        Err(mut res) => {
+            super::headers::apply(res.headers_mut());
+            return res;
         }
-    }
+    };
 
     match identity {
         Some(id) => {
             req.extensions_mut().insert(id);
         }
         None if is_public(&path) => {}
-        None => return unauthorized(&path, &method),
+        None => {
+            let mut res = unauthorized(&path, &method);
+            super::headers::apply(res.headers_mut());
+            return res;
+        }
     }
 
     let mut res = next.run(req).await;
@@ -158,6 +191,7 @@ pub async fn require_admin(
             header::HeaderValue::from_static("no-store"),
         );
     }
+    super::headers::apply(res.headers_mut());
     res
 }
 
@@ -189,15 +223,6 @@ mod tests {
         assert!(!is_public("/admin/fn/overview_counts"));
         assert!(!is_public("/"));
         assert!(!is_public("/healthz"));
-    }
-
-    #[test]
-    fn forwarded_addresses_only_when_trusted() {
-        let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", "203.0.113.7, 10.0.0.1".parse().unwrap());
-        let peer = Some("127.0.0.1".parse().unwrap());
-        assert_eq!(client_ip(&h, peer, false).to_string(), "127.0.0.1");
-        assert_eq!(client_ip(&h, peer, true).to_string(), "203.0.113.7");
     }
 
     #[test]

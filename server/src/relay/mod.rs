@@ -60,16 +60,7 @@ pub struct Relay {
 /// The key a client presented: `x-api-key` or `Authorization: Bearer` (Anthropic), Bearer
 /// (OpenAI), `x-goog-api-key` (Gemini; `?key=` is read by the Gemini routes).
 pub fn presented_key(headers: &HeaderMap, protocol: Protocol) -> &str {
-    let bearer = || {
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-    };
+    let bearer = || crate::auth::bearer::bearer_token(headers);
     let named = |name: &str| {
         headers
             .get(name)

@@ -179,6 +179,7 @@ pub struct TestApp {
     pub shutdown: CancellationToken,
     pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
     pub relay: std::sync::Arc<tollgate::relay::Relay>,
+    pub admin: std::sync::Arc<tollgate::admin::AdminService>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -197,9 +198,18 @@ pub async fn spawn_app_on(mut db: TestDb) -> TestApp {
 }
 
 pub async fn spawn_app_on_with(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_clocked(db, tollgate::clock::system(), tweak).await
+}
+
+/// Starts the app with `clock` as the time of sessions, login throttling and failure limits.
+pub async fn spawn_app_clocked(
+    db: TestDb,
+    clock: tollgate::clock::SharedClock,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = test_settings(db.dir.path());
     tweak(&mut settings);
-    let app = Application::build_with_store(settings, db.store.clone())
+    let app = Application::build_with_clock(settings, db.store.clone(), clock)
         .await
         .expect("build app");
     let addr = app.local_addr();
@@ -214,6 +224,7 @@ pub async fn spawn_app_on_with(db: TestDb, tweak: impl FnOnce(&mut Settings)) ->
         })
         .collect();
     let relay = app.state().relay.clone();
+    let admin = app.state().admin.clone();
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(app.run(shutdown.clone()));
     let client = reqwest::Client::builder()
@@ -229,6 +240,7 @@ pub async fn spawn_app_on_with(db: TestDb, tweak: impl FnOnce(&mut Settings)) ->
         shutdown,
         server,
         relay,
+        admin,
     }
 }
 
@@ -246,12 +258,51 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A browser with a cookie jar, signed in through the dashboard's login form; with the
+    /// login's answer.
+    pub async fn browser_login(&self) -> (reqwest::Client, reqwest::Response) {
+        let browser = reqwest::Client::builder()
+            .cookie_provider(std::sync::Arc::new(reqwest::cookie::Jar::default()))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let res = browser
+            .post(self.url("/admin/fn/login"))
+            .header("accept", "application/json")
+            .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.status().is_success() || res.status().is_redirection(),
+            "{}",
+            res.status()
+        );
+        (browser, res)
+    }
+
     /// A bearer token for the admin REST API.
     pub async fn admin_token(&self) -> String {
         let res = self.login("admin", ADMIN_PASSWORD).await;
         assert_eq!(res.status(), 200);
         let body: serde_json::Value = res.json().await.unwrap();
         body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Sends `method path` byte for byte (HTTP clients normalise `..` and `%2e` away before
+    /// sending) and returns the answer's status code.
+    pub async fn raw_request(&self, method: &str, path: &str) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.addr
+        );
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        tcp.read_to_end(&mut answer).await.unwrap();
+        let text = String::from_utf8_lossy(&answer);
+        text.split(' ').nth(1).unwrap().parse().unwrap()
     }
 
     pub async fn stop(self) {

@@ -41,15 +41,7 @@ pub async fn scrape(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Resp
 }
 
 fn authorized(headers: &HeaderMap, token: &str) -> bool {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    let Some(presented) = presented else {
+    let Some(presented) = crate::auth::bearer::bearer_token(headers) else {
         return false;
     };
     let (a, b) = (
