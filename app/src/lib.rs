@@ -6,6 +6,7 @@
 
 pub mod api;
 mod components;
+pub mod csv;
 pub mod error;
 pub mod i18n;
 mod pages;

@@ -356,3 +356,31 @@ async fn cleanup_refuses_bad_durations_with_exit_2() {
     }
     assert!(deleted(&db).await.is_empty());
 }
+
+#[tokio::test]
+async fn names_a_spreadsheet_would_run_are_written_as_text() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let file = db.dir.path().join("orders.txt");
+    std::fs::write(&file, "=1+1\n+cmd\n@SUM(A1)\n-2+3\n").unwrap();
+    let out = tollgate(
+        &db,
+        &[
+            "keys",
+            "create",
+            "--names-file",
+            file.to_str().unwrap(),
+            "--name-template",
+            "[订单号]",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let names: Vec<&str> = text.lines().skip(1).map(|l| columns(l)[0]).collect();
+    assert_eq!(names, ["'=1+1", "'+cmd", "'@SUM(A1)", "'-2+3"], "{text}");
+    // The stored names are the names as given; only the CSV cell is defused.
+    let stored: Vec<String> = sqlx::query_scalar("SELECT name FROM api_keys ORDER BY name")
+        .fetch_all(pool(&db))
+        .await
+        .unwrap();
+    assert_eq!(stored, ["+cmd", "-2+3", "=1+1", "@SUM(A1)"]);
+}

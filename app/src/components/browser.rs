@@ -52,26 +52,10 @@ pub fn download(filename: &str, mime: &str, content: &str) {
     let _ = (filename, href);
 }
 
-/// One CSV field, quoted when it needs to be; text starting with `=`, `+`, `-` or `@` is
-/// escaped so a spreadsheet never runs a key name as a formula (numbers stay as they are).
-pub fn csv_field(value: &str) -> String {
-    let is_number = value.parse::<f64>().is_ok();
-    let value = if !is_number && value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
-}
-
 /// Rows of fields as CSV text, lines ended by CRLF.
 pub fn csv(rows: &[Vec<String>]) -> String {
     rows.iter()
-        .map(|r| r.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","))
+        .map(|r| crate::csv::row(r))
         .map(|line| line + "\r\n")
         .collect()
 }
@@ -81,13 +65,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn csv_quotes_and_defuses_formulas() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=1+1"), "'=1+1");
-        assert_eq!(csv_field("-3.5"), "-3.5");
+    fn csv_lines_end_in_crlf_and_fields_are_escaped() {
         assert_eq!(csv(&[vec!["a".into(), "b".into()]]), "a,b\r\n");
+        assert_eq!(
+            csv(&[vec!["\t=cmd".into(), "-3.5".into()]]),
+            "'\t=cmd,-3.5\r\n"
+        );
         assert_eq!(percent_encode("a b,中"), "a%20b%2C%E4%B8%AD");
     }
 }

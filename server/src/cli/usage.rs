@@ -301,17 +301,9 @@ impl<'a> Row<'a> {
 
 /// A text cell: RFC 4180 quoting, and a leading `'` on values a spreadsheet would run as a
 /// formula (model names come from clients, so they are untrusted).
+/// A text cell: the project's one CSV escaping (quoting, formulas defused).
 fn text(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
+    app::csv::field(value)
 }
 
 #[cfg(test)]
@@ -361,5 +353,6 @@ mod tests {
         assert_eq!(text("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(text("=HYPERLINK(1)"), "'=HYPERLINK(1)");
         assert_eq!(text("claude-sonnet-4-5"), "claude-sonnet-4-5");
+        assert_eq!(text("\t=1"), "'\t=1");
     }
 }

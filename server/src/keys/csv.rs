@@ -1,18 +1,11 @@
 //! The CSV of newly created keys (`name,key,id,expiresAt,quotaLimit`), for handing keys to a
-//! shop or a spreadsheet. RFC 4180 quoting; times in RFC 3339; the quota in USD (0 = unlimited).
+//! shop or a spreadsheet. Fields go through `app::csv` (RFC 4180 quoting, formulas defused);
+//! times in RFC 3339; the quota in USD (0 = unlimited).
 
 use app::types::CreatedKey;
 use chrono::SecondsFormat;
 
 pub const HEADER: &str = "name,key,id,expiresAt,quotaLimit";
-
-fn field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
-    }
-}
 
 /// One CSV row (without line end) of a created key.
 pub fn row(k: &CreatedKey) -> String {
@@ -21,14 +14,13 @@ pub fn row(k: &CreatedKey) -> String {
         .expires_at
         .map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true))
         .unwrap_or_default();
-    [
-        field(&k.record.name),
-        field(&k.key),
-        field(&k.record.id),
-        expires,
-        k.record.quota_limit.to_string(),
-    ]
-    .join(",")
+    app::csv::row(&[
+        k.record.name.as_str(),
+        &k.key,
+        &k.record.id,
+        &expires,
+        &k.record.quota_limit.to_string(),
+    ])
 }
 
 /// The header and one row per key, each line ending in `\n`.
@@ -41,16 +33,4 @@ pub fn document(keys: &[CreatedKey]) -> String {
         out.push('\n');
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quotes_only_when_needed() {
-        assert_eq!(field("plain"), "plain");
-        assert_eq!(field("a,b"), "\"a,b\"");
-        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
-    }
 }
