@@ -124,22 +124,29 @@ impl WebhookEvent {
     /// One compact line for chat tools:
     /// `[Tollgate] 账户限流 account.rate_limited: claude-1 (status=429, retryAfterSecs=30)`.
     pub fn summary(&self) -> String {
+        self.summary_with(str::to_owned)
+    }
+
+    /// The summary with every piece of event data (names, upstream error text) passed through
+    /// `escape`, for chat formats that would read markup in it.
+    pub fn summary_with(&self, escape: impl Fn(&str) -> String) -> String {
+        let text_of = |v: &Value| escape(&scalar_text(v));
         let mut line = format!("[Tollgate] {} {}", self.event.title(), self.event.as_str());
         let (subject, details) = match &self.data {
             Value::Object(map) => {
                 let subject_key = SUBJECT_FIELDS
                     .iter()
                     .find(|k| map.get(**k).is_some_and(is_scalar));
-                let subject = subject_key.and_then(|k| map.get(*k)).map(scalar_text);
+                let subject = subject_key.and_then(|k| map.get(*k)).map(text_of);
                 let details: Vec<String> = map
                     .iter()
                     .filter(|(k, v)| Some(&k.as_str()) != subject_key && is_scalar(v))
-                    .map(|(k, v)| format!("{k}={}", scalar_text(v)))
+                    .map(|(k, v)| format!("{}={}", escape(k), text_of(v)))
                     .collect();
                 (subject, details)
             }
             Value::Null => (None, Vec::new()),
-            other if is_scalar(other) => (Some(scalar_text(other)), Vec::new()),
+            other if is_scalar(other) => (Some(text_of(other)), Vec::new()),
             _ => (None, Vec::new()),
         };
         if let Some(subject) = subject {

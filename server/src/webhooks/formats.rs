@@ -69,7 +69,7 @@ pub fn render(
         }
         TargetKind::Wecom => json!({
             "msgtype": "markdown",
-            "markdown": { "content": truncate_bytes(&text, WECOM_MAX_BYTES) },
+            "markdown": { "content": truncate_bytes(&markdown_text(event), WECOM_MAX_BYTES) },
         }),
         TargetKind::Dingtalk => {
             if let Some(secret) = secret {
@@ -85,7 +85,7 @@ pub fn render(
                 "markdown": {
                     "title": format!("[Tollgate] {}", event.event.title()),
                     // DingTalk's markdown needs a blank line for a line break.
-                    "text": truncate_chars(&text.replace('\n', "\n\n"), DINGTALK_MAX_CHARS),
+                    "text": truncate_chars(&markdown_text(event).replace('\n', "\n\n"), DINGTALK_MAX_CHARS),
                 },
             })
         }
@@ -130,6 +130,37 @@ pub fn render(
 /// The human text chat tools show: the summary line, then when it happened.
 fn message_text(event: &WebhookEvent) -> String {
     format!("{}\n{}", event.summary(), event.timestamp)
+}
+
+/// The text for WeCom's and DingTalk's markdown: event data cannot add links, images, mentions
+/// (`<@userid>`), `<font>` tags, emphasis or code.
+fn markdown_text(event: &WebhookEvent) -> String {
+    format!(
+        "{}\n{}",
+        event.summary_with(markdown_escape),
+        event.timestamp
+    )
+}
+
+/// Neither chat tool documents an escape character for its markdown, so the characters that
+/// open markup are replaced by their full-width forms, which read the same and mean nothing.
+/// `_` is left alone: names like `claude_pool` are common, and at worst it italicises.
+fn markdown_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '[' => '［',
+            ']' => '］',
+            '<' => '＜',
+            '>' => '＞',
+            '*' => '＊',
+            '`' => '｀',
+            '#' => '＃',
+            '~' => '～',
+            '|' => '｜',
+            '\\' => '＼',
+            other => other,
+        })
+        .collect()
 }
 
 fn hmac_sha256(key: &[u8], message: &[u8]) -> Result<Vec<u8>, RenderError> {
@@ -259,6 +290,54 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with("[Tollgate] 账户异常"));
+    }
+
+    #[test]
+    fn markdown_formats_neutralise_names_and_error_text() {
+        let hostile = WebhookEvent::new(
+            EventKind::AccountError,
+            json!({
+                "name": "[click me](http://evil.example) <@all> <font color=\"warning\">x</font>",
+                "message": "**upstream** said `no` # ~~gone~~ | _x_ \\",
+                "status": 403,
+            }),
+        );
+        let wecom = body(
+            &render(
+                &target(TargetKind::Wecom, "http://x/", None),
+                &hostile,
+                "d",
+                None,
+                Utc::now(),
+            )
+            .unwrap(),
+        );
+        let dingtalk = body(
+            &render(
+                &target(TargetKind::Dingtalk, "http://x/", None),
+                &hostile,
+                "d",
+                None,
+                Utc::now(),
+            )
+            .unwrap(),
+        );
+        for text in [
+            wecom["markdown"]["content"].as_str().unwrap(),
+            dingtalk["markdown"]["text"].as_str().unwrap(),
+        ] {
+            let data = text.split_once(": ").unwrap().1;
+            for markup in ['[', ']', '<', '>', '*', '`', '#', '~', '|', '\\'] {
+                assert!(!data.contains(markup), "{markup:?} left in {data}");
+            }
+            assert!(
+                data.contains("［click me］(http://evil.example) ＜@all＞"),
+                "{data}"
+            );
+            assert!(data.contains("status=403"));
+            // Our own title stays as it is.
+            assert!(text.starts_with("[Tollgate] "), "{text}");
+        }
     }
 
     #[test]

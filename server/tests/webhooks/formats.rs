@@ -162,3 +162,42 @@ async fn dashboard_targets_get_their_native_formats_even_with_webhooks_disabled(
     assert!(log.iter().all(|r| r.ok && r.target_id.is_some()));
     run.shutdown().await;
 }
+
+#[tokio::test]
+async fn markdown_targets_receive_names_and_error_text_as_plain_text() {
+    let rx = Receiver::start(Script::ok()).await;
+    let run = Running::start(&opts()).await;
+    let s = &run.db.store;
+    add_target(s, "wecom", &rx.url("/wecom?key=k1"), None, &[], true).await;
+    add_target(
+        s,
+        "dingtalk",
+        &rx.url("/dingtalk?access_token=t1"),
+        None,
+        &[],
+        true,
+    )
+    .await;
+    run.hooks.emit(
+        EventKind::AccountError,
+        json!({
+            "name": "pool [login here](http://phish.example) <@everyone>",
+            "message": "upstream said: <font color=\"warning\">**pay**</font> `now` ![x](http://t.example/p.png)",
+            "status": 403,
+        }),
+    );
+    let reqs = rx.wait_for(2).await;
+    for r in reqs {
+        let body = r.json();
+        let text = body["markdown"]["content"]
+            .as_str()
+            .or(body["markdown"]["text"].as_str())
+            .unwrap()
+            .to_owned();
+        let data = text.split_once(": ").unwrap().1;
+        for markup in ["[", "](", "<@", "<font", "**", "`", "!["] {
+            assert!(!data.contains(markup), "{markup} reached {}: {data}", r.uri);
+        }
+        assert!(data.contains("login here"), "{data}");
+    }
+}
