@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod mock;
 pub mod ops;
 pub mod pricing;
+pub mod private_files;
 pub mod relay;
 pub mod scheduler;
 pub mod secret;

@@ -87,6 +87,10 @@ impl Application {
             .migrate()
             .await
             .context("database migrations failed; refusing to start")?;
+        store
+            .upgrade_ciphertexts(&cipher)
+            .await
+            .context("re-encrypting stored credentials")?;
         let generated_admin_password = crate::admin::auth::ensure_first_admin(
             &store,
             &settings.serve.admin_username,

@@ -274,7 +274,7 @@ async fn seed_account(db: &TestDb, id: &str, name: &str, api_key: &str, base_url
         &format!(
             "INSERT INTO accounts (id, name, platform, api_key_enc, api_key_hint, base_url, created_at, updated_at)
              VALUES ('{id}', '{name}', 'claude', '{}', 'sk…', '{base_url}', 1, 1)",
-            cipher.encrypt(api_key)
+            cipher.encrypt(tollgate::crypto::Binding::account_api_key(id), api_key)
         ),
     )
     .await;

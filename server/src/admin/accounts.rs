@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use super::error::internal;
 use super::AdminService;
-use crate::crypto::mask_secret;
+use crate::crypto::{mask_secret, Binding};
 use crate::relay::claude::ClaudeAdapter;
 use crate::relay::clients::{mask_proxy, validate_proxy};
 use crate::relay::forward::{Adapter, Call};
@@ -220,11 +220,11 @@ impl AdminService {
         proxy: Option<Option<&str>>,
     ) {
         if let Some(key) = api_key {
-            row.api_key_enc = self.cipher.encrypt(key);
+            row.api_key_enc = self.cipher.encrypt(Binding::account_api_key(&row.id), key);
             row.api_key_hint = mask_secret(key);
         }
         if let Some(proxy) = proxy {
-            row.proxy_enc = proxy.map(|p| self.cipher.encrypt(p));
+            row.proxy_enc = proxy.map(|p| self.cipher.encrypt(Binding::account_proxy(&row.id), p));
             row.proxy_hint = proxy.map(mask_proxy);
         }
     }

@@ -17,6 +17,7 @@ use super::error::{internal, ApiError, AppJson};
 use super::rest::ApiResult;
 use super::AdminService;
 use crate::auth::Admin;
+use crate::crypto::Binding;
 use crate::startup::AppState;
 use crate::storage::now_ms;
 use crate::storage::webhooks::{WebhookDeliveryRow, WebhookTargetRow};
@@ -50,13 +51,14 @@ impl WebhooksPort for AdminService {
         )?;
         let events = check_events(&input.events)?;
         let now = now_ms();
+        let id = uuid::Uuid::now_v7().to_string();
         let row = WebhookTargetRow {
-            id: uuid::Uuid::now_v7().to_string(),
+            url_enc: self.cipher.encrypt(Binding::webhook_url(&id), url.as_str()),
+            secret_enc: credential.resolve(&self.cipher, &id, None),
+            id,
             name,
             kind: kind.as_str().to_owned(),
-            url_enc: self.cipher.encrypt(url.as_str()),
             url_hint: url_hint(&url),
-            secret_enc: credential.resolve(&self.cipher, None),
             events,
             enabled: input.enabled,
             created_at: now,
@@ -86,14 +88,16 @@ impl WebhooksPort for AdminService {
         };
         if let Some(url) = &patch.url {
             let url = check_url(url)?;
-            row.url_enc = self.cipher.encrypt(url.as_str());
+            row.url_enc = self
+                .cipher
+                .encrypt(Binding::webhook_url(&row.id), url.as_str());
             row.url_hint = url_hint(&url);
         }
         // `Some("")` clears the secret; `None` keeps it.
         let secret = patch.secret.as_deref().map(str::trim);
         let credential =
             credential_for(kind, old_kind, secret, non_empty(patch.chat_id.as_deref()))?;
-        row.secret_enc = credential.resolve(&self.cipher, row.secret_enc.take());
+        row.secret_enc = credential.resolve(&self.cipher, &row.id, row.secret_enc.take());
         row.kind = kind.as_str().to_owned();
         if let Some(events) = &patch.events {
             row.events = check_events(events)?;
@@ -268,11 +272,18 @@ enum Credential<'a> {
 }
 
 impl Credential<'_> {
-    fn resolve(&self, cipher: &crate::crypto::Cipher, stored: Option<String>) -> Option<String> {
+    fn resolve(
+        &self,
+        cipher: &crate::crypto::Cipher,
+        target_id: &str,
+        stored: Option<String>,
+    ) -> Option<String> {
         match self {
             Credential::Keep => stored,
             Credential::Clear => None,
-            Credential::Set(value) => Some(cipher.encrypt(value)),
+            Credential::Set(value) => {
+                Some(cipher.encrypt(Binding::webhook_secret(target_id), value))
+            }
         }
     }
 }

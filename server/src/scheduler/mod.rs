@@ -177,7 +177,11 @@ impl Scheduler {
             proxies.push(
                 row.proxy_enc
                     .as_deref()
-                    .and_then(|p| self.cipher.decrypt(p).ok())
+                    .and_then(|p| {
+                        self.cipher
+                            .decrypt(crate::crypto::Binding::account_proxy(&row.id), p)
+                            .ok()
+                    })
                     .map(|p| p.expose().clone()),
             );
             snap.by_id.insert(account.id.clone(), account);

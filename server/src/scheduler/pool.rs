@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use app::types::{AccountStatus, AccountType, Platform};
 
-use crate::crypto::Cipher;
+use crate::crypto::{Binding, Cipher};
 use crate::relay::clients::HttpClients;
 use crate::secret::Secret;
 use crate::storage::accounts::AccountRow;
@@ -97,13 +97,20 @@ pub fn build_account(
     clients: &HttpClients,
 ) -> UpstreamAccount {
     let mut unusable = None;
-    let api_key = cipher.decrypt(&row.api_key_enc).unwrap_or_else(|e| {
-        tracing::error!(account = %row.id, error = %e, "cannot decrypt the account's API key");
-        unusable =
-            Some("the stored API key cannot be decrypted (ENCRYPTION_KEY changed?)".to_string());
-        Secret::new(String::new())
-    });
-    let proxy = match row.proxy_enc.as_deref().map(|p| cipher.decrypt(p)) {
+    let api_key = cipher
+        .decrypt(Binding::account_api_key(&row.id), &row.api_key_enc)
+        .unwrap_or_else(|e| {
+            tracing::error!(account = %row.id, error = %e, "cannot decrypt the account's API key");
+            unusable = Some(
+                "the stored API key cannot be decrypted (ENCRYPTION_KEY changed?)".to_string(),
+            );
+            Secret::new(String::new())
+        });
+    let proxy = match row
+        .proxy_enc
+        .as_deref()
+        .map(|p| cipher.decrypt(Binding::account_proxy(&row.id), p))
+    {
         Some(Ok(p)) => Some(p),
         Some(Err(e)) => {
             tracing::error!(account = %row.id, error = %e, "cannot decrypt the account's proxy");

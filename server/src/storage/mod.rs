@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod admins;
+pub mod encrypted;
 pub mod key_limits;
 pub mod keys;
 pub mod presets;
@@ -91,12 +92,9 @@ impl Store {
     }
 
     pub async fn connect_sqlite(opts: SqliteConnectOptions) -> anyhow::Result<Store> {
-        if let Some(parent) = opts.get_filename().parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("creating {}", parent.display()))?;
-            }
-        }
+        // The database holds credentials (encrypted), keys' hashes and usage: 0600 in a 0700
+        // directory, its WAL files alike.
+        crate::private_files::prepare_sqlite_file(opts.get_filename())?;
         let opts = opts
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)

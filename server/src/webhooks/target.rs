@@ -6,7 +6,7 @@ use std::fmt;
 use url::Url;
 
 use super::event::EventKind;
-use crate::crypto::Cipher;
+use crate::crypto::{Binding, Cipher};
 use crate::secret::Secret;
 use crate::storage::webhooks::WebhookTargetRow;
 
@@ -104,11 +104,11 @@ impl Target {
     pub fn from_row(row: &WebhookTargetRow, cipher: &Cipher) -> anyhow::Result<Self> {
         let kind = TargetKind::parse(&row.kind)
             .ok_or_else(|| anyhow::anyhow!("unknown webhook kind {:?}", row.kind))?;
-        let url = cipher.decrypt(&row.url_enc)?;
+        let url = cipher.decrypt(Binding::webhook_url(&row.id), &row.url_enc)?;
         let stored = row
             .secret_enc
             .as_deref()
-            .map(|enc| cipher.decrypt(enc))
+            .map(|enc| cipher.decrypt(Binding::webhook_secret(&row.id), enc))
             .transpose()?;
         let (secret, chat_id) = if kind == TargetKind::Telegram {
             (None, stored)

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tollgate::crypto::Cipher;
+use tollgate::crypto::{Binding, Cipher};
 use tollgate::secret::Secret;
 use tollgate::storage::webhooks::{WebhookDeliveryRow, WebhookTargetRow};
 use tollgate::storage::Store;
@@ -212,14 +212,15 @@ pub async fn add_target(
 ) {
     let c = cipher();
     let now = tollgate::storage::now_ms();
+    let id = uuid::Uuid::now_v7().to_string();
     store
         .insert_webhook_target(&WebhookTargetRow {
-            id: uuid::Uuid::now_v7().to_string(),
+            url_enc: c.encrypt(Binding::webhook_url(&id), url),
+            secret_enc: secret.map(|s| c.encrypt(Binding::webhook_secret(&id), s)),
+            id,
             name: format!("{kind} target"),
             kind: kind.into(),
-            url_enc: c.encrypt(url),
             url_hint: "hint".into(),
-            secret_enc: secret.map(|s| c.encrypt(s)),
             events: serde_json::to_string(events).unwrap(),
             enabled,
             created_at: now,
