@@ -20,7 +20,15 @@ after(async () => {
 
 test('wrong password shows an error and stays on the login page', async () => {
   const page = await browser.newPage({ locale: 'en-US' });
-  await page.goto(`${tg.url}/login`);
+  const violations = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+  });
+  const res = await page.goto(`${tg.url}/login`);
+  const csp = res.headers()['content-security-policy'];
+  assert.match(csp, /script-src 'self' 'nonce-[A-Za-z0-9_-]+' 'wasm-unsafe-eval'/);
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.equal(res.headers()['x-frame-options'], 'DENY');
   await waitForHydration(page);
   await page.fill('#username', 'admin');
   await page.fill('#password', 'definitely-wrong-password');
@@ -28,6 +36,8 @@ test('wrong password shows an error and stays on the login page', async () => {
   await page.waitForSelector('.banner-error');
   assert.match(await page.textContent('.banner-error'), /Wrong username or password/);
   assert.ok(page.url().endsWith('/login'));
+  // The page hydrated (the form answered) under its policy, with nothing refused.
+  assert.deepEqual(violations, []);
   await screenshot(page, 'login-error');
   await page.close();
 });
