@@ -296,6 +296,11 @@ pub fn build_router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
     let (admin_api, admin_routes) = crate::admin::rest::routes().into_parts();
     let leptos_routes = generate_route_list(app::App);
     let port: SharedAdmin = state.admin.clone();
+    // What every rendered page gets: the admin service, and its CSP carrying the page's nonce.
+    let page_context = move || {
+        provide_context(port.clone());
+        crate::auth::headers::page_policy();
+    };
     let relay = crate::relay::routes(state.relay.clone());
     let dashboard = Router::new()
         .route("/health", get(health))
@@ -305,24 +310,15 @@ pub fn build_router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
             "/admin/{*rest}",
             axum::routing::any(crate::admin::rest::not_found),
         )
-        .leptos_routes_with_context(
-            &state,
-            leptos_routes,
-            {
-                let port = port.clone();
-                move || {
-                    provide_context(port.clone());
-                    crate::auth::headers::page_policy();
-                }
-            },
-            {
-                let options = state.leptos_options.clone();
-                move || app::shell(options.clone())
-            },
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        .leptos_routes_with_context(&state, leptos_routes, page_context.clone(), {
+            let options = state.leptos_options.clone();
+            move || app::shell(options.clone())
+        })
+        // Error pages (404) are rendered like the others, with the page's CSP nonce.
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(page_context, app::shell))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::require_admin,

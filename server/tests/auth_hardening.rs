@@ -344,6 +344,26 @@ async fn paths_that_could_dodge_the_allow_list_are_refused() {
     app.stop().await;
 }
 
+/// The nonce of `csp`, after checking that every inline script of `html` carries it.
+fn assert_every_script_has_the_nonce(csp: &str, html: &str) -> String {
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce for the hydration script")
+        .to_owned();
+    let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+    assert!(!scripts.is_empty());
+    for s in scripts {
+        let tag = s.split('>').next().unwrap();
+        assert!(
+            tag.contains(&format!("nonce=\"{nonce}\"")),
+            "script without the nonce: {tag}"
+        );
+    }
+    nonce
+}
+
 #[tokio::test]
 async fn dashboard_pages_carry_security_headers_and_relay_answers_do_not() {
     let app = spawn_app().await;
@@ -357,29 +377,25 @@ async fn dashboard_pages_carry_security_headers_and_relay_answers_do_not() {
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert!(csp.contains("'wasm-unsafe-eval'"), "{csp}");
     assert!(!csp.contains("'unsafe-eval'"), "{csp}");
-    let nonce = csp
-        .split("'nonce-")
-        .nth(1)
-        .and_then(|rest| rest.split('\'').next())
-        .expect("a nonce for the hydration script")
-        .to_owned();
     let html = res.text().await.unwrap();
-    // Every inline script of the page carries the nonce; none runs without it.
-    let scripts: Vec<&str> = html.split("<script").skip(1).collect();
-    assert!(!scripts.is_empty());
-    for s in scripts {
-        let tag = s.split('>').next().unwrap();
-        assert!(
-            tag.contains(&format!("nonce=\"{nonce}\"")),
-            "script without the nonce: {tag}"
-        );
-    }
+    let nonce = assert_every_script_has_the_nonce(&csp, &html);
     // A second page gets another nonce.
     let again = app.client.get(app.url("/login")).send().await.unwrap();
     assert!(!again.headers()["content-security-policy"]
         .to_str()
         .unwrap()
         .contains(&nonce));
+
+    // A page that does not exist is rendered the same way, nonce and all.
+    let (browser, _) = app.browser_login().await;
+    let res = browser.get(app.url("/no-such-page")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let html = res.text().await.unwrap();
+    assert_every_script_has_the_nonce(&csp, &html);
 
     // The admin API is JSON: the basics, no page policy needed.
     let res = app
