@@ -88,6 +88,9 @@ export async function stockShop(tg, mock, hookUrl) {
   });
   const pool = await admin('POST', '/admin/api-keys', { name: 'walk-in customer (pool)', quotaLimit: 20, salePrice: 3, currency: 'USD' });
   const dedicated = await admin('POST', '/admin/api-keys', { name: 'dedicated-to-the-revoked-account', quotaLimit: 0, claudeAccountId: revoked.id });
+  // Its one customer's request meets the revoked credential: the account shows the error.
+  const [refused] = await claude(tg, dedicated.key, 'claude-haiku-4-5', 0);
+  assert.notEqual(refused, 200);
   await admin('PATCH', `/admin/api-keys/${dedicated.id}`, { isActive: false });
 
   const sent = [];

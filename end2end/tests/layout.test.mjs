@@ -30,10 +30,36 @@ const PAGES = [
     },
   },
   { name: 'accounts', path: '/accounts', ready: ['[data-testid=account-row]'] },
+  {
+    name: 'account-edit',
+    path: '/accounts',
+    ready: ['[data-testid=account-row]'],
+    then: async (p) => {
+      await p.locator('[data-testid=account-row] [data-testid=account-edit]').first().click();
+      await p.waitForSelector('[data-testid=account-save]');
+    },
+  },
+  {
+    name: 'keys-created',
+    path: '/keys',
+    ready: ['[data-testid=key-row]'],
+    then: async (p) => {
+      await p.click('[data-testid=new-key]');
+      await p.fill('#ck-name', '新客户_订单号20260302-0042_深圳某某网络科技有限公司');
+      await p.click('[data-testid=create-key-form] button[type=submit]');
+      await p.waitForSelector('[data-testid=created-dialog] [data-testid=created-key]');
+    },
+  },
   { name: 'groups', path: '/groups', ready: ['[data-testid=group-card] [data-testid=bound-keys] li'] },
   { name: 'usage-report', path: '/usage-report', ready: ['[data-testid=usage-chart] svg', '[data-testid=margin-chart] svg', '[data-testid=margin-presets-chart] svg'] },
   { name: 'usage-report-groups', path: '/usage-report?split=group&basis=amortized', ready: ['[data-testid=usage-chart] svg', '[data-testid=margin-groups-chart] svg'] },
-  { name: 'settings', path: '/settings', ready: ['[data-testid=price-overrides] td', '[data-testid=deliveries] td'] },
+  {
+    name: 'settings',
+    path: '/settings',
+    ready: ['[data-testid=price-overrides] td', '[data-testid=deliveries] td'],
+    // The whole price list too.
+    then: (p) => p.click('.catalog summary'),
+  },
   { name: 'not-found', path: '/no-such-page', ready: ['h1'] },
 ];
 
@@ -146,7 +172,8 @@ test('browser-facing routes answer odd query strings with a page or a redirect',
   // Never an open redirect, whatever the referer says.
   assert.equal((await get('/lang', { referer: 'https://evil.example//x' })).headers.get('location'), '/');
 
-  // Pages read their query leniently: nonsense shows the page (or its own error banner).
+  // Pages read their query leniently: nonsense shows the page, or the page with its own error
+  // banner (a range that is not one answers 400), never a bare error.
   for (const path of [
     '/keys?page=abc&status=bogus&preset=%ZZ',
     '/usage-report?from=yesterday&to=2026-13-45&split=nope&basis=maybe&rate=abc',
@@ -157,10 +184,24 @@ test('browser-facing routes answer odd query strings with a page or a redirect',
   ]) {
     const res = await get(path);
     const body = await res.text();
-    assert.equal(res.status, 200, `${path}: ${res.status} ${body.slice(0, 200)}`);
+    assert.ok(res.status === 200 || res.status === 400, `${path}: ${res.status} ${body.slice(0, 200)}`);
     assert.match(res.headers.get('content-type'), /^text\/html/, path);
+    assert.match(body, /<h1[ >]/, `${path} is a dashboard page`);
+    if (res.status === 400) assert.match(body, /class="banner banner-error"/, `${path} says what is wrong`);
     assert.doesNotMatch(body, /Failed to deserialize|Invalid URL|missing field|Failed to parse/i, path);
   }
+
+  // A browser without JavaScript posts the login form itself: a wrong password comes back as
+  // the login page with the error, not as the server function's bare JSON.
+  const noScript = await browser.newContext({ locale: 'en-US', javaScriptEnabled: false });
+  const form = await noScript.newPage();
+  await form.goto(`${tg.url}/login`);
+  await form.fill('#username', tg.username);
+  await form.fill('#password', 'not-the-password');
+  await form.click('button[type=submit]');
+  await form.waitForURL(/\/login\?/);
+  assert.match(await form.textContent('.banner-error'), /Wrong username or password/);
+  await noScript.close();
 
   // In the browser, the bare switch lands back on the dashboard page it came from.
   const context = await browser.newContext({ locale: 'en-US', storageState: signedIn });
@@ -169,7 +210,7 @@ test('browser-facing routes answer odd query strings with a page or a redirect',
   await p.goto(`${tg.url}/lang`, { referer: `${tg.url}/accounts` });
   await p.waitForURL(`${tg.url}/accounts`);
   await waitForHydration(p);
-  assert.equal(await p.textContent('h1'), 'Accounts');
+  assert.equal(await p.textContent('h1'), 'Upstream accounts');
   await context.close();
   assert.deepEqual(pageErrors, []);
 });
