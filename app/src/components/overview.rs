@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::components::feedback::EmptyState;
 use crate::components::ui::{platform_name, AccountStatusPill, Meter};
-use crate::i18n::{fmt_datetime, fmt_int, fmt_pct, fmt_usd_amount};
+use crate::i18n::{fmt_datetime, fmt_int, fmt_pct, fmt_usd};
 use crate::types::{AttentionAccount, PoolUtilization, PresetSpend};
 use crate::{tr, use_locale, use_utc_offset};
 
@@ -92,7 +92,7 @@ pub fn PresetTable(presets: Vec<PresetSpend>) -> impl IntoView {
                                             let label = format!(
                                                 "{} / {}",
                                                 fmt_pct(share),
-                                                fmt_usd_amount(p.average_quota),
+                                                fmt_usd(p.average_quota),
                                             );
                                             view! { <Meter share=share label=label /> }.into_any()
                                         }
@@ -102,7 +102,7 @@ pub fn PresetTable(presets: Vec<PresetSpend>) -> impl IntoView {
                                         <tr>
                                             <td>{p.name}</td>
                                             <td class="num">{fmt_int(p.keys as i64)}</td>
-                                            <td class="num">{fmt_usd_amount(p.average_spent)}</td>
+                                            <td class="num">{fmt_usd(p.average_spent)}</td>
                                             <td class="meter-cell">{quota}</td>
                                         </tr>
                                     }

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use crate::components::feedback::ConfirmButton;
 use crate::components::ui::{platform_name, AccountStatusPill};
-use crate::i18n::{fmt_datetime, fmt_int, fmt_usd_amount};
+use crate::i18n::{fmt_datetime, fmt_int, fmt_usd};
 use crate::types::{Account, AccountGroup, AccountStatus, AccountTestResult, AccountType};
 use crate::{tr, use_locale, use_utc_offset};
 
@@ -101,7 +101,7 @@ pub fn AccountTable(
                             <span class="sr-only">{switch_label}</span>
                         </label>
                     </td>
-                    <td class="num">{fmt_usd_amount(a.monthly_cost)}</td>
+                    <td class="num">{fmt_usd(a.monthly_cost)}</td>
                     <td class="actions">
                         <div class="row-actions">
                             <button type="button" class="btn btn-small" data-testid="account-edit" on:click=move |_| on_action.run(AccountAction::Edit(Box::new(edit.clone())))>

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use super::Directory;
 use crate::components::feedback::{ConfirmButton, EmptyState};
 use crate::components::ui::{platform_name, KeyStatusPill};
-use crate::i18n::{fmt_date, fmt_int, fmt_usd_amount};
+use crate::i18n::{fmt_date, fmt_int, fmt_usd};
 use crate::types::{ApiKey, Platform};
 use crate::{tr, use_locale, use_utc_offset};
 
@@ -55,9 +55,9 @@ pub fn KeyTable(
         .into_iter()
         .map(|k| {
             let quota = if k.quota_limit > 0.0 {
-                format!("{} / {}", fmt_usd_amount(k.spent), fmt_usd_amount(k.quota_limit))
+                format!("{} / {}", fmt_usd(k.spent), fmt_usd(k.quota_limit))
             } else {
-                format!("{} / {}", fmt_usd_amount(k.spent), t_unlimited)
+                format!("{} / {}", fmt_usd(k.spent), t_unlimited)
             };
             let expires = match (k.expires_at, k.activation_days) {
                 (Some(at), _) => fmt_date(locale, at, offset),

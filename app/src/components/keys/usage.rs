@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::components::chart::{ChartLine, DailyChart};
 use crate::components::feedback::EmptyState;
 use crate::components::ui::ErrorBanner;
-use crate::i18n::{fmt_day, fmt_int, fmt_usd_amount};
+use crate::i18n::{fmt_day, fmt_int, fmt_usd};
 use crate::types::KeyUsage;
 use crate::{tr, use_locale};
 
@@ -81,7 +81,7 @@ pub fn UsageView(usage: KeyUsage) -> impl IntoView {
                                             <td class="num">{fmt_int(m.input_tokens as i64)}</td>
                                             <td class="num">{fmt_int(m.output_tokens as i64)}</td>
                                             <td class="num">{fmt_int(m.cache_tokens as i64)}</td>
-                                            <td class="num">{fmt_usd_amount(m.cost)}</td>
+                                            <td class="num">{fmt_usd(m.cost)}</td>
                                         </tr>
                                     }
                                 })
@@ -115,7 +115,7 @@ pub fn UsageView(usage: KeyUsage) -> impl IntoView {
                                                 <td>{fmt_day(locale, &d.day)}</td>
                                                 <td class="num">{fmt_int(d.requests as i64)}</td>
                                                 <td class="num">{fmt_int(d.tokens as i64)}</td>
-                                                <td class="num">{fmt_usd_amount(d.cost)}</td>
+                                                <td class="num">{fmt_usd(d.cost)}</td>
                                             </tr>
                                         }
                                     })

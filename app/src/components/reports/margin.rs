@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use super::{plain, CsvButton};
 use crate::components::chart::{ChartLine, DailyChart};
 use crate::components::feedback::EmptyState;
-use crate::i18n::{fmt_day, fmt_int, fmt_money, fmt_pct, fmt_usd_amount};
+use crate::i18n::{fmt_day, fmt_int, fmt_money, fmt_pct, fmt_usd};
 use crate::types::{CostBasis, MarginLine, MarginReport};
 use crate::{tr, use_locale};
 
@@ -99,7 +99,8 @@ pub fn MarginSection(report: MarginReport) -> impl IntoView {
                 <div class="card stat" data-testid="margin-cost">
                     <div class="stat-label">{tr("margin.cost")}</div>
                     <div class="stat-value">{money(t.cost)}</div>
-                    <div class="stat-detail">{fmt_usd_amount(t.cost_usd)}</div>
+                    // The cost in USD beside the operator's currency; in USD it would say the same twice.
+                    {(report.currency != "USD").then(|| view! { <div class="stat-detail">{fmt_usd(t.cost_usd)}</div> })}
                 </div>
                 <div class="card stat" data-testid="margin-total">
                     <div class="stat-label">{tr("margin.margin")}</div>

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use super::{plain, CsvButton};
 use crate::components::chart::{ChartLine, DailyChart};
 use crate::components::feedback::EmptyState;
-use crate::i18n::{fmt_int, fmt_usd_amount};
+use crate::i18n::{fmt_int, fmt_usd};
 use crate::tr;
 use crate::types::{SplitBy, UsageReport, UsageTotals};
 
@@ -106,7 +106,7 @@ pub fn UsageSection(report: UsageReport) -> impl IntoView {
                 <td class="num">{fmt_int(r.input_tokens as i64)}</td>
                 <td class="num">{fmt_int(r.output_tokens as i64)}</td>
                 <td class="num">{fmt_int((r.cache_write_tokens + r.cache_read_tokens) as i64)}</td>
-                <td class="num">{fmt_usd_amount(r.cost)}</td>
+                <td class="num">{fmt_usd(r.cost)}</td>
             </tr>
         }
     };

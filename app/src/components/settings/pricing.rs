@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::api::{delete_price_override, pricing_list, set_price_override};
 use crate::components::feedback::{busy_label, use_toasts, ConfirmButton, EmptyState};
 use crate::components::ui::ErrorBanner;
-use crate::i18n::{fmt_datetime, fmt_decimal};
+use crate::i18n::{fmt_datetime, fmt_usd};
 use crate::types::{PriceInput, PricedModelView, PricingList};
 use crate::{tr, use_locale, use_utc_offset};
 
@@ -14,13 +14,6 @@ use crate::{tr, use_locale, use_utc_offset};
 enum Change {
     Set(String, PriceInput),
     Delete(String),
-}
-
-fn usd(v: f64) -> String {
-    format!(
-        "${}",
-        fmt_decimal(v, if v != 0.0 && v < 1.0 { 3 } else { 2 })
-    )
 }
 
 #[component]
@@ -134,7 +127,7 @@ fn PricingView(list: PricingList, refresh: RwSignal<u32>) -> impl IntoView {
             p.cache_read,
         ]
         .into_iter()
-        .map(|v| view! { <td class="num">{usd(v)}</td> })
+        .map(|v| view! { <td class="num">{fmt_usd(v)}</td> })
         .collect_view()
     };
 
@@ -188,7 +181,7 @@ fn PricingView(list: PricingList, refresh: RwSignal<u32>) -> impl IntoView {
                 .into_any()
         }}
         <h3>{tr("pricing.fallback_models")}</h3>
-        <p class="hint">{tr("pricing.fallback_hint").replace("{price}", &format!("{} / {}", usd(fallback_price.input), usd(fallback_price.output)))}</p>
+        <p class="hint">{tr("pricing.fallback_hint").replace("{price}", &format!("{} / {}", fmt_usd(fallback_price.input), fmt_usd(fallback_price.output)))}</p>
         {if list.fallback_models.is_empty() {
             view! { <EmptyState text=tr("pricing.no_fallback") /> }.into_any()
         } else {
