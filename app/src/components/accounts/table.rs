@@ -1,11 +1,12 @@
 //! The accounts table: live status, in flight, cooldown, last error, groups, the schedulable
-//! switch, and each row's actions with a test's result shown under the row.
+//! switch with the priority, and each row's actions with a test's result shown under the row.
 
 use std::collections::HashMap;
 
 use leptos::prelude::*;
 
 use crate::components::feedback::ConfirmButton;
+use crate::components::table::{Column, DataTable};
 use crate::components::ui::{platform_name, AccountStatusPill};
 use crate::i18n::{fmt_datetime, fmt_int, fmt_usd};
 use crate::types::{Account, AccountGroup, AccountStatus, AccountTestResult, AccountType};
@@ -39,6 +40,17 @@ pub fn AccountTable(
         tr("accounts.test_failed"),
         tr("accounts.delete_question"),
     );
+    let cols = [
+        Column::text(tr("accounts.name")),
+        Column::text(tr("accounts.status")),
+        Column::figure(tr("accounts.in_flight")),
+        Column::text(tr("accounts.last_error")),
+        Column::text(tr("accounts.groups")),
+        Column::text(tr("accounts.scheduling")),
+        Column::figure(tr("accounts.monthly_cost")),
+        Column::actions(tr("common.actions")),
+    ];
+    let t_priority = tr("accounts.priority_n");
     let rows = accounts
         .into_iter()
         .map(|a| {
@@ -53,6 +65,8 @@ pub fn AccountTable(
                 .map(|g| groups.iter().find(|x| &x.id == g).map(|x| x.name.clone()).unwrap_or_else(|| g.clone()))
                 .collect::<Vec<_>>()
                 .join(", ");
+            // Nothing at all rather than an empty text, so a phone's card leaves the line out.
+            let group_names = (!group_names.is_empty()).then_some(group_names);
             let in_flight = match a.max_concurrency {
                 Some(max) => format!("{} / {}", a.in_flight, max),
                 None => fmt_int(i64::from(a.in_flight)),
@@ -75,18 +89,17 @@ pub fn AccountTable(
                         <div class="muted">{platform_name(a.platform)} " · " {type_label}</div>
                         {(!a.notes.is_empty()).then(|| view! { <div class="muted small">{a.notes.clone()}</div> })}
                     </td>
-                    <td>
+                    <td data-label=cols[1].label>
                         <AccountStatusPill status=a.status />
                         {a.status_message.clone().map(|m| view! { <div class="muted small">{m}</div> })}
                         {cooldown.map(|c| view! { <div class="muted small">{c}</div> })}
                     </td>
-                    <td class="num">{in_flight}</td>
-                    <td class="wrap">
+                    <td class="num" data-label=cols[2].label>{in_flight}</td>
+                    <td class="wrap" data-label=cols[3].label>
                         {last_error.map(|(at, msg)| view! { <div class="small">{at}</div><div class="muted small">{msg}</div> })}
                     </td>
-                    <td class="wrap">{group_names}</td>
-                    <td class="num">{a.priority}</td>
-                    <td>
+                    <td class="wrap" data-label=cols[4].label>{group_names}</td>
+                    <td data-label=cols[5].label>
                         <label class="switch">
                             <input
                                 type="checkbox"
@@ -100,8 +113,9 @@ pub fn AccountTable(
                             />
                             <span class="sr-only">{switch_label}</span>
                         </label>
+                        <div class="muted small">{t_priority.replace("{n}", &a.priority.to_string())}</div>
                     </td>
-                    <td class="num">{fmt_usd(a.monthly_cost)}</td>
+                    <td class="num" data-label=cols[6].label>{fmt_usd(a.monthly_cost)}</td>
                     <td class="actions">
                         <div class="row-actions">
                             <button type="button" class="btn btn-small" data-testid="account-edit" on:click=move |_| on_action.run(AccountAction::Edit(Box::new(edit.clone())))>
@@ -147,7 +161,7 @@ pub fn AccountTable(
                         };
                         view! {
                             <tr class="subrow">
-                                <td colspan="9">
+                                <td colspan="8">
                                     <div class=class role="status" data-testid="account-test-result">{text}</div>
                                 </td>
                             </tr>
@@ -157,24 +171,5 @@ pub fn AccountTable(
             }
         })
         .collect_view();
-    view! {
-        <div class="table-wrap">
-            <table>
-                <thead>
-                    <tr>
-                        <th scope="col">{tr("accounts.name")}</th>
-                        <th scope="col">{tr("accounts.status")}</th>
-                        <th scope="col" class="num">{tr("accounts.in_flight")}</th>
-                        <th scope="col">{tr("accounts.last_error")}</th>
-                        <th scope="col">{tr("accounts.groups")}</th>
-                        <th scope="col" class="num">{tr("accounts.priority")}</th>
-                        <th scope="col">{tr("accounts.schedulable")}</th>
-                        <th scope="col" class="num">{tr("accounts.monthly_cost")}</th>
-                        <th scope="col"><span class="sr-only">{tr("common.actions")}</span></th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
-    }
+    view! { <DataTable columns=cols.to_vec()>{rows}</DataTable> }
 }

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use crate::api::{delete_price_override, pricing_list, set_price_override};
 use crate::components::feedback::{busy_label, use_toasts, ConfirmButton, EmptyState};
+use crate::components::table::{Column, DataTable};
 use crate::components::ui::ErrorBanner;
 use crate::i18n::{fmt_datetime, fmt_usd};
 use crate::types::{PriceInput, PricedModelView, PricingList};
@@ -118,7 +119,8 @@ fn PricingView(list: PricingList, refresh: RwSignal<u32>) -> impl IntoView {
         ("pf-cw1h", "pricing.cache_write_1h"),
         ("pf-cr", "pricing.cache_read"),
     ];
-    let price_cells = |p: &PriceInput| {
+    let price_columns = labels.map(|(_, k)| Column::figure(tr(k)));
+    let price_cells = move |p: &PriceInput| {
         [
             p.input,
             p.output,
@@ -127,9 +129,16 @@ fn PricingView(list: PricingList, refresh: RwSignal<u32>) -> impl IntoView {
             p.cache_read,
         ]
         .into_iter()
-        .map(|v| view! { <td class="num">{fmt_usd(v)}</td> })
+        .zip(price_columns)
+        .map(|(v, c)| view! { <td class="num" data-label=c.label>{fmt_usd(v)}</td> })
         .collect_view()
     };
+    let model_column = Column::text(tr("pricing.model"));
+    let override_columns: Vec<Column> = std::iter::once(model_column)
+        .chain(price_columns)
+        .chain([Column::actions(tr("common.actions"))])
+        .collect();
+    let catalog_columns: Vec<Column> = std::iter::once(model_column).chain(price_columns).collect();
 
     view! {
         <h3>{tr("pricing.overrides")}</h3>
@@ -137,16 +146,7 @@ fn PricingView(list: PricingList, refresh: RwSignal<u32>) -> impl IntoView {
             view! { <EmptyState text=tr("pricing.no_overrides") /> }.into_any()
         } else {
             view! {
-                <div class="table-wrap">
-                    <table data-testid="price-overrides">
-                        <thead>
-                            <tr>
-                                <th scope="col">{tr("pricing.model")}</th>
-                                {labels.iter().map(|(_, k)| view! { <th scope="col" class="num">{tr(k)}</th> }).collect_view()}
-                                <th scope="col"><span class="sr-only">{tr("common.actions")}</span></th>
-                            </tr>
-                        </thead>
-                        <tbody>
+                <DataTable columns=override_columns test_id="price-overrides">
                             {overrides
                                 .into_iter()
                                 .map(|m| {
@@ -174,9 +174,7 @@ fn PricingView(list: PricingList, refresh: RwSignal<u32>) -> impl IntoView {
                                     }
                                 })
                                 .collect_view()}
-                        </tbody>
-                    </table>
-                </div>
+                </DataTable>
             }
                 .into_any()
         }}
@@ -245,15 +243,7 @@ fn PricingView(list: PricingList, refresh: RwSignal<u32>) -> impl IntoView {
             <summary>{tr("pricing.catalog").replace("{n}", &catalog.len().to_string())}</summary>
             <label for="pf-filter">{tr("pricing.filter")}</label>
             <input id="pf-filter" type="search" bind:value=filter />
-            <div class="table-wrap">
-                <table>
-                    <thead>
-                        <tr>
-                            <th scope="col">{tr("pricing.model")}</th>
-                            {labels.iter().map(|(_, k)| view! { <th scope="col" class="num">{tr(k)}</th> }).collect_view()}
-                        </tr>
-                    </thead>
-                    <tbody>
+            <DataTable columns=catalog_columns>
                         {catalog
                             .into_iter()
                             .map(|m| {
@@ -271,9 +261,7 @@ fn PricingView(list: PricingList, refresh: RwSignal<u32>) -> impl IntoView {
                                 }
                             })
                             .collect_view()}
-                    </tbody>
-                </table>
-            </div>
+            </DataTable>
         </details>
     }
 }
