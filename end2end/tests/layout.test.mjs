@@ -1,7 +1,7 @@
 // Every dashboard page, the public key lookup and the login page, filled with a realistic shop
-// (long names, several platforms, charts with data), at a 375 px phone and a 1280 px desktop
-// window, in Chinese and in English: nothing may scroll sideways or be cut off. Tables fit the
-// desktop window and become cards on the phone. Screenshots go to end2end/artifacts/layout-*.
+// (long names, several platforms, charts with data), at a 375 px phone, a 1024 px small laptop
+// and a 1280 px desktop window, in Chinese and in English: nothing may scroll sideways or be cut
+// off. Tables fit the desktop windows and become cards on the phone. Screenshots go to end2end/artifacts/layout-*.
 // Then the browser-facing routes with odd query strings: a page or a redirect, never an
 // extractor's raw error text.
 import { test, before, after } from 'node:test';
@@ -13,7 +13,7 @@ import { launchBrowser, screenshot, waitForHydration } from '../lib/browser.mjs'
 import { overflowProblems } from '../lib/overflow.mjs';
 import { LONG_KEY, stockShop } from '../lib/shop.mjs';
 
-const WIDTHS = [375, 1280];
+const WIDTHS = [375, 1024, 1280];
 const LOCALES = ['zh-CN', 'en-US'];
 
 /// Signed-in pages: where, and what shows once the page has its data.

@@ -39,7 +39,7 @@ pub fn PoolTable(platforms: Vec<PoolUtilization>, groups: Vec<PoolUtilization>) 
                 <tr data-pool=p.id.clone()>
                     <td>{name}</td>
                     <td class="num" data-label=cols[1].label>{fmt_int(i64::from(p.accounts))}</td>
-                    <td class="meter-cell" data-label=cols[2].label>
+                    <td data-label=cols[2].label>
                         <Meter share=p.utilization label=label />
                     </td>
                 </tr>
@@ -83,7 +83,7 @@ pub fn PresetTable(presets: Vec<PresetSpend>) -> impl IntoView {
                     <td>{p.name}</td>
                     <td class="num" data-label=cols[1].label>{fmt_int(p.keys as i64)}</td>
                     <td class="num" data-label=cols[2].label>{fmt_usd(p.average_spent)}</td>
-                    <td class="meter-cell" data-label=cols[3].label>{quota}</td>
+                    <td data-label=cols[3].label>{quota}</td>
                 </tr>
             }
         })

@@ -1,5 +1,6 @@
-//! The accounts table: live status, in flight, cooldown, last error, groups, the schedulable
-//! switch with the priority, and each row's actions with a test's result shown under the row.
+//! The accounts table: live status with cooldown and last error, in flight, groups, the
+//! schedulable switch with the priority, and each row's actions with a test's result shown
+//! under the row.
 
 use std::collections::HashMap;
 
@@ -44,13 +45,12 @@ pub fn AccountTable(
         Column::text(tr("accounts.name")),
         Column::text(tr("accounts.status")),
         Column::figure(tr("accounts.in_flight")),
-        Column::text(tr("accounts.last_error")),
         Column::text(tr("accounts.groups")),
         Column::text(tr("accounts.scheduling")),
         Column::figure(tr("accounts.monthly_cost")),
         Column::actions(tr("common.actions")),
     ];
-    let t_priority = tr("accounts.priority_n");
+    let (t_priority, t_last_error) = (tr("accounts.priority_n"), tr("accounts.last_error"));
     let rows = accounts
         .into_iter()
         .map(|a| {
@@ -72,9 +72,15 @@ pub fn AccountTable(
                 None => fmt_int(i64::from(a.in_flight)),
             };
             let cooldown = a.cooldown_until.map(|c| t_until.replace("{time}", &fmt_datetime(locale, c, offset)));
+            // The last error sits under the status, its message only when the status doesn't
+            // already say it.
             let last_error = a.last_error.clone().map(|e| {
-                let status = e.http_status.map(|s| format!("HTTP {s} · ")).unwrap_or_default();
-                (fmt_datetime(locale, e.at, offset), format!("{status}{}", e.message))
+                let mut head = format!("{t_last_error} · {}", fmt_datetime(locale, e.at, offset));
+                if let Some(s) = e.http_status {
+                    head.push_str(&format!(" · HTTP {s}"));
+                }
+                let repeated = a.status_message.as_deref() == Some(e.message.as_str());
+                (head, (!repeated).then_some(e.message))
             });
             let id = a.id.clone();
             let (edit, test_id, reset_id, switch_id, delete_id) = (a.clone(), id.clone(), id.clone(), id.clone(), id.clone());
@@ -93,13 +99,14 @@ pub fn AccountTable(
                         <AccountStatusPill status=a.status />
                         {a.status_message.clone().map(|m| view! { <div class="muted small">{m}</div> })}
                         {cooldown.map(|c| view! { <div class="muted small">{c}</div> })}
+                        {last_error.map(|(head, msg)| view! {
+                            <div class="small" data-testid="account-last-error">{head}</div>
+                            {msg.map(|m| view! { <div class="muted small">{m}</div> })}
+                        })}
                     </td>
                     <td class="num" data-label=cols[2].label>{in_flight}</td>
-                    <td class="wrap" data-label=cols[3].label>
-                        {last_error.map(|(at, msg)| view! { <div class="small">{at}</div><div class="muted small">{msg}</div> })}
-                    </td>
-                    <td class="wrap" data-label=cols[4].label>{group_names}</td>
-                    <td data-label=cols[5].label>
+                    <td class="wrap" data-label=cols[3].label>{group_names}</td>
+                    <td data-label=cols[4].label>
                         <label class="switch">
                             <input
                                 type="checkbox"
@@ -113,9 +120,9 @@ pub fn AccountTable(
                             />
                             <span class="sr-only">{switch_label}</span>
                         </label>
-                        <div class="muted small">{t_priority.replace("{n}", &a.priority.to_string())}</div>
+                        <div class="muted small nowrap">{t_priority.replace("{n}", &a.priority.to_string())}</div>
                     </td>
-                    <td class="num" data-label=cols[6].label>{fmt_usd(a.monthly_cost)}</td>
+                    <td class="num" data-label=cols[5].label>{fmt_usd(a.monthly_cost)}</td>
                     <td class="actions">
                         <div class="row-actions">
                             <button type="button" class="btn btn-small" data-testid="account-edit" on:click=move |_| on_action.run(AccountAction::Edit(Box::new(edit.clone())))>
@@ -161,7 +168,7 @@ pub fn AccountTable(
                         };
                         view! {
                             <tr class="subrow">
-                                <td colspan="8">
+                                <td colspan="7">
                                     <div class=class role="status" data-testid="account-test-result">{text}</div>
                                 </td>
                             </tr>
