@@ -138,8 +138,104 @@ async fn sessions(db: TestDb) {
 
 story!(overview_counts);
 async fn overview_counts(db: TestDb) {
-    let counts = db.store.overview_counts().await.unwrap();
-    assert_eq!(counts, Default::default());
+    use app::types::{KeySettings, KeyStatus};
+    use tollgate::keys::validate::{key_settings, Mode};
+    use tollgate::storage::keys::{KeyFilter, NewKey};
+    use tollgate::storage::Store;
+
+    let s = &db.store;
+    assert_eq!(s.overview_counts().await.unwrap(), Default::default());
+
+    // One key in each lifecycle state, the activation-based ones included.
+    let now = tollgate::storage::now_ms();
+    let day = 86_400_000;
+    let names = [
+        "active",
+        "unused-trial",
+        "running-trial",
+        "disabled",
+        "expired-fixed",
+        "expired-trial",
+        "exhausted",
+        "deleted",
+    ];
+    let keys: Vec<NewKey> = names
+        .iter()
+        .map(|name| NewKey {
+            id: (*name).into(),
+            key_hash: format!("hash-{name}"),
+            key_prefix: format!("tg_{name}"),
+            name: (*name).into(),
+            config: key_settings(
+                &KeySettings {
+                    quota_limit: Some(10.0),
+                    activation_days: name.ends_with("trial").then_some(7),
+                    ..Default::default()
+                },
+                Mode::Create { now },
+                "",
+            )
+            .unwrap(),
+        })
+        .collect();
+    s.insert_api_keys(&keys, now).await.unwrap();
+    let exec = |sql: String| async move {
+        match s {
+            Store::Sqlite(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
+            Store::Postgres(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
+        }
+        .unwrap()
+    };
+    exec(format!(
+        "UPDATE api_keys SET activated_at = {} WHERE id = 'running-trial'",
+        now - day
+    ))
+    .await;
+    exec(format!(
+        "UPDATE api_keys SET activated_at = {} WHERE id = 'expired-trial'",
+        now - 8 * day
+    ))
+    .await;
+    exec("UPDATE api_keys SET is_active = FALSE WHERE id = 'disabled'".into()).await;
+    exec(format!(
+        "UPDATE api_keys SET expires_at = {} WHERE id = 'expired-fixed'",
+        now - day
+    ))
+    .await;
+    exec("UPDATE api_keys SET spent_micros = 10000000 WHERE id = 'exhausted'".into()).await;
+    assert!(s.soft_delete_api_key("deleted").await.unwrap());
+
+    let counts = s.overview_counts().await.unwrap();
+    assert_eq!((counts.keys, counts.active_keys), (7, 3));
+    // The overview and the key list apply the same rule, key by key.
+    let (active, _) = s
+        .list_api_keys(
+            &KeyFilter {
+                status: Some(KeyStatus::Active),
+                ..Default::default()
+            },
+            now,
+            50,
+            0,
+        )
+        .await
+        .unwrap();
+    let mut active: Vec<&str> = active.iter().map(|k| k.name.as_str()).collect();
+    active.sort();
+    assert_eq!(active, ["active", "running-trial", "unused-trial"]);
+    let (all, _) = s
+        .list_api_keys(&KeyFilter::default(), now, 50, 0)
+        .await
+        .unwrap();
+    for row in &all {
+        let expected = match row.name.as_str() {
+            "disabled" => KeyStatus::Disabled,
+            "expired-fixed" | "expired-trial" => KeyStatus::Expired,
+            "exhausted" => KeyStatus::Exhausted,
+            _ => KeyStatus::Active,
+        };
+        assert_eq!(row.status(now), expected, "{}", row.name);
+    }
 }
 
 story!(migrations_are_idempotent);

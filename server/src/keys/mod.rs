@@ -4,6 +4,7 @@
 
 pub mod csv;
 pub mod fields;
+pub mod lifecycle;
 pub mod names;
 pub mod patch;
 pub mod presets;

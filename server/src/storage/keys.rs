@@ -6,6 +6,7 @@ use app::types::KeyStatus;
 use sqlx::FromRow;
 
 use super::{now_ms, with_pool, Store, StoreError, StoreResult};
+use crate::keys::lifecycle::{self, Lifecycle, EXPIRY_SQL};
 
 mod filter;
 
@@ -19,10 +20,6 @@ const KEY_COLUMNS: &str = "id, key_prefix, name, description, tags, is_active, q
     daily_cost_limit_micros, allowed_models, permissions, claude_account_id, openai_account_id,
     gemini_account_id, allow_pool_fallback, sale_price_micros, currency, preset_id, spent_micros,
     requests, last_used_at, created_at, updated_at";
-
-/// When a key's validity ends: its fixed expiry, else activation + validity days once it has
-/// been activated; NULL when it never expires (or has not been activated yet).
-pub const EXPIRY_SQL: &str = "COALESCE(expires_at, activated_at + activation_days * 86400000)";
 
 #[derive(Clone, Debug, FromRow)]
 pub struct KeyRow {
@@ -187,23 +184,24 @@ impl KeyRow {
         })
     }
 
-    /// When the key's validity ends, if it does (see [`EXPIRY_SQL`]).
+    /// When the key's validity ends, if it does ([`lifecycle::expiry`]).
     pub fn expiry(&self) -> Option<i64> {
-        self.expires_at
-            .or_else(|| Some(self.activated_at? + self.activation_days? * 86_400_000))
+        lifecycle::expiry(self.expires_at, self.activation_days, self.activated_at)
     }
 
-    /// The lifecycle state at `now`, by the same rules as the list's status filter.
+    /// The lifecycle state at `now` ([`lifecycle::status`], the rule every query uses too).
     pub fn status(&self, now: i64) -> KeyStatus {
-        if !self.is_active {
-            KeyStatus::Disabled
-        } else if self.expiry().is_some_and(|at| at <= now) {
-            KeyStatus::Expired
-        } else if self.quota_limit_micros > 0 && self.spent_micros >= self.quota_limit_micros {
-            KeyStatus::Exhausted
-        } else {
-            KeyStatus::Active
-        }
+        lifecycle::status(
+            &Lifecycle {
+                is_active: self.is_active,
+                expires_at: self.expires_at,
+                activation_days: self.activation_days,
+                activated_at: self.activated_at,
+                quota_limit_micros: self.quota_limit_micros,
+                spent_micros: self.spent_micros,
+            },
+            now,
+        )
     }
 }
 

@@ -4,11 +4,7 @@
 
 use app::types::KeyStatus;
 
-/// [`super::EXPIRY_SQL`] with "never" as the largest BIGINT, so comparisons are never NULL.
-const EXPIRY_OR_NEVER_SQL: &str =
-    "COALESCE(expires_at, activated_at + activation_days * 86400000, 9223372036854775807)";
-
-const NOT_EXHAUSTED_SQL: &str = "(quota_limit_micros = 0 OR spent_micros < quota_limit_micros)";
+use crate::keys::lifecycle::{status_needs_now, status_sql};
 
 /// Filters of the key list; all optional, combined with AND.
 #[derive(Clone, Debug, Default)]
@@ -46,25 +42,12 @@ impl KeyFilter {
             ));
         }
         if let Some(status) = self.status {
-            let when = match status {
-                KeyStatus::Disabled => "NOT is_active".to_owned(),
-                KeyStatus::Expired => {
-                    let p = next(&mut args, Arg::Int(now));
-                    format!("is_active AND {EXPIRY_OR_NEVER_SQL} <= {p}")
-                }
-                KeyStatus::Exhausted => {
-                    let p = next(&mut args, Arg::Int(now));
-                    format!(
-                        "is_active AND {EXPIRY_OR_NEVER_SQL} > {p} AND quota_limit_micros > 0
-                     AND spent_micros >= quota_limit_micros"
-                    )
-                }
-                KeyStatus::Active => {
-                    let p = next(&mut args, Arg::Int(now));
-                    format!("is_active AND {EXPIRY_OR_NEVER_SQL} > {p} AND {NOT_EXHAUSTED_SQL}")
-                }
+            let p = if status_needs_now(status) {
+                next(&mut args, Arg::Int(now))
+            } else {
+                String::new()
             };
-            clauses.push(format!("({when})"));
+            clauses.push(status_sql(status, &p));
         }
         if let Some(search) = &self.search {
             let p = next(&mut args, Arg::Text(like_pattern(search)));
