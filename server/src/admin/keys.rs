@@ -2,7 +2,6 @@
 //! pure parts) and storage. Every committed write tells the relay through `key_changed`.
 
 mod presets;
-pub mod rest;
 
 use app::error::AdminError;
 use app::port::KeysPort;

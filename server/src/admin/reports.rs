@@ -6,7 +6,6 @@
 pub mod days;
 mod live;
 pub mod margin;
-pub mod rest;
 pub mod usage;
 
 use std::collections::HashMap;
