@@ -5,6 +5,7 @@
 use app::types::KeyStatus;
 use sqlx::FromRow;
 
+use super::text::fold;
 use super::{now_ms, with_pool, Store, StoreError, StoreResult};
 use crate::keys::lifecycle::{self, Lifecycle, EXPIRY_SQL};
 
@@ -257,9 +258,9 @@ const INSERT_KEY: &str = "INSERT INTO api_keys (id, key_hash, key_prefix, name,
     concurrency_limit, queue_enabled, queue_max_size, queue_timeout_ms, rate_limit_window_min,
     rate_limit_requests, rate_limit_cost_micros, daily_cost_limit_micros, allowed_models,
     permissions, claude_account_id, openai_account_id, gemini_account_id, allow_pool_fallback,
-    sale_price_micros, currency, preset_id, created_at, updated_at)
+    sale_price_micros, currency, preset_id, created_at, updated_at, name_key, description_key)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    $20, $21, $22, $23, $24, $25, $26, $27, $28, $28)";
+    $20, $21, $22, $23, $24, $25, $26, $27, $28, $28, $29, $30)";
 
 const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
     description = $2, tags = $3, is_active = $4, quota_limit_micros = $5, expires_at = $6,
@@ -268,7 +269,7 @@ const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
     rate_limit_cost_micros = $14, daily_cost_limit_micros = $15, allowed_models = $16,
     permissions = $17, claude_account_id = $18, openai_account_id = $19, gemini_account_id = $20,
     allow_pool_fallback = $21, sale_price_micros = $22, currency = $23, preset_id = $24,
-    updated_at = $25
+    updated_at = $25, name_key = $27, description_key = $28
     WHERE id = $26 AND deleted_at IS NULL";
 
 impl Store {
@@ -287,6 +288,8 @@ impl Store {
                     .bind(k.name.as_str());
                 bind_config!(query, c, json)
                     .bind(now)
+                    .bind(fold(&k.name))
+                    .bind(fold(&c.description))
                     .execute(&mut *tx)
                     .await?;
                 for tag in &c.tags {
@@ -314,6 +317,8 @@ impl Store {
             let changed = bind_config!(query, c, json)
                 .bind(now)
                 .bind(id)
+                .bind(fold(name))
+                .bind(fold(&c.description))
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();

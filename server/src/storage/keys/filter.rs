@@ -1,10 +1,11 @@
-//! The key list's filters as SQL: status rules, the tag index, case-insensitive search with
-//! LIKE wildcards taken literally. Arguments are numbered in the order they appear, which both
+//! The key list's filters as SQL: status rules, the tag index, case-insensitive search over
+//! the folded names and descriptions (`storage::text`) with LIKE wildcards taken literally. Arguments are numbered in the order they appear, which both
 //! backends need.
 
 use app::types::KeyStatus;
 
 use crate::keys::lifecycle::{status_needs_now, status_sql};
+use crate::storage::text::like_pattern;
 
 /// Filters of the key list; all optional, combined with AND.
 #[derive(Clone, Debug, Default)]
@@ -52,7 +53,7 @@ impl KeyFilter {
         if let Some(search) = &self.search {
             let p = next(&mut args, Arg::Text(like_pattern(search)));
             let mut any = format!(
-                "LOWER(name) LIKE {p} ESCAPE '\\' OR LOWER(description) LIKE {p} ESCAPE '\\'
+                "name_key LIKE {p} ESCAPE '\\' OR description_key LIKE {p} ESCAPE '\\'
              OR LOWER(key_prefix) LIKE {p} ESCAPE '\\'"
             );
             if let Some(hash) = &self.search_key_hash {
@@ -75,28 +76,9 @@ impl KeyFilter {
     }
 }
 
-/// `%term%`, lower-cased, with LIKE's wildcards escaped.
-fn like_pattern(term: &str) -> String {
-    let mut out = String::with_capacity(term.len() + 2);
-    out.push('%');
-    for c in term.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_pattern("A_b%c\\"), "%a\\_b\\%c\\\\%");
-    }
 
     #[test]
     fn filter_numbers_parameters_in_order() {
