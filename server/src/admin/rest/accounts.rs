@@ -10,7 +10,7 @@ use axum::http::{Method, StatusCode};
 use axum::routing::{get, post, put};
 use axum::Json;
 
-use super::extract::{unknown, whole_number, QueryParams, StrictQuery};
+use super::extract::{unknown, whole_number, NoParams, QueryParams, StrictQuery};
 use super::{ApiResult, RouteTable, Service};
 use crate::admin::error::AppJson;
 use crate::auth::Admin;
@@ -61,7 +61,11 @@ pub(super) fn register(table: RouteTable) -> RouteTable {
         )
 }
 
-async fn list_accounts(State(s): Service, _a: Admin) -> ApiResult<Json<Vec<Account>>> {
+async fn list_accounts(
+    State(s): Service,
+    _a: Admin,
+    _query: StrictQuery<NoParams>,
+) -> ApiResult<Json<Vec<Account>>> {
     Ok(Json(s.list_accounts().await?))
 }
 
@@ -76,6 +80,7 @@ async fn create_account(
 async fn get_account(
     State(s): Service,
     _a: Admin,
+    _query: StrictQuery<NoParams>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Account>> {
     Ok(Json(s.get_account(&id).await?))
@@ -139,7 +144,11 @@ async fn account_events(
     Ok(Json(s.account_events(&id, q.limit.unwrap_or(50)).await?))
 }
 
-async fn list_groups(State(s): Service, _a: Admin) -> ApiResult<Json<Vec<AccountGroup>>> {
+async fn list_groups(
+    State(s): Service,
+    _a: Admin,
+    _query: StrictQuery<NoParams>,
+) -> ApiResult<Json<Vec<AccountGroup>>> {
     Ok(Json(s.list_groups().await?))
 }
 
@@ -154,6 +163,7 @@ async fn create_group(
 async fn get_group(
     State(s): Service,
     _a: Admin,
+    _query: StrictQuery<NoParams>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AccountGroup>> {
     Ok(Json(s.get_group(&id).await?))

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json};
 use serde::Deserialize;
 
+use super::extract::{NoParams, StrictQuery};
 use super::{ApiResult, RouteTable, Service};
 use crate::admin::error::AppJson;
 use crate::auth::Admin;
@@ -41,7 +42,11 @@ async fn logout(State(s): Service, _admin: Admin, headers: HeaderMap) -> ApiResu
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(State(s): Service, Admin(who): Admin) -> ApiResult<Json<AdminInfo>> {
+async fn me(
+    State(s): Service,
+    Admin(who): Admin,
+    _query: StrictQuery<NoParams>,
+) -> ApiResult<Json<AdminInfo>> {
     Ok(Json(s.admin_info(&who.admin_id).await?))
 }
 
@@ -62,6 +67,10 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn overview(State(s): Service, _admin: Admin) -> ApiResult<Json<OverviewCounts>> {
+async fn overview(
+    State(s): Service,
+    _admin: Admin,
+    _query: StrictQuery<NoParams>,
+) -> ApiResult<Json<OverviewCounts>> {
     Ok(Json(s.overview_counts().await?))
 }

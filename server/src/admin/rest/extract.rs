@@ -34,6 +34,17 @@ pub trait QueryParams: Default {
     fn set(&mut self, name: &str, value: &str) -> Result<(), AdminError>;
 }
 
+/// The query string of a route that takes no parameters: any parameter is refused, so a typo
+/// in a script is an error instead of a silently ignored filter.
+#[derive(Default)]
+pub struct NoParams;
+
+impl QueryParams for NoParams {
+    fn set(&mut self, name: &str, _value: &str) -> Result<(), AdminError> {
+        Err(unknown(name))
+    }
+}
+
 /// A query string read strictly into `T`: every parameter must be known and well-formed.
 pub struct StrictQuery<T>(pub T);
 

@@ -12,7 +12,9 @@ use axum::http::{Method, StatusCode};
 use axum::routing::{get, patch, post};
 use axum::Json;
 
-use super::extract::{choice, unknown, whole_number, QueryParams, StrictJson, StrictQuery};
+use super::extract::{
+    choice, unknown, whole_number, NoParams, QueryParams, StrictJson, StrictQuery,
+};
 use super::{ApiResult, RouteTable, Service};
 use crate::auth::Admin;
 
@@ -98,6 +100,7 @@ async fn list_keys(
 async fn get_key(
     State(s): Service,
     _admin: Admin,
+    _query: StrictQuery<NoParams>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ApiKey>> {
     Ok(Json(s.get_key(&id).await?))
@@ -121,7 +124,11 @@ async fn delete_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_presets(State(s): Service, _admin: Admin) -> ApiResult<Json<Vec<KeyPreset>>> {
+async fn list_presets(
+    State(s): Service,
+    _admin: Admin,
+    _query: StrictQuery<NoParams>,
+) -> ApiResult<Json<Vec<KeyPreset>>> {
     Ok(Json(s.list_presets().await?))
 }
 

@@ -12,7 +12,7 @@ use axum::http::{Method, StatusCode};
 use axum::routing::{get, put};
 use axum::Json;
 
-use super::extract::{choice, number, text, unknown, QueryParams, StrictQuery};
+use super::extract::{choice, number, text, unknown, NoParams, QueryParams, StrictQuery};
 use super::{ApiResult, RouteTable, Service};
 use crate::admin::error::AppJson;
 use crate::auth::Admin;
@@ -84,7 +84,11 @@ impl QueryParams for MarginParams {
 
 const COST_BASES: [CostBasis; 2] = [CostBasis::Usage, CostBasis::Amortized];
 
-async fn overview(State(s): Service, _admin: Admin) -> ApiResult<Json<LiveOverview>> {
+async fn overview(
+    State(s): Service,
+    _admin: Admin,
+    _query: StrictQuery<NoParams>,
+) -> ApiResult<Json<LiveOverview>> {
     Ok(Json(s.overview_live().await?))
 }
 
@@ -107,12 +111,17 @@ async fn margin(
 async fn key_usage(
     State(s): Service,
     _admin: Admin,
+    _query: StrictQuery<NoParams>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<KeyUsage>> {
     Ok(Json(s.key_usage(&id).await?))
 }
 
-async fn get_settings(State(s): Service, _admin: Admin) -> ApiResult<Json<OperatorSettings>> {
+async fn get_settings(
+    State(s): Service,
+    _admin: Admin,
+    _query: StrictQuery<NoParams>,
+) -> ApiResult<Json<OperatorSettings>> {
     Ok(Json(s.operator_settings().await?))
 }
 
@@ -124,7 +133,11 @@ async fn put_settings(
     Ok(Json(s.save_operator_settings(body).await?))
 }
 
-async fn pricing(State(s): Service, _admin: Admin) -> ApiResult<Json<PricingList>> {
+async fn pricing(
+    State(s): Service,
+    _admin: Admin,
+    _query: StrictQuery<NoParams>,
+) -> ApiResult<Json<PricingList>> {
     Ok(Json(s.pricing().await?))
 }
 

@@ -10,7 +10,7 @@ use axum::http::{Method, StatusCode};
 use axum::routing::{get, patch, post};
 use axum::Json;
 
-use super::extract::{unknown, whole_number, QueryParams, StrictQuery};
+use super::extract::{unknown, whole_number, NoParams, QueryParams, StrictQuery};
 use super::{ApiResult, RouteTable, Service};
 use crate::admin::error::AppJson;
 use crate::auth::Admin;
@@ -35,7 +35,11 @@ pub(super) fn register(table: RouteTable) -> RouteTable {
         .route("/admin/webhooks/{id}/test", &[Method::POST], post(test))
 }
 
-async fn list(State(s): Service, _admin: Admin) -> ApiResult<Json<Vec<WebhookTarget>>> {
+async fn list(
+    State(s): Service,
+    _admin: Admin,
+    _query: StrictQuery<NoParams>,
+) -> ApiResult<Json<Vec<WebhookTarget>>> {
     Ok(Json(s.list_webhook_targets().await?))
 }
 
