@@ -90,12 +90,7 @@ async fn every_admin_route_and_server_fn_refuses_anonymous_calls() {
 async fn every_get_route_refuses_unknown_and_malformed_query_parameters() {
     let app = spawn_app().await;
     let token = app.admin_token().await;
-    let get = |path: String| {
-        app.client
-            .get(app.url(&path))
-            .bearer_auth(&token)
-            .send()
-    };
+    let get = |path: String| app.client.get(app.url(&path)).bearer_auth(&token).send();
     let mut swept = 0;
     for (method, path) in &app.admin_routes {
         if method != Method::GET {

@@ -4,6 +4,7 @@
 //! ([`fold`], migration 0007), written with the row, and compared bytewise by both backends
 //! (PostgreSQL's columns use the "C" collation). Searches fold their term the same way.
 
+use sqlx::Row;
 use unicode_normalization::UnicodeNormalization;
 
 use super::{with_pool, Store, StoreResult};
@@ -35,67 +36,57 @@ const FOLD_BATCH: i64 = 1000;
 
 impl Store {
     /// Folds the names of rows that have no folded form yet (written before migration 0007, or
-    /// inserted by hand). Cheap when there are none: one indexed probe per table.
+    /// inserted by hand). Cheap when there are none: one probe per table.
     pub(super) async fn fold_unfolded_text(&self) -> StoreResult<u64> {
+        Ok(self.fold_table("accounts", &["name"]).await?
+            + self.fold_table("account_groups", &["name"]).await?
+            + self
+                .fold_table("api_keys", &["name", "description"])
+                .await?)
+    }
+
+    /// Writes `<column>_key` for each of `columns` of `table`'s unfolded rows. Every row has a
+    /// name, so an empty `name_key` marks a row not folded yet.
+    async fn fold_table(&self, table: &str, columns: &[&str]) -> StoreResult<u64> {
+        let select = format!(
+            "SELECT id, {} FROM {table} WHERE name_key = '' AND name <> '' LIMIT $1",
+            columns.join(", ")
+        );
+        let sets: Vec<String> = (1..)
+            .zip(columns)
+            .map(|(n, column)| format!("{column}_key = ${n}"))
+            .collect();
+        let update = format!(
+            "UPDATE {table} SET {} WHERE id = ${}",
+            sets.join(", "),
+            columns.len() + 1
+        );
         let mut done = 0;
-        for table in ["accounts", "account_groups"] {
-            loop {
-                let select = format!(
-                    "SELECT id, name FROM {table} WHERE name_key = '' AND name <> '' LIMIT $1"
-                );
-                let update = format!("UPDATE {table} SET name_key = $1 WHERE id = $2");
-                let n = with_pool!(self, |pool| {
-                    let rows: Vec<(String, String)> = sqlx::query_as(&select)
-                        .bind(FOLD_BATCH)
-                        .fetch_all(pool)
-                        .await?;
-                    let mut tx = pool.begin().await?;
-                    for (id, name) in &rows {
-                        sqlx::query(&update)
-                            .bind(fold(name))
-                            .bind(id)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    tx.commit().await?;
-                    rows.len()
-                });
-                done += n as u64;
-                if (n as i64) < FOLD_BATCH {
-                    break;
-                }
-            }
-        }
         loop {
-            // Keys always have a name, so an empty name_key marks a key not folded yet.
             let n = with_pool!(self, |pool| {
-                let rows: Vec<(String, String, String)> = sqlx::query_as(
-                    "SELECT id, name, description FROM api_keys
-                     WHERE name_key = '' AND name <> '' LIMIT $1",
-                )
-                .bind(FOLD_BATCH)
-                .fetch_all(pool)
-                .await?;
-                let mut tx = pool.begin().await?;
-                for (id, name, description) in &rows {
-                    sqlx::query(
-                        "UPDATE api_keys SET name_key = $1, description_key = $2 WHERE id = $3",
-                    )
-                    .bind(fold(name))
-                    .bind(fold(description))
-                    .bind(id)
-                    .execute(&mut *tx)
+                let rows = sqlx::query(&select)
+                    .bind(FOLD_BATCH)
+                    .fetch_all(pool)
                     .await?;
+                let mut tx = pool.begin().await?;
+                for row in &rows {
+                    let mut query = sqlx::query(&update);
+                    for i in 1..=columns.len() {
+                        query = query.bind(fold(&row.try_get::<String, _>(i)?));
+                    }
+                    query
+                        .bind(row.try_get::<String, _>(0)?)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 tx.commit().await?;
-                rows.len()
+                rows.len() as i64
             });
             done += n as u64;
-            if (n as i64) < FOLD_BATCH {
-                break;
+            if n < FOLD_BATCH {
+                return Ok(done);
             }
         }
-        Ok(done)
     }
 }
 

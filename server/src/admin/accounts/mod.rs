@@ -36,9 +36,9 @@ impl AdminService {
             .ok_or_else(|| AdminError::not_found("account"))
     }
 
-    pub(super) async fn account_by_id(&self, id: &str) -> Result<Account, AdminError> {
-        let row = self.load_account(id).await?;
-        let groups = self
+    /// The ids of the groups the account `id` is a member of.
+    pub(super) async fn groups_of(&self, id: &str) -> Result<Vec<String>, AdminError> {
+        Ok(self
             .store
             .group_memberships()
             .await
@@ -46,7 +46,12 @@ impl AdminService {
             .into_iter()
             .filter(|(_, a)| a == id)
             .map(|(g, _)| g)
-            .collect();
+            .collect())
+    }
+
+    pub(super) async fn account_by_id(&self, id: &str) -> Result<Account, AdminError> {
+        let row = self.load_account(id).await?;
+        let groups = self.groups_of(id).await?;
         let last_error = self
             .store
             .account_events(id, 20)

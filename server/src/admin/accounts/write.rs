@@ -139,14 +139,7 @@ impl AdminService {
             self.refuse_if_bound(id, "this dedicated account").await?;
         }
         if current == AccountType::Group {
-            let groups = self
-                .store
-                .group_memberships()
-                .await
-                .map_err(internal)?
-                .into_iter()
-                .filter(|(_, a)| a == id)
-                .count();
+            let groups = self.groups_of(id).await?.len();
             if groups > 0 {
                 return Err(AdminError::conflict(format!(
                     "the account is a member of {groups} group(s); remove it from them before changing its type"
