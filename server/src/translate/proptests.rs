@@ -57,7 +57,7 @@ fn transformers() -> Vec<(&'static str, Box<dyn StreamTransform>)> {
         ),
         (
             "claude→chat whole",
-            Box::new(super::claude_to_chat_whole("m".into())),
+            Box::new(super::transform::claude_to_chat_whole_at("m".into(), 1)),
         ),
         (
             "claude→responses",

@@ -258,9 +258,15 @@ impl StreamTransform for ClaudeToChatStream {
 
 /// The whole-answer transform of the Chat → Claude pair.
 pub fn claude_to_chat_whole(requested_model: String) -> WholeAnswer {
+    claude_to_chat_whole_at(requested_model, super::now_secs())
+}
+
+/// [`claude_to_chat_whole`] with a fixed `created` time (tests compare outputs byte for byte).
+pub fn claude_to_chat_whole_at(requested_model: String, created: i64) -> WholeAnswer {
     WholeAnswer::new(
         move |msg, passed| {
-            let answer = super::messages_to_chat_response(msg, &requested_model);
+            let answer =
+                super::chat_claude::messages_to_chat_response_at(msg, &requested_model, created);
             note_chat_message(&answer, passed);
             answer
         },
