@@ -287,13 +287,13 @@ impl ReportsPort for AdminService {
 
     async fn set_price_override(&self, model: &str, price: PriceInput) -> Result<(), AdminError> {
         let model = check_model(model)?;
-        let price = ModelPrice {
-            input: price_micros("input", price.input)?,
-            output: price_micros("output", price.output)?,
-            cache_write_5m: price_micros("cacheWrite5m", price.cache_write_5m)?,
-            cache_write_1h: price_micros("cacheWrite1h", price.cache_write_1h)?,
-            cache_read: price_micros("cacheRead", price.cache_read)?,
-        };
+        let price = ModelPrice::flat(
+            price_micros("input", price.input)?,
+            price_micros("output", price.output)?,
+            price_micros("cacheWrite5m", price.cache_write_5m)?,
+            price_micros("cacheWrite1h", price.cache_write_1h)?,
+            price_micros("cacheRead", price.cache_read)?,
+        );
         self.store
             .upsert_price_override(&model, &price)
             .await
