@@ -31,6 +31,7 @@ pub mod refresh;
 mod table;
 #[cfg(test)]
 mod tests;
+pub mod view;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -180,3 +180,20 @@ impl PriceRefresher {
         }
     }
 }
+
+/// Starts the `PRICING_URL` refresher on `tasks` when a URL is configured (an invalid URL or
+/// interval is an error at start). `holder` owns the shared pricing and `pricing` reaches it.
+pub fn spawn<H: Send + Sync + 'static>(
+    opts: &crate::config::RelayOpts,
+    holder: Arc<H>,
+    pricing: fn(&H) -> &ArcSwap<Pricing>,
+    tasks: &tokio_util::task::TaskTracker,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let Some(url) = opts.pricing_url.as_deref().filter(|u| !u.trim().is_empty()) else {
+        return Ok(());
+    };
+    let refresher = PriceRefresher::new(url.trim(), opts.pricing_refresh_hours)?;
+    tasks.spawn(refresher.run(holder, pricing, stop));
+    Ok(())
+}
