@@ -154,8 +154,13 @@ impl TokenUsage {
     }
 }
 
-/// Server-side tool uses of one request, beside its tokens. Filled by the relay's usage
-/// parsers (which wire field fills which count is listed in the README's pricing section).
+/// Server-side tool uses of one request, beside its tokens, for the relay's usage parsers to
+/// fill: `web_searches` from Anthropic `usage.server_tool_use.web_search_requests`, OpenAI
+/// Responses `web_search_call` output items (Chat: one per answer of a `*-search-*` model) and
+/// Gemini `groundingMetadata.webSearchQueries` (their number); `grounded_requests` one per
+/// Gemini candidate with `groundingMetadata`; `code_executions` one per OpenAI
+/// `code_interpreter_call` with a container not seen before in the answer; `maps_queries` from
+/// Gemini's Maps grounding.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerToolUse {
