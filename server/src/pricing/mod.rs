@@ -33,6 +33,7 @@ mod table;
 mod tests;
 pub mod view;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -149,8 +150,8 @@ pub struct Pricing {
 }
 
 enum Found<'a> {
-    Override(String, ModelPrice),
-    Table(String, &'a TableEntry),
+    Override(Cow<'a, str>, ModelPrice),
+    Table(Cow<'a, str>, &'a TableEntry),
     Family(String, &'a Candidate),
     Fallback,
 }
@@ -254,13 +255,16 @@ impl Pricing {
         }
     }
 
-    fn find(&self, model: &str) -> (Found<'_>, PriceRule) {
+    fn find<'a>(&'a self, model: &'a str) -> (Found<'a>, PriceRule) {
         if let Some(price) = self.overrides.get(model) {
-            return (Found::Override(model.to_string(), *price), PriceRule::Exact);
+            return (
+                Found::Override(Cow::Borrowed(model), *price),
+                PriceRule::Exact,
+            );
         }
         let table_exact = self.table.exact.get(model);
         if let (Some(entry), true) = (table_exact, self.overrides.is_empty()) {
-            return (Found::Table(model.to_string(), entry), PriceRule::Exact);
+            return (Found::Table(Cow::Borrowed(model), entry), PriceRule::Exact);
         }
         // An override of `claude-sonnet-4-5` also prices the table's dated snapshots.
         let name = normalize_model(model);
@@ -270,14 +274,14 @@ impl Pricing {
                 .get(&name)
                 .or_else(|| self.normalized_overrides.get(&name))
             {
-                return (Found::Override(name, *price), PriceRule::Alias);
+                return (Found::Override(Cow::Owned(name), *price), PriceRule::Alias);
             }
         }
         if let Some(entry) = table_exact {
-            return (Found::Table(model.to_string(), entry), PriceRule::Exact);
+            return (Found::Table(Cow::Borrowed(model), entry), PriceRule::Exact);
         }
         if let Some(entry) = self.table.by_name(&name) {
-            return (Found::Table(name, entry), PriceRule::Alias);
+            return (Found::Table(Cow::Owned(name), entry), PriceRule::Alias);
         }
         match self.families.find(&name) {
             Some((family, c)) => (Found::Family(family, c), PriceRule::Family),
@@ -287,40 +291,33 @@ impl Pricing {
 
     /// The price of `model` by the first rule that knows it.
     pub fn lookup(&self, model: &str) -> PriceLookup {
-        self.explain(model).lookup
+        let (found, rule) = self.find(model);
+        let (price, source, max_output_tokens) = match found {
+            Found::Override(name, price) => {
+                let max = self.table_entry(&name).and_then(|e| e.max_output_tokens);
+                (price, PriceSource::Override, max)
+            }
+            Found::Table(_, e) => (e.price, PriceSource::Table, e.max_output_tokens),
+            Found::Family(_, c) => (c.price, PriceSource::Fallback, c.max_output_tokens),
+            Found::Fallback => (self.table.fallback, PriceSource::Fallback, None),
+        };
+        PriceLookup {
+            price,
+            source,
+            rule,
+            max_output_tokens,
+        }
     }
 
     /// [`Pricing::lookup`] with the family and the model the price was taken from.
     pub fn explain(&self, model: &str) -> PriceExplanation {
-        let (found, rule) = self.find(model);
-        let (price, source, max_output_tokens, family, priced_as) = match found {
-            Found::Override(name, price) => {
-                let max = self.table_entry(&name).and_then(|e| e.max_output_tokens);
-                (price, PriceSource::Override, max, None, Some(name))
-            }
-            Found::Table(name, e) => (
-                e.price,
-                PriceSource::Table,
-                e.max_output_tokens,
-                None,
-                Some(name),
-            ),
-            Found::Family(family, c) => (
-                c.price,
-                PriceSource::Fallback,
-                c.max_output_tokens,
-                Some(family),
-                Some(c.name.clone()),
-            ),
-            Found::Fallback => (self.table.fallback, PriceSource::Fallback, None, None, None),
+        let (family, priced_as) = match self.find(model).0 {
+            Found::Override(name, _) | Found::Table(name, _) => (None, Some(name.into_owned())),
+            Found::Family(family, c) => (Some(family), Some(c.name.clone())),
+            Found::Fallback => (None, None),
         };
         PriceExplanation {
-            lookup: PriceLookup {
-                price,
-                source,
-                rule,
-                max_output_tokens,
-            },
+            lookup: self.lookup(model),
             family,
             priced_as,
         }
