@@ -21,6 +21,7 @@
 //! [`PriceSource::Fallback`] (the usage event records `priced_by_fallback`) and the dashboard
 //! lists the model with the rule that priced it, so an admin can set its price.
 
+mod catalog;
 pub mod cost;
 pub mod family;
 mod filter;
@@ -347,50 +348,6 @@ impl Pricing {
     /// The refresh counters shared by this pricing and every one derived from it.
     pub fn refresh_status(&self) -> &Arc<RefreshStatus> {
         &self.refresh
-    }
-
-    /// Every priced model (table rows, with overrides in place), sorted by name.
-    pub fn models(&self) -> Vec<(String, ModelPrice)> {
-        self.catalog()
-            .into_iter()
-            .map(|row| (row.model, row.price))
-            .collect()
-    }
-
-    /// [`Pricing::models`] with where each price comes from and the provider, for the pricing page.
-    pub fn catalog(&self) -> Vec<PricedModel> {
-        let mut rows: Vec<PricedModel> = self
-            .table
-            .exact
-            .iter()
-            .map(|(model, entry)| PricedModel {
-                model: model.clone(),
-                price: self.overrides.get(model).copied().unwrap_or(entry.price),
-                source: if self.overrides.contains_key(model) {
-                    PriceSource::Override
-                } else {
-                    PriceSource::Table
-                },
-                provider: entry.provider.clone(),
-                max_input_tokens: entry.max_input_tokens,
-                max_output_tokens: entry.max_output_tokens,
-            })
-            .collect();
-        rows.extend(
-            self.overrides
-                .iter()
-                .filter(|(model, _)| !self.table.exact.contains_key(*model))
-                .map(|(model, price)| PricedModel {
-                    model: model.clone(),
-                    price: *price,
-                    source: PriceSource::Override,
-                    provider: None,
-                    max_input_tokens: None,
-                    max_output_tokens: None,
-                }),
-        );
-        rows.sort_by(|a, b| a.model.cmp(&b.model));
-        rows
     }
 }
 
