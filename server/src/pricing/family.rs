@@ -182,8 +182,7 @@ pub fn shape_of(name: &str) -> Option<(String, Vec<u32>)> {
 }
 
 impl NamedFamily {
-    fn matches(&self, name: &str) -> bool {
-        let words: Vec<&str> = name.split('-').collect();
+    fn matches(&self, words: &[&str]) -> bool {
         let vendor_ok = match self.vendor {
             "o" => words.first().and_then(|w| o_series_version(w)).is_some(),
             vendor => words.first() == Some(&vendor),
@@ -243,10 +242,11 @@ impl FamilyIndex {
 
     /// The family that prices the unknown normalised `name`, and the model it is priced as.
     pub fn find(&self, name: &str) -> Option<(String, &Candidate)> {
+        let words: Vec<&str> = name.split('-').collect();
         let named = NAMED_FAMILIES
             .iter()
             .zip(&self.named)
-            .find(|(f, _)| f.matches(name))
+            .find(|(f, _)| f.matches(&words))
             .and_then(|(f, i)| i.map(|i| (f.label.to_string(), &self.candidates[i])));
         named.or_else(|| {
             let (shape, _) = shape_of(name)?;

@@ -226,7 +226,7 @@ impl Pricing {
             }
         }
         let families = if stored.is_empty() {
-            Arc::new(FamilyIndex::build(table.candidates()))
+            table.families.clone()
         } else {
             let mut candidates: HashMap<String, Candidate> = table
                 .candidates()

@@ -2,6 +2,7 @@
 //! families of its models, and the global fallback price with the table's dearest tool fees.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::family::{Candidate, FamilyIndex};
 use super::litellm::TableEntry;
@@ -38,7 +39,7 @@ pub struct Table {
     /// `claude-3-5-haiku-20241022`). Where several entries normalise alike the dearest wins.
     pub normalized: HashMap<String, TableEntry>,
     /// The table's own families (without overrides), for the tool fees of overrides.
-    pub families: FamilyIndex,
+    pub families: Arc<FamilyIndex>,
     /// [`FALLBACK_PRICE`] with the dearest tool fees any model of the table has.
     pub fallback: ModelPrice,
     pub origin: TableOrigin,
@@ -71,7 +72,7 @@ impl Table {
         let mut table = Table {
             exact,
             normalized,
-            families: FamilyIndex::default(),
+            families: Arc::default(),
             fallback: ModelPrice {
                 tool_fees: fees,
                 ..FALLBACK_PRICE
@@ -79,7 +80,7 @@ impl Table {
             origin,
             loaded_at_ms,
         };
-        table.families = FamilyIndex::build(table.candidates());
+        table.families = Arc::new(FamilyIndex::build(table.candidates()));
         table
     }
 
