@@ -33,7 +33,7 @@ pub(super) const TEXTS: &[(&str, &str, &str)] = &[
     ("pricing.rule_priced", "priced as {model}", "按 {model} 计价"),
     ("pricing.use_price", "Use this price", "采用此价格"),
     ("pricing.set_price", "Edit price", "编辑价格"),
-    ("pricing.table_info", "Price list: {origin}, {n} models, loaded {time}.", "价格表：{origin}，{n} 个模型，载入于 {time}。"),
+    ("pricing.table_info", "Price table: {origin}, {n} entries, loaded {time}.", "价格表来源：{origin}，{n} 个条目，载入于 {time}。"),
     ("pricing.origin_builtin", "built in (LiteLLM)", "内置（LiteLLM）"),
     ("pricing.origin_file", "PRICING_FILE", "PRICING_FILE"),
     ("pricing.origin_url", "PRICING_URL", "PRICING_URL"),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::family::{Candidate, FamilyIndex};
 use super::litellm::TableEntry;
 use super::normalize::normalize_model;
-use super::price::{ModelPrice, ToolFees};
+use super::price::{ModelPrice, SearchUnit, ToolFees};
 use super::FALLBACK_PRICE;
 
 /// Where a table came from.
@@ -66,9 +66,13 @@ impl Table {
                 }
             }
         }
-        let fees = exact
-            .values()
-            .fold(ToolFees::default(), |acc, e| acc.max(e.price.tool_fees));
+        // Every search at the dearest fee: a name nothing recognises may be billed per query.
+        let fees = ToolFees {
+            search_unit: SearchUnit::Query,
+            ..exact
+                .values()
+                .fold(ToolFees::default(), |acc, e| acc.max(e.price.tool_fees))
+        };
         let mut table = Table {
             exact,
             normalized,

@@ -145,10 +145,9 @@ fn names_no_family_knows_fall_back_to_the_dearest_claude_price() {
         FALLBACK_PRICE.output >= claude_max,
         "never below a Claude price"
     );
-    assert!(
-        pricing.fallback_price().tool_fees.web_search >= 35_000,
-        "the dearest search fee"
-    );
+    let fees = pricing.fallback_price().tool_fees;
+    assert!(fees.web_search >= 35_000, "the dearest search fee");
+    assert_eq!(fees.search_unit, SearchUnit::Query, "every search billed");
 }
 
 #[test]
