@@ -231,23 +231,6 @@ pub fn fmt_int(n: i64) -> String {
     out
 }
 
-/// Micro-dollars as US dollars with cents (`$1,234.56`); amounts under a cent keep four places.
-pub fn fmt_usd(micros: i64) -> String {
-    let neg = micros < 0;
-    let abs = micros.unsigned_abs();
-    let s = if abs != 0 && abs < 10_000 {
-        format!("${}.{:04}", abs / 1_000_000, (abs % 1_000_000) / 100)
-    } else {
-        let cents = (abs + 5_000) / 10_000;
-        format!("${}.{:02}", fmt_int((cents / 100) as i64), cents % 100)
-    };
-    if neg {
-        format!("-{s}")
-    } else {
-        s
-    }
-}
-
 /// Epoch milliseconds as a local-looking timestamp in UTC (`2026-11-28 06:28`).
 pub fn fmt_time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
@@ -336,9 +319,5 @@ mod tests {
     fn money_and_numbers() {
         assert_eq!(fmt_int(1234567), "1,234,567");
         assert_eq!(fmt_int(-1000), "-1,000");
-        assert_eq!(fmt_usd(20_000_000), "$20.00");
-        assert_eq!(fmt_usd(1_234_567_890), "$1,234.57");
-        assert_eq!(fmt_usd(1_500), "$0.0015");
-        assert_eq!(fmt_usd(-2_500_000), "-$2.50");
     }
 }

@@ -7,16 +7,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use app::port::SharedAdmin;
-use axum::extract::{FromRef, MatchedPath, Query, Request, State};
+use axum::extract::{FromRef, MatchedPath, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -362,30 +361,37 @@ async fn health(State(store): State<Store>) -> Response {
     }
 }
 
-#[derive(Deserialize)]
-struct LangQuery {
-    set: String,
-}
-
-/// Sets the language cookie and goes back to the page the switch was clicked on.
-async fn switch_language(Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
-    let locale = app::i18n::Locale::from_tag(&q.set).unwrap_or_default();
-    // Only a same-site path from the referer, never an absolute URL (no open redirect).
+/// Sets the language cookie and goes back to the page the switch was clicked on. The query is
+/// read by hand, never by an extractor: whatever a browser sends (no `set`, an unknown
+/// language, a broken query) ends on that page, not on a bare extractor error; only a known
+/// `set` (the first one) changes the cookie.
+async fn switch_language(RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    let locale = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(name, _)| name == "set")
+        .and_then(|(_, tag)| app::i18n::Locale::from_tag(&tag));
+    // Only a same-site path (and its query) from the referer, never an absolute URL (no open
+    // redirect).
     let back = headers
         .get(header::REFERER)
         .and_then(|v| v.to_str().ok())
         .and_then(|r| url::Url::parse(r).ok())
-        .map(|u| u.path().to_owned())
-        .filter(|p| p.starts_with('/') && !p.starts_with("//") && p != "/lang")
-        .unwrap_or_else(|| "/".to_owned());
-    let cookie = format!(
-        "{}={}; Path=/; Max-Age=31536000; SameSite=Lax",
-        app::i18n::LANG_COOKIE,
-        locale.tag()
-    );
-    let mut res = Redirect::to(&back).into_response();
-    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
+        .filter(|u| u.path().starts_with('/') && !u.path().starts_with("//") && u.path() != "/lang")
+        .map(|u| match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_owned(),
+        })
+        .and_then(|back| header::HeaderValue::from_str(&back).ok())
+        .unwrap_or(header::HeaderValue::from_static("/"));
+    let mut res = (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response();
+    if let Some(locale) = locale {
+        let cookie = format!(
+            "{}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            app::i18n::LANG_COOKIE,
+            locale.tag()
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+            res.headers_mut().insert(header::SET_COOKIE, v);
+        }
     }
     res
 }

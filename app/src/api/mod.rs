@@ -20,7 +20,13 @@ pub(crate) mod support {
     use crate::port::{AdminIdentity, ClientIp};
 
     /// Sets the HTTP status (and `Retry-After`) of a failing server function, then returns the error.
+    /// Not for a plain form post (a browser without JavaScript): Leptos answers it with a
+    /// redirect back to the form's page carrying the error, which the page shows; an error
+    /// status on that redirect would make the browser show the bare error JSON instead.
     pub fn fail(err: AdminError) -> AdminError {
+        if is_plain_form_post() {
+            return err;
+        }
         if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
             if let Ok(status) = http::StatusCode::from_u16(err.status()) {
                 res.set_status(status);
@@ -32,6 +38,18 @@ pub(crate) mod support {
             }
         }
         err
+    }
+
+    /// The test Leptos makes before redirecting a server function's answer back to the page.
+    fn is_plain_form_post() -> bool {
+        request_parts().is_ok_and(|parts| {
+            let accepts_html = parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"));
+            accepts_html && parts.headers.contains_key(http::header::REFERER)
+        })
     }
 
     pub fn request_parts() -> Result<http::request::Parts, AdminError> {

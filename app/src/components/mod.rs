@@ -9,4 +9,5 @@ pub mod modal;
 pub mod overview;
 pub mod reports;
 pub mod settings;
+pub mod table;
 pub mod ui;

@@ -3,8 +3,9 @@
 use leptos::prelude::*;
 
 use crate::components::feedback::EmptyState;
+use crate::components::table::{Column, DataTable};
 use crate::components::ui::{platform_name, AccountStatusPill, Meter};
-use crate::i18n::{fmt_datetime, fmt_int, fmt_pct, fmt_usd_amount};
+use crate::i18n::{fmt_datetime, fmt_int, fmt_pct, fmt_usd};
 use crate::types::{AttentionAccount, PoolUtilization, PresetSpend};
 use crate::{tr, use_locale, use_utc_offset};
 
@@ -13,52 +14,46 @@ pub fn PoolTable(platforms: Vec<PoolUtilization>, groups: Vec<PoolUtilization>) 
     let t_group = tr("overview.group_of");
     let rows: Vec<PoolUtilization> = platforms.into_iter().chain(groups).collect();
     let empty = rows.is_empty();
+    let cols = [
+        Column::text(tr("overview.pool")),
+        Column::figure(tr("overview.pool_accounts")),
+        Column::text(tr("overview.utilization")),
+    ];
+    let rows = rows
+        .into_iter()
+        .map(|p| {
+            let name = if p.is_group {
+                t_group
+                    .replace("{name}", &p.name)
+                    .replace("{platform}", platform_name(p.platform))
+            } else {
+                platform_name(p.platform).to_string()
+            };
+            let label = format!(
+                "{} / {} · {}",
+                fmt_int(i64::from(p.in_flight)),
+                fmt_int(i64::from(p.capacity)),
+                fmt_pct(p.utilization),
+            );
+            view! {
+                <tr data-pool=p.id.clone()>
+                    <td>{name}</td>
+                    <td class="num" data-label=cols[1].label>{fmt_int(i64::from(p.accounts))}</td>
+                    <td data-label=cols[2].label>
+                        <Meter share=p.utilization label=label />
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
     view! {
         <section class="card" aria-labelledby="pools-heading" data-testid="pools">
             <h2 id="pools-heading">{tr("overview.pools")}</h2>
-            <Show when=move || !empty fallback=|| view! { <EmptyState text=tr("overview.no_accounts") /> }>
-                <div class="table-wrap">
-                    <table>
-                        <thead>
-                            <tr>
-                                <th scope="col">{tr("overview.pool")}</th>
-                                <th scope="col" class="num">{tr("overview.pool_accounts")}</th>
-                                <th scope="col">{tr("overview.utilization")}</th>
-                            </tr>
-                        </thead>
-                        <tbody>
-                            {rows
-                                .clone()
-                                .into_iter()
-                                .map(|p| {
-                                    let name = if p.is_group {
-                                        t_group
-                                            .replace("{name}", &p.name)
-                                            .replace("{platform}", platform_name(p.platform))
-                                    } else {
-                                        platform_name(p.platform).to_string()
-                                    };
-                                    let label = format!(
-                                        "{} / {} · {}",
-                                        fmt_int(i64::from(p.in_flight)),
-                                        fmt_int(i64::from(p.capacity)),
-                                        fmt_pct(p.utilization),
-                                    );
-                                    view! {
-                                        <tr data-pool=p.id.clone()>
-                                            <td>{name}</td>
-                                            <td class="num">{fmt_int(i64::from(p.accounts))}</td>
-                                            <td class="meter-cell">
-                                                <Meter share=p.utilization label=label />
-                                            </td>
-                                        </tr>
-                                    }
-                                })
-                                .collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-            </Show>
+            {if empty {
+                view! { <EmptyState text=tr("overview.no_accounts") /> }.into_any()
+            } else {
+                view! { <DataTable columns=cols.to_vec()>{rows}</DataTable> }.into_any()
+            }}
         </section>
     }
 }
@@ -67,51 +62,41 @@ pub fn PoolTable(platforms: Vec<PoolUtilization>, groups: Vec<PoolUtilization>) 
 pub fn PresetTable(presets: Vec<PresetSpend>) -> impl IntoView {
     let empty = presets.is_empty();
     let t_unlimited = tr("common.unlimited");
+    let cols = [
+        Column::text(tr("overview.preset")),
+        Column::figure(tr("overview.preset_keys")),
+        Column::figure(tr("overview.avg_spent")),
+        Column::text(tr("overview.of_quota")),
+    ];
+    let rows = presets
+        .into_iter()
+        .map(|p| {
+            let quota = match p.share_used {
+                Some(share) => {
+                    let label = format!("{} / {}", fmt_pct(share), fmt_usd(p.average_quota));
+                    view! { <Meter share=share label=label /> }.into_any()
+                }
+                None => t_unlimited.into_any(),
+            };
+            view! {
+                <tr>
+                    <td>{p.name}</td>
+                    <td class="num" data-label=cols[1].label>{fmt_int(p.keys as i64)}</td>
+                    <td class="num" data-label=cols[2].label>{fmt_usd(p.average_spent)}</td>
+                    <td data-label=cols[3].label>{quota}</td>
+                </tr>
+            }
+        })
+        .collect_view();
     view! {
         <section class="card" aria-labelledby="presets-heading" data-testid="preset-spend">
             <h2 id="presets-heading">{tr("overview.presets")}</h2>
             <p class="hint">{tr("overview.presets_hint")}</p>
-            <Show when=move || !empty fallback=|| view! { <EmptyState text=tr("overview.no_preset_keys") /> }>
-                <div class="table-wrap">
-                    <table>
-                        <thead>
-                            <tr>
-                                <th scope="col">{tr("overview.preset")}</th>
-                                <th scope="col" class="num">{tr("overview.preset_keys")}</th>
-                                <th scope="col" class="num">{tr("overview.avg_spent")}</th>
-                                <th scope="col">{tr("overview.of_quota")}</th>
-                            </tr>
-                        </thead>
-                        <tbody>
-                            {presets
-                                .clone()
-                                .into_iter()
-                                .map(|p| {
-                                    let quota = match p.share_used {
-                                        Some(share) => {
-                                            let label = format!(
-                                                "{} / {}",
-                                                fmt_pct(share),
-                                                fmt_usd_amount(p.average_quota),
-                                            );
-                                            view! { <Meter share=share label=label /> }.into_any()
-                                        }
-                                        None => t_unlimited.into_any(),
-                                    };
-                                    view! {
-                                        <tr>
-                                            <td>{p.name}</td>
-                                            <td class="num">{fmt_int(p.keys as i64)}</td>
-                                            <td class="num">{fmt_usd_amount(p.average_spent)}</td>
-                                            <td class="meter-cell">{quota}</td>
-                                        </tr>
-                                    }
-                                })
-                                .collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-            </Show>
+            {if empty {
+                view! { <EmptyState text=tr("overview.no_preset_keys") /> }.into_any()
+            } else {
+                view! { <DataTable columns=cols.to_vec()>{rows}</DataTable> }.into_any()
+            }}
         </section>
     }
 }

@@ -18,6 +18,8 @@ pub(super) const TEXTS: &[(&str, &str, &str)] = &[
     ("accounts.proxy", "Proxy (http, https or socks5 URL)", "代理（http、https 或 socks5 地址）"),
     ("accounts.remove_proxy", "Remove the proxy", "移除代理"),
     ("accounts.priority", "Priority", "优先级"),
+    ("accounts.scheduling", "Scheduling", "调度"),
+    ("accounts.priority_n", "priority {n}", "优先级 {n}"),
     ("accounts.max_concurrency", "Max concurrency (empty = unlimited)", "最大并发（留空 = 不限）"),
     ("accounts.monthly_cost", "Monthly cost (USD)", "月成本（美元）"),
     ("accounts.models", "Supported models (comma-separated, empty = all)", "支持的模型（逗号分隔，留空 = 全部）"),

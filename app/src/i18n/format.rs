@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Offset, Timelike, Utc};
 
-use super::{fmt_int, fmt_usd, Locale};
+use super::{fmt_int, Locale};
 
 /// A number with grouped thousands and `places` decimals: `1,234.50`.
 pub fn fmt_decimal(x: f64, places: usize) -> String {
@@ -26,13 +26,28 @@ pub fn fmt_decimal(x: f64, places: usize) -> String {
     }
 }
 
-/// USD given as a float amount (the wire's unit): `$1,234.56`, tiny amounts to 4 places.
-pub fn fmt_usd_amount(usd: f64) -> String {
-    fmt_usd((usd * 1_000_000.0).round() as i64)
+/// US dollars (the wire's unit for costs, quotas and prices): `$1,234.56`, `$0.0011`.
+pub fn fmt_usd(usd: f64) -> String {
+    fmt_money(usd, "USD")
 }
 
-/// An amount in `currency` (ISO code): a symbol for the common ones, else the code.
+/// Significant digits shown of an amount under one unit of its currency.
+const SMALL_MONEY_DIGITS: i32 = 4;
+/// Decimals shown at most: money is stored in millionths (micro-dollars), nothing is finer.
+const MONEY_MAX_DECIMALS: i32 = 6;
+
+/// An amount in `currency` (ISO code), with a symbol for the common ones, else the code.
+///
+/// The one rule for money on every page, table, chart axis and tooltip: amounts of one unit
+/// (dollar, yuan, ...) or more show the currency's usual decimals (`$1,234.56`, `¥35.00`,
+/// `¥1,200` for JPY); amounts under one unit show 4 significant digits, trailing zeros dropped
+/// down to two decimals and at most 6 decimals (`$0.50`, `$0.1235`, `$0.0011`, `$0.000315`), so
+/// a cost of a tenth of a cent never reads `$0.00` beside a `$0.0011` elsewhere. A non-zero
+/// amount that rounds away at 6 decimals reads `<$0.000001`. CSV exports carry the exact values.
 pub fn fmt_money(amount: f64, currency: &str) -> String {
+    if !amount.is_finite() {
+        return "–".into();
+    }
     let symbol = match currency {
         "USD" => "$",
         "CNY" | "JPY" => "¥",
@@ -42,8 +57,28 @@ pub fn fmt_money(amount: f64, currency: &str) -> String {
         "TWD" => "NT$",
         _ => "",
     };
-    let places = if currency == "JPY" { 0 } else { 2 };
-    let number = fmt_decimal(amount.abs(), places);
+    let abs = amount.abs();
+    let usual = if currency == "JPY" { 0 } else { 2 };
+    let (number, tiny) = if abs >= 1.0 || abs == 0.0 {
+        (fmt_decimal(abs, usual), false)
+    } else {
+        // Decimals that keep SMALL_MONEY_DIGITS significant digits of a number under 1.
+        let leading_zeros = -abs.log10().floor() as i32 - 1;
+        let places = (leading_zeros + SMALL_MONEY_DIGITS).clamp(usual as i32, MONEY_MAX_DECIMALS);
+        let text = fmt_decimal(abs, places as usize);
+        let trimmed = text.trim_end_matches('0');
+        let keep = trimmed.len().max(text.len() - (places as usize - usual));
+        let number = text[..keep].trim_end_matches('.').to_owned();
+        let tiny = !number.chars().any(|c| c.is_ascii_digit() && c != '0');
+        (number, tiny)
+    };
+    if tiny {
+        let smallest = format!("0.{:0>width$}", 1, width = MONEY_MAX_DECIMALS as usize);
+        return match symbol {
+            "" => format!("<{smallest} {currency}"),
+            _ => format!("<{symbol}{smallest}"),
+        };
+    }
     let sign = if amount < 0.0 && number.chars().any(|c| c.is_ascii_digit() && c != '0') {
         "-"
     } else {
@@ -141,6 +176,37 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    /// One rule for every amount: the usual decimals from one unit up, four significant
+    /// digits below it, so a tenth of a cent never reads as nothing.
+    #[test]
+    fn money_keeps_small_amounts_visible() {
+        assert_eq!(fmt_usd(20.0), "$20.00");
+        assert_eq!(fmt_usd(1_234.567_89), "$1,234.57");
+        assert_eq!(fmt_usd(1.0), "$1.00");
+        assert_eq!(fmt_usd(0.0), "$0.00");
+        assert_eq!(fmt_usd(-2.5), "-$2.50");
+        assert_eq!(fmt_usd(0.5), "$0.50");
+        assert_eq!(fmt_usd(0.1), "$0.10");
+        assert_eq!(fmt_usd(0.123_456_7), "$0.1235");
+        assert_eq!(fmt_usd(0.01), "$0.01");
+        assert_eq!(fmt_usd(0.0123), "$0.0123");
+        assert_eq!(fmt_usd(0.0011), "$0.0011");
+        assert_eq!(fmt_usd(0.001_14), "$0.00114");
+        assert_eq!(fmt_usd(0.0015), "$0.0015");
+        assert_eq!(fmt_usd(0.000_315), "$0.000315");
+        assert_eq!(fmt_usd(0.000_001), "$0.000001");
+        assert_eq!(fmt_usd(0.999_999_9), "$1.00");
+        assert_eq!(fmt_usd(-0.0011), "-$0.0011");
+        assert_eq!(fmt_money(0.000_000_4, "CNY"), "<¥0.000001");
+        assert_eq!(fmt_money(0.007_92, "CNY"), "¥0.00792");
+        assert_eq!(fmt_money(0.5, "JPY"), "¥0.5");
+        assert_eq!(fmt_money(1_234.6, "JPY"), "¥1,235");
+        assert_eq!(fmt_money(0.25, "CHF"), "0.25 CHF");
+        assert_eq!(fmt_money(f64::NAN, "USD"), "–");
+        // The margin card's two lines agree on a cost of a tenth of a cent.
+        assert_eq!(fmt_money(0.0011, "USD"), fmt_usd(0.0011));
+    }
+
     #[test]
     fn formats_for_each_locale() {
         assert_eq!(fmt_decimal(1234.5, 2), "1,234.50");
@@ -149,7 +215,6 @@ mod tests {
         assert_eq!(fmt_money(35.0, "CNY"), "¥35.00");
         assert_eq!(fmt_money(-1234.5, "USD"), "-$1,234.50");
         assert_eq!(fmt_money(3.0, "CHF"), "3.00 CHF");
-        assert_eq!(fmt_usd_amount(0.0015), "$0.0015");
         assert_eq!(fmt_pct(0.125), "12.5%");
         assert_eq!(fmt_pct(0.65), "65%");
         assert_eq!(fmt_compact(Locale::En, 1_234_567.0), "1.2M");

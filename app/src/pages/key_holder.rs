@@ -9,7 +9,7 @@ use crate::api::key_holder_usage;
 use crate::components::keys::usage::UsageView;
 use crate::components::ui::{KeyStatusPill, Meter};
 use crate::error::AdminError;
-use crate::i18n::{error_text, fmt_date, fmt_int, fmt_pct, fmt_usd_amount};
+use crate::i18n::{error_text, fmt_date, fmt_int, fmt_pct, fmt_usd};
 use crate::types::KeyHolderUsage;
 use crate::{tr, use_locale, use_utc_offset};
 
@@ -65,7 +65,7 @@ fn HolderView(usage: KeyHolderUsage) -> impl IntoView {
     let locale = use_locale();
     let offset = use_utc_offset();
     let remaining = match usage.remaining {
-        Some(r) => fmt_usd_amount(r),
+        Some(r) => fmt_usd(r),
         None => tr("common.unlimited").to_string(),
     };
     let share = (usage.quota_limit > 0.0).then(|| usage.spent / usage.quota_limit);
@@ -77,7 +77,7 @@ fn HolderView(usage: KeyHolderUsage) -> impl IntoView {
     let unlimited = tr("common.unlimited");
     let limit = move |v: f64| {
         if v > 0.0 {
-            fmt_usd_amount(v)
+            fmt_usd(v)
         } else {
             unlimited.to_string()
         }
@@ -114,7 +114,7 @@ fn HolderView(usage: KeyHolderUsage) -> impl IntoView {
                 <div class="card stat" data-testid="holder-remaining">
                     <div class="stat-label">{tr("holder.remaining")}</div>
                     <div class="stat-value">{remaining}</div>
-                    <div class="stat-detail">{tr("holder.spent").replace("{spent}", &fmt_usd_amount(usage.spent)).replace("{quota}", &limit(usage.quota_limit))}</div>
+                    <div class="stat-detail">{tr("holder.spent").replace("{spent}", &fmt_usd(usage.spent)).replace("{quota}", &limit(usage.quota_limit))}</div>
                 </div>
                 <div class="card stat" data-testid="holder-expiry">
                     <div class="stat-label">{tr("holder.expires")}</div>

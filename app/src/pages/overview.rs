@@ -4,7 +4,7 @@ use leptos_meta::Title;
 use crate::api::{load_overview, overview_live};
 use crate::components::overview::{AttentionList, PoolTable, PresetTable};
 use crate::components::ui::{ErrorBanner, StatCard};
-use crate::i18n::{fmt_compact, fmt_decimal, fmt_int, fmt_pct, fmt_usd_amount};
+use crate::i18n::{fmt_compact, fmt_decimal, fmt_int, fmt_pct, fmt_usd};
 use crate::types::LiveOverview;
 use crate::{tr, use_locale};
 
@@ -93,7 +93,7 @@ pub fn OverviewPage() -> impl IntoView {
                         label=tr("overview.tpm")
                         value=figure(Box::new(move |o| fmt_compact(locale, o.tokens_per_minute)))
                         detail=figure(Box::new(move |o| {
-                            format!("{} / min", fmt_usd_amount(o.cost_per_minute))
+                            format!("{} / min", fmt_usd(o.cost_per_minute))
                         }))
                         test_id="live-tpm"
                     />
@@ -143,7 +143,7 @@ pub fn OverviewPage() -> impl IntoView {
                     />
                     <StatCard
                         label=tr("overview.today_cost")
-                        value=figure(Box::new(move |o| fmt_usd_amount(o.today.cost)))
+                        value=figure(Box::new(move |o| fmt_usd(o.today.cost)))
                         test_id="today-cost"
                     />
                     <StatCard

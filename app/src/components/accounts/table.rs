@@ -1,13 +1,15 @@
-//! The accounts table: live status, in flight, cooldown, last error, groups, the schedulable
-//! switch, and each row's actions with a test's result shown under the row.
+//! The accounts table: live status with cooldown and last error, in flight, groups, the
+//! schedulable switch with the priority, and each row's actions with a test's result shown
+//! under the row.
 
 use std::collections::HashMap;
 
 use leptos::prelude::*;
 
 use crate::components::feedback::ConfirmButton;
+use crate::components::table::{Column, DataTable};
 use crate::components::ui::{platform_name, AccountStatusPill};
-use crate::i18n::{fmt_datetime, fmt_int, fmt_usd_amount};
+use crate::i18n::{fmt_datetime, fmt_int, fmt_usd};
 use crate::types::{Account, AccountGroup, AccountStatus, AccountTestResult, AccountType};
 use crate::{tr, use_locale, use_utc_offset};
 
@@ -39,6 +41,16 @@ pub fn AccountTable(
         tr("accounts.test_failed"),
         tr("accounts.delete_question"),
     );
+    let cols = [
+        Column::text(tr("accounts.name")),
+        Column::text(tr("accounts.status")),
+        Column::figure(tr("accounts.in_flight")),
+        Column::text(tr("accounts.groups")),
+        Column::text(tr("accounts.scheduling")),
+        Column::figure(tr("accounts.monthly_cost")),
+        Column::actions(tr("common.actions")),
+    ];
+    let (t_priority, t_last_error) = (tr("accounts.priority_n"), tr("accounts.last_error"));
     let rows = accounts
         .into_iter()
         .map(|a| {
@@ -53,14 +65,22 @@ pub fn AccountTable(
                 .map(|g| groups.iter().find(|x| &x.id == g).map(|x| x.name.clone()).unwrap_or_else(|| g.clone()))
                 .collect::<Vec<_>>()
                 .join(", ");
+            // Nothing at all rather than an empty text, so a phone's card leaves the line out.
+            let group_names = (!group_names.is_empty()).then_some(group_names);
             let in_flight = match a.max_concurrency {
                 Some(max) => format!("{} / {}", a.in_flight, max),
                 None => fmt_int(i64::from(a.in_flight)),
             };
             let cooldown = a.cooldown_until.map(|c| t_until.replace("{time}", &fmt_datetime(locale, c, offset)));
+            // The last error sits under the status, its message only when the status doesn't
+            // already say it.
             let last_error = a.last_error.clone().map(|e| {
-                let status = e.http_status.map(|s| format!("HTTP {s} · ")).unwrap_or_default();
-                (fmt_datetime(locale, e.at, offset), format!("{status}{}", e.message))
+                let mut head = format!("{t_last_error} · {}", fmt_datetime(locale, e.at, offset));
+                if let Some(s) = e.http_status {
+                    head.push_str(&format!(" · HTTP {s}"));
+                }
+                let repeated = a.status_message.as_deref() == Some(e.message.as_str());
+                (head, (!repeated).then_some(e.message))
             });
             let id = a.id.clone();
             let (edit, test_id, reset_id, switch_id, delete_id) = (a.clone(), id.clone(), id.clone(), id.clone(), id.clone());
@@ -75,18 +95,18 @@ pub fn AccountTable(
                         <div class="muted">{platform_name(a.platform)} " · " {type_label}</div>
                         {(!a.notes.is_empty()).then(|| view! { <div class="muted small">{a.notes.clone()}</div> })}
                     </td>
-                    <td>
+                    <td data-label=cols[1].label>
                         <AccountStatusPill status=a.status />
                         {a.status_message.clone().map(|m| view! { <div class="muted small">{m}</div> })}
                         {cooldown.map(|c| view! { <div class="muted small">{c}</div> })}
+                        {last_error.map(|(head, msg)| view! {
+                            <div class="small" data-testid="account-last-error">{head}</div>
+                            {msg.map(|m| view! { <div class="muted small">{m}</div> })}
+                        })}
                     </td>
-                    <td class="num">{in_flight}</td>
-                    <td class="wrap">
-                        {last_error.map(|(at, msg)| view! { <div class="small">{at}</div><div class="muted small">{msg}</div> })}
-                    </td>
-                    <td class="wrap">{group_names}</td>
-                    <td class="num">{a.priority}</td>
-                    <td>
+                    <td class="num" data-label=cols[2].label>{in_flight}</td>
+                    <td class="wrap" data-label=cols[3].label>{group_names}</td>
+                    <td data-label=cols[4].label>
                         <label class="switch">
                             <input
                                 type="checkbox"
@@ -100,8 +120,9 @@ pub fn AccountTable(
                             />
                             <span class="sr-only">{switch_label}</span>
                         </label>
+                        <div class="muted small nowrap">{t_priority.replace("{n}", &a.priority.to_string())}</div>
                     </td>
-                    <td class="num">{fmt_usd_amount(a.monthly_cost)}</td>
+                    <td class="num" data-label=cols[5].label>{fmt_usd(a.monthly_cost)}</td>
                     <td class="actions">
                         <div class="row-actions">
                             <button type="button" class="btn btn-small" data-testid="account-edit" on:click=move |_| on_action.run(AccountAction::Edit(Box::new(edit.clone())))>
@@ -147,7 +168,7 @@ pub fn AccountTable(
                         };
                         view! {
                             <tr class="subrow">
-                                <td colspan="9">
+                                <td colspan="7">
                                     <div class=class role="status" data-testid="account-test-result">{text}</div>
                                 </td>
                             </tr>
@@ -157,24 +178,5 @@ pub fn AccountTable(
             }
         })
         .collect_view();
-    view! {
-        <div class="table-wrap">
-            <table>
-                <thead>
-                    <tr>
-                        <th scope="col">{tr("accounts.name")}</th>
-                        <th scope="col">{tr("accounts.status")}</th>
-                        <th scope="col" class="num">{tr("accounts.in_flight")}</th>
-                        <th scope="col">{tr("accounts.last_error")}</th>
-                        <th scope="col">{tr("accounts.groups")}</th>
-                        <th scope="col" class="num">{tr("accounts.priority")}</th>
-                        <th scope="col">{tr("accounts.schedulable")}</th>
-                        <th scope="col" class="num">{tr("accounts.monthly_cost")}</th>
-                        <th scope="col"><span class="sr-only">{tr("common.actions")}</span></th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
-    }
+    view! { <DataTable columns=cols.to_vec()>{rows}</DataTable> }
 }

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use crate::components::browser::{copy_text, csv, download};
 use crate::components::feedback::use_toasts;
+use crate::components::table::{Column, DataTable};
 use crate::tr;
 use crate::types::CreatedKey;
 
@@ -49,6 +50,11 @@ pub fn CreatedKeys(keys: Vec<CreatedKey>) -> impl IntoView {
         .collect::<Vec<_>>()
         .join("\n");
     let csv_text = keys_csv(&keys);
+    let cols = [
+        Column::text(tr("keys.name")),
+        Column::text(tr("keys.key")),
+        Column::actions(tr("common.actions")),
+    ];
     let rows = keys
         .into_iter()
         .map(|k| {
@@ -56,8 +62,8 @@ pub fn CreatedKeys(keys: Vec<CreatedKey>) -> impl IntoView {
             view! {
                 <tr data-testid="created-key">
                     <td>{k.record.name.clone()}</td>
-                    <td class="mono key-cell" data-testid="created-key-value">{k.key.clone()}</td>
-                    <td>
+                    <td class="mono key-cell" data-label=cols[1].label data-testid="created-key-value">{k.key.clone()}</td>
+                    <td class="actions">
                         <button type="button" class="btn btn-small" on:click=move |_| copy(key.clone())>
                             {tr("keys.copy")}
                         </button>
@@ -81,17 +87,6 @@ pub fn CreatedKeys(keys: Vec<CreatedKey>) -> impl IntoView {
                 {tr("keys.download_csv")}
             </button>
         </div>
-        <div class="table-wrap">
-            <table>
-                <thead>
-                    <tr>
-                        <th scope="col">{tr("keys.name")}</th>
-                        <th scope="col">{tr("keys.key")}</th>
-                        <th scope="col"><span class="sr-only">{tr("common.actions")}</span></th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
+        <DataTable columns=cols.to_vec()>{rows}</DataTable>
     }
 }

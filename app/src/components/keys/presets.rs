@@ -7,7 +7,7 @@ use super::optional_number;
 use crate::api::{create_preset, delete_preset, list_presets, update_preset};
 use crate::components::feedback::{busy_label, use_toasts, ConfirmButton};
 use crate::components::ui::ErrorBanner;
-use crate::i18n::fmt_usd_amount;
+use crate::i18n::fmt_usd;
 use crate::tr;
 use crate::types::{KeyPreset, KeyPresetInput, KeyPresetPatch, KeySettings};
 
@@ -61,7 +61,7 @@ pub fn PresetsPanel(#[prop(into)] on_changed: Callback<()>) -> impl IntoView {
                             let (edit, delete) = (p.clone(), p.id.clone());
                             let s = &p.settings;
                             let summary = [
-                                s.quota_limit.map(|q| if q > 0.0 { fmt_usd_amount(q) } else { tr("common.unlimited").to_string() }),
+                                s.quota_limit.map(|q| if q > 0.0 { fmt_usd(q) } else { tr("common.unlimited").to_string() }),
                                 p.validity_days.map(|d| tr("presets.days").replace("{n}", &d.to_string())),
                                 s.concurrency_limit.map(|c| tr("presets.concurrency").replace("{n}", &c.to_string())),
                             ]

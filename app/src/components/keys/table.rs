@@ -4,8 +4,9 @@ use leptos::prelude::*;
 
 use super::Directory;
 use crate::components::feedback::{ConfirmButton, EmptyState};
+use crate::components::table::{Column, DataTable};
 use crate::components::ui::{platform_name, KeyStatusPill};
-use crate::i18n::{fmt_date, fmt_int, fmt_usd_amount};
+use crate::i18n::{fmt_date, fmt_int, fmt_usd};
 use crate::types::{ApiKey, Platform};
 use crate::{tr, use_locale, use_utc_offset};
 
@@ -33,14 +34,16 @@ pub fn KeyTable(
         tr("keys.binding_pool"),
         tr("keys.delete_question"),
     );
-    let (l_status, l_quota, l_expires, l_binding, l_preset, l_requests) = (
-        tr("keys.status"),
-        tr("keys.spent_quota"),
-        tr("keys.expires"),
-        tr("keys.binding"),
-        tr("keys.preset"),
-        tr("keys.requests"),
-    );
+    let cols = [
+        Column::text(tr("keys.name")),
+        Column::text(tr("keys.status")),
+        Column::figure(tr("keys.spent_quota")),
+        Column::text(tr("keys.expires")),
+        Column::text(tr("keys.binding")),
+        Column::text(tr("keys.preset")),
+        Column::figure(tr("keys.requests")),
+        Column::actions(tr("common.actions")),
+    ];
     let (t_edit, t_usage, t_disable, t_enable, t_delete) = (
         tr("common.edit"),
         tr("keys.usage"),
@@ -55,9 +58,9 @@ pub fn KeyTable(
         .into_iter()
         .map(|k| {
             let quota = if k.quota_limit > 0.0 {
-                format!("{} / {}", fmt_usd_amount(k.spent), fmt_usd_amount(k.quota_limit))
+                format!("{} / {}", fmt_usd(k.spent), fmt_usd(k.quota_limit))
             } else {
-                format!("{} / {}", fmt_usd_amount(k.spent), t_unlimited)
+                format!("{} / {}", fmt_usd(k.spent), t_unlimited)
             };
             let expires = match (k.expires_at, k.activation_days) {
                 (Some(at), _) => fmt_date(locale, at, offset),
@@ -82,7 +85,7 @@ pub fn KeyTable(
             } else {
                 bindings.join(", ")
             };
-            let preset = k.preset_id.as_deref().map(|p| directory.preset_name(p)).unwrap_or_default();
+            let preset = k.preset_id.as_deref().map(|p| directory.preset_name(p));
             let (edit, usage, toggle, delete) = (k.clone(), k.clone(), k.clone(), k.clone());
             let active = k.is_active;
             view! {
@@ -91,12 +94,12 @@ pub fn KeyTable(
                         <div class="strong">{k.name.clone()}</div>
                         <div class="mono muted">{k.key_prefix.clone()}</div>
                     </td>
-                    <td data-label=l_status><KeyStatusPill status=k.status /></td>
-                    <td class="num" data-label=l_quota>{quota}</td>
-                    <td data-label=l_expires>{expires}</td>
-                    <td class="wrap" data-label=l_binding>{binding}</td>
-                    <td data-label=l_preset>{preset}</td>
-                    <td class="num" data-label=l_requests>{fmt_int(k.requests as i64)}</td>
+                    <td data-label=cols[1].label><KeyStatusPill status=k.status /></td>
+                    <td class="num" data-label=cols[2].label>{quota}</td>
+                    <td data-label=cols[3].label>{expires}</td>
+                    <td data-label=cols[4].label>{binding}</td>
+                    <td data-label=cols[5].label>{preset}</td>
+                    <td class="num" data-label=cols[6].label>{fmt_int(k.requests as i64)}</td>
                     <td class="actions">
                         <div class="row-actions">
                             <button
@@ -136,26 +139,7 @@ pub fn KeyTable(
             }
         })
         .collect_view();
-    view! {
-        <div class="table-wrap">
-            <table class="keys-table">
-                <thead>
-                    <tr>
-                        <th scope="col">{tr("keys.name")}</th>
-                        <th scope="col">{tr("keys.status")}</th>
-                        <th scope="col" class="num">{tr("keys.spent_quota")}</th>
-                        <th scope="col">{tr("keys.expires")}</th>
-                        <th scope="col">{tr("keys.binding")}</th>
-                        <th scope="col">{tr("keys.preset")}</th>
-                        <th scope="col" class="num">{tr("keys.requests")}</th>
-                        <th scope="col"><span class="sr-only">{tr("common.actions")}</span></th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
-    }
-    .into_any()
+    view! { <DataTable columns=cols.to_vec()>{rows}</DataTable> }.into_any()
 }
 
 fn tr_days(days: u32) -> String {

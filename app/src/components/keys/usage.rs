@@ -3,10 +3,11 @@
 
 use leptos::prelude::*;
 
-use crate::components::chart::{ChartLine, DailyChart};
+use crate::components::chart::{ChartLine, ChartValues, DailyChart};
 use crate::components::feedback::EmptyState;
+use crate::components::table::{Column, DataTable};
 use crate::components::ui::ErrorBanner;
-use crate::i18n::{fmt_day, fmt_int, fmt_usd_amount};
+use crate::i18n::{fmt_day, fmt_int, fmt_usd};
 use crate::types::KeyUsage;
 use crate::{tr, use_locale};
 
@@ -33,16 +34,11 @@ pub fn KeyUsagePanel(key_id: String) -> impl IntoView {
 pub fn UsageView(usage: KeyUsage) -> impl IntoView {
     let locale = use_locale();
     let days: Vec<String> = usage.days.iter().map(|d| d.day.clone()).collect();
-    let lines = vec![
-        ChartLine::new(
-            tr("usage.cost_usd"),
-            usage.days.iter().map(|d| d.cost).collect(),
-        ),
-        ChartLine::new(
-            tr("usage.requests"),
-            usage.days.iter().map(|d| d.requests as f64).collect(),
-        ),
-    ];
+    // Cost only: requests on the same axis would flatten it (they are in the table by day).
+    let lines = vec![ChartLine::new(
+        tr("usage.cost_usd"),
+        usage.days.iter().map(|d| d.cost).collect(),
+    )];
     let busy_days: Vec<_> = usage
         .days
         .iter()
@@ -52,77 +48,65 @@ pub fn UsageView(usage: KeyUsage) -> impl IntoView {
         .collect();
     let models = usage.models.clone();
     view! {
-        <DailyChart days=days lines=lines label=tr("usage.by_day") test_id="key-usage-chart" />
+        <DailyChart days=days lines=lines label=tr("usage.by_day") values=ChartValues::Money("USD".into()) test_id="key-usage-chart" />
         <h3>{tr("usage.by_model")}</h3>
         {if models.is_empty() {
             view! { <EmptyState text=tr("usage.no_usage_30d") /> }.into_any()
         } else {
+            let cols = [
+                Column::text(tr("usage.model")),
+                Column::figure(tr("usage.requests")),
+                Column::figure(tr("usage.input_tokens")),
+                Column::figure(tr("usage.output_tokens")),
+                Column::figure(tr("usage.cache_tokens")),
+                Column::figure(tr("usage.cost")),
+            ];
             view! {
-                <div class="table-wrap">
-                    <table data-testid="usage-by-model">
-                        <thead>
-                            <tr>
-                                <th scope="col">{tr("usage.model")}</th>
-                                <th scope="col" class="num">{tr("usage.requests")}</th>
-                                <th scope="col" class="num">{tr("usage.input_tokens")}</th>
-                                <th scope="col" class="num">{tr("usage.output_tokens")}</th>
-                                <th scope="col" class="num">{tr("usage.cache_tokens")}</th>
-                                <th scope="col" class="num">{tr("usage.cost")}</th>
-                            </tr>
-                        </thead>
-                        <tbody>
+                <DataTable columns=cols.to_vec() test_id="usage-by-model">
                             {models
                                 .into_iter()
                                 .map(|m| {
                                     view! {
                                         <tr>
                                             <td>{m.model}</td>
-                                            <td class="num">{fmt_int(m.requests as i64)}</td>
-                                            <td class="num">{fmt_int(m.input_tokens as i64)}</td>
-                                            <td class="num">{fmt_int(m.output_tokens as i64)}</td>
-                                            <td class="num">{fmt_int(m.cache_tokens as i64)}</td>
-                                            <td class="num">{fmt_usd_amount(m.cost)}</td>
+                                            <td class="num" data-label=cols[1].label>{fmt_int(m.requests as i64)}</td>
+                                            <td class="num" data-label=cols[2].label>{fmt_int(m.input_tokens as i64)}</td>
+                                            <td class="num" data-label=cols[3].label>{fmt_int(m.output_tokens as i64)}</td>
+                                            <td class="num" data-label=cols[4].label>{fmt_int(m.cache_tokens as i64)}</td>
+                                            <td class="num" data-label=cols[5].label>{fmt_usd(m.cost)}</td>
                                         </tr>
                                     }
                                 })
                                 .collect_view()}
-                        </tbody>
-                    </table>
-                </div>
+                </DataTable>
             }
                 .into_any()
         }}
         {(!busy_days.is_empty())
             .then(|| {
+                let cols = [
+                    Column::text(tr("usage.day")),
+                    Column::figure(tr("usage.requests")),
+                    Column::figure(tr("usage.tokens")),
+                    Column::figure(tr("usage.cost")),
+                ];
                 view! {
                     <h3>{tr("usage.by_day")}</h3>
-                    <div class="table-wrap">
-                        <table>
-                            <thead>
-                                <tr>
-                                    <th scope="col">{tr("usage.day")}</th>
-                                    <th scope="col" class="num">{tr("usage.requests")}</th>
-                                    <th scope="col" class="num">{tr("usage.tokens")}</th>
-                                    <th scope="col" class="num">{tr("usage.cost")}</th>
-                                </tr>
-                            </thead>
-                            <tbody>
+                    <DataTable columns=cols.to_vec()>
                                 {busy_days
                                     .into_iter()
                                     .map(|d| {
                                         view! {
                                             <tr>
                                                 <td>{fmt_day(locale, &d.day)}</td>
-                                                <td class="num">{fmt_int(d.requests as i64)}</td>
-                                                <td class="num">{fmt_int(d.tokens as i64)}</td>
-                                                <td class="num">{fmt_usd_amount(d.cost)}</td>
+                                                <td class="num" data-label=cols[1].label>{fmt_int(d.requests as i64)}</td>
+                                                <td class="num" data-label=cols[2].label>{fmt_int(d.tokens as i64)}</td>
+                                                <td class="num" data-label=cols[3].label>{fmt_usd(d.cost)}</td>
                                             </tr>
                                         }
                                     })
                                     .collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
+                    </DataTable>
                 }
             })}
     }

@@ -4,9 +4,10 @@
 use leptos::prelude::*;
 
 use super::{plain, CsvButton};
-use crate::components::chart::{ChartLine, DailyChart};
+use crate::components::chart::{ChartLine, ChartValues, DailyChart};
 use crate::components::feedback::EmptyState;
-use crate::i18n::{fmt_day, fmt_int, fmt_money, fmt_pct, fmt_usd_amount};
+use crate::components::table::{Column, DataTable};
+use crate::i18n::{fmt_day, fmt_int, fmt_money, fmt_pct, fmt_usd};
 use crate::types::{CostBasis, MarginLine, MarginReport};
 use crate::{tr, use_locale};
 
@@ -60,6 +61,13 @@ pub fn MarginSection(report: MarginReport) -> impl IntoView {
         ]
     }));
     let money_days = money.clone();
+    let cols = [
+        Column::text(tr("usage.day")),
+        Column::figure(tr("margin.revenue")),
+        Column::figure(tr("margin.cost")),
+        Column::figure(tr("margin.margin")),
+        Column::figure(tr("margin.margin_pct")),
+    ];
     let day_rows = days
         .iter()
         .enumerate()
@@ -70,10 +78,10 @@ pub fn MarginSection(report: MarginReport) -> impl IntoView {
             view! {
                 <tr>
                     <td>{fmt_day(locale, d)}</td>
-                    <td class="num">{money_days(total.revenue[i])}</td>
-                    <td class="num">{money_days(total.cost[i])}</td>
-                    <td class="num" class:negative=m < 0.0>{money_days(m)}</td>
-                    <td class="num">{pct(share)}</td>
+                    <td class="num" data-label=cols[1].label>{money_days(total.revenue[i])}</td>
+                    <td class="num" data-label=cols[2].label>{money_days(total.cost[i])}</td>
+                    <td class="num" data-label=cols[3].label class:negative=m < 0.0>{money_days(m)}</td>
+                    <td class="num" data-label=cols[4].label>{pct(share)}</td>
                 </tr>
             }
         })
@@ -99,7 +107,8 @@ pub fn MarginSection(report: MarginReport) -> impl IntoView {
                 <div class="card stat" data-testid="margin-cost">
                     <div class="stat-label">{tr("margin.cost")}</div>
                     <div class="stat-value">{money(t.cost)}</div>
-                    <div class="stat-detail">{fmt_usd_amount(t.cost_usd)}</div>
+                    // The cost in USD beside the operator's currency; in USD it would say the same twice.
+                    {(report.currency != "USD").then(|| view! { <div class="stat-detail">{fmt_usd(t.cost_usd)}</div> })}
                 </div>
                 <div class="card stat" data-testid="margin-total">
                     <div class="stat-label">{tr("margin.margin")}</div>
@@ -107,21 +116,8 @@ pub fn MarginSection(report: MarginReport) -> impl IntoView {
                     <div class="stat-detail">{pct(t.margin_pct)}</div>
                 </div>
             </div>
-            <DailyChart days=days.clone() lines=total_lines label=tr("margin.by_day") test_id="margin-chart" signed=true />
-            <div class="table-wrap">
-                <table data-testid="margin-days">
-                    <thead>
-                        <tr>
-                            <th scope="col">{tr("usage.day")}</th>
-                            <th scope="col" class="num">{tr("margin.revenue")}</th>
-                            <th scope="col" class="num">{tr("margin.cost")}</th>
-                            <th scope="col" class="num">{tr("margin.margin")}</th>
-                            <th scope="col" class="num">{tr("margin.margin_pct")}</th>
-                        </tr>
-                    </thead>
-                    <tbody>{day_rows}</tbody>
-                </table>
-            </div>
+            <DailyChart days=days.clone() lines=total_lines label=tr("margin.by_day") values=ChartValues::Money(report.currency.clone()) test_id="margin-chart" signed=true />
+            <DataTable columns=cols.to_vec() test_id="margin-days">{day_rows}</DataTable>
             <CsvButton filename=filename("days") rows=day_csv test_id="margin-days-csv" />
         </section>
         <Breakdown title=tr("margin.by_preset") lines=report.by_preset.clone() days=days.clone() currency=report.currency.clone() by_group=false filename=filename("presets") test_id="margin-presets" />
@@ -174,6 +170,18 @@ fn Breakdown(
             l.totals.margin_pct.map(plain).unwrap_or_default(),
         ]
     }));
+    let cols = [
+        Column::text(if by_group {
+            tr("usage.group")
+        } else {
+            tr("usage.preset")
+        }),
+        Column::figure(tr("margin.keys")),
+        Column::figure(tr("margin.revenue")),
+        Column::figure(tr("margin.cost")),
+        Column::figure(tr("margin.margin")),
+        Column::figure(tr("margin.margin_pct")),
+    ];
     let rows = lines
         .into_iter()
         .map(|l| {
@@ -181,11 +189,11 @@ fn Breakdown(
             view! {
                 <tr>
                     <td>{label(&l.key, &l.label, by_group)}</td>
-                    <td class="num">{fmt_int(t.keys_sold as i64)}</td>
-                    <td class="num">{fmt_money(t.revenue, &currency)}</td>
-                    <td class="num">{fmt_money(t.cost, &currency)}</td>
-                    <td class="num" class:negative=t.margin < 0.0>{fmt_money(t.margin, &currency)}</td>
-                    <td class="num">{pct(t.margin_pct)}</td>
+                    <td class="num" data-label=cols[1].label>{fmt_int(t.keys_sold as i64)}</td>
+                    <td class="num" data-label=cols[2].label>{fmt_money(t.revenue, &currency)}</td>
+                    <td class="num" data-label=cols[3].label>{fmt_money(t.cost, &currency)}</td>
+                    <td class="num" data-label=cols[4].label class:negative=t.margin < 0.0>{fmt_money(t.margin, &currency)}</td>
+                    <td class="num" data-label=cols[5].label>{pct(t.margin_pct)}</td>
                 </tr>
             }
         })
@@ -193,22 +201,8 @@ fn Breakdown(
     view! {
         <section class="card" data-testid=test_id.clone()>
             <h2>{title.clone()}</h2>
-            <DailyChart days=days lines=chart_lines label=title test_id=format!("{test_id}-chart") signed=true />
-            <div class="table-wrap">
-                <table>
-                    <thead>
-                        <tr>
-                            <th scope="col">{if by_group { tr("usage.group") } else { tr("usage.preset") }}</th>
-                            <th scope="col" class="num">{tr("margin.keys")}</th>
-                            <th scope="col" class="num">{tr("margin.revenue")}</th>
-                            <th scope="col" class="num">{tr("margin.cost")}</th>
-                            <th scope="col" class="num">{tr("margin.margin")}</th>
-                            <th scope="col" class="num">{tr("margin.margin_pct")}</th>
-                        </tr>
-                    </thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
+            <DailyChart days=days lines=chart_lines label=title values=ChartValues::Money(currency) test_id=format!("{test_id}-chart") signed=true />
+            <DataTable columns=cols.to_vec()>{rows}</DataTable>
             <CsvButton filename=filename rows=csv_rows />
         </section>
     }

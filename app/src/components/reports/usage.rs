@@ -4,9 +4,10 @@
 use leptos::prelude::*;
 
 use super::{plain, CsvButton};
-use crate::components::chart::{ChartLine, DailyChart};
+use crate::components::chart::{ChartLine, ChartValues, DailyChart};
 use crate::components::feedback::EmptyState;
-use crate::i18n::{fmt_int, fmt_usd_amount};
+use crate::components::table::{Column, DataTable};
+use crate::i18n::{fmt_int, fmt_usd};
 use crate::tr;
 use crate::types::{SplitBy, UsageReport, UsageTotals};
 
@@ -55,7 +56,11 @@ pub fn UsageSection(report: UsageReport) -> impl IntoView {
                 ChartLine::new(split_label(split, &s.key, &s.label), values)
             })
             .collect();
-        view! { <DailyChart days=days.clone() lines=lines label=tr("usage.chart_label") test_id="usage-chart" /> }
+        let values = match measure.get() {
+            Measure::Cost => ChartValues::Money("USD".into()),
+            Measure::Requests | Measure::Tokens => ChartValues::Count,
+        };
+        view! { <DailyChart days=days.clone() lines=lines label=tr("usage.chart_label") values=values test_id="usage-chart" /> }
     };
     let tab = move |m: Measure, key: &'static str| {
         view! {
@@ -92,6 +97,20 @@ pub fn UsageSection(report: UsageReport) -> impl IntoView {
         ]
     }));
     let filename = format!("usage-{}-{}-{}.csv", split.as_str(), report.from, report.to);
+    let cols = [
+        Column::text(tr(match split {
+            SplitBy::Model => "usage.model",
+            SplitBy::Account => "usage.account",
+            SplitBy::Group => "usage.group",
+            SplitBy::Preset => "usage.preset",
+        })),
+        Column::figure(tr("usage.requests")),
+        Column::figure(tr("usage.errors")),
+        Column::figure(tr("usage.input_tokens")),
+        Column::figure(tr("usage.output_tokens")),
+        Column::figure(tr("usage.cache_tokens")),
+        Column::figure(tr("usage.cost")),
+    ];
     let row = move |r: UsageTotals, total: bool| {
         let name = if total {
             tr("reports.total").to_string()
@@ -101,12 +120,12 @@ pub fn UsageSection(report: UsageReport) -> impl IntoView {
         view! {
             <tr class:total-row=total>
                 <td>{name}</td>
-                <td class="num">{fmt_int(r.requests as i64)}</td>
-                <td class="num">{fmt_int(r.errors as i64)}</td>
-                <td class="num">{fmt_int(r.input_tokens as i64)}</td>
-                <td class="num">{fmt_int(r.output_tokens as i64)}</td>
-                <td class="num">{fmt_int((r.cache_write_tokens + r.cache_read_tokens) as i64)}</td>
-                <td class="num">{fmt_usd_amount(r.cost)}</td>
+                <td class="num" data-label=cols[1].label>{fmt_int(r.requests as i64)}</td>
+                <td class="num" data-label=cols[2].label>{fmt_int(r.errors as i64)}</td>
+                <td class="num" data-label=cols[3].label>{fmt_int(r.input_tokens as i64)}</td>
+                <td class="num" data-label=cols[4].label>{fmt_int(r.output_tokens as i64)}</td>
+                <td class="num" data-label=cols[5].label>{fmt_int((r.cache_write_tokens + r.cache_read_tokens) as i64)}</td>
+                <td class="num" data-label=cols[6].label>{fmt_usd(r.cost)}</td>
             </tr>
         }
     };
@@ -127,30 +146,10 @@ pub fn UsageSection(report: UsageReport) -> impl IntoView {
                 view! { <EmptyState text=tr("usage.empty") /> }.into_any()
             } else {
                 view! {
-                    <div class="table-wrap">
-                        <table data-testid="usage-table">
-                            <thead>
-                                <tr>
-                                    <th scope="col">{tr(match split {
-                                        SplitBy::Model => "usage.model",
-                                        SplitBy::Account => "usage.account",
-                                        SplitBy::Group => "usage.group",
-                                        SplitBy::Preset => "usage.preset",
-                                    })}</th>
-                                    <th scope="col" class="num">{tr("usage.requests")}</th>
-                                    <th scope="col" class="num">{tr("usage.errors")}</th>
-                                    <th scope="col" class="num">{tr("usage.input_tokens")}</th>
-                                    <th scope="col" class="num">{tr("usage.output_tokens")}</th>
-                                    <th scope="col" class="num">{tr("usage.cache_tokens")}</th>
-                                    <th scope="col" class="num">{tr("usage.cost")}</th>
-                                </tr>
-                            </thead>
-                            <tbody>
-                                {rows.into_iter().map(|r| row(r, false)).collect_view()}
-                                {row(totals, true)}
-                            </tbody>
-                        </table>
-                    </div>
+                    <DataTable columns=cols.to_vec() test_id="usage-table">
+                        {rows.into_iter().map(|r| row(r, false)).collect_view()}
+                        {row(totals, true)}
+                    </DataTable>
                     <CsvButton filename=filename rows=csv_rows test_id="usage-csv" />
                 }
                     .into_any()

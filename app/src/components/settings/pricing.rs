@@ -6,8 +6,9 @@ use leptos::prelude::*;
 
 use crate::api::{delete_price_override, pricing_list, set_price_override};
 use crate::components::feedback::{busy_label, use_toasts, ConfirmButton, EmptyState};
+use crate::components::table::{Column, DataTable};
 use crate::components::ui::ErrorBanner;
-use crate::i18n::{fmt_datetime, fmt_decimal};
+use crate::i18n::{fmt_datetime, fmt_usd};
 use crate::types::{
     FallbackModel, PriceInput, PriceRuleView, PriceTableInfo, PricedModelView, PricingList,
 };
@@ -17,13 +18,6 @@ use crate::{tr, use_locale, use_utc_offset};
 enum Change {
     Set(String, PriceInput),
     Delete(String),
-}
-
-fn usd(v: f64) -> String {
-    format!(
-        "${}",
-        fmt_decimal(v, if v != 0.0 && v < 1.0 { 3 } else { 2 })
-    )
 }
 
 /// Rows of the price list shown at once; the filter narrows the rest down.
@@ -131,7 +125,8 @@ fn PricingView(list: PricingList, refresh: RwSignal<u32>) -> impl IntoView {
         ("pf-cw1h", "pricing.cache_write_1h"),
         ("pf-cr", "pricing.cache_read"),
     ];
-    let price_cells = |p: &PriceInput| {
+    let price_columns = labels.map(|(_, k)| Column::figure(tr(k)));
+    let price_cells = move |p: &PriceInput| {
         [
             p.input,
             p.output,
@@ -140,9 +135,16 @@ fn PricingView(list: PricingList, refresh: RwSignal<u32>) -> impl IntoView {
             p.cache_read,
         ]
         .into_iter()
-        .map(|v| view! { <td class="num">{usd(v)}</td> })
+        .zip(price_columns)
+        .map(|(v, c)| view! { <td class="num" data-label=c.label>{fmt_usd(v)}</td> })
         .collect_view()
     };
+    let model_column = Column::text(tr("pricing.model"));
+    let override_columns: Vec<Column> = std::iter::once(model_column)
+        .chain(price_columns)
+        .chain([Column::actions(tr("common.actions"))])
+        .collect();
+    let catalog_columns: Vec<Column> = std::iter::once(model_column).chain(price_columns).collect();
 
     view! {
         <h3>{tr("pricing.overrides")}</h3>
@@ -150,16 +152,7 @@ fn PricingView(list: PricingList, refresh: RwSignal<u32>) -> impl IntoView {
             view! { <EmptyState text=tr("pricing.no_overrides") /> }.into_any()
         } else {
             view! {
-                <div class="table-wrap">
-                    <table data-testid="price-overrides">
-                        <thead>
-                            <tr>
-                                <th scope="col">{tr("pricing.model")}</th>
-                                {labels.iter().map(|(_, k)| view! { <th scope="col" class="num">{tr(k)}</th> }).collect_view()}
-                                <th scope="col"><span class="sr-only">{tr("common.actions")}</span></th>
-                            </tr>
-                        </thead>
-                        <tbody>
+                <DataTable columns=override_columns test_id="price-overrides">
                             {overrides
                                 .into_iter()
                                 .map(|m| {
@@ -187,14 +180,12 @@ fn PricingView(list: PricingList, refresh: RwSignal<u32>) -> impl IntoView {
                                     }
                                 })
                                 .collect_view()}
-                        </tbody>
-                    </table>
-                </div>
+                </DataTable>
             }
                 .into_any()
         }}
         <h3>{tr("pricing.fallback_models")}</h3>
-        <p class="hint">{tr("pricing.fallback_hint").replace("{price}", &format!("{} / {}", usd(fallback_price.input), usd(fallback_price.output)))}</p>
+        <p class="hint">{tr("pricing.fallback_hint").replace("{price}", &format!("{} / {}", fmt_usd(fallback_price.input), fmt_usd(fallback_price.output)))}</p>
         {if list.fallback_models.is_empty() {
             view! { <EmptyState text=tr("pricing.no_fallback") /> }.into_any()
         } else {
@@ -214,7 +205,7 @@ fn PricingView(list: PricingList, refresh: RwSignal<u32>) -> impl IntoView {
                                     " "
                                     <span class="muted">{rule_text(&f)}</span>
                                     " "
-                                    <span class="num">{format!("{} / {}", usd(f.price.input), usd(f.price.output))}</span>
+                                    <span class="num">{format!("{} / {}", fmt_usd(f.price.input), fmt_usd(f.price.output))}</span>
                                     " "
                                     <span class="muted">{fmt_datetime(locale, f.last_seen, offset)}</span>
                                     " "
@@ -267,48 +258,38 @@ fn PricingView(list: PricingList, refresh: RwSignal<u32>) -> impl IntoView {
             <summary>{tr("pricing.catalog").replace("{n}", &catalog.len().to_string())}</summary>
             <label for="pf-filter">{tr("pricing.filter")}</label>
             <input id="pf-filter" type="search" bind:value=filter />
-            <div class="table-wrap">
-                <table>
-                    <thead>
-                        <tr>
-                            <th scope="col">{tr("pricing.model")}</th>
-                            {labels.iter().map(|(_, k)| view! { <th scope="col" class="num">{tr(k)}</th> }).collect_view()}
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {move || {
-                            let needle = filter.with(|f| f.trim().to_lowercase());
-                            let matching: Vec<&PricedModelView> = catalog
-                                .iter()
-                                .filter(|m| m.model.to_lowercase().contains(&needle))
-                                .collect();
-                            let total = matching.len();
-                            let rows = matching
-                                .into_iter()
-                                .take(CATALOG_ROWS)
-                                .map(|m| {
-                                    view! {
-                                        <tr>
-                                            <td class="mono">
-                                                {m.model.clone()}
-                                                {m.overridden.then(|| view! { " " <span class="pill">{tr("pricing.overridden")}</span> })}
-                                            </td>
-                                            {price_cells(&m.price)}
-                                        </tr>
-                                    }
-                                })
-                                .collect_view();
-                            let more = (total > CATALOG_ROWS).then(|| {
-                                let text = tr("pricing.catalog_shown")
-                                    .replace("{shown}", &CATALOG_ROWS.to_string())
-                                    .replace("{n}", &total.to_string());
-                                view! { <tr><td colspan="6" class="muted">{text}</td></tr> }
-                            });
-                            view! { {rows} {more} }
-                        }}
-                    </tbody>
-                </table>
-            </div>
+            <DataTable columns=catalog_columns>
+                {move || {
+                    let needle = filter.with(|f| f.trim().to_lowercase());
+                    let matching: Vec<&PricedModelView> = catalog
+                        .iter()
+                        .filter(|m| m.model.to_lowercase().contains(&needle))
+                        .collect();
+                    let total = matching.len();
+                    let rows = matching
+                        .into_iter()
+                        .take(CATALOG_ROWS)
+                        .map(|m| {
+                            view! {
+                                <tr>
+                                    <td class="mono">
+                                        {m.model.clone()}
+                                        {m.overridden.then(|| view! { " " <span class="pill">{tr("pricing.overridden")}</span> })}
+                                    </td>
+                                    {price_cells(&m.price)}
+                                </tr>
+                            }
+                        })
+                        .collect_view();
+                    let more = (total > CATALOG_ROWS).then(|| {
+                        let text = tr("pricing.catalog_shown")
+                            .replace("{shown}", &CATALOG_ROWS.to_string())
+                            .replace("{n}", &total.to_string());
+                        view! { <tr><td colspan="6" class="muted">{text}</td></tr> }
+                    });
+                    view! { {rows} {more} }
+                }}
+            </DataTable>
         </details>
     }
 }

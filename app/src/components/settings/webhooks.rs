@@ -12,6 +12,7 @@ use crate::api::{
 };
 use crate::components::feedback::{use_toasts, ConfirmButton, EmptyState};
 use crate::components::modal::Modal;
+use crate::components::table::{Column, DataTable};
 use crate::components::ui::ErrorBanner;
 use crate::i18n::{error_text, fmt_datetime};
 use crate::types::{WebhookDelivery, WebhookTarget, WebhookTargetPatch, WebhookTestResult};
@@ -176,14 +177,21 @@ fn DeliveryLog(refresh: RwSignal<u32>) -> impl IntoView {
             }
         }
     });
+    let cols = [
+        Column::text(tr("webhooks.time")),
+        Column::text(tr("webhooks.event")),
+        Column::text(tr("webhooks.target")),
+        Column::figure(tr("webhooks.attempt")),
+        Column::text(tr("webhooks.result")),
+    ];
     let row = move |d: WebhookDelivery| {
         view! {
             <tr>
                 <td>{fmt_datetime(locale, chrono::DateTime::from_timestamp_millis(d.created_at).unwrap_or_default(), offset)}</td>
-                <td><code>{d.event}</code></td>
-                <td class="mono">{d.target_hint}</td>
-                <td class="num">{d.attempt}</td>
-                <td>
+                <td data-label=cols[1].label><code>{d.event}</code></td>
+                <td class="mono" data-label=cols[2].label>{d.target_hint}</td>
+                <td class="num" data-label=cols[3].label>{d.attempt}</td>
+                <td data-label=cols[4].label>
                     {if d.ok {
                         view! { <span class="pill pill-ok">{d.http_status.map(|s| s.to_string()).unwrap_or_else(|| "OK".into())}</span> }.into_any()
                     } else {
@@ -202,23 +210,10 @@ fn DeliveryLog(refresh: RwSignal<u32>) -> impl IntoView {
                 Ok(page) => {
                     let full = page.len() as u32 == LOG_PAGE;
                     view! {
-                        <div class="table-wrap">
-                            <table data-testid="deliveries">
-                                <thead>
-                                    <tr>
-                                        <th scope="col">{tr("webhooks.time")}</th>
-                                        <th scope="col">{tr("webhooks.event")}</th>
-                                        <th scope="col">{tr("webhooks.target")}</th>
-                                        <th scope="col" class="num">{tr("webhooks.attempt")}</th>
-                                        <th scope="col">{tr("webhooks.result")}</th>
-                                    </tr>
-                                </thead>
-                                <tbody>
+                        <DataTable columns=cols.to_vec() test_id="deliveries">
                                     {page.into_iter().map(row).collect_view()}
                                     {move || older.get().into_iter().map(row).collect_view()}
-                                </tbody>
-                            </table>
-                        </div>
+                        </DataTable>
                         {full.then(|| view! {
                             <button type="button" class="btn btn-small" disabled=move || more.pending().get() on:click=move |_| {
                                 let oldest = older.with(|o| o.last().map(|d| d.id));
