@@ -1,10 +1,13 @@
 //! The subcommands other than `serve`.
 
 pub mod accounts;
+mod command;
 pub mod keys;
 pub mod usage;
 
-use crate::config::{AdminCommand, CommonOpts};
+pub use command::{AdminCommand, Cli, Command};
+
+use crate::config::CommonOpts;
 use crate::storage::Store;
 
 async fn open(common: &CommonOpts) -> anyhow::Result<Store> {

@@ -1,6 +1,7 @@
 //! Tollgate's server: configuration, storage, the admin service and its REST API, the relay's
 //! data plane, and the CLI. `main.rs` only wires these together.
 
+pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod cli;

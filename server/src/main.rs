@@ -1,6 +1,7 @@
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
-use tollgate::config::{Cli, Command, ServeOpts, Settings};
+use tollgate::cli::{Cli, Command};
+use tollgate::config::{ServeOpts, Settings};
 use tollgate::startup::{shutdown_signal, Application};
 
 #[tokio::main]

@@ -312,7 +312,7 @@ pub fn build_router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
     let dashboard = Router::new()
         .route("/health", get(health))
         .route("/lang", get(switch_language))
-        .merge(admin_api)
+        .merge(admin_api.with_state(state.admin.clone()))
         .route(
             "/admin/{*rest}",
             axum::routing::any(crate::admin::rest::not_found),

@@ -84,6 +84,54 @@ async fn every_admin_route_and_server_fn_refuses_anonymous_calls() {
     app.stop().await;
 }
 
+/// Every GET route reads its query string strictly: an unknown parameter, or a malformed value,
+/// is a 400 in the admin API's shape naming the parameter, never an extractor's own text.
+#[tokio::test]
+async fn every_get_route_refuses_unknown_and_malformed_query_parameters() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let get = |path: String| app.client.get(app.url(&path)).bearer_auth(&token).send();
+    let mut swept = 0;
+    for (method, path) in &app.admin_routes {
+        if method != Method::GET {
+            continue;
+        }
+        let concrete = path
+            .replace("{id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{model}", "m");
+        let res = get(format!("{concrete}?colour=red")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "GET {path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "validation", "GET {path}: {body}");
+        assert_eq!(body["error"]["field"], "colour", "GET {path}: {body}");
+        swept += 1;
+    }
+    assert!(swept >= 15, "GET routes were swept: {swept}");
+    for (path, field) in [
+        ("/admin/api-keys?page=x", "page"),
+        ("/admin/api-keys?status=gone", "status"),
+        ("/admin/accounts/a/events?limit=-1", "limit"),
+        ("/admin/webhooks/deliveries?limit=abc", "limit"),
+        ("/admin/webhooks/deliveries?before=yesterday", "before"),
+        ("/admin/reports/usage?splitBy=colour", "splitBy"),
+        ("/admin/reports/margin?exchangeRate=lots", "exchangeRate"),
+    ] {
+        let res = get(path.to_owned()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "validation", "{path}: {body}");
+        assert_eq!(body["error"]["field"], field, "{path}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("must be"), "{path}: {message}");
+    }
+    // Well-formed queries still work.
+    let res = get("/admin/api-keys?page=1&pageSize=10&status=active".into())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn token_login_me_logout() {
     let app = spawn_app().await;

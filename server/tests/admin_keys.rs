@@ -824,8 +824,9 @@ async fn hundred_thousand_keys_list_correctly() {
             } else {
                 "NULL".into()
             };
+            // name_key: the folded name the service writes with every key (ASCII folds to itself).
             keys.push(format!(
-                "('k{i:06}', 'h{i:06}', 'tg_b{i:06}', 'bulk-{i:06}', '{}', {}, {expires}, {}, {})",
+                "('k{i:06}', 'h{i:06}', 'tg_b{i:06}', 'bulk-{i:06}', 'bulk-{i:06}', '{}', {}, {expires}, {}, {})",
                 if vip { "[\"vip\"]" } else { "[]" },
                 if active { "TRUE" } else { "FALSE" },
                 1_000_000 + i,
@@ -836,7 +837,7 @@ async fn hundred_thousand_keys_list_correctly() {
             }
         }
         sqlx::query(&format!(
-            "INSERT INTO api_keys (id, key_hash, key_prefix, name, tags, is_active, expires_at, created_at, updated_at) VALUES {}",
+            "INSERT INTO api_keys (id, key_hash, key_prefix, name, name_key, tags, is_active, expires_at, created_at, updated_at) VALUES {}",
             keys.join(",")
         ))
         .execute(&mut *tx)

@@ -138,8 +138,253 @@ async fn sessions(db: TestDb) {
 
 story!(overview_counts);
 async fn overview_counts(db: TestDb) {
-    let counts = db.store.overview_counts().await.unwrap();
-    assert_eq!(counts, Default::default());
+    use app::types::{KeySettings, KeyStatus};
+    use tollgate::keys::validate::{key_settings, Mode};
+    use tollgate::storage::keys::{KeyFilter, NewKey};
+    use tollgate::storage::Store;
+
+    let s = &db.store;
+    assert_eq!(s.overview_counts().await.unwrap(), Default::default());
+
+    // One key in each lifecycle state, the activation-based ones included.
+    let now = tollgate::storage::now_ms();
+    let day = 86_400_000;
+    let names = [
+        "active",
+        "unused-trial",
+        "running-trial",
+        "disabled",
+        "expired-fixed",
+        "expired-trial",
+        "exhausted",
+        "deleted",
+    ];
+    let keys: Vec<NewKey> = names
+        .iter()
+        .map(|name| NewKey {
+            id: (*name).into(),
+            key_hash: format!("hash-{name}"),
+            key_prefix: format!("tg_{name}"),
+            name: (*name).into(),
+            config: key_settings(
+                &KeySettings {
+                    quota_limit: Some(10.0),
+                    activation_days: name.ends_with("trial").then_some(7),
+                    ..Default::default()
+                },
+                Mode::Create { now },
+                "",
+            )
+            .unwrap(),
+        })
+        .collect();
+    s.insert_api_keys(&keys, now).await.unwrap();
+    let exec = |sql: String| async move {
+        match s {
+            Store::Sqlite(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
+            Store::Postgres(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
+        }
+        .unwrap()
+    };
+    exec(format!(
+        "UPDATE api_keys SET activated_at = {} WHERE id = 'running-trial'",
+        now - day
+    ))
+    .await;
+    exec(format!(
+        "UPDATE api_keys SET activated_at = {} WHERE id = 'expired-trial'",
+        now - 8 * day
+    ))
+    .await;
+    exec("UPDATE api_keys SET is_active = FALSE WHERE id = 'disabled'".into()).await;
+    exec(format!(
+        "UPDATE api_keys SET expires_at = {} WHERE id = 'expired-fixed'",
+        now - day
+    ))
+    .await;
+    exec("UPDATE api_keys SET spent_micros = 10000000 WHERE id = 'exhausted'".into()).await;
+    assert!(s.soft_delete_api_key("deleted").await.unwrap());
+
+    let counts = s.overview_counts().await.unwrap();
+    assert_eq!((counts.keys, counts.active_keys), (7, 3));
+    // The overview and the key list apply the same rule, key by key.
+    let (active, _) = s
+        .list_api_keys(
+            &KeyFilter {
+                status: Some(KeyStatus::Active),
+                ..Default::default()
+            },
+            now,
+            50,
+            0,
+        )
+        .await
+        .unwrap();
+    let mut active: Vec<&str> = active.iter().map(|k| k.name.as_str()).collect();
+    active.sort();
+    assert_eq!(active, ["active", "running-trial", "unused-trial"]);
+    let (all, _) = s
+        .list_api_keys(&KeyFilter::default(), now, 50, 0)
+        .await
+        .unwrap();
+    for row in &all {
+        let expected = match row.name.as_str() {
+            "disabled" => KeyStatus::Disabled,
+            "expired-fixed" | "expired-trial" => KeyStatus::Expired,
+            "exhausted" => KeyStatus::Exhausted,
+            _ => KeyStatus::Active,
+        };
+        assert_eq!(row.status(now), expected, "{}", row.name);
+    }
+}
+
+story!(unicode_search_and_sort);
+async fn unicode_search_and_sort(db: TestDb) {
+    use app::types::KeySettings;
+    use tollgate::keys::validate::{key_settings, Mode};
+    use tollgate::storage::accounts::GroupRow;
+    use tollgate::storage::keys::{KeyFilter, NewKey};
+    use tollgate::storage::Store;
+
+    let s = &db.store;
+    let now = tollgate::storage::now_ms();
+    // (id, name, description); every key is bound to one account, to read them back sorted.
+    let keys = [
+        ("k1", "École", ""),
+        ("k2", "école", ""),
+        ("k3", "Eclair", ""),
+        ("k4", "éclair", ""),
+        ("k5", "Straße", ""),
+        ("k6", "STRASSE", ""),
+        ("k7", "数据中心", "ΑΘΗΝΑ office"),
+        ("k8", "🚀 Rocket", ""),
+        ("k9", "zeta", "Ünïcode café"),
+    ];
+    let new_keys: Vec<NewKey> = keys
+        .iter()
+        .map(|(id, name, description)| NewKey {
+            id: (*id).into(),
+            key_hash: format!("hash-{id}"),
+            key_prefix: format!("tg_{id}"),
+            name: (*name).into(),
+            config: key_settings(
+                &KeySettings {
+                    description: Some((*description).into()),
+                    claude_account_id: Some("acct-1".into()),
+                    ..Default::default()
+                },
+                Mode::Create { now },
+                "",
+            )
+            .unwrap(),
+        })
+        .collect();
+    s.insert_api_keys(&new_keys, now).await.unwrap();
+    let found = |term: &str| {
+        let filter = KeyFilter {
+            search: Some(term.into()),
+            ..Default::default()
+        };
+        async move {
+            let (rows, _) = s.list_api_keys(&filter, now, 50, 0).await.unwrap();
+            let mut ids: Vec<String> = rows.into_iter().map(|r| r.id).collect();
+            ids.sort();
+            ids
+        }
+    };
+    let accented = ["k1", "k2", "k4", "k9"];
+    assert_eq!(
+        found("é").await,
+        accented,
+        "É and é (the last in a description), not e"
+    );
+    assert_eq!(found("É").await, accented);
+    assert_eq!(found("ÉCOLE").await, ["k1", "k2"]);
+    assert_eq!(found("e\u{301}cole").await, ["k1", "k2"], "decomposed é");
+    assert_eq!(found("ß").await, ["k5"]);
+    assert_eq!(
+        found("STRASSE").await,
+        ["k6"],
+        "lower-cased, not case-folded"
+    );
+    assert_eq!(found("数据").await, ["k7"]);
+    assert_eq!(
+        found("αθηνα").await,
+        ["k7"],
+        "descriptions, Greek upper case"
+    );
+    assert_eq!(found("🚀").await, ["k8"]);
+    assert_eq!(found("ÜNÏ").await, ["k9"]);
+    assert_eq!(found("CAFÉ").await, ["k9"]);
+
+    // One order on both backends: the folded name bytewise, then the id.
+    let (_, sorted) = s.keys_bound_to("acct-1", 50).await.unwrap();
+    let sorted: Vec<&str> = sorted.iter().map(|(_, name)| name.as_str()).collect();
+    assert_eq!(
+        sorted,
+        [
+            "Eclair",
+            "STRASSE",
+            "Straße",
+            "zeta",
+            "éclair",
+            "École",
+            "école",
+            "数据中心",
+            "🚀 Rocket"
+        ]
+    );
+
+    // Groups sort the same way; renaming refolds.
+    for (i, name) in ["Ωmega", "alpha", "Äpfel", "Beta"].iter().enumerate() {
+        let row = GroupRow {
+            id: format!("g{i}"),
+            name: (*name).into(),
+            platform: "claude".into(),
+            description: String::new(),
+            created_at: now,
+            updated_at: now,
+        };
+        s.save_group(&row).await.unwrap();
+    }
+    let mut renamed = s.get_group("g1").await.unwrap().unwrap();
+    renamed.name = "ÖSTERREICH".into();
+    s.save_group(&renamed).await.unwrap();
+    let groups: Vec<String> = s
+        .list_groups()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(groups, ["Beta", "Äpfel", "ÖSTERREICH", "Ωmega"]);
+
+    // Rows written without the folded form (before migration 0007, or by hand) are folded when
+    // the migrations run, and then found and sorted like the others.
+    let sql = format!(
+        "INSERT INTO api_keys (id, key_hash, key_prefix, name, description, claude_account_id,
+         created_at, updated_at) VALUES ('k0', 'hash-k0', 'tg_k0', 'Ñandú', 'ÁRBOL', 'acct-1', {now}, {now});
+         INSERT INTO accounts (id, name, platform, api_key_enc, api_key_hint, base_url, created_at,
+         updated_at) VALUES ('a2', 'Ärger', 'claude', 'x', 'x', 'https://x', {now}, {now}),
+         ('a1', 'zulu', 'claude', 'x', 'x', 'https://x', {now}, {now})"
+    );
+    match s {
+        Store::Sqlite(pool) => sqlx::raw_sql(&sql).execute(pool).await.map(|_| ()),
+        Store::Postgres(pool) => sqlx::raw_sql(&sql).execute(pool).await.map(|_| ()),
+    }
+    .unwrap();
+    assert!(found("ñ").await.is_empty(), "not folded yet");
+    s.migrate().await.unwrap();
+    assert_eq!(found("ñ").await, ["k0"]);
+    assert_eq!(found("árbol").await, ["k0"]);
+    let accounts: Vec<String> = s
+        .list_accounts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(accounts, ["zulu", "Ärger"]);
 }
 
 story!(migrations_are_idempotent);

@@ -128,6 +128,25 @@ pub struct CreateKey {
     pub settings: KeySettings,
 }
 
+/// Most keys one batch may create (the service refuses more; the form says so first).
+pub const MAX_BATCH: usize = 1000;
+
+/// The id of the built-in trial preset (migration 0002), the batch form's first choice.
+pub const TRIAL_PRESET_ID: &str = "preset-trial";
+
+// One literal, so the constant and the template built from it cannot drift.
+macro_rules! order_placeholder {
+    () => {
+        "[订单号]"
+    };
+}
+
+/// In a batch's name template, replaced by each order number (like `{name}`).
+pub const ORDER_PLACEHOLDER: &str = order_placeholder!();
+
+/// The name template the batch form offers for order numbers.
+pub const ORDER_TEMPLATE: &str = concat!("20刀体验_", order_placeholder!());
+
 /// `POST /admin/api-keys/batch`: `count` + `nameTemplate` (`{n}` is the 1-based number,
 /// `[订单号]`/`{name}` the order number), or `names` (one key per name, e.g. order numbers).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -91,8 +91,8 @@ pub fn settings(dir: &Path, tz: chrono_tz::Tz) -> Arc<Settings> {
     common.data_dir = dir.to_path_buf();
     common.database_url = None;
     common.encryption_key = Some(Secret::new("ab".repeat(32)));
-    let mut serve = ServeOpts::from_env();
-    serve.scheduler.timezone = tz;
+    common.timezone = tz;
+    let serve = ServeOpts::from_env();
     Arc::new(Settings { common, serve })
 }
 

@@ -1,36 +1,28 @@
 //! API keys and key presets: the control plane's rules, put together from `crate::keys` (the
 //! pure parts) and storage. Every committed write tells the relay through `key_changed`.
 
+mod bindings;
 mod presets;
-pub mod rest;
+mod view;
 
 use app::error::AdminError;
 use app::port::KeysPort;
 use app::types::{
-    micros_to_usd, ApiKey, BatchCreateKeys, CreateKey, CreatedKey, KeyPage, KeyPreset,
-    KeyPresetInput, KeyPresetPatch, KeyQuery, KeySettings, UpdateKey,
+    ApiKey, BatchCreateKeys, CreateKey, CreatedKey, KeyPage, KeyPreset, KeyPresetInput,
+    KeyPresetPatch, KeyQuery, KeySettings, UpdateKey,
 };
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 
 use super::error::internal;
 use super::AdminService;
 use crate::keys::presets as preset_rules;
-use crate::keys::validate::{self, Mode, GROUP_BINDING_PREFIX};
+use crate::keys::validate::{self, Mode};
 use crate::keys::{self as key_rules, names, patch};
-use crate::storage::keys::{ExpiredKey, KeyConfig, KeyFilter, KeyRow, NewKey};
+use crate::storage::keys::{ExpiredKey, KeyConfig, KeyFilter, NewKey};
 use crate::storage::now_ms;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 500;
-
-fn time(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::UNIX_EPOCH)
-}
-
-fn to_u32(v: i64) -> u32 {
-    v.clamp(0, i64::from(u32::MAX)) as u32
-}
 
 fn key_not_found() -> AdminError {
     AdminError::not_found("api key")
@@ -46,129 +38,6 @@ fn term(value: &Option<String>) -> Option<String> {
 }
 
 impl AdminService {
-    fn api_key(&self, row: &KeyRow, now: i64) -> Result<ApiKey, AdminError> {
-        let c = row.config().map_err(internal)?;
-        let live = self.live_usage(&row.id);
-        Ok(ApiKey {
-            id: row.id.clone(),
-            key_prefix: key_rules::display_prefix(&row.key_prefix),
-            name: row.name.clone(),
-            description: c.description,
-            tags: c.tags,
-            is_active: c.is_active,
-            status: row.status(now),
-            quota_limit: micros_to_usd(c.quota_limit_micros),
-            expires_at: c.expires_at.map(time),
-            activation_days: c.activation_days.map(to_u32),
-            activated_at: row.activated_at.map(time),
-            concurrency_limit: to_u32(c.concurrency_limit),
-            concurrent_request_queue_enabled: c.queue_enabled,
-            concurrent_request_queue_max_size: to_u32(c.queue_max_size),
-            concurrent_request_queue_timeout_ms: c.queue_timeout_ms.max(0) as u64,
-            rate_limit_window: to_u32(c.rate_limit_window_min),
-            rate_limit_requests: to_u32(c.rate_limit_requests),
-            rate_limit_cost: micros_to_usd(c.rate_limit_cost_micros),
-            daily_cost_limit: micros_to_usd(c.daily_cost_limit_micros),
-            allowed_models: c.allowed_models,
-            permissions: c.permissions,
-            claude_account_id: c.claude_account_id,
-            openai_account_id: c.openai_account_id,
-            gemini_account_id: c.gemini_account_id,
-            allow_pool_fallback: c.allow_pool_fallback,
-            sale_price: micros_to_usd(c.sale_price_micros),
-            currency: c.currency,
-            preset_id: c.preset_id,
-            // Settled spend reaches the database with the usage writer's next batch; this
-            // instance's live figure is never behind it, so show the larger.
-            spent: micros_to_usd(row.spent_micros.max(live.spent)),
-            reserved: micros_to_usd(live.reserved),
-            requests: row.requests.max(0) as u64,
-            last_used_at: row.last_used_at.map(time),
-            created_at: time(row.created_at),
-            updated_at: time(row.updated_at),
-        })
-    }
-
-    /// Each binding that is new (not in `before`) must name an existing account or group of its
-    /// platform; unchanged ones are left alone so unrelated edits of a key whose account was
-    /// removed still go through.
-    async fn check_bindings(
-        &self,
-        c: &KeyConfig,
-        before: Option<&KeyConfig>,
-        prefix: &str,
-    ) -> Result<(), AdminError> {
-        let bindings = [
-            (
-                "claude",
-                "claudeAccountId",
-                &c.claude_account_id,
-                before.map(|b| &b.claude_account_id),
-            ),
-            (
-                "openai",
-                "openaiAccountId",
-                &c.openai_account_id,
-                before.map(|b| &b.openai_account_id),
-            ),
-            (
-                "gemini",
-                "geminiAccountId",
-                &c.gemini_account_id,
-                before.map(|b| &b.gemini_account_id),
-            ),
-        ];
-        for (platform, field, value, old) in bindings {
-            if value.is_empty() || old == Some(value) {
-                continue;
-            }
-            let field = format!("{prefix}{field}");
-            let (what, found) = match value.strip_prefix(GROUP_BINDING_PREFIX) {
-                Some(group) => (
-                    "account group",
-                    self.store
-                        .platform_of_group(group)
-                        .await
-                        .map_err(internal)?,
-                ),
-                None => {
-                    let account = self.store.get_account(value).await.map_err(internal)?;
-                    // Only dedicated accounts take direct bindings: a shared account serves the
-                    // whole pool and a group account its groups, so binding one would be
-                    // ambiguous about who else uses it.
-                    if let Some(a) = &account {
-                        if a.platform == platform && a.account_type != "dedicated" {
-                            return Err(AdminError::validation(
-                                field,
-                                format!(
-                                    "account '{}' is a {} account; only dedicated accounts can be bound directly (bind its group with group:<id>, or change its accountType to dedicated)",
-                                    a.name, a.account_type
-                                ),
-                            ));
-                        }
-                    }
-                    ("account", account.map(|a| a.platform))
-                }
-            };
-            match found {
-                None => {
-                    return Err(AdminError::validation(
-                        field,
-                        format!("no {what} '{value}' exists"),
-                    ))
-                }
-                Some(p) if p != platform => {
-                    return Err(AdminError::validation(
-                        field,
-                        format!("'{value}' is a {p} {what}, not a {platform} one"),
-                    ))
-                }
-                Some(_) => {}
-            }
-        }
-        Ok(())
-    }
-
     /// The settings of new keys: the preset's applied (explicit fields win), validated, with
     /// their bindings checked.
     async fn new_key_config(

@@ -3,7 +3,6 @@
 //! (`rest`) both call it; neither holds rules of its own.
 
 mod accounts;
-mod accounts_rest;
 pub mod auth;
 pub mod error;
 mod keys;

@@ -6,7 +6,6 @@
 pub mod days;
 mod live;
 pub mod margin;
-pub mod rest;
 pub mod usage;
 
 use std::collections::HashMap;
@@ -22,8 +21,8 @@ use async_trait::async_trait;
 
 use super::error::internal;
 use super::AdminService;
+use crate::keys::holder::{self, HolderError};
 use crate::pricing::ModelPrice;
-use crate::relay::self_service::{self, HolderError};
 use crate::storage::now_ms;
 use days::Days;
 use margin::MarginInputs;
@@ -95,7 +94,7 @@ fn holder_error(e: HolderError) -> AdminError {
 
 impl AdminService {
     fn tz(&self) -> chrono_tz::Tz {
-        self.config.serve.scheduler.timezone
+        self.config.common.timezone
     }
 
     async fn stored_settings(&self) -> Result<(String, f64), AdminError> {
@@ -296,15 +295,17 @@ impl ReportsPort for AdminService {
         {
             return Err(AdminError::not_found("key"));
         }
-        self_service::recent_usage(&self.store, self.tz(), key_id, now_ms())
+        holder::recent_usage(&self.store, self.tz(), key_id, now_ms())
             .await
             .map_err(internal)
     }
 
     async fn key_holder_usage(&self, presented_key: &str) -> Result<KeyHolderUsage, AdminError> {
-        self_service::key_holder_usage(&self.relay, presented_key)
-            .await
-            .map_err(holder_error)
+        holder::key_holder_usage(&self.store, self.tz(), presented_key, |id| {
+            self.live_usage(id)
+        })
+        .await
+        .map_err(holder_error)
     }
 
     fn display_utc_offset_secs(&self) -> i32 {

@@ -1,5 +1,5 @@
-//! Webhook targets in the dashboard: validation, encryption at rest, test sends, the delivery
-//! log, and their REST handlers. URLs, secrets and chat ids go in and never come back out.
+//! Webhook targets in the dashboard: validation, encryption at rest, test sends and the delivery
+//! log. URLs, secrets and chat ids go in and never come back out.
 
 use app::error::AdminError;
 use app::port::WebhooksPort;
@@ -7,18 +7,10 @@ use app::types::{
     WebhookDelivery, WebhookTarget, WebhookTargetInput, WebhookTargetPatch, WebhookTestResult,
 };
 use async_trait::async_trait;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::Json;
-use serde::Deserialize;
 
-use super::error::{internal, ApiError, AppJson};
-use super::rest::ApiResult;
+use super::error::internal;
 use super::AdminService;
-use crate::auth::Admin;
 use crate::crypto::Binding;
-use crate::startup::AppState;
 use crate::storage::now_ms;
 use crate::storage::webhooks::{WebhookDeliveryRow, WebhookTargetRow};
 use crate::webhooks::target::{parse_events, parse_target_url, url_hint};
@@ -337,68 +329,4 @@ fn credential_for<'a>(
         None if old_kind.is_some_and(TargetKind::is_signed) => Ok(Credential::Keep),
         None => Ok(Credential::Clear),
     }
-}
-
-// REST handlers: `/admin/webhooks...`.
-
-pub(super) async fn list(
-    State(state): State<AppState>,
-    _admin: Admin,
-) -> ApiResult<Json<Vec<WebhookTarget>>> {
-    Ok(Json(state.admin.list_webhook_targets().await?))
-}
-
-pub(super) async fn create(
-    State(state): State<AppState>,
-    _admin: Admin,
-    AppJson(input): AppJson<WebhookTargetInput>,
-) -> ApiResult<(StatusCode, Json<WebhookTarget>)> {
-    let target = state.admin.create_webhook_target(input).await?;
-    Ok((StatusCode::CREATED, Json(target)))
-}
-
-pub(super) async fn update(
-    State(state): State<AppState>,
-    _admin: Admin,
-    Path(id): Path<String>,
-    AppJson(patch): AppJson<WebhookTargetPatch>,
-) -> ApiResult<Json<WebhookTarget>> {
-    Ok(Json(state.admin.update_webhook_target(&id, patch).await?))
-}
-
-pub(super) async fn delete(
-    State(state): State<AppState>,
-    _admin: Admin,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    state.admin.delete_webhook_target(&id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-pub(super) async fn test(
-    State(state): State<AppState>,
-    _admin: Admin,
-    Path(id): Path<String>,
-) -> ApiResult<Json<WebhookTestResult>> {
-    Ok(Json(state.admin.test_webhook_target(&id).await?))
-}
-
-#[derive(Deserialize)]
-pub(super) struct DeliveriesQuery {
-    limit: Option<u32>,
-    before: Option<i64>,
-}
-
-pub(super) async fn deliveries(
-    State(state): State<AppState>,
-    _admin: Admin,
-    query: Result<Query<DeliveriesQuery>, QueryRejection>,
-) -> ApiResult<Json<Vec<WebhookDelivery>>> {
-    let Query(q) = query.map_err(|e| ApiError(AdminError::validation("query", e.body_text())))?;
-    Ok(Json(
-        state
-            .admin
-            .list_webhook_deliveries(q.limit.unwrap_or(50), q.before)
-            .await?,
-    ))
 }

@@ -3,6 +3,7 @@
 //! exit status 0 on success, 1 on failures, 2 on bad arguments.
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,17 +11,94 @@ use app::error::AdminError;
 use app::port::KeysPort;
 use app::types::{BatchCreateKeys, KeySettings};
 use chrono::{DateTime, SecondsFormat, Utc};
+use clap::{Args, Subcommand};
 
 use crate::admin::AdminService;
-use crate::config::{
-    CommonOpts, KeysCleanupArgs, KeysCommand, KeysCreateArgs, ServeOpts, Settings,
-};
+use crate::config::{CommonOpts, ServeOpts, Settings};
 use crate::crypto::Cipher;
 use crate::storage::Store;
 
 const EXIT_FAILURE: i32 = 1;
 const EXIT_USAGE: i32 = 2;
 const DAY_MS: i64 = 86_400_000;
+
+/// `tollgate keys ...`: the same rules as the REST API, without a running server.
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Create keys in one transaction and print them as CSV (name,key,id,expiresAt,quotaLimit)
+    /// on stdout. The keys are shown this once only.
+    Create(Box<KeysCreateArgs>),
+    /// Soft-delete keys whose validity ended more than --older-than ago; usage history stays.
+    /// Exit status: 0 done (also when nothing was due), 1 failure, 2 bad arguments.
+    Cleanup(KeysCleanupArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KeysCreateArgs {
+    /// How many keys to create (1-1000), named by --name-template.
+    #[arg(
+        long,
+        required_unless_present = "names_file",
+        conflicts_with = "names_file"
+    )]
+    pub count: Option<u32>,
+    /// Key names: `{n}` is the number (zero-padded to the width of --count); with
+    /// --names-file, `{name}` or `[订单号]` is each line.
+    #[arg(long)]
+    pub name_template: Option<String>,
+    /// One key per non-empty line (e.g. order numbers); `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    pub names_file: Option<PathBuf>,
+    /// Quota in USD (0 = unlimited).
+    #[arg(long, value_name = "USD")]
+    pub quota: Option<f64>,
+    /// Fixed expiry this many days from now.
+    #[arg(long, value_name = "DAYS", conflicts_with = "activation_days")]
+    pub expires_in_days: Option<u32>,
+    /// Validity that starts at the key's first request.
+    #[arg(long, value_name = "DAYS")]
+    pub activation_days: Option<u32>,
+    /// Requests in flight at once (0 = unlimited).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<u32>,
+    /// Enables the wait queue for requests over the concurrency limit, with this many places.
+    #[arg(long, value_name = "N")]
+    pub queue_size: Option<u32>,
+    /// How long a queued request waits (enables the queue).
+    #[arg(long, value_name = "MS")]
+    pub queue_timeout_ms: Option<u64>,
+    /// Rate limit window in minutes.
+    #[arg(long, value_name = "MINUTES")]
+    pub rate_window: Option<u32>,
+    /// Requests allowed per rate limit window.
+    #[arg(long, value_name = "N")]
+    pub rate_requests: Option<u32>,
+    /// Start from this preset's settings (e.g. preset-trial); other flags override them.
+    #[arg(long, value_name = "ID")]
+    pub preset: Option<String>,
+    /// What each key was sold for, in --currency.
+    #[arg(long, value_name = "PRICE")]
+    pub sale_price: Option<f64>,
+    /// 3-letter currency code of --sale-price (default USD).
+    #[arg(long, value_name = "CODE")]
+    pub currency: Option<String>,
+    /// Comma-separated tags.
+    #[arg(long, value_delimiter = ',', value_name = "TAGS")]
+    pub tags: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KeysCleanupArgs {
+    /// List what would be deleted without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only keys that expired more than this long ago: `0`, `30m`, `12h`, `7d`.
+    #[arg(long, default_value = "0", value_name = "DURATION", value_parser = parse_age)]
+    pub older_than: std::time::Duration,
+    /// Print nothing on success (errors still go to stderr).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
 
 /// Parses `0`, `45s`, `30m`, `12h` or `7d`.
 pub fn parse_age(text: &str) -> Result<Duration, String> {

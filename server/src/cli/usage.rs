@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use crate::config::{CommonOpts, ServeOpts};
+use crate::config::CommonOpts;
 use crate::storage::usage_export::{ExportRange, ExportedEvent};
 use crate::storage::Store;
 
@@ -50,7 +50,7 @@ pub enum ExportFormat {
 /// Runs a `usage` command and returns the process exit status. Errors go to stderr.
 pub async fn run(common: &CommonOpts, command: UsageCommand) -> i32 {
     let UsageCommand::Export(args) = command;
-    let tz = ServeOpts::from_env().scheduler.timezone;
+    let tz = common.timezone;
     let range = match export_range(&args, tz) {
         Ok(range) => range,
         Err(why) => {

@@ -4,6 +4,8 @@
 
 pub mod csv;
 pub mod fields;
+pub mod holder;
+pub mod lifecycle;
 pub mod names;
 pub mod patch;
 pub mod presets;

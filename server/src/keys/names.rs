@@ -8,12 +8,12 @@
 //!   Without a template each entry is the name as is.
 
 use app::error::AdminError;
+use app::types::{MAX_BATCH, ORDER_PLACEHOLDER};
 
 use super::validate::key_name;
 
-pub const MAX_BATCH: usize = 1000;
 const NUMBER: &str = "{n}";
-const NAME_PLACEHOLDERS: &[&str] = &["{name}", "[订单号]"];
+const NAME_PLACEHOLDERS: &[&str] = &["{name}", ORDER_PLACEHOLDER];
 
 fn has_name_placeholder(template: &str) -> bool {
     NAME_PLACEHOLDERS.iter().any(|p| template.contains(p))
@@ -73,7 +73,7 @@ fn numbered(count: u32, template: Option<&str>) -> Result<Vec<String>, AdminErro
     if has_name_placeholder(template) {
         return Err(AdminError::validation(
             "nameTemplate",
-            "{name} and [订单号] need names; use {n} with count",
+            format!("{{name}} and {ORDER_PLACEHOLDER} need names; use {{n}} with count"),
         ));
     }
     if count > 1 && !template.contains(NUMBER) {
@@ -111,7 +111,7 @@ fn from_names(names: &[String], template: Option<&str>) -> Result<Vec<String>, A
         if !has_name_placeholder(t) {
             return Err(AdminError::validation(
                 "nameTemplate",
-                "must contain {name} or [订单号] when names are given",
+                format!("must contain {{name}} or {ORDER_PLACEHOLDER} when names are given"),
             ));
         }
     }

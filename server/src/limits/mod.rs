@@ -82,11 +82,7 @@ impl KeyLimits {
 
     /// The expiry in force at `now`: fixed, or activation + days once activated.
     pub fn effective_expiry(&self) -> Option<i64> {
-        match (self.expires_at, self.activation_days, self.activated_at) {
-            (Some(at), _, _) => Some(at),
-            (None, Some(days), Some(start)) => Some(start + days * 86_400_000),
-            _ => None,
-        }
+        crate::keys::lifecycle::expiry(self.expires_at, self.activation_days, self.activated_at)
     }
 
     /// Whether `model` may be used: exact names, or `prefix*` patterns.

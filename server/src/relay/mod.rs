@@ -93,7 +93,7 @@ impl Relay {
     ) -> anyhow::Result<Arc<Relay>> {
         let writer = UsageWriter::spawn(
             store.clone(),
-            settings.serve.scheduler.timezone,
+            settings.common.timezone,
             tasks,
             stop.clone(),
             Some(webhooks.clone()),
@@ -135,7 +135,7 @@ impl Relay {
         let tasks = TaskTracker::new();
         let writer = UsageWriter::spawn(
             store.clone(),
-            settings.serve.scheduler.timezone,
+            settings.common.timezone,
             &tasks,
             CancellationToken::new(),
             None,
@@ -155,7 +155,7 @@ impl Relay {
         tokio::sync::mpsc::UnboundedReceiver<AccountTransition>,
     )> {
         let opts = &settings.serve;
-        let tz = opts.scheduler.timezone;
+        let tz = settings.common.timezone;
         let limits = Arc::new(MemoryLimits::default());
         let keys = KeyDirectory::new(store.clone(), limits.clone(), tz, tasks.clone());
         let clients = Arc::new(clients::HttpClients::new(&opts.relay));

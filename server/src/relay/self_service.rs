@@ -1,155 +1,22 @@
-//! A key holder's own view of their key: `GET /v1/usage` (and `/api/v1/usage`) on the relay,
-//! authenticated by the key like any relay request, and the public `/usage` page of the
-//! dashboard through the admin service. Both answer from here: quota, spend, expiry, limits,
-//! and usage by day and model over the last 30 days (from the daily rollups).
+//! `GET /v1/usage` (and `/api/v1/usage`): the presented key's own view
+//! ([`crate::keys::holder`]), in the Anthropic error shape on failure.
 
 use std::sync::Arc;
 
-use app::types::{micros_to_usd, KeyDayUsage, KeyHolderUsage, KeyModelUsage, KeyUsage};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Duration, Utc};
 
 use super::error::{ErrorKind, Protocol, RelayError};
 use super::{presented_key, Relay};
-use crate::crypto::token_hash;
-use crate::storage::reports::UsageSumRow;
-use crate::storage::{now_ms, Store, StoreError};
-
-/// Days of usage a key's report covers, today included.
-pub const USAGE_DAYS: i64 = 30;
-
-/// Longer than any key Tollgate issues: anything longer is not worth hashing.
-const MAX_PRESENTED_LEN: usize = 512;
-
-/// Why a key holder's lookup failed. Unknown and deleted keys are indistinguishable.
-#[derive(Debug, thiserror::Error)]
-pub enum HolderError {
-    #[error("missing API key")]
-    Missing,
-    #[error("invalid API key")]
-    Unknown,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-fn time(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
-
-fn count(v: i64) -> u64 {
-    v.max(0) as u64
-}
-
-/// Usage of `key_id` over the last [`USAGE_DAYS`] days in `tz`: every day (zeros included)
-/// and every model, dearest first.
-pub async fn recent_usage(
-    store: &Store,
-    tz: chrono_tz::Tz,
-    key_id: &str,
-    now: i64,
-) -> Result<KeyUsage, StoreError> {
-    let today = DateTime::from_timestamp_millis(now)
-        .unwrap_or_default()
-        .with_timezone(&tz)
-        .date_naive();
-    let first = today - Duration::days(USAGE_DAYS - 1);
-    let (from, to) = (
-        first.format("%Y-%m-%d").to_string(),
-        today.format("%Y-%m-%d").to_string(),
-    );
-    let by_day = store.key_usage_by_day(key_id, &from, &to).await?;
-    let by_model = store.key_usage_by_model(key_id, &from, &to).await?;
-    let tokens = |r: &UsageSumRow| count(r.input_tokens + r.output_tokens + r.cache_tokens);
-    let days = first
-        .iter_days()
-        .take_while(|d| *d <= today)
-        .map(|d| {
-            let label = d.format("%Y-%m-%d").to_string();
-            match by_day.iter().find(|r| r.label == label) {
-                Some(r) => KeyDayUsage {
-                    requests: count(r.requests),
-                    tokens: tokens(r),
-                    cost: micros_to_usd(r.cost_micros),
-                    day: label,
-                },
-                None => KeyDayUsage {
-                    day: label,
-                    ..Default::default()
-                },
-            }
-        })
-        .collect();
-    let models = by_model
-        .into_iter()
-        .map(|r| KeyModelUsage {
-            requests: count(r.requests),
-            input_tokens: count(r.input_tokens),
-            output_tokens: count(r.output_tokens),
-            cache_tokens: count(r.cache_tokens),
-            cost: micros_to_usd(r.cost_micros),
-            model: r.label,
-        })
-        .collect();
-    Ok(KeyUsage { days, models })
-}
-
-/// The key holder's view of the key they present.
-pub async fn key_holder_usage(
-    relay: &Relay,
-    presented: &str,
-) -> Result<KeyHolderUsage, HolderError> {
-    let presented = presented.trim();
-    if presented.is_empty() {
-        return Err(HolderError::Missing);
-    }
-    if presented.len() > MAX_PRESENTED_LEN {
-        return Err(HolderError::Unknown);
-    }
-    let row = relay
-        .store
-        .api_key_by_hash(&token_hash(presented))
-        .await?
-        .ok_or(HolderError::Unknown)?;
-    let now = now_ms();
-    let tz = relay.settings.serve.scheduler.timezone;
-    // The relay's live figures are ahead of the database by the requests not yet written.
-    let live = relay.keys.state().usage(&row.id);
-    let spent = row.spent_micros.max(live.spent);
-    let c = row.config()?;
-    let to_u32 = |v: i64| v.clamp(0, i64::from(u32::MAX)) as u32;
-    Ok(KeyHolderUsage {
-        name: row.name.clone(),
-        key_prefix: crate::keys::display_prefix(&row.key_prefix),
-        status: row.status(now),
-        quota_limit: micros_to_usd(row.quota_limit_micros),
-        spent: micros_to_usd(spent),
-        remaining: (row.quota_limit_micros > 0)
-            .then(|| micros_to_usd((row.quota_limit_micros - spent - live.reserved).max(0))),
-        expires_at: row.expiry().map(time),
-        activation_days: row
-            .activated_at
-            .is_none()
-            .then_some(row.activation_days)
-            .flatten()
-            .map(to_u32),
-        concurrency_limit: to_u32(c.concurrency_limit),
-        rate_limit_window: to_u32(c.rate_limit_window_min),
-        rate_limit_requests: to_u32(c.rate_limit_requests),
-        rate_limit_cost: micros_to_usd(c.rate_limit_cost_micros),
-        daily_cost_limit: micros_to_usd(c.daily_cost_limit_micros),
-        allowed_models: c.allowed_models,
-        timezone: tz.name().to_owned(),
-        usage: recent_usage(&relay.store, tz, &row.id, now).await?,
-    })
-}
+use crate::keys::holder::{key_holder_usage, HolderError};
 
 /// `GET /v1/usage`: the presented key's own usage, in the Anthropic error shape on failure.
 pub async fn usage(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Response {
     let key = presented_key(&headers, Protocol::Anthropic);
-    match key_holder_usage(&relay, key).await {
+    let live = |id: &str| relay.keys.state().usage(id);
+    match key_holder_usage(&relay.store, relay.settings.common.timezone, key, live).await {
         Ok(view) => Json(view).into_response(),
         Err(HolderError::Missing) => RelayError::new(
             StatusCode::UNAUTHORIZED,

@@ -2,6 +2,7 @@
 
 use sqlx::FromRow;
 
+use super::text::fold;
 use super::{now_ms, with_pool, Store, StoreResult};
 
 /// An `accounts` row. Credentials stay encrypted here; decryption is the caller's business.
@@ -69,8 +70,9 @@ pub struct AccountTraffic {
 impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn list_accounts(&self) -> StoreResult<Vec<AccountRow>> {
-        let sql =
-            format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY platform, priority, name");
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY platform, priority, name_key, id"
+        );
         Ok(with_pool!(self, |pool| sqlx::query_as::<_, AccountRow>(
             &sql
         )
@@ -97,8 +99,8 @@ impl Store {
                 "INSERT INTO accounts (id, name, platform, account_type, api_key_enc, api_key_hint, base_url,
                     proxy_enc, proxy_hint, priority, is_active, schedulable, status, status_message,
                     status_changed_at, cooldown_until, supported_models, model_mapping, max_concurrency,
-                    monthly_cost_micros, notes, extra, created_at, updated_at, last_used_at)
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25)
+                    monthly_cost_micros, notes, extra, created_at, updated_at, last_used_at, name_key)
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, platform = excluded.platform,
                     account_type = excluded.account_type, api_key_enc = excluded.api_key_enc,
                     api_key_hint = excluded.api_key_hint, base_url = excluded.base_url,
@@ -109,7 +111,8 @@ impl Store {
                     cooldown_until = excluded.cooldown_until, supported_models = excluded.supported_models,
                     model_mapping = excluded.model_mapping, max_concurrency = excluded.max_concurrency,
                     monthly_cost_micros = excluded.monthly_cost_micros, notes = excluded.notes,
-                    extra = excluded.extra, updated_at = excluded.updated_at",
+                    extra = excluded.extra, updated_at = excluded.updated_at,
+                    name_key = excluded.name_key",
             )
             .bind(&a.id)
             .bind(&a.name)
@@ -136,6 +139,7 @@ impl Store {
             .bind(a.created_at)
             .bind(a.updated_at)
             .bind(a.last_used_at)
+            .bind(fold(&a.name))
             .execute(pool)
             .await?;
         });
@@ -268,7 +272,7 @@ impl Store {
                     .fetch_one(pool)
                     .await?;
             let some = sqlx::query_as::<_, (String, String)>(&format!(
-                "SELECT id, name FROM api_keys WHERE {where_} ORDER BY name LIMIT $2"
+                "SELECT id, name FROM api_keys WHERE {where_} ORDER BY name_key, id LIMIT $2"
             ))
             .bind(binding)
             .bind(limit)
@@ -283,7 +287,7 @@ impl Store {
         Ok(with_pool!(self, |pool| {
             sqlx::query_as::<_, GroupRow>(
                 "SELECT id, name, platform, description, created_at, updated_at FROM account_groups
-                 ORDER BY platform, name",
+                 ORDER BY platform, name_key, id",
             )
             .fetch_all(pool)
             .await?
@@ -306,10 +310,11 @@ impl Store {
     pub async fn save_group(&self, g: &GroupRow) -> StoreResult<()> {
         with_pool!(self, |pool| {
             sqlx::query(
-                "INSERT INTO account_groups (id, name, platform, description, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
+                "INSERT INTO account_groups (id, name, platform, description, created_at, updated_at,
+                    name_key)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description,
-                    updated_at = excluded.updated_at",
+                    updated_at = excluded.updated_at, name_key = excluded.name_key",
             )
             .bind(&g.id)
             .bind(&g.name)
@@ -317,6 +322,7 @@ impl Store {
             .bind(&g.description)
             .bind(g.created_at)
             .bind(g.updated_at)
+            .bind(fold(&g.name))
             .execute(pool)
             .await?;
         });

@@ -1,8 +1,10 @@
 //! Administrators and their REST API tokens.
 
+use app::types::KeyStatus;
 use sqlx::FromRow;
 
 use super::{now_ms, with_pool, Store, StoreResult};
+use crate::keys::lifecycle::status_sql;
 
 #[derive(Clone, Debug, FromRow)]
 pub struct AdminRow {
@@ -174,21 +176,22 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn overview_counts(&self) -> StoreResult<Counts> {
         let now = now_ms();
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, Counts>(
-                "SELECT
+        // A key is active by the one lifecycle rule (activation-based expiry included).
+        let active = status_sql(KeyStatus::Active, "$1");
+        let sql = format!(
+            "SELECT
                     (SELECT COUNT(*) FROM accounts) AS accounts,
                     (SELECT COUNT(*) FROM accounts WHERE is_active AND status = 'active') AS active_accounts,
                     (SELECT COUNT(*) FROM account_groups) AS groups,
                     (SELECT COUNT(*) FROM api_keys WHERE deleted_at IS NULL) AS keys,
                     (SELECT COUNT(*) FROM api_keys
-                      WHERE deleted_at IS NULL AND is_active
-                        AND (expires_at IS NULL OR expires_at > $1)
-                        AND (quota_limit_micros = 0 OR spent_micros < quota_limit_micros)) AS active_keys",
-            )
-            .bind(now)
-            .fetch_one(pool)
-            .await?
+                      WHERE deleted_at IS NULL AND {active}) AS active_keys"
+        );
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as::<_, Counts>(&sql)
+                .bind(now)
+                .fetch_one(pool)
+                .await?
         }))
     }
 }

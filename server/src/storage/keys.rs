@@ -1,16 +1,19 @@
-//! API keys: the rows, their settings, the list query and soft deletion. Only the SHA-256 of a
+//! API keys: inserts, edits, the list query and soft deletion (the rows and settings are in
+//! `row`). Only the SHA-256 of a
 //! key is stored; `api_key_tags` mirrors the `tags` JSON column (written in the same
 //! transaction) so the tag filter can use an index.
 
-use app::types::KeyStatus;
-use sqlx::FromRow;
-
-use super::{now_ms, with_pool, Store, StoreError, StoreResult};
+use super::text::fold;
+use super::{now_ms, with_pool, Store, StoreResult};
+use crate::keys::lifecycle::EXPIRY_SQL;
 
 mod filter;
+mod row;
 
 use filter::Arg;
 pub use filter::KeyFilter;
+use row::ConfigJson;
+pub use row::{ExpiredKey, KeyConfig, KeyRow, NewKey};
 
 /// The stored columns a key is read back with (never the hash).
 const KEY_COLUMNS: &str = "id, key_prefix, name, description, tags, is_active, quota_limit_micros,
@@ -19,210 +22,6 @@ const KEY_COLUMNS: &str = "id, key_prefix, name, description, tags, is_active, q
     daily_cost_limit_micros, allowed_models, permissions, claude_account_id, openai_account_id,
     gemini_account_id, allow_pool_fallback, sale_price_micros, currency, preset_id, spent_micros,
     requests, last_used_at, created_at, updated_at";
-
-/// When a key's validity ends: its fixed expiry, else activation + validity days once it has
-/// been activated; NULL when it never expires (or has not been activated yet).
-pub const EXPIRY_SQL: &str = "COALESCE(expires_at, activated_at + activation_days * 86400000)";
-
-#[derive(Clone, Debug, FromRow)]
-pub struct KeyRow {
-    pub id: String,
-    pub key_prefix: String,
-    pub name: String,
-    pub description: String,
-    pub tags: String,
-    pub is_active: bool,
-    pub quota_limit_micros: i64,
-    pub expires_at: Option<i64>,
-    pub activation_days: Option<i64>,
-    pub activated_at: Option<i64>,
-    pub concurrency_limit: i64,
-    pub queue_enabled: bool,
-    pub queue_max_size: i64,
-    pub queue_timeout_ms: i64,
-    pub rate_limit_window_min: i64,
-    pub rate_limit_requests: i64,
-    pub rate_limit_cost_micros: i64,
-    pub daily_cost_limit_micros: i64,
-    pub allowed_models: String,
-    pub permissions: String,
-    pub claude_account_id: String,
-    pub openai_account_id: String,
-    pub gemini_account_id: String,
-    pub allow_pool_fallback: bool,
-    pub sale_price_micros: i64,
-    pub currency: String,
-    pub preset_id: Option<String>,
-    pub spent_micros: i64,
-    pub requests: i64,
-    pub last_used_at: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-/// The settings of a key an administrator controls, validated, in storage units.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyConfig {
-    pub description: String,
-    pub tags: Vec<String>,
-    pub is_active: bool,
-    pub quota_limit_micros: i64,
-    pub expires_at: Option<i64>,
-    pub activation_days: Option<i64>,
-    pub concurrency_limit: i64,
-    pub queue_enabled: bool,
-    pub queue_max_size: i64,
-    pub queue_timeout_ms: i64,
-    pub rate_limit_window_min: i64,
-    pub rate_limit_requests: i64,
-    pub rate_limit_cost_micros: i64,
-    pub daily_cost_limit_micros: i64,
-    pub allowed_models: Vec<String>,
-    pub permissions: Vec<String>,
-    pub claude_account_id: String,
-    pub openai_account_id: String,
-    pub gemini_account_id: String,
-    pub allow_pool_fallback: bool,
-    pub sale_price_micros: i64,
-    pub currency: String,
-    pub preset_id: Option<String>,
-}
-
-/// A key to insert: the hash of its plaintext, never the plaintext.
-#[derive(Clone, Debug)]
-pub struct NewKey {
-    pub id: String,
-    pub key_hash: String,
-    pub key_prefix: String,
-    pub name: String,
-    pub config: KeyConfig,
-}
-
-/// A key whose validity has ended, as cleanup reports it.
-#[derive(Clone, Debug, FromRow)]
-pub struct ExpiredKey {
-    pub id: String,
-    pub name: String,
-    pub expired_at: i64,
-}
-
-fn parse_list(column: &str, text: &str) -> StoreResult<Vec<String>> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("api_keys.{column}: {e}")))
-}
-
-fn to_json(list: &[String]) -> String {
-    // Serializing a list of strings cannot fail.
-    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
-}
-
-impl NewKey {
-    /// The row as it reads back right after [`Store::insert_api_keys`] at `now`.
-    pub fn into_row(self, now: i64) -> KeyRow {
-        let json = ConfigJson::of(&self.config);
-        let c = self.config;
-        KeyRow {
-            id: self.id,
-            key_prefix: self.key_prefix,
-            name: self.name,
-            description: c.description,
-            tags: json.tags,
-            is_active: c.is_active,
-            quota_limit_micros: c.quota_limit_micros,
-            expires_at: c.expires_at,
-            activation_days: c.activation_days,
-            activated_at: None,
-            concurrency_limit: c.concurrency_limit,
-            queue_enabled: c.queue_enabled,
-            queue_max_size: c.queue_max_size,
-            queue_timeout_ms: c.queue_timeout_ms,
-            rate_limit_window_min: c.rate_limit_window_min,
-            rate_limit_requests: c.rate_limit_requests,
-            rate_limit_cost_micros: c.rate_limit_cost_micros,
-            daily_cost_limit_micros: c.daily_cost_limit_micros,
-            allowed_models: json.allowed_models,
-            permissions: json.permissions,
-            claude_account_id: c.claude_account_id,
-            openai_account_id: c.openai_account_id,
-            gemini_account_id: c.gemini_account_id,
-            allow_pool_fallback: c.allow_pool_fallback,
-            sale_price_micros: c.sale_price_micros,
-            currency: c.currency,
-            preset_id: c.preset_id,
-            spent_micros: 0,
-            requests: 0,
-            last_used_at: None,
-            created_at: now,
-            updated_at: now,
-        }
-    }
-}
-
-impl KeyRow {
-    /// The administrator-controlled settings of the row.
-    pub fn config(&self) -> StoreResult<KeyConfig> {
-        Ok(KeyConfig {
-            description: self.description.clone(),
-            tags: parse_list("tags", &self.tags)?,
-            is_active: self.is_active,
-            quota_limit_micros: self.quota_limit_micros,
-            expires_at: self.expires_at,
-            activation_days: self.activation_days,
-            concurrency_limit: self.concurrency_limit,
-            queue_enabled: self.queue_enabled,
-            queue_max_size: self.queue_max_size,
-            queue_timeout_ms: self.queue_timeout_ms,
-            rate_limit_window_min: self.rate_limit_window_min,
-            rate_limit_requests: self.rate_limit_requests,
-            rate_limit_cost_micros: self.rate_limit_cost_micros,
-            daily_cost_limit_micros: self.daily_cost_limit_micros,
-            allowed_models: parse_list("allowed_models", &self.allowed_models)?,
-            permissions: parse_list("permissions", &self.permissions)?,
-            claude_account_id: self.claude_account_id.clone(),
-            openai_account_id: self.openai_account_id.clone(),
-            gemini_account_id: self.gemini_account_id.clone(),
-            allow_pool_fallback: self.allow_pool_fallback,
-            sale_price_micros: self.sale_price_micros,
-            currency: self.currency.clone(),
-            preset_id: self.preset_id.clone(),
-        })
-    }
-
-    /// When the key's validity ends, if it does (see [`EXPIRY_SQL`]).
-    pub fn expiry(&self) -> Option<i64> {
-        self.expires_at
-            .or_else(|| Some(self.activated_at? + self.activation_days? * 86_400_000))
-    }
-
-    /// The lifecycle state at `now`, by the same rules as the list's status filter.
-    pub fn status(&self, now: i64) -> KeyStatus {
-        if !self.is_active {
-            KeyStatus::Disabled
-        } else if self.expiry().is_some_and(|at| at <= now) {
-            KeyStatus::Expired
-        } else if self.quota_limit_micros > 0 && self.spent_micros >= self.quota_limit_micros {
-            KeyStatus::Exhausted
-        } else {
-            KeyStatus::Active
-        }
-    }
-}
-
-/// The JSON columns of a config, serialized once per write.
-struct ConfigJson {
-    tags: String,
-    allowed_models: String,
-    permissions: String,
-}
-
-impl ConfigJson {
-    fn of(c: &KeyConfig) -> Self {
-        ConfigJson {
-            tags: to_json(&c.tags),
-            allowed_models: to_json(&c.allowed_models),
-            permissions: to_json(&c.permissions),
-        }
-    }
-}
 
 /// Binds the 23 config columns in the order of `INSERT_KEY`/`UPDATE_KEY`.
 macro_rules! bind_config {
@@ -259,9 +58,9 @@ const INSERT_KEY: &str = "INSERT INTO api_keys (id, key_hash, key_prefix, name,
     concurrency_limit, queue_enabled, queue_max_size, queue_timeout_ms, rate_limit_window_min,
     rate_limit_requests, rate_limit_cost_micros, daily_cost_limit_micros, allowed_models,
     permissions, claude_account_id, openai_account_id, gemini_account_id, allow_pool_fallback,
-    sale_price_micros, currency, preset_id, created_at, updated_at)
+    sale_price_micros, currency, preset_id, created_at, updated_at, name_key, description_key)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    $20, $21, $22, $23, $24, $25, $26, $27, $28, $28)";
+    $20, $21, $22, $23, $24, $25, $26, $27, $28, $28, $29, $30)";
 
 const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
     description = $2, tags = $3, is_active = $4, quota_limit_micros = $5, expires_at = $6,
@@ -270,7 +69,7 @@ const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
     rate_limit_cost_micros = $14, daily_cost_limit_micros = $15, allowed_models = $16,
     permissions = $17, claude_account_id = $18, openai_account_id = $19, gemini_account_id = $20,
     allow_pool_fallback = $21, sale_price_micros = $22, currency = $23, preset_id = $24,
-    updated_at = $25
+    updated_at = $25, name_key = $27, description_key = $28
     WHERE id = $26 AND deleted_at IS NULL";
 
 impl Store {
@@ -289,6 +88,8 @@ impl Store {
                     .bind(k.name.as_str());
                 bind_config!(query, c, json)
                     .bind(now)
+                    .bind(fold(&k.name))
+                    .bind(fold(&c.description))
                     .execute(&mut *tx)
                     .await?;
                 for tag in &c.tags {
@@ -316,6 +117,8 @@ impl Store {
             let changed = bind_config!(query, c, json)
                 .bind(now)
                 .bind(id)
+                .bind(fold(name))
+                .bind(fold(&c.description))
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();

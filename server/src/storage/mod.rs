@@ -14,6 +14,7 @@ pub mod pricing;
 pub mod reports;
 pub mod retention;
 pub mod sessions;
+pub mod text;
 pub mod usage_export;
 pub mod webhooks;
 
@@ -132,6 +133,13 @@ impl Store {
                 .run(pool)
                 .await
                 .context("applying PostgreSQL migrations")?,
+        }
+        let folded = self
+            .fold_unfolded_text()
+            .await
+            .context("folding names for search and sorting (migration 0007)")?;
+        if folded > 0 {
+            tracing::info!(rows = folded, "folded names for search and sorting");
         }
         Ok(())
     }

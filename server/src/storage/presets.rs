@@ -21,7 +21,7 @@ impl Store {
         Ok(with_pool!(self, |pool| {
             sqlx::query_as::<_, PresetRow>(
                 "SELECT id, name, config, created_at, updated_at FROM key_presets
-                 ORDER BY created_at, name",
+                 ORDER BY created_at, id",
             )
             .fetch_all(pool)
             .await?

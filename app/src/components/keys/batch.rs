@@ -7,14 +7,12 @@ use super::{optional_number, word_list, PresetSelect};
 use crate::api::batch_create_keys;
 use crate::components::feedback::{busy_label, use_toasts};
 use crate::tr;
-use crate::types::{BatchCreateKeys, CreatedKey, KeyPreset, KeySettings};
+use crate::types::{
+    BatchCreateKeys, CreatedKey, KeyPreset, KeySettings, MAX_BATCH, ORDER_TEMPLATE, TRIAL_PRESET_ID,
+};
 
-/// The template offered for order numbers (`[订单号]` is replaced by each).
-pub const ORDER_TEMPLATE: &str = "20刀体验_[订单号]";
 /// The template offered for a count (`{n}` is the number).
 pub const COUNT_TEMPLATE: &str = "card-{n}";
-/// Most keys one batch may create (the service's limit).
-const MAX_BATCH: usize = 1000;
 
 #[component]
 pub fn BatchForm(
@@ -25,7 +23,7 @@ pub fn BatchForm(
     let toasts = use_toasts();
     let first = presets
         .iter()
-        .find(|p| p.id == "preset-trial")
+        .find(|p| p.id == TRIAL_PRESET_ID)
         .or(presets.first())
         .map(|p| p.id.clone())
         .unwrap_or_default();

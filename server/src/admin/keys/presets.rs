@@ -4,7 +4,7 @@
 use app::error::AdminError;
 use app::types::{KeyPreset, KeyPresetInput, KeyPresetPatch, KeySettings};
 
-use super::time;
+use super::view::time;
 use crate::admin::error::internal;
 use crate::admin::AdminService;
 use crate::keys::presets::PresetConfig;

@@ -122,7 +122,7 @@ impl AdminService {
     }
 
     async fn today(&self, now: i64) -> Result<TodayFigures, AdminError> {
-        let tz = self.config.serve.scheduler.timezone;
+        let tz = self.config.common.timezone;
         let today = day_of(now, tz);
         let tomorrow = today.succ_opt().unwrap_or(today);
         let label = format(today);

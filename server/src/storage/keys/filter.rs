@@ -1,14 +1,11 @@
-//! The key list's filters as SQL: status rules, the tag index, case-insensitive search with
-//! LIKE wildcards taken literally. Arguments are numbered in the order they appear, which both
+//! The key list's filters as SQL: status rules, the tag index, case-insensitive search over
+//! the folded names and descriptions (`storage::text`) with LIKE wildcards taken literally. Arguments are numbered in the order they appear, which both
 //! backends need.
 
 use app::types::KeyStatus;
 
-/// [`super::EXPIRY_SQL`] with "never" as the largest BIGINT, so comparisons are never NULL.
-const EXPIRY_OR_NEVER_SQL: &str =
-    "COALESCE(expires_at, activated_at + activation_days * 86400000, 9223372036854775807)";
-
-const NOT_EXHAUSTED_SQL: &str = "(quota_limit_micros = 0 OR spent_micros < quota_limit_micros)";
+use crate::keys::lifecycle::{status_needs_now, status_sql};
+use crate::storage::text::like_pattern;
 
 /// Filters of the key list; all optional, combined with AND.
 #[derive(Clone, Debug, Default)]
@@ -46,30 +43,17 @@ impl KeyFilter {
             ));
         }
         if let Some(status) = self.status {
-            let when = match status {
-                KeyStatus::Disabled => "NOT is_active".to_owned(),
-                KeyStatus::Expired => {
-                    let p = next(&mut args, Arg::Int(now));
-                    format!("is_active AND {EXPIRY_OR_NEVER_SQL} <= {p}")
-                }
-                KeyStatus::Exhausted => {
-                    let p = next(&mut args, Arg::Int(now));
-                    format!(
-                        "is_active AND {EXPIRY_OR_NEVER_SQL} > {p} AND quota_limit_micros > 0
-                     AND spent_micros >= quota_limit_micros"
-                    )
-                }
-                KeyStatus::Active => {
-                    let p = next(&mut args, Arg::Int(now));
-                    format!("is_active AND {EXPIRY_OR_NEVER_SQL} > {p} AND {NOT_EXHAUSTED_SQL}")
-                }
+            let p = if status_needs_now(status) {
+                next(&mut args, Arg::Int(now))
+            } else {
+                String::new()
             };
-            clauses.push(format!("({when})"));
+            clauses.push(status_sql(status, &p));
         }
         if let Some(search) = &self.search {
             let p = next(&mut args, Arg::Text(like_pattern(search)));
             let mut any = format!(
-                "LOWER(name) LIKE {p} ESCAPE '\\' OR LOWER(description) LIKE {p} ESCAPE '\\'
+                "name_key LIKE {p} ESCAPE '\\' OR description_key LIKE {p} ESCAPE '\\'
              OR LOWER(key_prefix) LIKE {p} ESCAPE '\\'"
             );
             if let Some(hash) = &self.search_key_hash {
@@ -92,28 +76,9 @@ impl KeyFilter {
     }
 }
 
-/// `%term%`, lower-cased, with LIKE's wildcards escaped.
-fn like_pattern(term: &str) -> String {
-    let mut out = String::with_capacity(term.len() + 2);
-    out.push('%');
-    for c in term.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_pattern("A_b%c\\"), "%a\\_b\\%c\\\\%");
-    }
 
     #[test]
     fn filter_numbers_parameters_in_order() {

@@ -1,0 +1,223 @@
+//! Upstream accounts and account groups: validation (`crate::accounts::validate`), credentials
+//! at rest, the scheduler's snapshot kept in step, and the rules that keep the three scheduling
+//! modes unambiguous: only `group` accounts join groups, and neither an account nor a group can
+//! be deleted or repurposed while keys are bound to it.
+//!
+//! `write` turns validated settings into stored rows, `groups` holds the group operations,
+//! `view` joins rows with live state for display, `probe` is the account test.
+
+mod groups;
+mod probe;
+mod view;
+mod write;
+
+use std::collections::HashMap;
+
+use app::error::AdminError;
+use app::port::AccountsPort;
+use app::types::{
+    Account, AccountEvent, AccountGroup, AccountInput, AccountPatch, AccountStatus,
+    AccountTestResult, GroupInput, GroupMembers, GroupPatch,
+};
+use async_trait::async_trait;
+
+use super::error::internal;
+use super::AdminService;
+use crate::storage::accounts::AccountRow;
+use crate::storage::now_ms;
+use view::event_view;
+
+impl AdminService {
+    pub(super) async fn load_account(&self, id: &str) -> Result<AccountRow, AdminError> {
+        self.store
+            .get_account(id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| AdminError::not_found("account"))
+    }
+
+    /// The ids of the groups the account `id` is a member of.
+    pub(super) async fn groups_of(&self, id: &str) -> Result<Vec<String>, AdminError> {
+        Ok(self
+            .store
+            .group_memberships()
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .filter(|(_, a)| a == id)
+            .map(|(g, _)| g)
+            .collect())
+    }
+
+    pub(super) async fn account_by_id(&self, id: &str) -> Result<Account, AdminError> {
+        let row = self.load_account(id).await?;
+        let groups = self.groups_of(id).await?;
+        let last_error = self
+            .store
+            .account_events(id, 20)
+            .await
+            .map_err(internal)?
+            .iter()
+            .find(|e| e.status != "active")
+            .map(event_view);
+        let (bound, _) = self.store.keys_bound_to(id, 0).await.map_err(internal)?;
+        Ok(self.account_view(&row, groups, last_error, bound as u64))
+    }
+
+    pub(super) async fn refresh_scheduler(&self) -> Result<(), AdminError> {
+        self.relay.scheduler.reload(false).await.map_err(|e| {
+            tracing::error!(error = %e, "reloading the account pool failed");
+            AdminError::Internal
+        })
+    }
+
+    /// Refuses when keys are bound to `binding`, naming a few of them.
+    pub(super) async fn refuse_if_bound(
+        &self,
+        binding: &str,
+        what: &str,
+    ) -> Result<(), AdminError> {
+        let (count, keys) = self
+            .store
+            .keys_bound_to(binding, 5)
+            .await
+            .map_err(internal)?;
+        if count > 0 {
+            let names: Vec<String> = keys.into_iter().map(|(_, n)| n).collect();
+            let more = if count as usize > names.len() {
+                format!(" and {} more", count as usize - names.len())
+            } else {
+                String::new()
+            };
+            return Err(AdminError::conflict(format!(
+                "{what} is still bound to {count} key(s): {}{more}; rebind or delete them first",
+                names.join(", ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AccountsPort for AdminService {
+    async fn list_accounts(&self) -> Result<Vec<Account>, AdminError> {
+        let rows = self.store.list_accounts().await.map_err(internal)?;
+        let memberships = self.store.group_memberships().await.map_err(internal)?;
+        let mut groups_of: HashMap<&str, Vec<String>> = HashMap::new();
+        for (g, a) in &memberships {
+            groups_of.entry(a.as_str()).or_default().push(g.clone());
+        }
+        let last_errors: HashMap<String, AccountEvent> = self
+            .store
+            .last_account_errors()
+            .await
+            .map_err(internal)?
+            .iter()
+            .map(|e| (e.account_id.clone(), event_view(e)))
+            .collect();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let (bound, _) = self
+                .store
+                .keys_bound_to(&row.id, 0)
+                .await
+                .map_err(internal)?;
+            out.push(self.account_view(
+                row,
+                groups_of.remove(row.id.as_str()).unwrap_or_default(),
+                last_errors.get(&row.id).cloned(),
+                bound as u64,
+            ));
+        }
+        Ok(out)
+    }
+
+    async fn get_account(&self, id: &str) -> Result<Account, AdminError> {
+        self.account_by_id(id).await
+    }
+
+    async fn create_account(&self, input: AccountInput) -> Result<Account, AdminError> {
+        self.insert_account(input).await
+    }
+
+    async fn update_account(&self, id: &str, patch: AccountPatch) -> Result<Account, AdminError> {
+        self.patch_account(id, patch).await
+    }
+
+    async fn delete_account(&self, id: &str) -> Result<(), AdminError> {
+        self.load_account(id).await?;
+        self.refuse_if_bound(id, "this account").await?;
+        self.store.delete_account(id).await.map_err(internal)?;
+        self.refresh_scheduler().await?;
+        tracing::info!(account = %id, "account deleted");
+        Ok(())
+    }
+
+    async fn test_account(&self, id: &str) -> Result<AccountTestResult, AdminError> {
+        self.load_account(id).await?;
+        let result = self.probe_account(id).await?;
+        if result.ok {
+            // A successful test clears an error state (e.g. after the credential was replaced).
+            let health = self.relay.scheduler.live().health(id);
+            if health.status != AccountStatus::Active {
+                self.relay.scheduler.reset_account(id, now_ms());
+            }
+        }
+        Ok(result)
+    }
+
+    async fn reset_account_status(&self, id: &str) -> Result<Account, AdminError> {
+        self.load_account(id).await?;
+        self.relay.scheduler.reset_account(id, now_ms());
+        // Persist at once so the answer (and a restart) sees it, not only the recorder.
+        self.store
+            .record_account_state(
+                id,
+                AccountStatus::Active.as_str(),
+                "reset by an administrator",
+                None,
+                None,
+            )
+            .await
+            .map_err(internal)?;
+        self.account_by_id(id).await
+    }
+
+    async fn account_events(&self, id: &str, limit: u32) -> Result<Vec<AccountEvent>, AdminError> {
+        self.load_account(id).await?;
+        let rows = self
+            .store
+            .account_events(id, limit.clamp(1, 500) as i64)
+            .await
+            .map_err(internal)?;
+        Ok(rows.iter().map(event_view).collect())
+    }
+
+    async fn list_groups(&self) -> Result<Vec<AccountGroup>, AdminError> {
+        self.all_groups().await
+    }
+
+    async fn get_group(&self, id: &str) -> Result<AccountGroup, AdminError> {
+        self.group_by_id(id).await
+    }
+
+    async fn create_group(&self, input: GroupInput) -> Result<AccountGroup, AdminError> {
+        self.insert_group(input).await
+    }
+
+    async fn update_group(&self, id: &str, patch: GroupPatch) -> Result<AccountGroup, AdminError> {
+        self.patch_group(id, patch).await
+    }
+
+    async fn delete_group(&self, id: &str) -> Result<(), AdminError> {
+        self.remove_group(id).await
+    }
+
+    async fn set_group_members(
+        &self,
+        id: &str,
+        members: GroupMembers,
+    ) -> Result<AccountGroup, AdminError> {
+        self.replace_group_members(id, members).await
+    }
+}

@@ -1,0 +1,154 @@
+//! A key's lifecycle, decided in one place: disabled by an administrator, expired (a fixed
+//! `expires_at`, or `activation_days` counted from the first request once there was one),
+//! exhausted (spent its quota), else active. A key with validity days that has not been used
+//! yet is not activated: it has no expiry until its first request.
+//!
+//! The same rule twice, kept side by side so they cannot drift: [`expiry`]/[`status`] for a row
+//! in memory, and [`EXPIRY_SQL`]/[`status_sql`] for every query that filters or counts keys by
+//! status (the key list, the overview's counts, the expired-key cleanup).
+
+use app::types::KeyStatus;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// The columns a key's lifecycle depends on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lifecycle {
+    pub is_active: bool,
+    pub expires_at: Option<i64>,
+    pub activation_days: Option<i64>,
+    pub activated_at: Option<i64>,
+    pub quota_limit_micros: i64,
+    pub spent_micros: i64,
+}
+
+/// When a key's validity ends: its fixed expiry, else activation + validity days once it has
+/// been activated; `None` when it never expires (or has not been activated yet).
+pub fn expiry(
+    expires_at: Option<i64>,
+    activation_days: Option<i64>,
+    activated_at: Option<i64>,
+) -> Option<i64> {
+    expires_at.or_else(|| Some(activated_at? + activation_days? * DAY_MS))
+}
+
+/// The lifecycle state at `now`. Disabled wins over expired, expired over exhausted.
+pub fn status(key: &Lifecycle, now: i64) -> KeyStatus {
+    if !key.is_active {
+        KeyStatus::Disabled
+    } else if expiry(key.expires_at, key.activation_days, key.activated_at)
+        .is_some_and(|at| at <= now)
+    {
+        KeyStatus::Expired
+    } else if key.quota_limit_micros > 0 && key.spent_micros >= key.quota_limit_micros {
+        KeyStatus::Exhausted
+    } else {
+        KeyStatus::Active
+    }
+}
+
+/// [`expiry`] in SQL (NULL when the key never expires), over the `api_keys` columns.
+pub const EXPIRY_SQL: &str = "COALESCE(expires_at, activated_at + activation_days * 86400000)";
+
+/// [`status`] in SQL: the condition that a key of `api_keys` is in `status` at the time bound to
+/// the parameter `now_param` (e.g. `$1`).
+pub fn status_sql(status: KeyStatus, now_param: &str) -> String {
+    // "Never" as the largest BIGINT, so comparisons are never NULL.
+    let expiry_or_never = format!("COALESCE({EXPIRY_SQL}, 9223372036854775807)");
+    let not_expired = format!("{expiry_or_never} > {now_param}");
+    let exhausted = "quota_limit_micros > 0 AND spent_micros >= quota_limit_micros";
+    match status {
+        KeyStatus::Disabled => "(NOT is_active)".to_owned(),
+        KeyStatus::Expired => format!("(is_active AND {expiry_or_never} <= {now_param})"),
+        KeyStatus::Exhausted => format!("(is_active AND {not_expired} AND {exhausted})"),
+        KeyStatus::Active => format!("(is_active AND {not_expired} AND NOT ({exhausted}))"),
+    }
+}
+
+/// Whether `status` needs the time parameter of [`status_sql`].
+pub fn status_needs_now(status: KeyStatus) -> bool {
+    status != KeyStatus::Disabled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 100 * DAY_MS;
+
+    fn key() -> Lifecycle {
+        Lifecycle {
+            is_active: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn expiry_is_fixed_or_counted_from_activation() {
+        assert_eq!(expiry(None, None, None), None);
+        assert_eq!(expiry(Some(5), Some(7), Some(1)), Some(5), "fixed wins");
+        assert_eq!(expiry(None, Some(7), None), None, "not activated yet");
+        assert_eq!(expiry(None, Some(7), Some(1_000)), Some(1_000 + 7 * DAY_MS));
+        assert_eq!(expiry(None, None, Some(1_000)), None);
+    }
+
+    #[test]
+    fn status_covers_every_state_in_order() {
+        assert_eq!(status(&key(), NOW), KeyStatus::Active);
+        let disabled = Lifecycle {
+            is_active: false,
+            expires_at: Some(1),
+            ..key()
+        };
+        assert_eq!(status(&disabled, NOW), KeyStatus::Disabled);
+        let fixed = Lifecycle {
+            expires_at: Some(NOW),
+            ..key()
+        };
+        assert_eq!(status(&fixed, NOW), KeyStatus::Expired, "at the instant");
+        assert_eq!(status(&fixed, NOW - 1), KeyStatus::Active);
+        let trial = Lifecycle {
+            activation_days: Some(7),
+            activated_at: Some(NOW - 8 * DAY_MS),
+            ..key()
+        };
+        assert_eq!(status(&trial, NOW), KeyStatus::Expired, "activation-based");
+        let unused_trial = Lifecycle {
+            activated_at: None,
+            ..trial
+        };
+        assert_eq!(status(&unused_trial, NOW), KeyStatus::Active);
+        let spent = Lifecycle {
+            quota_limit_micros: 10,
+            spent_micros: 10,
+            ..key()
+        };
+        assert_eq!(status(&spent, NOW), KeyStatus::Exhausted);
+        let spent_and_expired = Lifecycle {
+            expires_at: Some(1),
+            ..spent
+        };
+        assert_eq!(status(&spent_and_expired, NOW), KeyStatus::Expired);
+        let unlimited = Lifecycle {
+            spent_micros: 10,
+            ..key()
+        };
+        assert_eq!(status(&unlimited, NOW), KeyStatus::Active);
+    }
+
+    #[test]
+    fn status_sql_names_the_time_parameter_only_when_needed() {
+        for s in [
+            KeyStatus::Active,
+            KeyStatus::Expired,
+            KeyStatus::Exhausted,
+            KeyStatus::Disabled,
+        ] {
+            assert_eq!(
+                status_sql(s, "$9").contains("$9"),
+                status_needs_now(s),
+                "{s:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! An API key's row and its administrator-controlled settings, with the JSON columns (tags,
+//! allowed models, permissions) parsed and serialized in one place.
+
+use app::types::KeyStatus;
+use sqlx::FromRow;
+
+use crate::keys::lifecycle::{self, Lifecycle};
+use crate::storage::{StoreError, StoreResult};
+
+#[derive(Clone, Debug, FromRow)]
+pub struct KeyRow {
+    pub id: String,
+    pub key_prefix: String,
+    pub name: String,
+    pub description: String,
+    pub tags: String,
+    pub is_active: bool,
+    pub quota_limit_micros: i64,
+    pub expires_at: Option<i64>,
+    pub activation_days: Option<i64>,
+    pub activated_at: Option<i64>,
+    pub concurrency_limit: i64,
+    pub queue_enabled: bool,
+    pub queue_max_size: i64,
+    pub queue_timeout_ms: i64,
+    pub rate_limit_window_min: i64,
+    pub rate_limit_requests: i64,
+    pub rate_limit_cost_micros: i64,
+    pub daily_cost_limit_micros: i64,
+    pub allowed_models: String,
+    pub permissions: String,
+    pub claude_account_id: String,
+    pub openai_account_id: String,
+    pub gemini_account_id: String,
+    pub allow_pool_fallback: bool,
+    pub sale_price_micros: i64,
+    pub currency: String,
+    pub preset_id: Option<String>,
+    pub spent_micros: i64,
+    pub requests: i64,
+    pub last_used_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The settings of a key an administrator controls, validated, in storage units.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyConfig {
+    pub description: String,
+    pub tags: Vec<String>,
+    pub is_active: bool,
+    pub quota_limit_micros: i64,
+    pub expires_at: Option<i64>,
+    pub activation_days: Option<i64>,
+    pub concurrency_limit: i64,
+    pub queue_enabled: bool,
+    pub queue_max_size: i64,
+    pub queue_timeout_ms: i64,
+    pub rate_limit_window_min: i64,
+    pub rate_limit_requests: i64,
+    pub rate_limit_cost_micros: i64,
+    pub daily_cost_limit_micros: i64,
+    pub allowed_models: Vec<String>,
+    pub permissions: Vec<String>,
+    pub claude_account_id: String,
+    pub openai_account_id: String,
+    pub gemini_account_id: String,
+    pub allow_pool_fallback: bool,
+    pub sale_price_micros: i64,
+    pub currency: String,
+    pub preset_id: Option<String>,
+}
+
+/// A key to insert: the hash of its plaintext, never the plaintext.
+#[derive(Clone, Debug)]
+pub struct NewKey {
+    pub id: String,
+    pub key_hash: String,
+    pub key_prefix: String,
+    pub name: String,
+    pub config: KeyConfig,
+}
+
+/// A key whose validity has ended, as cleanup reports it.
+#[derive(Clone, Debug, FromRow)]
+pub struct ExpiredKey {
+    pub id: String,
+    pub name: String,
+    pub expired_at: i64,
+}
+
+fn parse_list(column: &str, text: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("api_keys.{column}: {e}")))
+}
+
+fn to_json(list: &[String]) -> String {
+    // Serializing a list of strings cannot fail.
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
+
+impl NewKey {
+    /// The row as it reads back right after [`crate::storage::Store::insert_api_keys`] at `now`.
+    pub fn into_row(self, now: i64) -> KeyRow {
+        let json = ConfigJson::of(&self.config);
+        let c = self.config;
+        KeyRow {
+            id: self.id,
+            key_prefix: self.key_prefix,
+            name: self.name,
+            description: c.description,
+            tags: json.tags,
+            is_active: c.is_active,
+            quota_limit_micros: c.quota_limit_micros,
+            expires_at: c.expires_at,
+            activation_days: c.activation_days,
+            activated_at: None,
+            concurrency_limit: c.concurrency_limit,
+            queue_enabled: c.queue_enabled,
+            queue_max_size: c.queue_max_size,
+            queue_timeout_ms: c.queue_timeout_ms,
+            rate_limit_window_min: c.rate_limit_window_min,
+            rate_limit_requests: c.rate_limit_requests,
+            rate_limit_cost_micros: c.rate_limit_cost_micros,
+            daily_cost_limit_micros: c.daily_cost_limit_micros,
+            allowed_models: json.allowed_models,
+            permissions: json.permissions,
+            claude_account_id: c.claude_account_id,
+            openai_account_id: c.openai_account_id,
+            gemini_account_id: c.gemini_account_id,
+            allow_pool_fallback: c.allow_pool_fallback,
+            sale_price_micros: c.sale_price_micros,
+            currency: c.currency,
+            preset_id: c.preset_id,
+            spent_micros: 0,
+            requests: 0,
+            last_used_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+impl KeyRow {
+    /// The administrator-controlled settings of the row.
+    pub fn config(&self) -> StoreResult<KeyConfig> {
+        Ok(KeyConfig {
+            description: self.description.clone(),
+            tags: parse_list("tags", &self.tags)?,
+            is_active: self.is_active,
+            quota_limit_micros: self.quota_limit_micros,
+            expires_at: self.expires_at,
+            activation_days: self.activation_days,
+            concurrency_limit: self.concurrency_limit,
+            queue_enabled: self.queue_enabled,
+            queue_max_size: self.queue_max_size,
+            queue_timeout_ms: self.queue_timeout_ms,
+            rate_limit_window_min: self.rate_limit_window_min,
+            rate_limit_requests: self.rate_limit_requests,
+            rate_limit_cost_micros: self.rate_limit_cost_micros,
+            daily_cost_limit_micros: self.daily_cost_limit_micros,
+            allowed_models: parse_list("allowed_models", &self.allowed_models)?,
+            permissions: parse_list("permissions", &self.permissions)?,
+            claude_account_id: self.claude_account_id.clone(),
+            openai_account_id: self.openai_account_id.clone(),
+            gemini_account_id: self.gemini_account_id.clone(),
+            allow_pool_fallback: self.allow_pool_fallback,
+            sale_price_micros: self.sale_price_micros,
+            currency: self.currency.clone(),
+            preset_id: self.preset_id.clone(),
+        })
+    }
+
+    /// When the key's validity ends, if it does ([`lifecycle::expiry`]).
+    pub fn expiry(&self) -> Option<i64> {
+        lifecycle::expiry(self.expires_at, self.activation_days, self.activated_at)
+    }
+
+    /// The lifecycle state at `now` ([`lifecycle::status`], the rule every query uses too).
+    pub fn status(&self, now: i64) -> KeyStatus {
+        lifecycle::status(
+            &Lifecycle {
+                is_active: self.is_active,
+                expires_at: self.expires_at,
+                activation_days: self.activation_days,
+                activated_at: self.activated_at,
+                quota_limit_micros: self.quota_limit_micros,
+                spent_micros: self.spent_micros,
+            },
+            now,
+        )
+    }
+}
+
+/// The JSON columns of a config, serialized once per write.
+pub(super) struct ConfigJson {
+    pub(super) tags: String,
+    pub(super) allowed_models: String,
+    pub(super) permissions: String,
+}
+
+impl ConfigJson {
+    pub(super) fn of(c: &KeyConfig) -> Self {
+        ConfigJson {
+            tags: to_json(&c.tags),
+            allowed_models: to_json(&c.allowed_models),
+            permissions: to_json(&c.permissions),
+        }
+    }
+}
