@@ -118,6 +118,12 @@ pub struct RelayOpts {
     /// instead of the one built in.
     #[arg(long, env = "PRICING_FILE")]
     pub pricing_file: Option<PathBuf>,
+    /// URL of a pricing table (same format, e.g. LiteLLM's upstream file) fetched at start and
+    /// every `PRICING_REFRESH_HOURS`; a failed or unsound fetch keeps the current table.
+    #[arg(long, env = "PRICING_URL")]
+    pub pricing_url: Option<String>,
+    #[arg(long, env = "PRICING_REFRESH_HOURS", default_value_t = 24.0)]
+    pub pricing_refresh_hours: f64,
 }
 
 /// Everything `serve` runs with.

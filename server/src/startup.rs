@@ -134,6 +134,14 @@ impl Application {
         )
         .await
         .context("starting the relay")?;
+        // The relay's prices follow `PRICING_URL`, when set (the one place this starts).
+        crate::pricing::refresh::spawn(
+            &config.serve.relay,
+            relay.clone(),
+            |r| &r.pricing,
+            &tasks,
+            shutdown.clone(),
+        )?;
         let proxies = ProxyTrust::from_settings(
             config.serve.trust_proxy_headers,
             config.serve.trusted_proxies.as_deref(),

@@ -415,6 +415,8 @@ async fn price_overrides_reach_the_relay_and_fallback_models_are_listed() {
     assert!(list["models"].as_array().unwrap().len() > 10);
     assert_eq!(list["fallbackModels"][0]["model"], "house-model");
     assert_eq!(list["fallbackModels"][0]["pricedNow"], false);
+    assert_eq!(list["fallbackModels"][0]["rule"], "fallback");
+    assert_eq!(list["fallbackModels"][0]["price"]["output"], 75.0);
     assert_eq!(list["fallbackPrice"]["output"], 75.0);
 
     let price =

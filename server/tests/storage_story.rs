@@ -398,13 +398,7 @@ async fn price_overrides(db: TestDb) {
     use tollgate::pricing::{ModelPrice, PriceSource, Pricing};
     let s = &db.store;
     assert!(s.list_price_overrides().await.unwrap().is_empty());
-    let price = |base: i64| ModelPrice {
-        input: base,
-        output: base * 5,
-        cache_write_5m: base * 5 / 4,
-        cache_write_1h: base * 2,
-        cache_read: base / 10,
-    };
+    let price = |base: i64| ModelPrice::flat(base, base * 5, base * 5 / 4, base * 2, base / 10);
     s.upsert_price_override("zeta-model", &price(1_000_000))
         .await
         .unwrap();
@@ -428,8 +422,8 @@ async fn price_overrides(db: TestDb) {
     let pricing = Pricing::builtin().with_overrides(&listed);
     let found = pricing.lookup("claude-sonnet-4-5-20250929");
     assert_eq!(
-        (found.price, found.source),
-        (price(4_000_000), PriceSource::Override)
+        (found.price.base(), found.source),
+        (price(4_000_000).base(), PriceSource::Override)
     );
 
     assert!(s.delete_price_override("zeta-model").await.unwrap());

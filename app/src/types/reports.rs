@@ -302,14 +302,50 @@ pub struct PricedModelView {
     pub provider: Option<String>,
 }
 
-/// A model seen in recent usage that no price matched: billed at the fallback price.
+/// How a model name was priced (see the README's pricing section).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PriceRuleView {
+    /// An override or table entry of that very name.
+    Exact,
+    /// The same after normalisation (provider prefix, snapshot date, `[1m]` stripped).
+    Alias,
+    /// The newest known model of its family.
+    Family,
+    /// The global fallback price.
+    Fallback,
+}
+
+/// A model seen in recent usage whose name nothing priced: billed by its family's price or at
+/// the fallback price.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FallbackModel {
     pub model: String,
     pub last_seen: DateTime<Utc>,
-    /// True when a price matches it by now (an override was added since).
+    /// True when a price matches it by now (an override was added, or the table has it).
     pub priced_now: bool,
+    /// The rule that prices it now.
+    pub rule: PriceRuleView,
+    /// The family that priced it (`gemini-*-flash*`), for [`PriceRuleView::Family`].
+    pub family: Option<String>,
+    /// The known model whose price it gets (the family's newest, the override, the entry).
+    pub priced_as: Option<String>,
+    /// The price it gets now: what "set price" pre-fills.
+    pub price: PriceInput,
+}
+
+/// Where the price table came from and how its refreshes go.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceTableInfo {
+    /// `builtin`, `file` (`PRICING_FILE`) or `url` (`PRICING_URL`).
+    pub origin: String,
+    pub loaded_at: DateTime<Utc>,
+    pub models: u64,
+    /// Refreshes from `PRICING_URL` that failed since the start (the table was kept).
+    pub refresh_failures: u64,
+    pub last_refresh_failure: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -319,6 +355,7 @@ pub struct PricingList {
     pub models: Vec<PricedModelView>,
     pub fallback_price: PriceInput,
     pub fallback_models: Vec<FallbackModel>,
+    pub table: PriceTableInfo,
 }
 
 /// A day of one key's usage.

@@ -13,16 +13,16 @@ use std::collections::HashMap;
 use app::error::AdminError;
 use app::port::ReportsPort;
 use app::types::{
-    micros_to_usd, usd_to_micros, FallbackModel, KeyHolderUsage, KeyUsage, LiveOverview,
-    MarginQuery, MarginReport, OperatorSettings, OperatorSettingsInput, PriceInput,
-    PricedModelView, PricingList, ReportRange, SplitBy, UsageReport,
+    usd_to_micros, KeyHolderUsage, KeyUsage, LiveOverview, MarginQuery, MarginReport,
+    OperatorSettings, OperatorSettingsInput, PriceInput, PricingList, ReportRange, SplitBy,
+    UsageReport,
 };
 use async_trait::async_trait;
 
 use super::error::internal;
 use super::AdminService;
 use crate::keys::holder::{self, HolderError};
-use crate::pricing::{ModelPrice, PriceSource, FALLBACK_PRICE};
+use crate::pricing::ModelPrice;
 use crate::storage::now_ms;
 use days::Days;
 use margin::MarginInputs;
@@ -82,16 +82,6 @@ fn price_micros(field: &str, usd: f64) -> Result<i64, AdminError> {
             field,
             "must be a price of at least 0 USD per million tokens",
         )),
-    }
-}
-
-fn price_view(p: &ModelPrice) -> PriceInput {
-    PriceInput {
-        input: micros_to_usd(p.input),
-        output: micros_to_usd(p.output),
-        cache_write_5m: micros_to_usd(p.cache_write_5m),
-        cache_write_1h: micros_to_usd(p.cache_write_1h),
-        cache_read: micros_to_usd(p.cache_read),
     }
 }
 
@@ -255,44 +245,23 @@ impl ReportsPort for AdminService {
 
     async fn pricing(&self) -> Result<PricingList, AdminError> {
         let pricing = self.relay.pricing.load();
-        let models = pricing
-            .catalog()
-            .into_iter()
-            .map(|m| PricedModelView {
-                price: price_view(&m.price),
-                overridden: m.source == PriceSource::Override,
-                provider: m.provider,
-                model: m.model,
-            })
-            .collect();
-        let fallback_models = self
+        let guessed = self
             .store
             .fallback_priced_models(FALLBACK_MODELS_SHOWN)
             .await
-            .map_err(internal)?
-            .into_iter()
-            .map(|(model, last_seen)| FallbackModel {
-                priced_now: pricing.lookup(&model).source != PriceSource::Fallback,
-                last_seen: chrono::DateTime::from_timestamp_millis(last_seen).unwrap_or_default(),
-                model,
-            })
-            .collect();
-        Ok(PricingList {
-            models,
-            fallback_price: price_view(&FALLBACK_PRICE),
-            fallback_models,
-        })
+            .map_err(internal)?;
+        Ok(crate::pricing::view::pricing_list(&pricing, guessed))
     }
 
     async fn set_price_override(&self, model: &str, price: PriceInput) -> Result<(), AdminError> {
         let model = check_model(model)?;
-        let price = ModelPrice {
-            input: price_micros("input", price.input)?,
-            output: price_micros("output", price.output)?,
-            cache_write_5m: price_micros("cacheWrite5m", price.cache_write_5m)?,
-            cache_write_1h: price_micros("cacheWrite1h", price.cache_write_1h)?,
-            cache_read: price_micros("cacheRead", price.cache_read)?,
-        };
+        let price = ModelPrice::flat(
+            price_micros("input", price.input)?,
+            price_micros("output", price.output)?,
+            price_micros("cacheWrite5m", price.cache_write_5m)?,
+            price_micros("cacheWrite1h", price.cache_write_1h)?,
+            price_micros("cacheRead", price.cache_read)?,
+        );
         self.store
             .upsert_price_override(&model, &price)
             .await

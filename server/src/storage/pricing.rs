@@ -19,13 +19,13 @@ impl From<OverrideRow> for (String, ModelPrice) {
     fn from(row: OverrideRow) -> Self {
         (
             row.model,
-            ModelPrice {
-                input: row.input_micros,
-                output: row.output_micros,
-                cache_write_5m: row.cache_write_5m_micros,
-                cache_write_1h: row.cache_write_1h_micros,
-                cache_read: row.cache_read_micros,
-            },
+            ModelPrice::flat(
+                row.input_micros,
+                row.output_micros,
+                row.cache_write_5m_micros,
+                row.cache_write_1h_micros,
+                row.cache_read_micros,
+            ),
         )
     }
 }

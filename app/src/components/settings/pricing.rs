@@ -1,5 +1,6 @@
-//! Price overrides (USD per million tokens): the overridden models, models recently billed at
-//! the fallback price, the whole price list, and a form to set a price.
+//! Price overrides (USD per million tokens): the overridden models, models recently billed by
+//! a guessed price (their family's or the fallback) with a one-click "use this price", where
+//! the price list comes from, the list itself, and a form to set a price.
 
 use leptos::prelude::*;
 
@@ -8,7 +9,9 @@ use crate::components::feedback::{busy_label, use_toasts, ConfirmButton, EmptySt
 use crate::components::table::{Column, DataTable};
 use crate::components::ui::ErrorBanner;
 use crate::i18n::{fmt_datetime, fmt_usd};
-use crate::types::{PriceInput, PricedModelView, PricingList};
+use crate::types::{
+    FallbackModel, PriceInput, PriceRuleView, PriceTableInfo, PricedModelView, PricingList,
+};
 use crate::{tr, use_locale, use_utc_offset};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -16,6 +19,9 @@ enum Change {
     Set(String, PriceInput),
     Delete(String),
 }
+
+/// Rows of the price list shown at once; the filter narrows the rest down.
+const CATALOG_ROWS: usize = 100;
 
 #[component]
 pub fn PricingSection() -> impl IntoView {
@@ -189,19 +195,27 @@ fn PricingView(list: PricingList, refresh: RwSignal<u32>) -> impl IntoView {
                         .fallback_models
                         .into_iter()
                         .map(|f| {
-                            let name = f.model.clone();
-                            let price = fallback_price.clone();
+                            let (name, price) = (f.model.clone(), f.price.clone());
+                            let (adopt, adopt_price) = (f.model.clone(), f.price.clone());
                             view! {
-                                <li>
+                                <li data-testid="fallback-model">
                                     <span class="mono">{f.model.clone()}</span>
                                     " "
-                                    {if f.priced_now {
-                                        view! { <span class="pill pill-ok">{tr("pricing.priced_now")}</span> }.into_any()
-                                    } else {
-                                        view! { <span class="pill pill-warn">{tr("pricing.at_fallback")}</span> }.into_any()
-                                    }}
+                                    {rule_pill(&f)}
+                                    " "
+                                    <span class="muted">{rule_text(&f)}</span>
+                                    " "
+                                    <span class="num">{format!("{} / {}", fmt_usd(f.price.input), fmt_usd(f.price.output))}</span>
                                     " "
                                     <span class="muted">{fmt_datetime(locale, f.last_seen, offset)}</span>
+                                    " "
+                                    {(!f.priced_now).then(|| view! {
+                                        <button type="button" class="btn btn-small" data-testid="use-price"
+                                            disabled=move || change.pending().get()
+                                            on:click=move |_| { change.dispatch(Change::Set(adopt.clone(), adopt_price.clone())); }>
+                                            {tr("pricing.use_price")}
+                                        </button>
+                                    })}
                                     " "
                                     <button type="button" class="btn btn-small" on:click=move |_| fill(&name, &price)>
                                         {tr("pricing.set_price")}
@@ -219,7 +233,7 @@ fn PricingView(list: PricingList, refresh: RwSignal<u32>) -> impl IntoView {
             <label for="pf-model">{tr("pricing.model")}</label>
             <input id="pf-model" type="text" required maxlength="200" list="pf-models" bind:value=model />
             <datalist id="pf-models">
-                {catalog.iter().map(|m| view! { <option value=m.model.clone()></option> }).collect_view()}
+                {list.models.iter().map(|m| view! { <option value=m.model.clone()></option> }).collect_view()}
             </datalist>
             <div class="form-row">
                 {labels
@@ -239,29 +253,87 @@ fn PricingView(list: PricingList, refresh: RwSignal<u32>) -> impl IntoView {
                 {move || busy_label(change.pending().get(), "pricing.save")}
             </button>
         </form>
+        <p class="hint" data-testid="price-table">{table_info(&list.table, locale, offset)}</p>
         <details class="catalog">
             <summary>{tr("pricing.catalog").replace("{n}", &catalog.len().to_string())}</summary>
             <label for="pf-filter">{tr("pricing.filter")}</label>
             <input id="pf-filter" type="search" bind:value=filter />
             <DataTable columns=catalog_columns>
-                        {catalog
-                            .into_iter()
-                            .map(|m| {
-                                let name = m.model.to_lowercase();
-                                view! {
-                                    <tr style:display=move || {
-                                        if filter.with(|f| name.contains(&f.trim().to_lowercase())) { "" } else { "none" }
-                                    }>
-                                        <td class="mono">
-                                            {m.model.clone()}
-                                            {m.overridden.then(|| view! { " " <span class="pill">{tr("pricing.overridden")}</span> })}
-                                        </td>
-                                        {price_cells(&m.price)}
-                                    </tr>
-                                }
-                            })
-                            .collect_view()}
+                {move || {
+                    let needle = filter.with(|f| f.trim().to_lowercase());
+                    let matching: Vec<&PricedModelView> = catalog
+                        .iter()
+                        .filter(|m| m.model.to_lowercase().contains(&needle))
+                        .collect();
+                    let total = matching.len();
+                    let rows = matching
+                        .into_iter()
+                        .take(CATALOG_ROWS)
+                        .map(|m| {
+                            view! {
+                                <tr>
+                                    <td class="mono">
+                                        {m.model.clone()}
+                                        {m.overridden.then(|| view! { " " <span class="pill">{tr("pricing.overridden")}</span> })}
+                                    </td>
+                                    {price_cells(&m.price)}
+                                </tr>
+                            }
+                        })
+                        .collect_view();
+                    let more = (total > CATALOG_ROWS).then(|| {
+                        let text = tr("pricing.catalog_shown")
+                            .replace("{shown}", &CATALOG_ROWS.to_string())
+                            .replace("{n}", &total.to_string());
+                        view! { <tr><td colspan="6" class="muted">{text}</td></tr> }
+                    });
+                    view! { {rows} {more} }
+                }}
             </DataTable>
         </details>
     }
+}
+
+fn rule_pill(f: &FallbackModel) -> impl IntoView {
+    let (class, key) = match (f.priced_now, f.rule) {
+        (true, _) => ("pill pill-ok", "pricing.priced_now"),
+        (false, PriceRuleView::Family) => ("pill pill-warn", "pricing.at_family"),
+        (false, _) => ("pill pill-warn", "pricing.at_fallback"),
+    };
+    view! { <span class=class>{tr(key)}</span> }
+}
+
+/// Which rule prices the model now, and as what.
+fn rule_text(f: &FallbackModel) -> String {
+    let model = f.priced_as.clone().unwrap_or_default();
+    match f.rule {
+        PriceRuleView::Family => tr("pricing.rule_family")
+            .replace("{family}", f.family.as_deref().unwrap_or_default())
+            .replace("{model}", &model),
+        PriceRuleView::Fallback => tr("pricing.rule_fallback").to_string(),
+        PriceRuleView::Exact | PriceRuleView::Alias => {
+            tr("pricing.rule_priced").replace("{model}", &model)
+        }
+    }
+}
+
+fn table_info(t: &PriceTableInfo, locale: crate::i18n::Locale, offset: i32) -> String {
+    let origin = match t.origin.as_str() {
+        "url" => tr("pricing.origin_url"),
+        "file" => tr("pricing.origin_file"),
+        _ => tr("pricing.origin_builtin"),
+    };
+    let mut text = tr("pricing.table_info")
+        .replace("{origin}", origin)
+        .replace("{n}", &t.models.to_string())
+        .replace("{time}", &fmt_datetime(locale, t.loaded_at, offset));
+    if let (n @ 1.., Some(at)) = (t.refresh_failures, t.last_refresh_failure) {
+        text.push(' ');
+        text.push_str(
+            &tr("pricing.refresh_failures")
+                .replace("{n}", &n.to_string())
+                .replace("{time}", &fmt_datetime(locale, at, offset)),
+        );
+    }
+    text
 }

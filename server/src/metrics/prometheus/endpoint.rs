@@ -256,7 +256,46 @@ pub fn render(relay: &Relay, now: i64) -> String {
         &[],
         relay.webhooks.dropped(),
     );
+    pricing_metrics(&mut out, &relay.pricing.load());
     out.finish()
+}
+
+/// The price table in use and its refreshes from `PRICING_URL`.
+fn pricing_metrics(out: &mut Exposition, pricing: &crate::pricing::Pricing) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (origin, loaded_at_ms, models) = pricing.table_origin();
+    out.family(
+        "tollgate_pricing_table_models",
+        "gauge",
+        "Models the price table prices, by where the table came from (builtin, file, url).",
+    );
+    out.sample(
+        "tollgate_pricing_table_models",
+        &[("origin", origin.as_str())],
+        models,
+    );
+    gauge(
+        out,
+        "tollgate_pricing_table_loaded_timestamp_seconds",
+        "When the price table in use was read or fetched.",
+        loaded_at_ms / 1000,
+    );
+    let status = pricing.refresh_status();
+    for (name, help, value) in [
+        (
+            "tollgate_pricing_refresh_attempts_total",
+            "Fetches of PRICING_URL.",
+            status.attempts.load(Relaxed),
+        ),
+        (
+            "tollgate_pricing_refresh_failures_total",
+            "Fetches of PRICING_URL that failed or were refused (the table in use was kept).",
+            status.failures.load(Relaxed),
+        ),
+    ] {
+        out.family(name, "counter", help);
+        out.sample(name, &[], value);
+    }
 }
 
 fn account_labels(a: &UpstreamAccount) -> [(&'static str, &str); 3] {
