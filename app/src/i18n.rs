@@ -7,6 +7,7 @@
 mod accounts;
 mod common;
 mod format;
+mod import;
 mod keys;
 mod overview;
 mod reports;
@@ -182,6 +183,7 @@ const TABLES: &[&[(&str, &str, &str)]] = &[
     accounts::TEXTS,
     reports::TEXTS,
     settings::TEXTS,
+    import::TEXTS,
 ];
 
 pub fn t(locale: Locale, key: &'static str) -> &'static str {

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 mod command;
+pub mod import;
 pub mod keys;
 pub mod usage;
 

@@ -80,6 +80,15 @@ impl Binding<'_> {
         }
     }
 
+    /// The ENCRYPTION_KEY of a relay whose keys were imported (`legacy_key_salts.salt_enc`).
+    pub fn legacy_key_salt(id: &str) -> Binding<'_> {
+        Binding {
+            table: "legacy_key_salts",
+            column: "salt",
+            row: id,
+        }
+    }
+
     fn associated_data(&self) -> String {
         format!("tollgate:{}:{}:{}", self.table, self.column, self.row)
     }

@@ -22,6 +22,9 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Usage { command }) => {
             std::process::exit(tollgate::cli::usage::run(&cli.common, command).await)
         }
+        Some(Command::Import { command }) => {
+            std::process::exit(tollgate::cli::import::run(&cli.common, command).await)
+        }
     }
 }
 

@@ -4,12 +4,14 @@
 
 mod accounts;
 mod auth;
+mod import;
 mod keys;
 mod reports;
 mod webhooks;
 
 pub use accounts::*;
 pub use auth::*;
+pub use import::*;
 pub use keys::*;
 pub use reports::*;
 pub use webhooks::*;

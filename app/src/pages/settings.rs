@@ -1,9 +1,11 @@
-//! Settings: currency and exchange rate, price overrides, webhooks, and the password.
+//! Settings: currency and exchange rate, price overrides, webhooks, importing from CRS, and
+//! the password.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::ChangePassword;
+use crate::components::settings::import::ImportSection;
 use crate::components::settings::operator::OperatorSection;
 use crate::components::settings::pricing::PricingSection;
 use crate::components::settings::webhooks::WebhooksSection;
@@ -21,11 +23,13 @@ pub fn SettingsPage() -> impl IntoView {
             <a href="#operator-heading">{tr("settings.business")}</a>
             <a href="#pricing-heading">{tr("pricing.heading")}</a>
             <a href="#webhooks-heading">{tr("webhooks.heading")}</a>
+            <a href="#import-heading">{tr("import.heading")}</a>
             <a href="#password-heading">{tr("settings.password")}</a>
         </nav>
         <OperatorSection />
         <PricingSection />
         <WebhooksSection />
+        <ImportSection />
         <section class="card" aria-labelledby="password-heading">
             <h2 id="password-heading">{tr("settings.password")}</h2>
             <ErrorBanner error />

@@ -6,12 +6,14 @@
 
 mod accounts;
 mod auth;
+mod import;
 mod keys;
 mod reports;
 mod webhooks;
 
 pub use accounts::*;
 pub use auth::*;
+pub use import::*;
 pub use keys::*;
 pub use reports::*;
 pub use webhooks::*;
@@ -22,12 +24,20 @@ use crate::error::AdminError;
 
 /// Every admin capability, as one object.
 pub trait AdminPort:
-    AccountsPort + AuthPort + WebhooksPort + KeysPort + ReportsPort + Send + Sync + 'static
+    AccountsPort + AuthPort + WebhooksPort + KeysPort + ReportsPort + ImportPort + Send + Sync + 'static
 {
 }
 
 impl<T> AdminPort for T where
-    T: AccountsPort + AuthPort + WebhooksPort + KeysPort + ReportsPort + Send + Sync + 'static
+    T: AccountsPort
+        + AuthPort
+        + WebhooksPort
+        + KeysPort
+        + ReportsPort
+        + ImportPort
+        + Send
+        + Sync
+        + 'static
 {
 }
 

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod import;
 pub mod keys;
 pub mod money;
 pub mod reports;
@@ -10,6 +11,7 @@ pub mod webhooks;
 
 pub use accounts::*;
 pub use auth::*;
+pub use import::*;
 pub use keys::*;
 pub use money::*;
 pub use reports::*;

@@ -5,6 +5,7 @@
 mod accounts;
 pub mod auth;
 pub mod error;
+mod import;
 mod keys;
 mod reports;
 pub mod rest;

@@ -89,6 +89,7 @@ fn holder_error(e: HolderError) -> AdminError {
     match e {
         HolderError::Missing | HolderError::Unknown => AdminError::not_found("key"),
         HolderError::Store(e) => internal(e),
+        HolderError::Unavailable => AdminError::Internal,
     }
 }
 
@@ -301,7 +302,13 @@ impl ReportsPort for AdminService {
     }
 
     async fn key_holder_usage(&self, presented_key: &str) -> Result<KeyHolderUsage, AdminError> {
-        holder::key_holder_usage(&self.store, self.tz(), presented_key, |id| {
+        let hashes = self
+            .relay
+            .keys
+            .stored_hashes(presented_key.trim())
+            .await
+            .map_err(|_| holder_error(HolderError::Unavailable))?;
+        holder::key_holder_usage(&self.store, self.tz(), presented_key, &hashes, |id| {
             self.live_usage(id)
         })
         .await

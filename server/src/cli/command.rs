@@ -1,6 +1,6 @@
-//! The command line: `tollgate [serve|migrate|admin|keys|accounts|usage]`. Each command's own
-//! arguments live with the command (`cli::keys`, `cli::accounts`, `cli::usage`); the options
-//! they share are `config::CommonOpts`.
+//! The command line: `tollgate [serve|migrate|admin|keys|accounts|usage|import]`. Each command's
+//! own arguments live with the command (`cli::keys`, `cli::accounts`, `cli::usage`,
+//! `cli::import`); the options they share are `config::CommonOpts`.
 
 use clap::{Parser, Subcommand};
 
@@ -45,6 +45,11 @@ pub enum Command {
     Usage {
         #[command(subcommand)]
         command: crate::cli::usage::UsageCommand,
+    },
+    /// Bring another relay's accounts, groups, keys and usage over (idempotent).
+    Import {
+        #[command(subcommand)]
+        command: crate::cli::import::ImportCommand,
     },
 }
 

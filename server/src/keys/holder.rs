@@ -6,7 +6,6 @@
 use app::types::{micros_to_usd, KeyDayUsage, KeyHolderUsage, KeyModelUsage, KeyUsage};
 use chrono::{DateTime, Duration, Utc};
 
-use crate::crypto::token_hash;
 use crate::limits::LiveUsage;
 use crate::storage::reports::UsageSumRow;
 use crate::storage::{now_ms, Store, StoreError};
@@ -26,6 +25,9 @@ pub enum HolderError {
     Unknown,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The imported key salts could not be read (logged where it happened).
+    #[error("key lookup unavailable")]
+    Unavailable,
 }
 
 fn time(ms: i64) -> DateTime<Utc> {
@@ -92,10 +94,13 @@ pub async fn recent_usage(
 /// The key holder's view of the key they present.
 /// `live_usage` gives this instance's live figures of a key, which are ahead of the database by
 /// the requests not yet written.
+/// `hashes` are what the key may be stored under (`KeyDirectory::stored_hashes`: Tollgate's
+/// hash, or a `cr_` key's CRS hash under each imported salt).
 pub async fn key_holder_usage(
     store: &Store,
     tz: chrono_tz::Tz,
     presented: &str,
+    hashes: &[String],
     live_usage: impl FnOnce(&str) -> LiveUsage,
 ) -> Result<KeyHolderUsage, HolderError> {
     let presented = presented.trim();
@@ -105,10 +110,14 @@ pub async fn key_holder_usage(
     if presented.len() > MAX_PRESENTED_LEN {
         return Err(HolderError::Unknown);
     }
-    let row = store
-        .api_key_by_hash(&token_hash(presented))
-        .await?
-        .ok_or(HolderError::Unknown)?;
+    let mut found = None;
+    for hash in hashes {
+        found = store.api_key_by_hash(hash).await?;
+        if found.is_some() {
+            break;
+        }
+    }
+    let row = found.ok_or(HolderError::Unknown)?;
     let now = now_ms();
     let live = live_usage(&row.id);
     let spent = row.spent_micros.max(live.spent);

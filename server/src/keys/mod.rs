@@ -5,6 +5,7 @@
 pub mod csv;
 pub mod fields;
 pub mod holder;
+pub mod legacy;
 pub mod lifecycle;
 pub mod names;
 pub mod patch;

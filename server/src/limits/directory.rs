@@ -13,9 +13,11 @@ use chrono::{Datelike, TimeZone};
 use parking_lot::{Mutex, RwLock};
 use tokio_util::task::TaskTracker;
 
+use super::legacy::LegacySalts;
 use super::slots::QueuePolicy;
 use super::{Binding, KeyLimits, LimitState, Refusal};
-use crate::crypto::token_hash;
+use crate::crypto::{token_hash, Cipher};
+use crate::keys::legacy::is_crs_key;
 use crate::storage::key_limits::KeyLimitsRow;
 use crate::storage::{now_ms, Store};
 
@@ -30,6 +32,7 @@ pub struct KeyDirectory {
     by_hash: RwLock<HashMap<String, Arc<ArcSwap<KeyLimits>>>>,
     hash_of: RwLock<HashMap<Arc<str>, String>>,
     negative: Mutex<HashMap<String, Instant>>,
+    legacy: LegacySalts,
 }
 
 /// The calendar day of `now_ms` in `tz` (days since the epoch) and the next local midnight.
@@ -97,6 +100,7 @@ impl KeyDirectory {
         state: Arc<dyn LimitState>,
         tz: chrono_tz::Tz,
         tasks: TaskTracker,
+        cipher: Cipher,
     ) -> Self {
         KeyDirectory {
             store,
@@ -106,6 +110,7 @@ impl KeyDirectory {
             by_hash: Default::default(),
             hash_of: Default::default(),
             negative: Default::default(),
+            legacy: LegacySalts::new(cipher),
         }
     }
 
@@ -123,13 +128,7 @@ impl KeyDirectory {
         if presented.is_empty() {
             return Err(Refusal::MissingKey);
         }
-        let hash = token_hash(presented);
-        // Bind first: a read guard must not live across the load's await.
-        let cached = self.by_hash.read().get(&hash).cloned();
-        let slot = match cached {
-            Some(slot) => slot,
-            None => self.load(&hash).await?,
-        };
+        let slot = self.resolve(presented).await?;
         let mut key = slot.load_full();
         if !key.is_active {
             return Err(Refusal::Disabled);
@@ -144,6 +143,58 @@ impl KeyDirectory {
             }
         }
         Ok(key)
+    }
+
+    /// The cached slot of the presented key, by Tollgate's hash or, for a `cr_...` key
+    /// imported from CRS, by its CRS hash under each imported salt.
+    async fn resolve(&self, presented: &str) -> Result<Arc<ArcSwap<KeyLimits>>, Refusal> {
+        if !is_crs_key(presented) {
+            return self.slot(&token_hash(presented)).await;
+        }
+        for retry in [false, true] {
+            let Some(hashes) = self.legacy.hashes(&self.store, presented, retry).await? else {
+                break;
+            };
+            for hash in hashes {
+                match self.slot(&hash).await {
+                    Err(Refusal::UnknownKey) => continue,
+                    found => return found,
+                }
+            }
+        }
+        Err(Refusal::UnknownKey)
+    }
+
+    /// The hashes a presented key may be stored under (for lookups outside the relay's cache,
+    /// such as the key holder's page).
+    pub async fn stored_hashes(&self, presented: &str) -> Result<Vec<String>, Refusal> {
+        if !is_crs_key(presented) {
+            return Ok(vec![token_hash(presented)]);
+        }
+        let mut hashes = Vec::new();
+        for retry in [false, true] {
+            if let Some(more) = self.legacy.hashes(&self.store, presented, retry).await? {
+                hashes.extend(more);
+            }
+        }
+        hashes.dedup();
+        Ok(hashes)
+    }
+
+    /// After an import on this instance: imported key salts are read afresh, and keys
+    /// presented before they were imported are no longer remembered as unknown.
+    pub fn imported(&self) {
+        self.legacy.forget();
+        self.negative.lock().clear();
+    }
+
+    async fn slot(&self, hash: &str) -> Result<Arc<ArcSwap<KeyLimits>>, Refusal> {
+        // Bind first: a read guard must not live across the load's await.
+        let cached = self.by_hash.read().get(hash).cloned();
+        match cached {
+            Some(slot) => Ok(slot),
+            None => self.load(hash).await,
+        }
     }
 
     async fn load(&self, hash: &str) -> Result<Arc<ArcSwap<KeyLimits>>, Refusal> {

@@ -73,6 +73,13 @@ impl LimitState for MemoryLimits {
         q.day_spent += day_spent;
     }
 
+    fn add_spent(&self, key_id: &str, delta: i64) {
+        if !self.is_seeded(key_id) {
+            return;
+        }
+        self.state(key_id).quota.lock().spent += delta;
+    }
+
     fn is_seeded(&self, key_id: &str) -> bool {
         self.keys
             .read()

@@ -8,6 +8,7 @@
 //! (settled, refused later, failed, dropped by a client disconnect, or unwound by a panic).
 
 pub mod directory;
+pub mod legacy;
 pub mod memory;
 pub mod slots;
 pub mod window;
@@ -168,6 +169,9 @@ pub trait LimitState: Send + Sync + 'static {
     /// Makes the persisted spend of a key known (first sight of the key on this instance).
     fn seed(&self, key_id: &str, spent: i64, day: i32, day_spent: i64);
     fn is_seeded(&self, key_id: &str) -> bool;
+    /// Adds spend counted elsewhere (an import) to a key already seeded; an unseeded key reads
+    /// it from the database at its first sight.
+    fn add_spent(&self, key_id: &str, delta: i64);
     /// Reserves up to `estimate` against the quota and the daily limit; refuses only when
     /// nothing remains.
     fn reserve(

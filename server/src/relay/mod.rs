@@ -157,7 +157,13 @@ impl Relay {
         let opts = &settings.serve;
         let tz = settings.common.timezone;
         let limits = Arc::new(MemoryLimits::default());
-        let keys = KeyDirectory::new(store.clone(), limits.clone(), tz, tasks.clone());
+        let keys = KeyDirectory::new(
+            store.clone(),
+            limits.clone(),
+            tz,
+            tasks.clone(),
+            cipher.clone(),
+        );
         let clients = Arc::new(clients::HttpClients::new(&opts.relay));
         let sticky = StickyMap::new(
             (opts.scheduler.sticky_ttl_hours * 3_600_000.0) as i64,

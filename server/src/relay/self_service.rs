@@ -16,7 +16,14 @@ use crate::keys::holder::{key_holder_usage, HolderError};
 pub async fn usage(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Response {
     let key = presented_key(&headers, Protocol::Anthropic);
     let live = |id: &str| relay.keys.state().usage(id);
-    match key_holder_usage(&relay.store, relay.settings.common.timezone, key, live).await {
+    let looked_up = match relay.keys.stored_hashes(key.trim()).await {
+        Ok(hashes) => {
+            let tz = relay.settings.common.timezone;
+            key_holder_usage(&relay.store, tz, key, &hashes, live).await
+        }
+        Err(_) => Err(HolderError::Unavailable),
+    };
+    match looked_up {
         Ok(view) => Json(view).into_response(),
         Err(HolderError::Missing) => RelayError::new(
             StatusCode::UNAUTHORIZED,
@@ -39,5 +46,11 @@ pub async fn usage(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Respo
             )
             .into_response(Protocol::Anthropic)
         }
+        Err(HolderError::Unavailable) => RelayError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::Api,
+            "the usage of this key cannot be read right now",
+        )
+        .into_response(Protocol::Anthropic),
     }
 }

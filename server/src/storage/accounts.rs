@@ -40,6 +40,67 @@ const ACCOUNT_COLUMNS: &str = "id, name, platform, account_type, api_key_enc, ap
      supported_models, model_mapping, max_concurrency, monthly_cost_micros, notes, extra, created_at, updated_at, \
      last_used_at";
 
+/// Inserts an account or rewrites every column of it; bind with [`bind_account!`] (which
+/// needs `text::fold` in scope).
+pub(super) const SAVE_ACCOUNT: &str = "INSERT INTO accounts (id, name, platform, account_type, api_key_enc, api_key_hint, base_url,
+                    proxy_enc, proxy_hint, priority, is_active, schedulable, status, status_message,
+                    status_changed_at, cooldown_until, supported_models, model_mapping, max_concurrency,
+                    monthly_cost_micros, notes, extra, created_at, updated_at, last_used_at, name_key)
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, platform = excluded.platform,
+                    account_type = excluded.account_type, api_key_enc = excluded.api_key_enc,
+                    api_key_hint = excluded.api_key_hint, base_url = excluded.base_url,
+                    proxy_enc = excluded.proxy_enc, proxy_hint = excluded.proxy_hint,
+                    priority = excluded.priority, is_active = excluded.is_active,
+                    schedulable = excluded.schedulable, status = excluded.status,
+                    status_message = excluded.status_message, status_changed_at = excluded.status_changed_at,
+                    cooldown_until = excluded.cooldown_until, supported_models = excluded.supported_models,
+                    model_mapping = excluded.model_mapping, max_concurrency = excluded.max_concurrency,
+                    monthly_cost_micros = excluded.monthly_cost_micros, notes = excluded.notes,
+                    extra = excluded.extra, updated_at = excluded.updated_at,
+                    name_key = excluded.name_key";
+
+/// Binds an [`AccountRow`] to [`SAVE_ACCOUNT`].
+macro_rules! bind_account {
+    ($query:expr, $a:expr) => {
+        $query
+            .bind(&$a.id)
+            .bind(&$a.name)
+            .bind(&$a.platform)
+            .bind(&$a.account_type)
+            .bind(&$a.api_key_enc)
+            .bind(&$a.api_key_hint)
+            .bind(&$a.base_url)
+            .bind(&$a.proxy_enc)
+            .bind(&$a.proxy_hint)
+            .bind($a.priority)
+            .bind($a.is_active)
+            .bind($a.schedulable)
+            .bind(&$a.status)
+            .bind(&$a.status_message)
+            .bind($a.status_changed_at)
+            .bind($a.cooldown_until)
+            .bind(&$a.supported_models)
+            .bind(&$a.model_mapping)
+            .bind($a.max_concurrency)
+            .bind($a.monthly_cost_micros)
+            .bind(&$a.notes)
+            .bind(&$a.extra)
+            .bind($a.created_at)
+            .bind($a.updated_at)
+            .bind($a.last_used_at)
+            .bind(fold(&$a.name))
+    };
+}
+pub(super) use bind_account;
+
+/// Inserts a group or renames / redescribes it (its platform never changes).
+pub(super) const SAVE_GROUP: &str =
+    "INSERT INTO account_groups (id, name, platform, description, created_at, updated_at, name_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description,
+        updated_at = excluded.updated_at, name_key = excluded.name_key";
+
 #[derive(Clone, Debug, FromRow)]
 pub struct AccountEventRow {
     pub account_id: String,
@@ -95,53 +156,9 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn save_account(&self, a: &AccountRow) -> StoreResult<()> {
         with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO accounts (id, name, platform, account_type, api_key_enc, api_key_hint, base_url,
-                    proxy_enc, proxy_hint, priority, is_active, schedulable, status, status_message,
-                    status_changed_at, cooldown_until, supported_models, model_mapping, max_concurrency,
-                    monthly_cost_micros, notes, extra, created_at, updated_at, last_used_at, name_key)
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, platform = excluded.platform,
-                    account_type = excluded.account_type, api_key_enc = excluded.api_key_enc,
-                    api_key_hint = excluded.api_key_hint, base_url = excluded.base_url,
-                    proxy_enc = excluded.proxy_enc, proxy_hint = excluded.proxy_hint,
-                    priority = excluded.priority, is_active = excluded.is_active,
-                    schedulable = excluded.schedulable, status = excluded.status,
-                    status_message = excluded.status_message, status_changed_at = excluded.status_changed_at,
-                    cooldown_until = excluded.cooldown_until, supported_models = excluded.supported_models,
-                    model_mapping = excluded.model_mapping, max_concurrency = excluded.max_concurrency,
-                    monthly_cost_micros = excluded.monthly_cost_micros, notes = excluded.notes,
-                    extra = excluded.extra, updated_at = excluded.updated_at,
-                    name_key = excluded.name_key",
-            )
-            .bind(&a.id)
-            .bind(&a.name)
-            .bind(&a.platform)
-            .bind(&a.account_type)
-            .bind(&a.api_key_enc)
-            .bind(&a.api_key_hint)
-            .bind(&a.base_url)
-            .bind(&a.proxy_enc)
-            .bind(&a.proxy_hint)
-            .bind(a.priority)
-            .bind(a.is_active)
-            .bind(a.schedulable)
-            .bind(&a.status)
-            .bind(&a.status_message)
-            .bind(a.status_changed_at)
-            .bind(a.cooldown_until)
-            .bind(&a.supported_models)
-            .bind(&a.model_mapping)
-            .bind(a.max_concurrency)
-            .bind(a.monthly_cost_micros)
-            .bind(&a.notes)
-            .bind(&a.extra)
-            .bind(a.created_at)
-            .bind(a.updated_at)
-            .bind(a.last_used_at)
-            .bind(fold(&a.name))
-            .execute(pool)
-            .await?;
+            bind_account!(sqlx::query(SAVE_ACCOUNT), a)
+                .execute(pool)
+                .await?;
         });
         Ok(())
     }
@@ -309,22 +326,16 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn save_group(&self, g: &GroupRow) -> StoreResult<()> {
         with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO account_groups (id, name, platform, description, created_at, updated_at,
-                    name_key)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description,
-                    updated_at = excluded.updated_at, name_key = excluded.name_key",
-            )
-            .bind(&g.id)
-            .bind(&g.name)
-            .bind(&g.platform)
-            .bind(&g.description)
-            .bind(g.created_at)
-            .bind(g.updated_at)
-            .bind(fold(&g.name))
-            .execute(pool)
-            .await?;
+            sqlx::query(SAVE_GROUP)
+                .bind(&g.id)
+                .bind(&g.name)
+                .bind(&g.platform)
+                .bind(&g.description)
+                .bind(g.created_at)
+                .bind(g.updated_at)
+                .bind(fold(&g.name))
+                .execute(pool)
+                .await?;
         });
         Ok(())
     }

@@ -34,6 +34,11 @@ const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[
         column: "secret_enc",
         binding: Binding::webhook_secret,
     },
+    EncryptedColumn {
+        table: "legacy_key_salts",
+        column: "salt_enc",
+        binding: Binding::legacy_key_salt,
+    },
 ];
 
 impl Store {

@@ -12,7 +12,7 @@ mod row;
 
 use filter::Arg;
 pub use filter::KeyFilter;
-use row::ConfigJson;
+pub(super) use row::ConfigJson;
 pub use row::{ExpiredKey, KeyConfig, KeyRow, NewKey};
 
 /// The stored columns a key is read back with (never the hash).
@@ -52,8 +52,9 @@ macro_rules! bind_config {
             .bind($c.preset_id.as_deref())
     };
 }
+pub(super) use bind_config;
 
-const INSERT_KEY: &str = "INSERT INTO api_keys (id, key_hash, key_prefix, name,
+pub(super) const INSERT_KEY: &str = "INSERT INTO api_keys (id, key_hash, key_prefix, name,
     description, tags, is_active, quota_limit_micros, expires_at, activation_days,
     concurrency_limit, queue_enabled, queue_max_size, queue_timeout_ms, rate_limit_window_min,
     rate_limit_requests, rate_limit_cost_micros, daily_cost_limit_micros, allowed_models,
@@ -62,7 +63,7 @@ const INSERT_KEY: &str = "INSERT INTO api_keys (id, key_hash, key_prefix, name,
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
     $20, $21, $22, $23, $24, $25, $26, $27, $28, $28, $29, $30)";
 
-const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
+pub(super) const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
     description = $2, tags = $3, is_active = $4, quota_limit_micros = $5, expires_at = $6,
     activation_days = $7, concurrency_limit = $8, queue_enabled = $9, queue_max_size = $10,
     queue_timeout_ms = $11, rate_limit_window_min = $12, rate_limit_requests = $13,

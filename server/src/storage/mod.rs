@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod admins;
 pub mod encrypted;
+pub mod import;
 pub mod key_limits;
 pub mod keys;
 pub mod presets;

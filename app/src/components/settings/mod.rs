@@ -1,5 +1,6 @@
 //! The settings page's sections.
 
+pub mod import;
 pub mod operator;
 pub mod pricing;
 pub mod webhook_form;

@@ -1,11 +1,12 @@
 //! The JSON REST API under `/admin/...`: a thin HTTP skin over the admin service, one file per
-//! area (`auth`, `accounts`, `keys`, `reports`, `webhooks`), each registering its routes into
+//! area (`auth`, `accounts`, `keys`, `reports`, `webhooks`, `import`), each registering its routes into
 //! one [`RouteTable`] so the auth sweep test can call every route. Handlers see only the admin
 //! service; bodies and query strings are read by the strict extractors of `extract`.
 
 mod accounts;
 mod auth;
 pub mod extract;
+mod import;
 mod keys;
 mod reports;
 mod webhooks;
@@ -59,6 +60,7 @@ pub fn routes() -> RouteTable {
     let table = accounts::register(table);
     let table = keys::register(table);
     let table = webhooks::register(table);
+    let table = import::register(table);
     reports::register(table)
 }
 

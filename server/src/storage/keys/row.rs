@@ -192,14 +192,14 @@ impl KeyRow {
 }
 
 /// The JSON columns of a config, serialized once per write.
-pub(super) struct ConfigJson {
-    pub(super) tags: String,
-    pub(super) allowed_models: String,
-    pub(super) permissions: String,
+pub(crate) struct ConfigJson {
+    pub(crate) tags: String,
+    pub(crate) allowed_models: String,
+    pub(crate) permissions: String,
 }
 
 impl ConfigJson {
-    pub(super) fn of(c: &KeyConfig) -> Self {
+    pub(crate) fn of(c: &KeyConfig) -> Self {
         ConfigJson {
             tags: to_json(&c.tags),
             allowed_models: to_json(&c.allowed_models),

@@ -1,0 +1,76 @@
+//! Settings → Import and `POST /admin/import/crs`: the CRS importer (`crate::import::crs`) run
+//! by an administrator, then this instance's caches brought up to date (accounts, changed
+//! keys, their live spend, the imported key salts). Other instances see the changes through
+//! their polling, as with any edit.
+
+use app::error::AdminError;
+use app::port::ImportPort;
+use app::types::{CrsImportRequest, ImportReport};
+use async_trait::async_trait;
+
+use super::error::internal;
+use super::AdminService;
+use crate::import::crs::{self, CrsImportOptions, ImportError};
+use crate::secret::Secret;
+use crate::storage::import::ImportWrites;
+
+static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn admin_error(e: ImportError) -> AdminError {
+    match e {
+        ImportError::Invalid { field, message } => AdminError::validation(field, message),
+        ImportError::Source(message) => AdminError::validation("redisUrl", message),
+        ImportError::WrongKey(message) => AdminError::validation("crsEncryptionKey", message),
+        ImportError::Conflict(message) => AdminError::conflict(message),
+        ImportError::Store(e) => internal(e),
+    }
+}
+
+impl AdminService {
+    /// Tells the relay what an import wrote.
+    async fn imported(&self, w: &ImportWrites) -> Result<(), AdminError> {
+        if !w.accounts.is_empty() || !w.groups.is_empty() || !w.memberships.is_empty() {
+            self.relay.scheduler.reload(false).await.map_err(|e| {
+                tracing::error!(error = %e, "reloading the account pool after an import failed");
+                AdminError::Internal
+            })?;
+        }
+        for s in &w.spend {
+            self.relay.keys.state().add_spent(&s.key_id, s.spent_delta);
+        }
+        let changed = w.new_keys.iter().chain(&w.updated_keys).map(|k| &k.key.id);
+        for id in changed.chain(w.spend.iter().map(|s| &s.key_id)) {
+            self.key_changed(id);
+        }
+        self.relay.keys.imported();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ImportPort for AdminService {
+    async fn import_crs(
+        &self,
+        admin_id: &str,
+        request: CrsImportRequest,
+    ) -> Result<ImportReport, AdminError> {
+        let secret = |v: Option<String>| v.filter(|s| !s.trim().is_empty()).map(Secret::new);
+        let opts = CrsImportOptions {
+            redis_url: request.redis_url,
+            encryption_key: secret(request.crs_encryption_key),
+            sample_key: secret(request.crs_sample_key),
+            dry_run: request.dry_run,
+            only: request.only,
+            started_by: format!("admin:{admin_id}"),
+        };
+        // One import at a time on this instance (a second click, a second admin).
+        let Ok(_running) = RUNNING.try_lock() else {
+            return Err(AdminError::conflict("an import is running already"));
+        };
+        let outcome = crs::run(&self.store, &self.cipher, &opts)
+            .await
+            .map_err(admin_error)?;
+        self.imported(&outcome.writes).await?;
+        Ok(outcome.report)
+    }
+}
