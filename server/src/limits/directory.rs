@@ -90,6 +90,8 @@ pub fn limits_from_row(row: &KeyLimitsRow) -> KeyLimits {
         openai: Binding::parse(&row.openai_account_id),
         gemini: Binding::parse(&row.gemini_account_id),
         allow_pool_fallback: row.allow_pool_fallback,
+        strict_max_tokens: row.strict_max_tokens,
+        allow_server_tools: row.allow_server_tools,
         preset_id: row.preset_id.clone(),
     }
 }

@@ -91,6 +91,7 @@ impl LimitState for MemoryLimits {
         &self,
         key: &KeyLimits,
         estimate: i64,
+        floor: i64,
         day: i32,
         next_midnight: i64,
     ) -> Result<Reservation, Refusal> {
@@ -106,6 +107,13 @@ impl LimitState for MemoryLimits {
                     spent: q.spent,
                 });
             }
+            if floor > remaining {
+                return Err(Refusal::InputOverBudget {
+                    estimate: floor,
+                    remaining,
+                    daily: false,
+                });
+            }
             amount = amount.min(remaining);
         }
         if key.daily_cost_limit > 0 {
@@ -115,6 +123,13 @@ impl LimitState for MemoryLimits {
                     limit: key.daily_cost_limit,
                     spent: q.day_spent,
                     resets_at: next_midnight,
+                });
+            }
+            if floor > remaining {
+                return Err(Refusal::InputOverBudget {
+                    estimate: floor,
+                    remaining,
+                    daily: true,
                 });
             }
             amount = amount.min(remaining);
@@ -229,6 +244,8 @@ pub(crate) mod tests {
             openai: Binding::Pool,
             gemini: Binding::Pool,
             allow_pool_fallback: false,
+            strict_max_tokens: false,
+            allow_server_tools: true,
             preset_id: None,
         }
     }

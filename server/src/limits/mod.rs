@@ -70,6 +70,10 @@ pub struct KeyLimits {
     pub gemini: Binding,
     pub allow_pool_fallback: bool,
     pub preset_id: Option<String>,
+    /// Lower each request's output ceiling to what the remaining quota can pay for.
+    pub strict_max_tokens: bool,
+    /// Server-side tools (web search, code execution, grounding) may be used.
+    pub allow_server_tools: bool,
 }
 
 impl KeyLimits {
@@ -122,6 +126,12 @@ pub enum Refusal {
         limit: i64,
         spent: i64,
     },
+    /// The request's input alone would cost more than the quota (or today's budget) has left.
+    InputOverBudget {
+        estimate: i64,
+        remaining: i64,
+        daily: bool,
+    },
     DailyLimit {
         limit: i64,
         spent: i64,
@@ -172,12 +182,13 @@ pub trait LimitState: Send + Sync + 'static {
     /// Adds spend counted elsewhere (an import) to a key already seeded; an unseeded key reads
     /// it from the database at its first sight.
     fn add_spent(&self, key_id: &str, delta: i64);
-    /// Reserves up to `estimate` against the quota and the daily limit; refuses only when
-    /// nothing remains.
+    /// Reserves up to `estimate` against the quota and the daily limit; refuses when nothing
+    /// remains, or when less than `floor` (the cost of the request's input alone) remains.
     fn reserve(
         &self,
         key: &KeyLimits,
         estimate: i64,
+        floor: i64,
         day: i32,
         next_midnight: i64,
     ) -> Result<Reservation, Refusal>;
@@ -209,7 +220,23 @@ impl Admission {
         day: i32,
         next_midnight: i64,
     ) -> Result<Admitted, Refusal> {
-        let reservation = self.state.reserve(key, estimate, day, next_midnight)?;
+        self.admit_within(key, estimate, 0, day, next_midnight)
+            .await
+    }
+
+    /// [`Admission::admit`] refusing a request whose input alone (`floor`) the key's quota
+    /// or today's budget cannot pay.
+    pub async fn admit_within(
+        &self,
+        key: &Arc<KeyLimits>,
+        estimate: i64,
+        floor: i64,
+        day: i32,
+        next_midnight: i64,
+    ) -> Result<Admitted, Refusal> {
+        let reservation = self
+            .state
+            .reserve(key, estimate, floor, day, next_midnight)?;
         let mut admitted = Admitted {
             state: self.state.clone(),
             key: key.clone(),

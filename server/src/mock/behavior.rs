@@ -24,6 +24,9 @@ pub struct Behavior {
     /// whatever the client accepts, like a misbehaving compatible upstream. Streams are
     /// compressed incrementally and flushed per event.
     pub compress: Option<String>,
+    /// Answer without any usage, like an OpenAI-compatible upstream that ignores
+    /// `stream_options` or a Gemini answer filtered by `fields=` (OpenAI Chat and Gemini).
+    pub omit_usage: bool,
 }
 
 impl Default for Behavior {
@@ -36,6 +39,7 @@ impl Default for Behavior {
             fault: None,
             fault_times: None,
             compress: None,
+            omit_usage: false,
         }
     }
 }

@@ -22,6 +22,7 @@ use super::claude::{ClaudeAdapter, DEFAULT_ANTHROPIC_VERSION};
 use super::error::{Protocol, RelayError};
 use super::forward::{read_body, relay_call, Adapter, BodyTransform, Call};
 use super::openai::with_model;
+use super::request_cost::{OutputField, RequestShape};
 use super::usage_parse::{LineSplitter, UsageParser};
 use super::Relay;
 use crate::limits::KeyLimits;
@@ -247,6 +248,9 @@ pub async fn relay_translated(
                 .into_response(Protocol::OpenAi)
         }
     };
+    let tools = messages_request
+        .get("tools")
+        .and_then(|t| serde_json::value::to_raw_value(t).ok());
     let call = Call {
         path_and_query: "/v1/messages".into(),
         model: model.clone(),
@@ -256,6 +260,11 @@ pub async fn relay_translated(
         billable: true,
         headers: HeaderMap::new(),
         body: upstream_body,
+        shape: RequestShape {
+            answers: 1,
+            tools: super::server_tools::anthropic_declared(tools.as_deref()),
+            output_field: OutputField::Claude,
+        },
     };
     let adapter = ChatToClaude {
         requested_model: model,

@@ -149,6 +149,11 @@ fn usd(micros: i64) -> String {
     format!("${:.2}", micros as f64 / 1_000_000.0)
 }
 
+/// Small amounts (an input estimate, a nearly empty quota) need more than cents.
+fn usd6(micros: i64) -> String {
+    format!("${:.4}", micros as f64 / 1_000_000.0)
+}
+
 fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
@@ -197,6 +202,24 @@ impl From<Refusal> for RelayError {
                     "quota exhausted: limit {}, spent {}",
                     usd(limit),
                     usd(spent)
+                ),
+            ),
+            Refusal::InputOverBudget {
+                estimate,
+                remaining,
+                daily,
+            } => RelayError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                Billing,
+                format!(
+                    "this request's input alone is estimated at {}, more than the {} left {}",
+                    usd6(estimate),
+                    usd6(remaining),
+                    if daily {
+                        "of today's budget"
+                    } else {
+                        "of the quota"
+                    }
                 ),
             ),
             Refusal::DailyLimit {

@@ -3,15 +3,21 @@
 //! No database round-trip on the steady-state path: keys, limits and accounts live in memory,
 //! usage is written by a batching writer.
 
+mod accounting;
 pub mod chat_to_claude;
 pub mod claude;
 pub mod clients;
 pub mod error;
 pub mod forward;
 pub mod gemini;
+pub mod guards;
 pub mod meter;
 pub mod openai;
+#[cfg(test)]
+mod proptests;
+pub mod request_cost;
 pub mod self_service;
+pub mod server_tools;
 pub mod usage_gemini;
 pub mod usage_openai;
 pub mod usage_parse;

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::pricing::TokenUsage;
+use crate::pricing::{ServerToolUse, TokenUsage};
 
 /// What a parser learned from an answer.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -19,11 +19,65 @@ pub struct ParsedUsage {
     /// Output tokens guessed from the text seen so far, for answers cut short before their
     /// usage arrived (about 4 bytes of text per token).
     pub output_estimate: u64,
+    /// Server-side tools the upstream reports having run (priced beside the tokens).
+    pub tools: ServerToolUse,
+    /// The model the upstream says answered, when it says.
+    pub model: Option<String>,
 }
 
+impl ParsedUsage {
+    /// Whether the upstream reported any token count at all.
+    pub fn has_usage(&self) -> bool {
+        self.usage.prompt_tokens() > 0 || self.usage.output > 0
+    }
+}
+
+/// Reads usage from an answer as its bytes pass. `finish` may be called at any instant: it
+/// tells what would be billed if the answer ended there (counts reported so far, and the
+/// output estimate of the content seen so far).
 pub trait UsageParser: Send {
     fn feed(&mut self, bytes: &[u8]);
     fn finish(&mut self) -> ParsedUsage;
+    /// The answer's terminal event has been read: nothing that follows changes the bill, so
+    /// accounting may settle before the last bytes reach the client.
+    fn terminal(&self) -> bool {
+        false
+    }
+}
+
+/// Bytes of the JSON string values that follow any of `keys` (each given with its quotes and
+/// colon, e.g. `"text":`) in `data`, escapes counted as one byte: the content an event
+/// carries, without its framing.
+pub fn string_value_bytes(data: &[u8], keys: &[&[u8]]) -> u64 {
+    let mut total = 0u64;
+    for key in keys {
+        let mut rest = data;
+        while let Some(at) = memchr::memmem::find(rest, key) {
+            rest = &rest[at + key.len()..];
+            let value = rest.trim_ascii_start();
+            let Some(body) = value.strip_prefix(b"\"") else {
+                continue;
+            };
+            let mut escaped = false;
+            let mut len = 0u64;
+            let mut end = body.len();
+            for (i, &b) in body.iter().enumerate() {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                    continue;
+                } else if b == b'"' {
+                    end = i + 1;
+                    break;
+                }
+                len += 1;
+            }
+            total = total.saturating_add(len);
+            rest = &body[end.min(body.len())..];
+        }
+    }
+    total
 }
 
 /// Splits a byte stream into lines, keeping only the unfinished tail between chunks.
@@ -122,9 +176,11 @@ impl AnthropicSse {
         let Some(data) = line.strip_prefix(b"data:") else {
             return;
         };
-        if self.event.as_slice() == b"content_block_delta" {
-            // The JSON framing of a delta is ~80 bytes; the rest is text (or tool input).
-            self.delta_bytes += data.len().saturating_sub(80) as u64;
+        if self.event.as_slice() == b"content_block_delta"
+            || (self.event.is_empty()
+                && memchr::memmem::find(data, b"\"content_block_delta\"").is_some())
+        {
+            self.delta_bytes += string_value_bytes(data, ANTHROPIC_DELTA_KEYS);
             return;
         }
         let wanted = matches!(self.event.as_slice(), b"message_start" | b"message_delta" | b"message_stop" | b"error")
@@ -138,13 +194,19 @@ impl AnthropicSse {
         };
         match v.get("type").and_then(Value::as_str) {
             Some("message_start") => {
-                if let Some(usage) = v.get("message").and_then(|m| m.get("usage")) {
+                let message = v.get("message");
+                if let Some(usage) = message.and_then(|m| m.get("usage")) {
                     apply_anthropic_usage(usage, &mut self.out.usage);
+                    super::server_tools::anthropic_tools(usage, &mut self.out.tools);
+                }
+                if let Some(m) = message.and_then(|m| m.get("model")).and_then(Value::as_str) {
+                    self.out.model = Some(m.to_owned());
                 }
             }
             Some("message_delta") => {
                 if let Some(usage) = v.get("usage") {
                     apply_anthropic_usage(usage, &mut self.out.usage);
+                    super::server_tools::anthropic_tools(usage, &mut self.out.tools);
                 }
             }
             Some("message_stop") => self.out.complete = true,
@@ -161,6 +223,9 @@ impl AnthropicSse {
     }
 }
 
+/// The fields of a `content_block_delta` that carry generated content.
+const ANTHROPIC_DELTA_KEYS: &[&[u8]] = &[b"\"text\":", b"\"partial_json\":", b"\"thinking\":"];
+
 impl UsageParser for AnthropicSse {
     fn feed(&mut self, bytes: &[u8]) {
         let mut lines = std::mem::take(&mut self.lines);
@@ -171,16 +236,68 @@ impl UsageParser for AnthropicSse {
     fn finish(&mut self) -> ParsedUsage {
         let mut lines = std::mem::take(&mut self.lines);
         lines.flush(|l| self.on_line(l));
-        self.out.output_estimate = self.delta_bytes / 4;
+        self.out.output_estimate = estimate_tokens(self.delta_bytes);
         self.out.clone()
     }
+
+    fn terminal(&self) -> bool {
+        self.out.complete
+    }
+}
+
+/// Output tokens for `bytes` of generated content: about 4 bytes a token, rounded up.
+pub fn estimate_tokens(bytes: u64) -> u64 {
+    bytes.div_ceil(4)
 }
 
 /// A whole JSON answer, copied up to a bound, parsed at the end by `read`.
 pub struct JsonBody {
     buf: Vec<u8>,
     overflow: bool,
+    /// Every byte fed, kept or not: an answer too large to parse is billed from its size.
+    seen: u64,
+    /// Tracks where the top-level JSON value ends, for answers without a declared length.
+    depth: JsonDepth,
     read: fn(&Value, &mut ParsedUsage),
+}
+
+/// Nesting of a JSON text outside strings: knows when the first top-level object or array
+/// has closed.
+#[derive(Default)]
+struct JsonDepth {
+    depth: u32,
+    in_string: bool,
+    escaped: bool,
+    closed: bool,
+}
+
+impl JsonDepth {
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.closed {
+                return;
+            }
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' if self.depth > 0 => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' if self.depth > 0 => {
+                    self.depth -= 1;
+                    self.closed = self.depth == 0;
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 const MAX_JSON_BODY: usize = 16 << 20;
@@ -190,6 +307,8 @@ impl JsonBody {
         JsonBody {
             buf: Vec::new(),
             overflow: false,
+            seen: 0,
+            depth: JsonDepth::default(),
             read,
         }
     }
@@ -197,8 +316,12 @@ impl JsonBody {
 
 impl UsageParser for JsonBody {
     fn feed(&mut self, bytes: &[u8]) {
-        if self.buf.len() + bytes.len() > MAX_JSON_BODY {
+        self.seen = self.seen.saturating_add(bytes.len() as u64);
+        self.depth.feed(bytes);
+        if self.overflow || self.buf.len() + bytes.len() > MAX_JSON_BODY {
+            // Nothing more is kept: the usage of such an answer is estimated.
             self.overflow = true;
+            self.buf = Vec::new();
             return;
         }
         self.buf.extend_from_slice(bytes);
@@ -206,11 +329,18 @@ impl UsageParser for JsonBody {
 
     fn finish(&mut self) -> ParsedUsage {
         let mut out = ParsedUsage {
-            output_estimate: (self.buf.len() / 4) as u64,
+            output_estimate: estimate_tokens(self.seen),
             ..Default::default()
         };
         if self.overflow {
-            tracing::warn!("answer too large to read its usage");
+            tracing::warn!(
+                bytes = self.seen,
+                "answer too large to read its usage; billing an estimate"
+            );
+            return out;
+        }
+        if !self.depth.closed {
+            // Cut short: what was received is not a JSON document.
             return out;
         }
         if let Ok(v) = serde_json::from_slice::<Value>(&self.buf) {
@@ -218,13 +348,21 @@ impl UsageParser for JsonBody {
         }
         out
     }
+
+    fn terminal(&self) -> bool {
+        self.depth.closed
+    }
 }
 
 /// Anthropic non-streaming answer: the top-level `usage`.
 pub fn read_anthropic_json(v: &Value, out: &mut ParsedUsage) {
     if let Some(usage) = v.get("usage") {
         apply_anthropic_usage(usage, &mut out.usage);
+        super::server_tools::anthropic_tools(usage, &mut out.tools);
         out.complete = true;
+    }
+    if let Some(m) = v.get("model").and_then(Value::as_str) {
+        out.model = Some(m.to_owned());
     }
     if v.get("type").and_then(Value::as_str) == Some("error") {
         out.error = Some("error".into());
