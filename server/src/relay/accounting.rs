@@ -36,6 +36,8 @@ pub(super) struct Accounting {
     /// Size of the client's request, for estimating input an answer never reported.
     pub request_bytes: usize,
     pub shape: RequestShape,
+    /// False for free endpoints (token counting): nothing is estimated, the cost is zero.
+    pub billable: bool,
     pub started: Instant,
 }
 
@@ -43,7 +45,7 @@ impl Accounting {
     /// The tokens to bill, and whether any part of them is an estimate.
     fn billed_usage(&self, end: &BodyEnd, parsed: &ParsedUsage) -> (TokenUsage, bool) {
         let mut usage = parsed.usage;
-        if self.status >= 400 {
+        if self.status >= 400 || !self.billable {
             return (usage, false);
         }
         let ended_cleanly = parsed.complete || *end == BodyEnd::Completed;
@@ -109,7 +111,9 @@ impl Finish for Accounting {
             tools.web_searches = self.shape.answers.max(1);
         }
         let price = self.price_for(&parsed, &usage, &tools);
-        let cost = if self.event.stream || self.status < 400 {
+        let cost = if !self.billable {
+            0
+        } else if self.event.stream || self.status < 400 {
             cost_with_tools_micros(&price.price, &usage, &tools)
         } else {
             0

@@ -698,6 +698,7 @@ async fn stream_answer(
         status: status.as_u16(),
         request_bytes: call.body.len(),
         shape: call.shape,
+        billable: call.billable,
         started,
     });
     let declared_length = headers
