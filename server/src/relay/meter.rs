@@ -372,6 +372,34 @@ mod tests {
         assert_eq!(log[0].0, BodyEnd::Completed);
     }
 
+    #[tokio::test]
+    async fn settles_at_the_terminal_event_before_handing_it_on() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        // The terminal event's data line arrives without the blank line that ends it.
+        let split = SSE.len() - 1;
+        let chunks = vec![
+            Ok(Bytes::copy_from_slice(&SSE[..split])),
+            Ok(Bytes::copy_from_slice(&SSE[split..])),
+        ];
+        let mut b = body(chunks, None, &log);
+        let first = b.next().await.unwrap().unwrap();
+        assert_eq!(&first[..], &SSE[..split]);
+        assert_eq!(
+            log.lock().unwrap().len(),
+            1,
+            "settled before the chunk with message_stop went out"
+        );
+        // What follows still reaches the client, and nothing is settled twice.
+        let rest = b.next().await.unwrap().unwrap();
+        assert_eq!(&rest[..], &SSE[split..]);
+        assert!(b.next().await.is_none());
+        drop(b);
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].0, BodyEnd::Completed);
+        assert_eq!((log[0].1.usage.input, log[0].1.usage.output), (7, 3));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn idle_upstream_times_out() {
         let log = Arc::new(Mutex::new(Vec::new()));

@@ -447,6 +447,28 @@ data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":9}}\r\n\r\n";
     }
 
     #[test]
+    fn an_answer_over_the_parse_buffer_is_billed_from_its_size() {
+        let mut p = JsonBody::new(read_anthropic_json);
+        let chunk = vec![b' '; 1 << 20];
+        for _ in 0..17 {
+            p.feed(&chunk);
+        }
+        let got = p.finish();
+        assert!(!got.has_usage());
+        assert_eq!(got.output_estimate, (17 << 20) / 4);
+    }
+
+    #[test]
+    fn content_bytes_skip_framing_and_count_escapes_once() {
+        let data = br#"{"delta":{"text":"a\"b"},"x":{"text": "cd"},"text_delta":"zz"}"#;
+        assert_eq!(string_value_bytes(data, &[b"\"text\":"]), 5);
+        assert_eq!(
+            string_value_bytes(br#"{"text":"unterminated"#, &[b"\"text\":"]),
+            12
+        );
+    }
+
+    #[test]
     fn json_answers() {
         let mut p = JsonBody::new(read_anthropic_json);
         let body = br#"{"type":"message","usage":{"input_tokens":3,"output_tokens":4}}"#;
