@@ -247,6 +247,19 @@ async fn answers_without_usage_are_estimated(backend: Backend) {
         None,
         "a whole answer forwards no query"
     );
+    // The key holder sees how many requests were estimated.
+    let usage: Value = s
+        .app
+        .client
+        .get(s.app.url("/v1/usage"))
+        .bearer_auth(&s.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(usage["usage"]["estimatedRequests"], 4, "{usage}");
     // With usage, nothing is estimated.
     s.mock.set_defaults(Behavior::default());
     let res = s
