@@ -19,6 +19,7 @@ pub mod request_cost;
 pub mod self_service;
 pub mod server_tools;
 pub mod usage_gemini;
+pub mod usage_json;
 pub mod usage_openai;
 pub mod usage_parse;
 pub mod writer;
