@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::{first_with_role, rewrite_body, Endpoint, OpenAiAdapter};
 use crate::limits::{KeyLimits, Refusal};
 use crate::relay::error::{Protocol, RelayError};
-use crate::relay::forward::{read_body, relay_call, Call};
+use crate::relay::forward::{read_key_body, relay_call, Call};
 use crate::relay::{chat_to_claude, presented_key, Relay};
 use crate::scheduler::sticky::session_hash;
 
@@ -161,13 +161,7 @@ pub async fn chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> 
         Ok(k) => k,
         Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
     };
-    let bytes = match read_body(
-        body,
-        &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
-    )
-    .await
-    {
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::OpenAi),
     };
@@ -193,13 +187,7 @@ pub async fn root_chat_completions(State(relay): State<Arc<Relay>>, req: Request
         Ok(k) => k,
         Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
     };
-    let bytes = match read_body(
-        body,
-        &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
-    )
-    .await
-    {
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::OpenAi),
     };
@@ -235,13 +223,7 @@ pub async fn responses(State(relay): State<Arc<Relay>>, req: Request) -> Respons
         Ok(k) => k,
         Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
     };
-    let bytes = match read_body(
-        body,
-        &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
-    )
-    .await
-    {
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::OpenAi),
     };
