@@ -7,7 +7,10 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, StatusCode};
 use bytes::Bytes;
 
-use super::error::{ErrorKind, RelayError};
+use app::types::Platform;
+
+use super::error::{ErrorKind, Protocol, RelayError};
+use super::writer::UsageEvent;
 use super::Relay;
 use crate::limits::KeyLimits;
 use crate::storage::now_ms;
@@ -16,19 +19,45 @@ use crate::storage::now_ms;
 /// that needs no body already refuses the key (quota or daily limit used up, rate window full,
 /// concurrency busy or its queue full); then read within `REQUEST_BODY_TIMEOUT_SECS` and the
 /// body limit, its bytes counted against the process-wide budget (503 over it).
+///
+/// A refusal here is recorded like any other (a usage event without a model: it was never
+/// read) and carries the key's headers.
 pub async fn read_key_body(
     relay: &Relay,
     key: &KeyLimits,
     body: Body,
     headers: &HeaderMap,
+    protocol: Protocol,
 ) -> Result<Bytes, RelayError> {
+    let started = Instant::now();
     let (day, midnight) =
         crate::limits::directory::day_and_next_midnight(now_ms(), relay.keys.time_zone());
-    relay
-        .admission
-        .state
-        .precheck(key, day, midnight, Instant::now())
-        .map_err(RelayError::from)?;
+    if let Err(refusal) = relay.admission.state.precheck(key, day, midnight, started) {
+        let mut err = RelayError::from(refusal);
+        relay.record_event(UsageEvent {
+            request_id: uuid::Uuid::now_v7().to_string(),
+            key_id: key.id.clone(),
+            platform: match protocol {
+                Protocol::Anthropic => Platform::Claude,
+                Protocol::OpenAi => Platform::Openai,
+                Protocol::Gemini => Platform::Gemini,
+            }
+            .as_str(),
+            status: err.status.as_u16(),
+            error_type: Some(err.kind.as_str().to_owned()),
+            latency_ms: started.elapsed().as_millis() as i64,
+            created_at: now_ms(),
+            ..Default::default()
+        });
+        let mut key_headers = HeaderMap::new();
+        relay.key_headers(key, &mut key_headers);
+        err.headers.extend(
+            key_headers
+                .into_iter()
+                .filter_map(|(name, value)| Some((name?, value))),
+        );
+        return Err(err);
+    }
     let limit = relay.settings.serve.relay.body_limit_bytes();
     let timeout = Duration::from_secs(relay.settings.serve.guard.body_timeout_secs.max(1));
     match tokio::time::timeout(timeout, read_body(body, headers, limit)).await {

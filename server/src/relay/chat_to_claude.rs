@@ -316,7 +316,7 @@ pub async fn chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> 
         Ok(k) => k,
         Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
     };
-    let bytes = match read_key_body(&relay, &key, body, &parts.headers).await {
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::OpenAi),
     };

@@ -218,7 +218,7 @@ pub async fn messages(State(relay): State<Arc<Relay>>, req: Request) -> Response
         Ok(k) => k,
         Err(r) => return RelayError::from(r).into_response(Protocol::Anthropic),
     };
-    let bytes = match read_key_body(&relay, &key, body, &parts.headers).await {
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::Anthropic).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::Anthropic),
     };

@@ -309,7 +309,7 @@ pub async fn model_action(
         ))
         .into_response(Protocol::Gemini);
     }
-    let bytes = match read_key_body(&relay, &key, body, &parts.headers).await {
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::Gemini).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::Gemini),
     };
