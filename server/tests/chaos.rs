@@ -116,7 +116,7 @@ fn body_for(plan: Plan, i: usize, stream: bool) -> Value {
         "stream": stream,
         "messages": [{"role": "user", "content": format!("chaos request {i}")}],
     });
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         // Client-chosen session ids, many of them.
         body["metadata"] = json!({"user_id": format!("user_x_account__session_{i:08}")});
     }
@@ -147,7 +147,7 @@ async fn one(app: &TestApp, key: &str, plan: Plan, i: usize) -> (String, bool) {
             Err(_) => ("transport".into(), false),
         };
     }
-    let stream = !matches!(plan, Plan::Whole) && (plan != Plan::Refused404 || i % 2 == 0);
+    let stream = !matches!(plan, Plan::Whole) && (plan != Plan::Refused404 || i.is_multiple_of(2));
     let body = body_for(plan, i, stream);
     let mut req = app
         .client
