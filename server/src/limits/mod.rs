@@ -7,6 +7,8 @@
 //! request holds an [`Admitted`] guard: its reservation and its slot are released on every path
 //! (settled, refused later, failed, dropped by a client disconnect, or unwound by a panic).
 
+pub mod budget;
+pub mod counting;
 pub mod directory;
 pub mod legacy;
 pub mod memory;
@@ -194,12 +196,25 @@ pub trait LimitState: Send + Sync + 'static {
     ) -> Result<Reservation, Refusal>;
     /// Replaces a reservation with the actual cost. Called exactly once per reservation.
     fn settle(&self, key_id: &str, reservation: Reservation, actual: i64) -> Settled;
-    fn rate_admit(&self, key: &KeyLimits, now: Instant) -> Result<(), Refusal>;
-    fn rate_undo(&self, key_id: &str);
+    /// Admits a request to the key's rate window; the time recorded for it, if one was (only
+    /// when requests are limited).
+    fn rate_admit(&self, key: &KeyLimits, now: Instant) -> Result<Option<Instant>, Refusal>;
+    /// Takes back the admission recorded at `at`.
+    fn rate_undo(&self, key_id: &str, at: Instant);
     fn rate_add_cost(&self, key_id: &str, now: Instant, cost: i64);
     /// Requests left in the rate window and the time until the oldest ages out.
     fn rate_remaining(&self, key: &KeyLimits, now: Instant) -> Option<(u32, Duration)>;
     fn slots(&self, key_id: &str) -> Arc<SlotQueue>;
+    /// Whether checks 3–5 would refuse the key right now whatever its request says (quota or
+    /// daily limit used up, rate window full, concurrency busy or queue full). Records nothing:
+    /// it lets the relay refuse before reading a body; admission decides for real.
+    fn precheck(
+        &self,
+        key: &KeyLimits,
+        day: i32,
+        next_midnight: i64,
+        now: Instant,
+    ) -> Result<(), Refusal>;
     fn usage(&self, key_id: &str) -> LiveUsage;
     /// Total reserved and total slots held over all keys (leak checks, metrics).
     fn totals(&self) -> (i64, u32);
@@ -242,22 +257,22 @@ impl Admission {
             key: key.clone(),
             reservation: Some(reservation),
             slot: None,
-            rate_recorded: false,
+            rate_at: None,
         };
         if key.rate_window.is_some() {
-            self.state.rate_admit(key, Instant::now())?;
-            admitted.rate_recorded = true;
+            admitted.rate_at = self.state.rate_admit(key, Instant::now())?;
         }
         let slots = self.state.slots(&key.id);
         let queue = key.queue;
         match slots.acquire(key.concurrency_limit, queue).await {
-            Ok(slot) => admitted.slot = Some(slot),
+            Ok(slot) => {
+                admitted.slot = Some(slot);
+                // Served: it counts against the window for good.
+                admitted.rate_at = None;
+            }
             Err(reason) => {
-                // A refused request does not count against the rate window.
-                if admitted.rate_recorded {
-                    self.state.rate_undo(&key.id);
-                    admitted.rate_recorded = false;
-                }
+                // A refused request does not count against the rate window: dropping
+                // `admitted` takes back its own entry (as when the client leaves the queue).
                 return Err(Refusal::Concurrency {
                     limit: key.concurrency_limit,
                     reason,
@@ -275,7 +290,8 @@ pub struct Admitted {
     key: Arc<KeyLimits>,
     reservation: Option<Reservation>,
     slot: Option<SlotGuard>,
-    rate_recorded: bool,
+    /// The rate-window entry of a request not yet given a slot, taken back if it never is.
+    rate_at: Option<Instant>,
 }
 
 impl Admitted {
@@ -316,6 +332,9 @@ impl Admitted {
 
 impl Drop for Admitted {
     fn drop(&mut self) {
+        if let Some(at) = self.rate_at.take() {
+            self.state.rate_undo(&self.key.id, at);
+        }
         self.settle_inner(0);
     }
 }

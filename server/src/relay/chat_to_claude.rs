@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use super::claude::{ClaudeAdapter, DEFAULT_ANTHROPIC_VERSION};
 use super::error::{Protocol, RelayError};
-use super::forward::{read_body, relay_call, Adapter, BodyTransform, Call};
+use super::forward::{read_key_body, relay_call, Adapter, BodyTransform, Call};
 use super::openai::with_model;
 use super::request_cost::{OutputField, RequestShape};
 use super::usage_parse::{LineSplitter, UsageParser};
@@ -325,13 +325,7 @@ pub async fn chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> 
         Ok(k) => k,
         Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
     };
-    let bytes = match read_body(
-        body,
-        &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
-    )
-    .await
-    {
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::OpenAi),
     };

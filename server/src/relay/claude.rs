@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::error::{Protocol, RelayError};
-use super::forward::{read_body, relay_call, Adapter, Call};
+use super::forward::{read_key_body, relay_call, Adapter, Call};
 use super::request_cost::{OutputField, RequestShape};
 use super::usage_parse::{read_anthropic_json, AnthropicSse, JsonBody, UsageParser};
 use super::Relay;
@@ -224,13 +224,7 @@ pub async fn messages(State(relay): State<Arc<Relay>>, req: Request) -> Response
         Ok(k) => k,
         Err(r) => return RelayError::from(r).into_response(Protocol::Anthropic),
     };
-    let bytes = match read_body(
-        body,
-        &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
-    )
-    .await
-    {
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::Anthropic).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::Anthropic),
     };

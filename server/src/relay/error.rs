@@ -38,6 +38,9 @@ pub struct RelayError {
     pub message: String,
     pub retry_after: Option<Duration>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The key presented is unknown: the answer is marked so the gate counts a failure
+    /// against the client's address.
+    pub unknown_key: bool,
 }
 
 impl RelayError {
@@ -48,6 +51,7 @@ impl RelayError {
             message: message.into(),
             retry_after: None,
             headers: Vec::new(),
+            unknown_key: false,
         }
     }
 
@@ -89,6 +93,10 @@ impl RelayError {
         }
         for (k, v) in self.headers {
             res.headers_mut().insert(k, v);
+        }
+        if self.unknown_key {
+            res.extensions_mut()
+                .insert(super::gate::UnknownKeyPresented);
         }
         res
     }
@@ -170,7 +178,10 @@ impl From<Refusal> for RelayError {
                 "missing API key: send it as x-api-key or Authorization: Bearer",
             ),
             Refusal::UnknownKey => {
-                RelayError::new(StatusCode::UNAUTHORIZED, Authentication, "invalid API key")
+                let mut e =
+                    RelayError::new(StatusCode::UNAUTHORIZED, Authentication, "invalid API key");
+                e.unknown_key = true;
+                e
             }
             Refusal::Disabled => RelayError::new(
                 StatusCode::UNAUTHORIZED,

@@ -13,6 +13,8 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 
 use super::accounting::Accounting;
+use super::blame::{needs_verdict, verdict};
+pub use super::body::{read_body, read_key_body};
 use super::error::{ErrorKind, Protocol, RelayError};
 use super::meter::MeteredBody;
 use super::request_cost::{self, RequestShape};
@@ -57,12 +59,12 @@ pub trait Adapter: Send + Sync {
     fn inspects_client_errors(&self) -> bool {
         false
     }
-    /// For a 401/403: whether the body shows the request itself was refused (e.g. Gemini's
-    /// PERMISSION_DENIED on a file the caller does not own), not the account's credential. Such
-    /// answers go to the client as they are, without failover and without touching the
-    /// account's health.
-    fn request_fault(&self, _status: StatusCode, _body: &[u8]) -> bool {
-        false
+    /// For a 403: whether the body shows the request itself was refused (an unknown or
+    /// forbidden model, a moderation refusal, Gemini's PERMISSION_DENIED on a file the caller
+    /// does not own), not the account's credential. Such answers go to the client as they are,
+    /// without failover and without touching the account's health (see [`super::blame`]).
+    fn request_fault(&self, status: StatusCode, body: &[u8]) -> bool {
+        status == StatusCode::FORBIDDEN && super::blame::forbidden_by_request(self.platform(), body)
     }
     /// A rewrite of the answer body for clients that speak another protocol than the upstream
     /// (OpenAI clients on Claude accounts). `None` passes the body through untouched.
@@ -184,6 +186,21 @@ pub async fn relay_call(
     if let Some(err) = refused {
         record.refused(err.status.as_u16(), err.kind.as_str());
         return err.into_response(protocol);
+    }
+    if !call.billable {
+        if let Err(wait) = relay.counting.admit(&key.id) {
+            let err = RelayError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorKind::RateLimit,
+                format!(
+                    "token counting is limited to {} calls a minute per key",
+                    crate::limits::counting::COUNT_TOKENS_PER_MINUTE
+                ),
+            )
+            .retry_after(wait);
+            record.refused(err.status.as_u16(), err.kind.as_str());
+            return err.into_response(protocol);
+        }
     }
     let price = relay.pricing.load().lookup(&call.model);
     let (estimate, floor) = if call.billable {
@@ -465,26 +482,10 @@ async fn attempt_loop(
         relay
             .prometheus
             .attempt(platform, &lease.account.id, status.as_u16());
-        let account_suspect = status == StatusCode::TOO_MANY_REQUESTS
-            || status.as_u16() == 529
-            || status.is_server_error()
-            || status == StatusCode::UNAUTHORIZED
-            || status == StatusCode::FORBIDDEN
-            || (status.is_client_error() && adapter.inspects_client_errors());
         let headers = answer.headers().clone();
-        let body: BoxStream<'static, reqwest::Result<Bytes>> = if account_suspect {
+        let body: BoxStream<'static, reqwest::Result<Bytes>> = if needs_verdict(adapter, status) {
             let bytes = read_error_body(answer).await;
-            let outcome = if status.is_server_error()
-                || status == StatusCode::TOO_MANY_REQUESTS
-                || status.as_u16() == 529
-                || ((status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN)
-                    && !adapter.request_fault(status, &bytes))
-            {
-                Some(adapter.classify(status, &headers, &bytes, now_ms()))
-            } else {
-                adapter.account_fault(status, &bytes)
-            };
-            if let Some(outcome) = outcome {
+            if let Some(outcome) = verdict(adapter, status, &headers, &bytes, call.billable) {
                 relay.scheduler.report(&mut lease, outcome, now_ms());
                 exclude.push(lease.account.id.clone());
                 last = Some(Failure::Upstream { status, headers });
@@ -494,10 +495,13 @@ async fn attempt_loop(
         } else {
             answer.bytes_stream().boxed()
         };
-        // Success, or an error caused by the request itself: the account is fine.
-        relay
-            .scheduler
-            .report(&mut lease, Outcome::Success, now_ms());
+        // A success proves the account sound; an error caused by the request itself says
+        // nothing about it either way (a probe that ends so is given back when the lease goes).
+        if status.is_success() {
+            relay
+                .scheduler
+                .report(&mut lease, Outcome::Success, now_ms());
+        }
         let upstream = Upstream {
             status,
             headers: &headers,
@@ -730,35 +734,4 @@ async fn stream_answer(
     *res.status_mut() = status;
     *res.headers_mut() = headers;
     res
-}
-
-/// Reads a request body up to `limit` bytes; 413 beyond it.
-pub async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, RelayError> {
-    let too_large = || {
-        RelayError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorKind::RequestTooLarge,
-            format!(
-                "request body exceeds the limit of {} MiB",
-                limit / (1024 * 1024)
-            ),
-        )
-    };
-    if let Some(len) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        if len > limit {
-            return Err(too_large());
-        }
-    }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-        {
-            too_large()
-        } else {
-            RelayError::invalid(format!("could not read the request body: {e}"))
-        }
-    })
 }

@@ -20,7 +20,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::error::{ErrorKind, Protocol, RelayError};
-use super::forward::{read_body, relay_call, Adapter, Call};
+use super::forward::{read_key_body, relay_call, Adapter, Call};
 use super::request_cost::{OutputField, RequestShape};
 use super::usage_gemini::{read_gemini_json, GeminiStream};
 use super::usage_parse::{JsonBody, UsageParser};
@@ -119,22 +119,6 @@ impl Adapter for GeminiAdapter {
 
     fn inspects_client_errors(&self) -> bool {
         true
-    }
-
-    /// A 403 is the account's fault only when Google says so about the key or the project
-    /// (API_KEY_*, CONSUMER_*, SERVICE_DISABLED, billing); PERMISSION_DENIED on a resource the
-    /// request names (a file, a cached content) is the caller's.
-    fn request_fault(&self, status: StatusCode, body: &[u8]) -> bool {
-        status == StatusCode::FORBIDDEN
-            && ![
-                "API_KEY",
-                "CONSUMER_",
-                "SERVICE_DISABLED",
-                "BILLING",
-                "API key",
-            ]
-            .iter()
-            .any(|marker| memchr::memmem::find(body, marker.as_bytes()).is_some())
     }
 
     /// Gemini answers a revoked or wrong API key with 400 `API_KEY_INVALID`.
@@ -331,13 +315,7 @@ pub async fn model_action(
         ))
         .into_response(Protocol::Gemini);
     }
-    let bytes = match read_body(
-        body,
-        &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
-    )
-    .await
-    {
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::Gemini).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::Gemini),
     };

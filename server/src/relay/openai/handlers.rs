@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::{first_with_role, rewrite_body, Endpoint, OpenAiAdapter};
 use crate::limits::{KeyLimits, Refusal};
 use crate::relay::error::{Protocol, RelayError};
-use crate::relay::forward::{read_body, relay_call, Call};
+use crate::relay::forward::{read_key_body, relay_call, Call};
 use crate::relay::request_cost::{OutputField, RequestShape};
 use crate::relay::server_tools;
 use crate::relay::{chat_to_claude, presented_key, Relay};
@@ -180,13 +180,7 @@ pub async fn chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> 
         Ok(k) => k,
         Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
     };
-    let bytes = match read_body(
-        body,
-        &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
-    )
-    .await
-    {
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::OpenAi),
     };
@@ -212,13 +206,7 @@ pub async fn root_chat_completions(State(relay): State<Arc<Relay>>, req: Request
         Ok(k) => k,
         Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
     };
-    let bytes = match read_body(
-        body,
-        &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
-    )
-    .await
-    {
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::OpenAi),
     };
@@ -254,13 +242,7 @@ pub async fn responses(State(relay): State<Arc<Relay>>, req: Request) -> Respons
         Ok(k) => k,
         Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
     };
-    let bytes = match read_body(
-        body,
-        &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
-    )
-    .await
-    {
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::OpenAi),
     };
