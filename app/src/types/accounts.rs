@@ -152,6 +152,9 @@ pub struct Account {
     /// Azure OpenAI deployment name (platform `openai` only).
     pub azure_deployment: Option<String>,
     pub azure_api_version: Option<String>,
+    /// The account's own first-token timeout for streams (ms); `None` = `FIRST_TOKEN_TIMEOUT_MS`.
+    #[serde(default)]
+    pub first_token_timeout_ms: Option<u64>,
     pub group_ids: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -183,6 +186,7 @@ pub struct AccountInput {
     pub notes: Option<String>,
     pub azure_deployment: Option<String>,
     pub azure_api_version: Option<String>,
+    pub first_token_timeout_ms: Option<u64>,
 }
 
 /// `PATCH /admin/accounts/{id}`: absent = unchanged; `null` clears `proxy`, `maxConcurrency`
@@ -209,6 +213,8 @@ pub struct AccountPatch {
     pub azure_deployment: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     pub azure_api_version: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub first_token_timeout_ms: Option<Option<u64>>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).

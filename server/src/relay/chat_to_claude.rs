@@ -190,7 +190,7 @@ impl BodyTransform for WholeToChat {
 
 /// The session of a translated request: Claude Code style `metadata.user_id`, else the
 /// system prompt and first user turn (as on `/v1/messages`).
-fn session_of(messages_request: &Value) -> Option<u64> {
+pub(crate) fn session_of(messages_request: &Value) -> Option<u64> {
     let explicit = messages_request
         .pointer("/metadata/user_id")
         .and_then(Value::as_str)

@@ -245,6 +245,10 @@ pub async fn messages(State(relay): State<Arc<Relay>>, req: Request) -> Response
         return RelayError::invalid("model: field required").into_response(Protocol::Anthropic);
     };
     let counting = parts.uri.path().ends_with("/count_tokens");
+    if super::messages_to_openai::goes_to_openai(&relay, &key, model) {
+        return super::messages_to_openai::relay_translated(&relay, key, bytes, counting, started)
+            .await;
+    }
     let price = relay.pricing.load().lookup(model);
     let call = Call {
         path_and_query: upstream_path(parts.uri.path(), parts.uri.query()),

@@ -281,12 +281,16 @@ impl From<Refusal> for RelayError {
 impl From<NoAccount> for RelayError {
     fn from(n: NoAccount) -> Self {
         match n {
-            NoAccount::Dedicated { account, reason } => RelayError::new(
+            NoAccount::Dedicated {
+                account,
+                reason,
+                retry_after,
+            } => RelayError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorKind::Overloaded,
                 format!("the dedicated account {account} of this key is unavailable: {reason}"),
             )
-            .retry_after(Duration::from_secs(30)),
+            .retry_after(retry_after.unwrap_or(Duration::from_secs(30))),
             NoAccount::GroupMissing { group } => RelayError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorKind::Overloaded,

@@ -5,19 +5,24 @@
 
 mod accounting;
 pub mod chat_to_claude;
+pub mod chat_to_gemini;
 pub mod claude;
 pub mod clients;
 pub mod error;
+pub mod first_token;
 pub mod forward;
 pub mod gemini;
 pub mod guards;
+pub mod messages_to_openai;
 pub mod meter;
 pub mod openai;
 #[cfg(test)]
 mod proptests;
 pub mod request_cost;
+pub mod responses_to_claude;
 pub mod self_service;
 pub mod server_tools;
+pub mod translated;
 pub mod usage_gemini;
 pub mod usage_json;
 pub mod usage_openai;

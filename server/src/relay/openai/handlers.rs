@@ -200,7 +200,7 @@ struct ModelOnly<'a> {
 }
 
 /// `POST /v1/chat/completions` at the root: `claude-*` models are translated for Claude
-/// accounts, `gemini-*` models are pointed to the Gemini routes, the rest goes to OpenAI.
+/// accounts, `gemini-*` models for Gemini accounts, the rest goes to OpenAI.
 pub async fn root_chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
@@ -233,16 +233,13 @@ pub async fn root_chat_completions(State(relay): State<Arc<Relay>>, req: Request
         return chat_to_claude::relay_translated(&relay, key, bytes, started).await;
     }
     if model.starts_with("gemini-") {
-        return RelayError::invalid(format!(
-            "model {model} is a Gemini model: use the Gemini API at /gemini/v1beta/models/{model}:generateContent \
-             (base URL <tollgate>/gemini), or /openai/v1/chat/completions for an OpenAI-compatible account that serves it"
-        ))
-        .into_response(Protocol::OpenAi);
+        return crate::relay::chat_to_gemini::relay_translated(&relay, key, bytes, started).await;
     }
     relay_chat(&relay, key, parts.headers, bytes, started).await
 }
 
-/// `POST /openai/v1/responses` and `POST /v1/responses`.
+/// `POST /openai/v1/responses` and `POST /v1/responses` (Claude models, and keys that reach
+/// only Claude accounts, are translated for Claude accounts).
 pub async fn responses(State(relay): State<Arc<Relay>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
@@ -275,6 +272,16 @@ pub async fn responses(State(relay): State<Arc<Relay>>, req: Request) -> Respons
         Ok(m) => m,
         Err(e) => return e.into_response(Protocol::OpenAi),
     };
+    if crate::relay::responses_to_claude::goes_to_claude(&key, &model) {
+        return crate::relay::responses_to_claude::relay_translated(
+            &relay,
+            key,
+            &parts.headers,
+            bytes,
+            started,
+        )
+        .await;
+    }
     let session = match peek
         .prompt_cache_key
         .as_deref()
