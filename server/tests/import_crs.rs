@@ -147,11 +147,16 @@ async fn full_import(backend: Backend, redis_db: u32) {
     for code in [
         "binding_to_pool",
         "model_blacklist",
-        "client_restriction",
         "weekly_opus_limit",
     ] {
         assert!(note_codes(restricted).contains(&code), "{restricted}");
     }
+    // CRS's client restriction is carried over as allowedClients.
+    assert!(!note_codes(restricted).contains(&"client_restriction"), "{restricted}");
+    let (clients,): (String,) = app
+        .fetch_one("SELECT restrictions FROM api_keys WHERE name = '受限_M4001'")
+        .await;
+    assert_eq!(clients, r#"{"allowedClients":["claude_code"]}"#);
     assert!(report["notes"].to_string().contains("queue"), "{report}");
     // No plaintext anywhere: the database holds CRS hashes under their own namespace.
     assert_eq!(

@@ -93,6 +93,14 @@ pub fn limits_from_row(row: &KeyLimitsRow) -> KeyLimits {
         strict_max_tokens: row.strict_max_tokens,
         allow_server_tools: row.allow_server_tools,
         preset_id: row.preset_id.clone(),
+        gate: Arc::new(crate::keys::restrictions::Gate::from_stored(
+            &crate::keys::restrictions::Restrictions::parse(&row.restrictions).unwrap_or_else(
+                |e| {
+                    tracing::error!(key = %row.id, error = %e, "unreadable key restrictions");
+                    Default::default()
+                },
+            ),
+        )),
     }
 }
 
