@@ -144,15 +144,14 @@ async fn full_import(backend: Backend, redis_db: u32) {
         assert_eq!(note_codes(it), vec!["oauth_account"], "{it}");
     }
     let restricted = item(&report, KEYS[4].id);
-    for code in [
-        "binding_to_pool",
-        "model_blacklist",
-        "weekly_opus_limit",
-    ] {
+    for code in ["binding_to_pool", "model_blacklist", "weekly_opus_limit"] {
         assert!(note_codes(restricted).contains(&code), "{restricted}");
     }
     // CRS's client restriction is carried over as allowedClients.
-    assert!(!note_codes(restricted).contains(&"client_restriction"), "{restricted}");
+    assert!(
+        !note_codes(restricted).contains(&"client_restriction"),
+        "{restricted}"
+    );
     let (clients,): (String,) = app
         .fetch_one("SELECT restrictions FROM api_keys WHERE name = '受限_M4001'")
         .await;

@@ -170,10 +170,16 @@ mod tests {
 
     #[test]
     fn clients_are_recognised_from_what_they_send() {
-        let cc = headers(&[("user-agent", "claude-cli/2.0.14 (external, cli)"), ("x-app", "cli")]);
+        let cc = headers(&[
+            ("user-agent", "claude-cli/2.0.14 (external, cli)"),
+            ("x-app", "cli"),
+        ]);
         assert_eq!(recognise(&cc), Some("claude_code"));
         let codex = headers(&[
-            ("user-agent", "codex_cli_rs/0.46.0 (Mac OS 15.6.1; arm64) iTerm.app/3.6.2"),
+            (
+                "user-agent",
+                "codex_cli_rs/0.46.0 (Mac OS 15.6.1; arm64) iTerm.app/3.6.2",
+            ),
             ("originator", "codex_cli_rs"),
         ]);
         assert_eq!(recognise(&codex), Some("codex_cli"));
@@ -194,7 +200,10 @@ mod tests {
     #[test]
     fn addresses_in_v4_and_v6_ranges() {
         let gate = Gate {
-            cidrs: vec![parse_cidr("10.1.0.0/16").unwrap(), parse_cidr("2001:db8::/32").unwrap()],
+            cidrs: vec![
+                parse_cidr("10.1.0.0/16").unwrap(),
+                parse_cidr("2001:db8::/32").unwrap(),
+            ],
             ..Default::default()
         };
         assert!(gate.address_allowed("10.1.2.3".parse().unwrap()));
@@ -202,7 +211,10 @@ mod tests {
         assert!(gate.address_allowed("2001:db8::7".parse().unwrap()));
         assert!(!gate.address_allowed("10.2.0.1".parse().unwrap()));
         assert!(!gate.address_allowed("2001:db9::1".parse().unwrap()));
-        assert_eq!(parse_cidr("10.1.2.3/16").unwrap().to_string(), "10.1.0.0/16");
+        assert_eq!(
+            parse_cidr("10.1.2.3/16").unwrap().to_string(),
+            "10.1.0.0/16"
+        );
         assert_eq!(parse_cidr("::1").unwrap().to_string(), "::1/128");
         assert!(parse_cidr("10.0.0.0/33").is_err());
     }

@@ -51,7 +51,7 @@ pub fn day_and_next_midnight(now_ms: i64, tz: chrono_tz::Tz) -> (i32, i64) {
 }
 
 /// The start of the local day containing `now_ms`, in epoch ms.
-fn day_start(now_ms: i64, tz: chrono_tz::Tz) -> i64 {
+pub fn day_start(now_ms: i64, tz: chrono_tz::Tz) -> i64 {
     let (_, next) = day_and_next_midnight(now_ms, tz);
     // Days are 24 h except across DST changes; good enough for a daily budget's start.
     next - 86_400_000

@@ -178,6 +178,12 @@ pub async fn relay_call(
             ErrorKind::Permission,
             "this API key may not use server-side tools (web search, code execution, grounding)",
         ))
+    } else if call.billable {
+        relay
+            .family_spend
+            .check(relay, &key, &call.model, now_ms())
+            .await
+            .map(RelayError::from)
     } else {
         None
     };

@@ -13,6 +13,7 @@ pub mod first_token;
 pub mod forward;
 pub mod gemini;
 pub mod guards;
+pub mod key_gate;
 pub mod messages_to_openai;
 pub mod meter;
 pub mod openai;
@@ -67,6 +68,10 @@ pub struct Relay {
     pub tasks: TaskTracker,
     /// Fired when the shutdown grace period is over: open streams end and bill what they saw.
     pub cut: CancellationToken,
+    /// Which client address to trust (`TRUST_PROXY_HEADERS`), for keys' `allowedCidrs`.
+    pub proxies: crate::auth::client_addr::ProxyTrust,
+    /// Today's cost per key and model, for keys' `modelDailyCostLimits`.
+    pub family_spend: key_gate::FamilySpend,
 }
 
 /// The key a client presented: `x-api-key` or `Authorization: Bearer` (Anthropic), Bearer
@@ -195,6 +200,11 @@ impl Relay {
             Some(path) => Pricing::from_file(path)?,
             None => Pricing::builtin(),
         };
+        let proxies = crate::auth::client_addr::ProxyTrust::from_settings(
+            opts.trust_proxy_headers,
+            opts.trusted_proxies.as_deref(),
+        )
+        .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?;
         let relay = Arc::new(Relay {
             store,
             settings: settings.clone(),
@@ -208,6 +218,8 @@ impl Relay {
             webhooks,
             tasks: tasks.clone(),
             cut: CancellationToken::new(),
+            proxies,
+            family_spend: Default::default(),
         });
         Ok((relay, rx))
     }
@@ -246,6 +258,12 @@ impl Relay {
 
     /// Hands a finished request to the usage writer and the live figures.
     pub fn record_event(&self, event: UsageEvent) {
+        let (day, _) = crate::limits::directory::day_and_next_midnight(
+            event.created_at,
+            self.keys.time_zone(),
+        );
+        self.family_spend
+            .record(&event.key_id, &event.model, event.cost_micros, day);
         self.metrics.record(&event, now_ms());
         self.prometheus.record(&event, &self.pricing);
         self.writer.record(event);

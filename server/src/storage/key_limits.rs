@@ -68,6 +68,25 @@ impl Store {
         }))
     }
 
+    /// Cost settled by a key since `since` (epoch ms) per model, from the raw usage events.
+    #[tracing::instrument(skip_all)]
+    pub async fn key_cost_by_model_since(
+        &self,
+        key_id: &str,
+        since: i64,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as::<_, (String, i64)>(
+                "SELECT model, CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) FROM usage_events
+                 WHERE key_id = $1 AND created_at >= $2 GROUP BY model",
+            )
+            .bind(key_id)
+            .bind(since)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
     /// Cost settled by a key since `since` (epoch ms), from the raw usage events.
     #[tracing::instrument(skip_all)]
     pub async fn key_spent_since(&self, key_id: &str, since: i64) -> StoreResult<i64> {

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use app::types::Platform;
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -172,13 +173,17 @@ pub async fn relay_chat(
 pub async fn chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let key = match relay
-        .keys
-        .authenticate(presented_key(&parts.headers, Protocol::OpenAi))
-        .await
+    let key = match crate::relay::key_gate::admit_key(
+        &relay,
+        &parts.headers,
+        &parts.extensions,
+        presented_key(&parts.headers, Protocol::OpenAi),
+        Protocol::OpenAi,
+    )
+    .await
     {
         Ok(k) => k,
-        Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
+        Err(res) => return res,
     };
     let bytes = match read_body(
         body,
@@ -204,13 +209,17 @@ struct ModelOnly<'a> {
 pub async fn root_chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let key = match relay
-        .keys
-        .authenticate(presented_key(&parts.headers, Protocol::OpenAi))
-        .await
+    let key = match crate::relay::key_gate::admit_key(
+        &relay,
+        &parts.headers,
+        &parts.extensions,
+        presented_key(&parts.headers, Protocol::OpenAi),
+        Protocol::OpenAi,
+    )
+    .await
     {
         Ok(k) => k,
-        Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
+        Err(res) => return res,
     };
     let bytes = match read_body(
         body,
@@ -243,13 +252,17 @@ pub async fn root_chat_completions(State(relay): State<Arc<Relay>>, req: Request
 pub async fn responses(State(relay): State<Arc<Relay>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let key = match relay
-        .keys
-        .authenticate(presented_key(&parts.headers, Protocol::OpenAi))
-        .await
+    let key = match crate::relay::key_gate::admit_key(
+        &relay,
+        &parts.headers,
+        &parts.extensions,
+        presented_key(&parts.headers, Protocol::OpenAi),
+        Protocol::OpenAi,
+    )
+    .await
     {
         Ok(k) => k,
-        Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
+        Err(res) => return res,
     };
     let bytes = match read_body(
         body,
@@ -343,18 +356,19 @@ pub(crate) fn model_of_platform(model: &str, provider: Option<&str>, platform: P
 }
 
 /// An OpenAI-shaped model list of `platform`'s priced models the key may use.
-pub(crate) async fn model_list(
-    relay: &Arc<Relay>,
-    headers: &HeaderMap,
-    platform: Platform,
-) -> Response {
-    let key = match relay
-        .keys
-        .authenticate(presented_key(headers, Protocol::OpenAi))
-        .await
+pub(crate) async fn model_list(relay: &Arc<Relay>, req: &Parts, platform: Platform) -> Response {
+    let headers = &req.headers;
+    let key = match crate::relay::key_gate::admit_key(
+        relay,
+        headers,
+        &req.extensions,
+        presented_key(headers, Protocol::OpenAi),
+        Protocol::OpenAi,
+    )
+    .await
     {
         Ok(k) => k,
-        Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
+        Err(res) => return res,
     };
     if !key.platform_allowed(platform) {
         return RelayError::from(Refusal::PlatformNotAllowed { platform })
@@ -377,6 +391,6 @@ pub(crate) async fn model_list(
 }
 
 /// `GET /openai/v1/models`.
-pub async fn models(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Response {
-    model_list(&relay, &headers, Platform::Openai).await
+pub async fn models(State(relay): State<Arc<Relay>>, req: Parts) -> Response {
+    model_list(&relay, &req, Platform::Openai).await
 }
