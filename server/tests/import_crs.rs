@@ -252,6 +252,20 @@ async fn full_import(backend: Backend, redis_db: u32) {
         if k.disabled || expired {
             assert_eq!(status, 401, "{}: {body}", k.name);
             assert_eq!(body["error"]["type"], "authentication_error", "{body}");
+        } else if k.id == KEYS[4].id {
+            // Its client restriction came along: only Claude Code may use it, as in CRS.
+            assert_eq!(status, 403, "{}: {body}", k.name);
+            assert!(body["error"]["message"].as_str().unwrap().contains("allowedClients"));
+            let res = app
+                .client
+                .post(app.url("/api/v1/messages"))
+                .header("x-api-key", k.plaintext)
+                .header("user-agent", "claude-cli/2.0.14 (external, cli)")
+                .json(&json!({"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200, "{}", k.name);
         } else {
             assert_eq!(status, 200, "{}: {body}", k.name);
             assert_eq!(body["type"], "message", "{body}");
