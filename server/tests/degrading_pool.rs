@@ -210,3 +210,91 @@ async fn a_stream_without_a_first_token_fails_over_before_the_client_sees_it() {
         app.wait_idle(id).await;
     }
 }
+
+/// Where a conversation goes after its account cooled down, per group sticky mode.
+async fn home_after_cooldown(mode: &str) -> (u64, u64) {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.serve.scheduler.overload_cooldown_secs = 1;
+        s.serve.scheduler.sticky_grace_secs = 0;
+    })
+    .await;
+    let mock = MockUpstream::start(Behavior::default()).await;
+    let token = app.admin_token().await;
+    let mut ids = Vec::new();
+    for (name, priority) in [("home", 1), ("other", 2)] {
+        ids.push(
+            app.create_account(
+                &token,
+                json!({"name": name, "apiKey": name, "baseUrl": mock.url(),
+                       "accountType": "group", "priority": priority}),
+            )
+            .await,
+        );
+    }
+    let (status, group) = app
+        .admin_post(
+            &token,
+            "/admin/account-groups",
+            json!({"name": "g", "platform": "claude", "stickyMode": mode}),
+        )
+        .await;
+    assert_eq!(status, 201, "{group}");
+    assert_eq!(group["stickyMode"], mode);
+    let gid = group["id"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .admin_send(
+            &token,
+            Method::PUT,
+            &format!("/admin/account-groups/{gid}/members"),
+            Some(json!({"accountIds": ids})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let key = app
+        .create_key(&token, json!({"name": "k", "claudeAccountId": format!("group:{gid}")}))
+        .await
+        .1;
+    let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 10,
+        "metadata": {"user_id": "user_x_account__session_0b6c7a2e-1111-4222-8333-444455556666"},
+        "messages": [{"role": "user", "content": "hi"}]});
+    let send = || {
+        app.client
+            .post(app.url("/v1/messages"))
+            .header("x-api-key", &key)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(send().await.unwrap().status(), 200);
+    assert_eq!(mock.requests("home"), 1);
+    // Its account is overloaded once: failed over, then cooling down.
+    mock.set_behavior("home", fault(529, 1));
+    assert_eq!(send().await.unwrap().status(), 200);
+    assert_eq!(send().await.unwrap().status(), 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while app
+        .relay()
+        .scheduler
+        .soonest_recovery(&[ids[0].as_str().into()], tollgate::storage::now_ms())
+        .is_some()
+    {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    mock.reset_stats();
+    assert_eq!(send().await.unwrap().status(), 200);
+    for id in &ids {
+        app.wait_idle(id).await;
+    }
+    (mock.requests("home"), mock.requests("other"))
+}
+
+#[tokio::test]
+async fn group_sticky_modes_keep_or_move_a_conversation() {
+    assert_eq!(home_after_cooldown("keep").await, (1, 0), "kept through the cooldown");
+    assert_eq!(home_after_cooldown("move").await, (0, 1), "moved at once");
+    assert_eq!(
+        home_after_cooldown("grace").await,
+        (0, 1),
+        "a cooldown longer than the grace moves it"
+    );
+}

@@ -255,7 +255,10 @@ async fn full_import(backend: Backend, redis_db: u32) {
         } else if k.id == KEYS[4].id {
             // Its client restriction came along: only Claude Code may use it, as in CRS.
             assert_eq!(status, 403, "{}: {body}", k.name);
-            assert!(body["error"]["message"].as_str().unwrap().contains("allowedClients"));
+            assert!(body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("allowedClients"));
             let res = app
                 .client
                 .post(app.url("/api/v1/messages"))

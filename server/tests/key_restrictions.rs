@@ -84,7 +84,10 @@ impl Setup {
     async fn gemini(&self, key: &str, ua: &str) -> reqwest::Response {
         self.app
             .client
-            .post(self.app.url("/gemini/v1beta/models/gemini-2.5-flash:generateContent"))
+            .post(
+                self.app
+                    .url("/gemini/v1beta/models/gemini-2.5-flash:generateContent"),
+            )
             .header("x-goog-api-key", key)
             .header("user-agent", ua)
             .json(&json!({"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]}))
@@ -102,25 +105,49 @@ async fn refused(res: reqwest::Response, status: u16) -> Value {
 #[tokio::test]
 async fn allowed_clients_are_recognised_and_refused_in_each_protocols_shape() {
     let s = setup(Backend::Sqlite, false).await;
-    let cards = s.key(json!({"name": "cc-card", "allowedClients": ["claude_code"]})).await;
+    let cards = s
+        .key(json!({"name": "cc-card", "allowedClients": ["claude_code"]}))
+        .await;
     assert_eq!(s.messages(&cards, CLAUDE_CODE_UA, None).await.status(), 200);
     // Anthropic shape.
     let v = refused(s.messages(&cards, "Anthropic/JS 0.65.0", None).await, 403).await;
-    assert_eq!((v["type"].as_str(), v["error"]["type"].as_str()), (Some("error"), Some("permission_error")), "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("allowedClients"), "{v}");
+    assert_eq!(
+        (v["type"].as_str(), v["error"]["type"].as_str()),
+        (Some("error"), Some("permission_error")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("allowedClients"),
+        "{v}"
+    );
     // OpenAI shape, naming the client it was taken for.
     let v = refused(s.chat(&cards, CODEX_UA).await, 403).await;
     assert_eq!(v["error"]["type"], "permission_error", "{v}");
     let message = v["error"]["message"].as_str().unwrap();
-    assert!(message.contains("allowedClients") && message.contains("codex_cli"), "{v}");
+    assert!(
+        message.contains("allowedClients") && message.contains("codex_cli"),
+        "{v}"
+    );
     // Gemini shape.
     let v = refused(s.gemini(&cards, GEMINI_UA).await, 403).await;
     assert_eq!(v["error"]["status"], "PERMISSION_DENIED", "{v}");
     // Model lists are behind the same door.
-    let res = s.app.client.get(s.app.url("/v1/models")).header("x-api-key", &cards).send().await.unwrap();
+    let res = s
+        .app
+        .client
+        .get(s.app.url("/v1/models"))
+        .header("x-api-key", &cards)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 403);
 
-    let codex = s.key(json!({"name": "codex", "allowedClients": ["codex_cli", "gemini_cli"]})).await;
+    let codex = s
+        .key(json!({"name": "codex", "allowedClients": ["codex_cli", "gemini_cli"]}))
+        .await;
     assert_eq!(s.responses(&codex, CODEX_UA).await.status(), 200);
     assert_eq!(s.gemini(&codex, GEMINI_UA).await.status(), 200);
     assert_eq!(s.messages(&codex, CLAUDE_CODE_UA, None).await.status(), 403);
@@ -145,28 +172,54 @@ async fn allowed_clients_are_recognised_and_refused_in_each_protocols_shape() {
 async fn allowed_addresses_v4_and_v6_through_trusted_proxy_headers() {
     // Without TRUST_PROXY_HEADERS the socket peer counts (127.0.0.1 in tests).
     let s = setup(Backend::Sqlite, false).await;
-    let local = s.key(json!({"name": "local", "allowedCidrs": ["127.0.0.0/8"]})).await;
-    let office = s.key(json!({"name": "office", "allowedCidrs": ["203.0.113.0/24"]})).await;
-    assert_eq!(s.messages(&local, "x", Some("203.0.113.9")).await.status(), 200);
+    let local = s
+        .key(json!({"name": "local", "allowedCidrs": ["127.0.0.0/8"]}))
+        .await;
+    let office = s
+        .key(json!({"name": "office", "allowedCidrs": ["203.0.113.0/24"]}))
+        .await;
+    assert_eq!(
+        s.messages(&local, "x", Some("203.0.113.9")).await.status(),
+        200
+    );
     let v = refused(s.messages(&office, "x", Some("203.0.113.9")).await, 403).await;
     let message = v["error"]["message"].as_str().unwrap();
-    assert!(message.contains("allowedCidrs") && message.contains("127.0.0.1"), "{v}");
+    assert!(
+        message.contains("allowedCidrs") && message.contains("127.0.0.1"),
+        "{v}"
+    );
     let v = refused(s.chat(&office, "x").await, 403).await;
     assert_eq!(v["error"]["type"], "permission_error");
 
     // With it, the forwarded address counts, IPv6 included.
     let s = setup(Backend::Sqlite, true).await;
-    let v6 = s.key(json!({"name": "v6", "allowedCidrs": ["2001:db8::/32", "198.51.100.7"]})).await;
-    assert_eq!(s.messages(&v6, "x", Some("2001:db8::5")).await.status(), 200);
-    assert_eq!(s.messages(&v6, "x", Some("198.51.100.7")).await.status(), 200);
-    assert_eq!(s.messages(&v6, "x", Some("2001:db9::5")).await.status(), 403);
-    assert_eq!(s.messages(&v6, "x", Some("198.51.100.8")).await.status(), 403);
+    let v6 = s
+        .key(json!({"name": "v6", "allowedCidrs": ["2001:db8::/32", "198.51.100.7"]}))
+        .await;
+    assert_eq!(
+        s.messages(&v6, "x", Some("2001:db8::5")).await.status(),
+        200
+    );
+    assert_eq!(
+        s.messages(&v6, "x", Some("198.51.100.7")).await.status(),
+        200
+    );
+    assert_eq!(
+        s.messages(&v6, "x", Some("2001:db9::5")).await.status(),
+        403
+    );
+    assert_eq!(
+        s.messages(&v6, "x", Some("198.51.100.8")).await.status(),
+        403
+    );
 }
 
 #[tokio::test]
 async fn a_daily_cap_per_model_family() {
     let s = setup(Backend::Sqlite, false).await;
-    let trial = s.key(json!({"name": "trial", "modelDailyCostLimits": {"opus": 0.000001}})).await;
+    let trial = s
+        .key(json!({"name": "trial", "modelDailyCostLimits": {"opus": 0.000001}}))
+        .await;
     let send = |model: &'static str| {
         s.app
             .client
@@ -180,8 +233,15 @@ async fn a_daily_cap_per_model_family() {
     let res = send("claude-opus-4-1").await.unwrap();
     let v = refused(res, 402).await;
     let message = v["error"]["message"].as_str().unwrap();
-    assert!(message.contains("opus") && message.contains("modelDailyCostLimits"), "{v}");
-    assert_eq!(send("claude-sonnet-4-5").await.unwrap().status(), 200, "other families are free");
+    assert!(
+        message.contains("opus") && message.contains("modelDailyCostLimits"),
+        "{v}"
+    );
+    assert_eq!(
+        send("claude-sonnet-4-5").await.unwrap().status(),
+        200,
+        "other families are free"
+    );
 }
 
 async fn restriction_settings_round_trip(backend: Backend) {
@@ -200,18 +260,37 @@ async fn restriction_settings_round_trip(backend: Backend) {
     .await;
     assert_eq!(status, 201, "{key}");
     assert_eq!(key["allowedClients"], json!(["gemini_cli"]));
-    assert_eq!(key["allowedCidrs"], json!(["10.1.0.0/16", "::1/128"]), "normalised");
+    assert_eq!(
+        key["allowedCidrs"],
+        json!(["10.1.0.0/16", "::1/128"]),
+        "normalised"
+    );
     assert_eq!(key["modelDailyCostLimits"], json!({"opus": 5.0}));
     let path = format!("/admin/api-keys/{}", key["id"].as_str().unwrap());
-    let (status, patched) = api(Method::PATCH, path.clone(), Some(json!({"allowedCidrs": []}))).await;
+    let (status, patched) = api(
+        Method::PATCH,
+        path.clone(),
+        Some(json!({"allowedCidrs": []})),
+    )
+    .await;
     assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["allowedCidrs"], json!([]));
-    assert_eq!(patched["allowedClients"], json!(["gemini_cli"]), "untouched");
+    assert_eq!(
+        patched["allowedClients"],
+        json!(["gemini_cli"]),
+        "untouched"
+    );
     for (body, field) in [
         (json!({"allowedClients": ["cursor"]}), "allowedClients"),
         (json!({"allowedCidrs": ["10.0.0.0/33"]}), "allowedCidrs"),
-        (json!({"modelDailyCostLimits": {"op us": 1}}), "modelDailyCostLimits"),
-        (json!({"modelDailyCostLimits": {"opus": -1}}), "modelDailyCostLimits"),
+        (
+            json!({"modelDailyCostLimits": {"op us": 1}}),
+            "modelDailyCostLimits",
+        ),
+        (
+            json!({"modelDailyCostLimits": {"opus": -1}}),
+            "modelDailyCostLimits",
+        ),
     ] {
         let (status, v) = api(Method::PATCH, path.clone(), Some(body)).await;
         assert_eq!(status, 400, "{v}");
@@ -235,7 +314,10 @@ async fn restriction_settings_round_trip(backend: Backend) {
     assert_eq!(from_preset["allowedClients"], json!(["claude_code"]));
     assert_eq!(from_preset["modelDailyCostLimits"], json!({"opus": 2.0}));
     let v = refused(s.chat(from_preset["key"].as_str().unwrap(), "x").await, 403).await;
-    assert!(v["error"]["message"].as_str().unwrap().contains("allowedClients"));
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("allowedClients"));
 }
 
 #[tokio::test]

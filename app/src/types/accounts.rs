@@ -257,6 +257,11 @@ pub struct AccountGroup {
     pub bound_keys: Vec<KeyRef>,
     /// Total keys bound (the list above may be truncated).
     pub bound_key_count: u64,
+    /// How conversations stay on their account: `grace` (through cooldowns shorter than
+    /// `STICKY_UNAVAILABLE_GRACE_SECS`), `keep` (through any cooldown, for the prompt cache),
+    /// `move` (moved at once when their account cools down).
+    #[serde(default)]
+    pub sticky_mode: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -267,6 +272,7 @@ pub struct GroupInput {
     pub name: String,
     pub platform: Option<Platform>,
     pub description: Option<String>,
+    pub sticky_mode: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -274,6 +280,7 @@ pub struct GroupInput {
 pub struct GroupPatch {
     pub name: Option<String>,
     pub description: Option<String>,
+    pub sticky_mode: Option<String>,
 }
 
 /// `PUT /admin/account-groups/{id}/members`.

@@ -205,8 +205,14 @@ impl Scheduler {
                 .filter(|(gid, _)| gid == &g.id)
                 .filter_map(|(_, aid)| snap.by_id.get(aid.as_str()).cloned())
                 .collect();
-            snap.groups
-                .insert(g.id.as_str().into(), GroupInfo { platform, members });
+            snap.groups.insert(
+                g.id.as_str().into(),
+                GroupInfo {
+                    platform,
+                    members,
+                    sticky_mode: pool::StickyMode::parse(&g.sticky_mode),
+                },
+            );
         }
         proxies.push(None);
         self.clients.retain(&proxies);
@@ -278,6 +284,11 @@ impl Scheduler {
         now: i64,
     ) -> Result<Lease, NoAccount> {
         let snap = self.pool.load();
+        let sticky_mode = match key.binding(platform) {
+            Binding::Group(id) => snap.groups.get(id).map(|g| g.sticky_mode),
+            _ => None,
+        }
+        .unwrap_or_default();
         let candidates: &[Arc<UpstreamAccount>] = match key.binding(platform) {
             Binding::Pool => &snap.shared[platform_index(platform)],
             Binding::Group(id) => match snap.groups.get(id) {
@@ -346,14 +357,19 @@ impl Scheduler {
                             }
                             Err(Unfit::Brief(None)) => keep_mapping = true,
                             Err(Unfit::Brief(Some(until))) => {
-                                keep_mapping = until - now <= self.sticky_grace_ms
+                                keep_mapping = match sticky_mode {
+                                    pool::StickyMode::Grace => until - now <= self.sticky_grace_ms,
+                                    pool::StickyMode::Keep => true,
+                                    pool::StickyMode::Move => false,
+                                }
                             }
                             Err(Unfit::Lasting(_)) => {}
                         }
                     } else {
                         // Failing over within one request keeps the conversation's home if the
                         // failure was brief; the health rules decide that on the next request.
-                        keep_mapping = true;
+                        // A group that moves conversations at once moves it now.
+                        keep_mapping = sticky_mode != pool::StickyMode::Move;
                     }
                 }
             }

@@ -64,9 +64,32 @@ impl UpstreamAccount {
     }
 }
 
+/// How a group's conversations stay on their account when it cools down.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StickyMode {
+    /// Kept through a cooldown shorter than `STICKY_UNAVAILABLE_GRACE_SECS`.
+    #[default]
+    Grace,
+    /// Kept through any cooldown (served elsewhere meanwhile), for the prompt cache.
+    Keep,
+    /// Moved at once to the account that serves the request.
+    Move,
+}
+
+impl StickyMode {
+    pub fn parse(stored: &str) -> StickyMode {
+        match stored {
+            "keep" => StickyMode::Keep,
+            "move" => StickyMode::Move,
+            _ => StickyMode::Grace,
+        }
+    }
+}
+
 pub struct GroupInfo {
     pub platform: Platform,
     pub members: Vec<Arc<UpstreamAccount>>,
+    pub sticky_mode: StickyMode,
 }
 
 #[derive(Default)]
