@@ -59,11 +59,13 @@ pub async fn admit_key(
     Ok(key)
 }
 
+/// A key's day (days since the epoch in the configured zone) and its cost per model.
+type KeyDay = (i32, HashMap<String, i64>);
+
 /// Today's settled cost per key and model, for the family caps.
 #[derive(Default)]
 pub struct FamilySpend {
-    /// key id → (day, cost per model).
-    days: Mutex<HashMap<Arc<str>, (i32, HashMap<String, i64>)>>,
+    days: Mutex<HashMap<Arc<str>, KeyDay>>,
 }
 
 impl FamilySpend {
