@@ -251,7 +251,10 @@ async fn home_after_cooldown(mode: &str) -> (u64, u64) {
         .await;
     assert_eq!(status, 200);
     let key = app
-        .create_key(&token, json!({"name": "k", "claudeAccountId": format!("group:{gid}")}))
+        .create_key(
+            &token,
+            json!({"name": "k", "claudeAccountId": format!("group:{gid}")}),
+        )
         .await
         .1;
     let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 10,
@@ -290,7 +293,11 @@ async fn home_after_cooldown(mode: &str) -> (u64, u64) {
 
 #[tokio::test]
 async fn group_sticky_modes_keep_or_move_a_conversation() {
-    assert_eq!(home_after_cooldown("keep").await, (1, 0), "kept through the cooldown");
+    assert_eq!(
+        home_after_cooldown("keep").await,
+        (1, 0),
+        "kept through the cooldown"
+    );
     assert_eq!(home_after_cooldown("move").await, (0, 1), "moved at once");
     assert_eq!(
         home_after_cooldown("grace").await,

@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::error::{Protocol, RelayError};
 use super::forward::{relay_call, Call};
 use super::gemini::{valid_model_name, Action, GeminiAdapter};
+use super::request_cost::{OutputField, RequestShape};
 use super::translated::{client_error, no_headers, refused, Translated};
 use super::Relay;
 use crate::limits::KeyLimits;
@@ -75,6 +76,11 @@ pub async fn relay_translated(
         }
     };
     let stream = translation.stream;
+    let candidates = translation
+        .body
+        .pointer("/generationConfig/candidateCount")
+        .and_then(Value::as_u64)
+        .unwrap_or(1);
     let call = Call {
         path_and_query: translation.path(),
         model: translation.model.clone(),
@@ -83,6 +89,16 @@ pub async fn relay_translated(
         session,
         billable: true,
         headers: no_headers(),
+        shape: RequestShape {
+            answers: candidates,
+            tools: super::server_tools::gemini_declared(
+                serde_json::value::to_raw_value(&translation.body["tools"])
+                    .ok()
+                    .as_deref(),
+                candidates,
+            ),
+            output_field: OutputField::Gemini,
+        },
         body: upstream_body,
     };
     let ctx = translation.context;

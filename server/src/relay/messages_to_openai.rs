@@ -23,6 +23,7 @@ use super::chat_to_claude::session_of;
 use super::error::{Protocol, RelayError};
 use super::forward::{relay_call, Call};
 use super::openai::{model_of_platform, Endpoint, OpenAiAdapter};
+use super::request_cost::{OutputField, RequestShape};
 use super::translated::{client_error, no_headers, refused, Translated};
 use super::Relay;
 use crate::limits::{Binding, KeyLimits};
@@ -113,9 +114,17 @@ pub async fn relay_translated(
         session: session_of(&request),
         billable: true,
         headers: no_headers(),
+        shape: RequestShape {
+            answers: 1,
+            tools: super::server_tools::anthropic_declared(
+                serde_json::value::to_raw_value(&request["tools"])
+                    .ok()
+                    .as_deref(),
+            ),
+            output_field: OutputField::Claude,
+        },
         body: body.clone(),
     };
-    let for_accounts = request.clone();
     let adapter = Translated {
         inner: OpenAiAdapter {
             endpoint: Endpoint::ChatCompletions,
@@ -129,10 +138,12 @@ pub async fn relay_translated(
                 Box::new(whole_transform(model.clone()))
             }
         }),
-        body_for: Some(Box::new(move |account: &UpstreamAccount| {
-            let requested = for_accounts["model"].as_str().unwrap_or_default();
+        body_for: Some(Box::new(move |account: &UpstreamAccount, body: &[u8]| {
+            let request: Value = serde_json::from_slice(body)
+                .map_err(|e| RelayError::invalid(format!("malformed JSON body: {e}")))?;
+            let requested = request["model"].as_str().unwrap_or_default();
             let target = target_for(account, account.upstream_model(requested));
-            let chat = messages_to_chat_request(&for_accounts, target)
+            let chat = messages_to_chat_request(&request, target)
                 .map_err(|e| RelayError::invalid(e.to_string()))?;
             serde_json::to_vec(&chat)
                 .map(Bytes::from)

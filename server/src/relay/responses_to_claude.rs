@@ -20,6 +20,7 @@ use super::chat_to_claude::session_of;
 use super::claude::ClaudeAdapter;
 use super::error::{Protocol, RelayError};
 use super::forward::{relay_call, Call};
+use super::request_cost::{OutputField, RequestShape};
 use super::translated::{client_error, no_headers, refused, Translated};
 use super::Relay;
 use crate::limits::KeyLimits;
@@ -97,6 +98,15 @@ pub async fn relay_translated(
         session,
         billable: true,
         headers: no_headers(),
+        shape: RequestShape {
+            answers: 1,
+            tools: super::server_tools::anthropic_declared(
+                serde_json::value::to_raw_value(&messages_request["tools"])
+                    .ok()
+                    .as_deref(),
+            ),
+            output_field: OutputField::Claude,
+        },
         body: upstream_body,
     };
     let ctx = translation.context;

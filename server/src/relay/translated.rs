@@ -22,9 +22,10 @@ use crate::translate::StreamTransform;
 
 /// Makes the answer transform of one request: streamed or whole.
 pub type MakeTransform = Box<dyn Fn(bool) -> Box<dyn StreamTransform> + Send + Sync>;
-/// The upstream body for one account, when it depends on the account (e.g. OpenAI's own API
+/// The upstream body for one account from the call's body (as admission left it: strict mode
+/// may have lowered its output ceiling), when it depends on the account (e.g. OpenAI's own API
 /// versus a compatible server).
-pub type BodyFor = Box<dyn Fn(&UpstreamAccount) -> Result<Bytes, RelayError> + Send + Sync>;
+pub type BodyFor = Box<dyn Fn(&UpstreamAccount, &[u8]) -> Result<Bytes, RelayError> + Send + Sync>;
 
 /// An upstream platform's adapter, spoken to on behalf of a client of another protocol.
 pub struct Translated<A: Adapter> {
@@ -53,12 +54,13 @@ impl<A: Adapter> Adapter for Translated<A> {
                 let per_account = Call {
                     path_and_query: call.path_and_query.clone(),
                     headers: call.headers.clone(),
-                    body: body_for(account)?,
+                    body: body_for(account, &call.body)?,
                     model: call.model.clone(),
                     stream: call.stream,
                     max_output_tokens: call.max_output_tokens,
                     session: call.session,
                     billable: call.billable,
+                    shape: call.shape,
                 };
                 self.inner.build(account, &per_account)?
             }
