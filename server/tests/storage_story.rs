@@ -344,6 +344,7 @@ async fn unicode_search_and_sort(db: TestDb) {
             description: String::new(),
             created_at: now,
             updated_at: now,
+            sticky_mode: String::new(),
         };
         s.save_group(&row).await.unwrap();
     }

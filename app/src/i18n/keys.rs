@@ -214,6 +214,27 @@ pub(super) const TEXTS: &[(&str, &str, &str)] = &[
         "平台（都不勾选 = 全部）",
     ),
     ("keys.sale", "Sale", "销售"),
+    ("keys.restrictions", "Restrictions", "限制"),
+    (
+        "keys.restrictions_hint",
+        "Clients are recognised by what they send: a deterrent, not a security boundary. Addresses are those the relay trusts (TRUST_PROXY_HEADERS).",
+        "客户端按其发送的标识识别：是威慑而非安全边界。地址为中继信任的客户端地址（TRUST_PROXY_HEADERS）。",
+    ),
+    (
+        "keys.allowed_clients",
+        "Allowed clients (none ticked = any)",
+        "允许的客户端（都不勾选 = 任意）",
+    ),
+    (
+        "keys.allowed_cidrs",
+        "Allowed client addresses (IPv4/IPv6 CIDR, comma-separated, empty = any)",
+        "允许的客户端地址（IPv4/IPv6 CIDR，逗号分隔，留空 = 任意）",
+    ),
+    (
+        "keys.family_caps",
+        "Daily USD cap per model family (e.g. opus=5)",
+        "按模型系列的每日费用上限（美元，如 opus=5）",
+    ),
     ("presets.title", "Presets", "预设"),
     ("presets.add", "Add preset", "添加预设"),
     ("presets.name", "Preset name", "预设名称"),

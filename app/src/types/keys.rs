@@ -1,6 +1,8 @@
 //! API keys as the REST API and the dashboard speak them. Field names are a contract: the
 //! operators' docs and scripts use them (they follow claude-relay-service's names).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +74,15 @@ pub struct ApiKey {
     /// Server-side tools (web search, code execution, grounding) may be used.
     #[serde(default = "yes")]
     pub allow_server_tools: bool,
+    /// Clients that may use the key (`claude_code`, `codex_cli`, `gemini_cli`); empty = any.
+    #[serde(default)]
+    pub allowed_clients: Vec<String>,
+    /// Client addresses (IPv4/IPv6 CIDR ranges or addresses) the key may be used from; empty = any.
+    #[serde(default)]
+    pub allowed_cidrs: Vec<String>,
+    /// USD per day per model family (a part of the model name, e.g. `opus`).
+    #[serde(default)]
+    pub model_daily_cost_limits: BTreeMap<String, f64>,
     /// What the key was sold for, in `currency`.
     pub sale_price: f64,
     pub currency: String,
@@ -126,6 +137,9 @@ pub struct KeySettings {
     pub allow_pool_fallback: Option<bool>,
     pub strict_max_tokens: Option<bool>,
     pub allow_server_tools: Option<bool>,
+    pub allowed_clients: Option<Vec<String>>,
+    pub allowed_cidrs: Option<Vec<String>>,
+    pub model_daily_cost_limits: Option<BTreeMap<String, f64>>,
     pub sale_price: Option<f64>,
     pub currency: Option<String>,
     pub preset_id: Option<String>,
@@ -228,6 +242,11 @@ pub struct UpdateKey {
     pub strict_max_tokens: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_server_tools: Option<bool>,
+    pub allowed_clients: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_cidrs: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_daily_cost_limits: Option<BTreeMap<String, f64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sale_price: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -234,6 +234,7 @@ async fn operator(admin: &AdminService) -> (Pool, String) {
                 name: GROUPS[p].into(),
                 platform: Some(platform),
                 description: None,
+                sticky_mode: None,
             })
             .await
             .unwrap();

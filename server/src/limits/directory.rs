@@ -56,7 +56,7 @@ pub fn day_and_next_midnight(now_ms: i64, tz: chrono_tz::Tz) -> (i32, i64) {
 }
 
 /// The start of the local day containing `now_ms`, in epoch ms.
-fn day_start(now_ms: i64, tz: chrono_tz::Tz) -> i64 {
+pub fn day_start(now_ms: i64, tz: chrono_tz::Tz) -> i64 {
     let (_, next) = day_and_next_midnight(now_ms, tz);
     // Days are 24 h except across DST changes; good enough for a daily budget's start.
     next - 86_400_000
@@ -98,6 +98,14 @@ pub fn limits_from_row(row: &KeyLimitsRow) -> KeyLimits {
         strict_max_tokens: row.strict_max_tokens,
         allow_server_tools: row.allow_server_tools,
         preset_id: row.preset_id.clone(),
+        gate: Arc::new(crate::keys::restrictions::Gate::from_stored(
+            &crate::keys::restrictions::Restrictions::parse(&row.restrictions).unwrap_or_else(
+                |e| {
+                    tracing::error!(key = %row.id, error = %e, "unreadable key restrictions");
+                    Default::default()
+                },
+            ),
+        )),
     }
 }
 

@@ -297,6 +297,7 @@ pub(crate) mod tests {
             strict_max_tokens: false,
             allow_server_tools: true,
             preset_id: None,
+            gate: Default::default(),
         }
     }
 

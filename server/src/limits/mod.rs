@@ -76,6 +76,8 @@ pub struct KeyLimits {
     pub strict_max_tokens: bool,
     /// Server-side tools (web search, code execution, grounding) may be used.
     pub allow_server_tools: bool,
+    /// Allowed clients and addresses, daily caps per model family.
+    pub gate: Arc<crate::keys::restrictions::Gate>,
 }
 
 impl KeyLimits {
@@ -123,6 +125,22 @@ pub enum Refusal {
     },
     ModelNotAllowed {
         model: String,
+    },
+    /// `allowedClients`: the client was recognised as `seen` (or as none of them).
+    ClientNotAllowed {
+        seen: Option<&'static str>,
+        allowed: Vec<&'static str>,
+    },
+    /// `allowedCidrs`.
+    AddressNotAllowed {
+        ip: std::net::IpAddr,
+    },
+    /// `modelDailyCostLimits`: the family's cap for today is spent.
+    FamilyDailyLimit {
+        family: String,
+        limit: i64,
+        spent: i64,
+        resets_at: i64,
     },
     QuotaExhausted {
         limit: i64,

@@ -13,6 +13,7 @@ use std::time::Instant;
 use app::types::Platform;
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -190,7 +191,7 @@ impl BodyTransform for WholeToChat {
 
 /// The session of a translated request: Claude Code style `metadata.user_id`, else the
 /// system prompt and first user turn (as on `/v1/messages`).
-fn session_of(messages_request: &Value) -> Option<u64> {
+pub(crate) fn session_of(messages_request: &Value) -> Option<u64> {
     let explicit = messages_request
         .pointer("/metadata/user_id")
         .and_then(Value::as_str)
@@ -317,13 +318,17 @@ async fn to_openai_error(res: Response) -> Response {
 pub async fn chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let key = match relay
-        .keys
-        .authenticate(super::presented_key(&parts.headers, Protocol::OpenAi))
-        .await
+    let key = match crate::relay::key_gate::admit_key(
+        &relay,
+        &parts.headers,
+        &parts.extensions,
+        super::presented_key(&parts.headers, Protocol::OpenAi),
+        Protocol::OpenAi,
+    )
+    .await
     {
         Ok(k) => k,
-        Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
+        Err(res) => return res,
     };
     let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
         Ok(b) => b,
@@ -333,8 +338,8 @@ pub async fn chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> 
 }
 
 /// `GET /openai/claude/v1/models`: the Claude models in OpenAI's list shape.
-pub async fn models(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Response {
-    super::openai::model_list(&relay, &headers, Platform::Claude).await
+pub async fn models(State(relay): State<Arc<Relay>>, req: Parts) -> Response {
+    super::openai::model_list(&relay, &req, Platform::Claude).await
 }
 
 #[cfg(test)]

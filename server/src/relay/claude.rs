@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use app::types::Platform;
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -216,13 +217,17 @@ fn session_for(peek: &MessagesPeek<'_>, headers: &HeaderMap) -> Option<u64> {
 pub async fn messages(State(relay): State<Arc<Relay>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let key = match relay
-        .keys
-        .authenticate(super::presented_key(&parts.headers, Protocol::Anthropic))
-        .await
+    let key = match crate::relay::key_gate::admit_key(
+        &relay,
+        &parts.headers,
+        &parts.extensions,
+        super::presented_key(&parts.headers, Protocol::Anthropic),
+        Protocol::Anthropic,
+    )
+    .await
     {
         Ok(k) => k,
-        Err(r) => return RelayError::from(r).into_response(Protocol::Anthropic),
+        Err(res) => return res,
     };
     let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::Anthropic).await {
         Ok(b) => b,
@@ -239,6 +244,10 @@ pub async fn messages(State(relay): State<Arc<Relay>>, req: Request) -> Response
         return RelayError::invalid("model: field required").into_response(Protocol::Anthropic);
     };
     let counting = parts.uri.path().ends_with("/count_tokens");
+    if super::messages_to_openai::goes_to_openai(&relay, &key, model) {
+        return super::messages_to_openai::relay_translated(&relay, key, bytes, counting, started)
+            .await;
+    }
     let price = relay.pricing.load().lookup(model);
     let call = Call {
         path_and_query: upstream_path(parts.uri.path(), parts.uri.query()),
@@ -267,14 +276,19 @@ pub async fn messages(State(relay): State<Arc<Relay>>, req: Request) -> Response
 }
 
 /// `GET /v1/models`: the Claude models the key may use, from the pricing table.
-pub async fn models(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Response {
-    let key = match relay
-        .keys
-        .authenticate(super::presented_key(&headers, Protocol::Anthropic))
-        .await
+pub async fn models(State(relay): State<Arc<Relay>>, req: Parts) -> Response {
+    let headers = &req.headers;
+    let key = match super::key_gate::admit_key(
+        &relay,
+        headers,
+        &req.extensions,
+        super::presented_key(headers, Protocol::Anthropic),
+        Protocol::Anthropic,
+    )
+    .await
     {
         Ok(k) => k,
-        Err(r) => return RelayError::from(r).into_response(Protocol::Anthropic),
+        Err(res) => return res,
     };
     let data: Vec<Value> = relay
         .pricing

@@ -206,6 +206,38 @@ impl From<Refusal> for RelayError {
                 Permission,
                 format!("this API key may not use model {model}"),
             ),
+            Refusal::ClientNotAllowed { seen, allowed } => RelayError::new(
+                StatusCode::FORBIDDEN,
+                Permission,
+                format!(
+                    "this API key may only be used from {} (allowedClients); this client {}",
+                    allowed.join(", "),
+                    match seen {
+                        Some(c) => format!("is {c}"),
+                        None => "is none of them".into(),
+                    }
+                ),
+            ),
+            Refusal::AddressNotAllowed { ip } => RelayError::new(
+                StatusCode::FORBIDDEN,
+                Permission,
+                format!("this API key may not be used from address {ip} (allowedCidrs)"),
+            ),
+            Refusal::FamilyDailyLimit {
+                family,
+                limit,
+                spent,
+                resets_at,
+            } => RelayError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                Billing,
+                format!(
+                    "daily cost limit for {family} models reached (modelDailyCostLimits): limit {}, spent {} today; resets at {}",
+                    usd(limit),
+                    usd(spent),
+                    rfc3339(resets_at)
+                ),
+            ),
             Refusal::QuotaExhausted { limit, spent } => RelayError::new(
                 StatusCode::PAYMENT_REQUIRED,
                 Billing,
@@ -292,12 +324,16 @@ impl From<Refusal> for RelayError {
 impl From<NoAccount> for RelayError {
     fn from(n: NoAccount) -> Self {
         match n {
-            NoAccount::Dedicated { account, reason } => RelayError::new(
+            NoAccount::Dedicated {
+                account,
+                reason,
+                retry_after,
+            } => RelayError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorKind::Overloaded,
                 format!("the dedicated account {account} of this key is unavailable: {reason}"),
             )
-            .retry_after(Duration::from_secs(30)),
+            .retry_after(retry_after.unwrap_or(Duration::from_secs(30))),
             NoAccount::GroupMissing { group } => RelayError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorKind::Overloaded,

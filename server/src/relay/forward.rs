@@ -180,6 +180,12 @@ pub async fn relay_call(
             ErrorKind::Permission,
             "this API key may not use server-side tools (web search, code execution, grounding)",
         ))
+    } else if call.billable {
+        relay
+            .family_spend
+            .check(relay, &key, &call.model, now_ms())
+            .await
+            .map(RelayError::from)
     } else {
         None
     };
@@ -495,6 +501,36 @@ async fn attempt_loop(
         } else {
             answer.bytes_stream().boxed()
         };
+        let body = if call.stream && status.is_success() {
+            let wait = lease
+                .account
+                .first_token_timeout
+                .unwrap_or(Duration::from_millis(
+                    relay.settings.serve.relay.first_token_timeout_ms,
+                ));
+            match super::first_token::first_content(body, wait).await {
+                Some(body) => body,
+                None => {
+                    // Nothing reached the client yet: abandon the stream and fail over.
+                    relay.scheduler.report(
+                        &mut lease,
+                        Outcome::Failed {
+                            status: None,
+                            message: format!("no first token within {} ms", wait.as_millis()),
+                        },
+                        now_ms(),
+                    );
+                    last = Some(Failure::Transport(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        ErrorKind::Timeout,
+                    ));
+                    exclude.push(lease.account.id.clone());
+                    continue;
+                }
+            }
+        } else {
+            body
+        };
         // A success proves the account sound; an error caused by the request itself says
         // nothing about it either way (a probe that ends so is given back when the lease goes).
         if status.is_success() {
@@ -508,6 +544,7 @@ async fn attempt_loop(
             body,
         };
         let event = record.answered();
+        let price = priced_upstream(relay, &lease.account, &call.model, price);
         return stream_answer(
             relay, adapter, upstream, admitted, lease, price, &call, event, started,
         )
@@ -517,13 +554,17 @@ async fn attempt_loop(
     // Every attempt failed. The client learns what kind of failure it was (and when to retry)
     // in its protocol's shape, never the upstream's own text: that describes the operator's
     // accounts (organisation ids, key hints) and would make the client doubt its own key.
+    // When the accounts tried are cooling down now, the soonest recovery says when to retry.
+    let recovery = relay.scheduler.soonest_recovery(&exclude, now_ms());
     let err = match last {
         Some(Failure::Upstream { status, headers }) => {
-            let retry_after = headers
-                .get(header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+            let retry_after = recovery.or_else(|| {
+                headers
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs)
+            });
             let e = match status.as_u16() {
                 429 => RelayError::new(
                     status,
@@ -558,7 +599,11 @@ async fn attempt_loop(
             } else {
                 "the upstream could not be reached"
             };
-            RelayError::new(status, kind, message)
+            let e = RelayError::new(status, kind, message);
+            match recovery {
+                Some(d) => e.retry_after(d),
+                None => e,
+            }
         }
         None => RelayError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -574,6 +619,21 @@ async fn attempt_loop(
         &price,
     );
     err.into_response(protocol)
+}
+
+/// The price of what the account is really asked for: its model mapping may send another
+/// model upstream than the client named (e.g. `claude-sonnet-4-5` to a GPT model behind a
+/// translation), and usage is billed at that model's price.
+fn priced_upstream(
+    relay: &Relay,
+    account: &UpstreamAccount,
+    model: &str,
+    price: PriceLookup,
+) -> PriceLookup {
+    match account.upstream_model(model) {
+        upstream if upstream != model => relay.pricing.load().lookup(upstream),
+        _ => price,
+    }
 }
 
 /// Moves the answer from the upstream to the client in a task of its own, through a small

@@ -13,7 +13,8 @@ use std::time::Instant;
 use app::types::Platform;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -223,13 +224,17 @@ fn gemini_key(headers: &HeaderMap, query: Option<&str>) -> String {
 async fn authenticate(
     relay: &Relay,
     headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
     query: Option<&str>,
 ) -> Result<Arc<KeyLimits>, Response> {
-    relay
-        .keys
-        .authenticate(&gemini_key(headers, query))
-        .await
-        .map_err(|r| RelayError::from(r).into_response(Protocol::Gemini))
+    super::key_gate::admit_key(
+        relay,
+        headers,
+        extensions,
+        &gemini_key(headers, query),
+        Protocol::Gemini,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -290,7 +295,8 @@ pub async fn model_action(
 ) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let key = match authenticate(&relay, &parts.headers, parts.uri.query()).await {
+    let key = match authenticate(&relay, &parts.headers, &parts.extensions, parts.uri.query()).await
+    {
         Ok(k) => k,
         Err(res) => return res,
     };
@@ -396,12 +402,8 @@ fn model_entry(model: &str, input_limit: Option<u64>, output_limit: Option<u64>)
 }
 
 /// The Gemini models in the pricing table the key may use.
-async fn catalog(
-    relay: &Arc<Relay>,
-    headers: &HeaderMap,
-    uri: &Uri,
-) -> Result<Vec<(String, Value)>, Response> {
-    let key = authenticate(relay, headers, uri.query()).await?;
+async fn catalog(relay: &Arc<Relay>, req: &Parts) -> Result<Vec<(String, Value)>, Response> {
+    let key = authenticate(relay, &req.headers, &req.extensions, req.uri.query()).await?;
     if !key.platform_allowed(Platform::Gemini) {
         return Err(RelayError::from(Refusal::PlatformNotAllowed {
             platform: Platform::Gemini,
@@ -427,8 +429,8 @@ async fn catalog(
 }
 
 /// `GET /gemini/{version}/models`.
-pub async fn models(State(relay): State<Arc<Relay>>, headers: HeaderMap, uri: Uri) -> Response {
-    match catalog(&relay, &headers, &uri).await {
+pub async fn models(State(relay): State<Arc<Relay>>, req: Parts) -> Response {
+    match catalog(&relay, &req).await {
         Ok(models) => {
             let models: Vec<Value> = models.into_iter().map(|(_, m)| m).collect();
             axum::Json(serde_json::json!({ "models": models })).into_response()
@@ -449,14 +451,13 @@ fn path_segment(segment: Result<Path<String>, PathRejection>) -> Result<String, 
 pub async fn model(
     State(relay): State<Arc<Relay>>,
     name: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    uri: Uri,
+    req: Parts,
 ) -> Response {
     let name = match path_segment(name) {
         Ok(n) => n,
         Err(e) => return e.into_response(Protocol::Gemini),
     };
-    match catalog(&relay, &headers, &uri).await {
+    match catalog(&relay, &req).await {
         Ok(models) => match models.into_iter().find(|(m, _)| *m == name) {
             Some((_, entry)) => axum::Json(entry).into_response(),
             None => RelayError::new(

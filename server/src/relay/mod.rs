@@ -7,20 +7,26 @@ mod accounting;
 pub mod blame;
 pub mod body;
 pub mod chat_to_claude;
+pub mod chat_to_gemini;
 pub mod claude;
 pub mod clients;
 pub mod error;
+pub mod first_token;
 pub mod forward;
 pub mod gate;
 pub mod gemini;
 pub mod guards;
+pub mod key_gate;
+pub mod messages_to_openai;
 pub mod meter;
 pub mod openai;
 #[cfg(test)]
 mod proptests;
 pub mod request_cost;
+pub mod responses_to_claude;
 pub mod self_service;
 pub mod server_tools;
+pub mod translated;
 pub mod usage_gemini;
 pub mod usage_json;
 pub mod usage_openai;
@@ -71,12 +77,14 @@ pub struct Relay {
     pub cut: CancellationToken,
     /// Token-counting calls per key (they are free, so they get a limit of their own).
     pub counting: CountingLimiter,
-    /// Who a request comes from (for the failed-key limit).
+    /// Who a request comes from (for the failed-key limit and keys' `allowedCidrs`).
     pub proxies: ProxyTrust,
     /// Unknown keys presented per client address.
     pub key_failures: FailureLimiter,
     /// Requests in flight and request bytes held, process-wide.
     pub budget: Arc<Budget>,
+    /// Today's cost per key and model, for keys' `modelDailyCostLimits`.
+    pub family_spend: key_gate::FamilySpend,
 }
 
 /// The key a client presented: `x-api-key` or `Authorization: Bearer` (Anthropic), Bearer
@@ -225,6 +233,7 @@ impl Relay {
             proxies,
             key_failures: FailureLimiter::new(gate::key_failure_policy(), crate::clock::system()),
             budget: Budget::from_opts(&opts.guard),
+            family_spend: Default::default(),
         });
         Ok((relay, rx))
     }
@@ -263,6 +272,12 @@ impl Relay {
 
     /// Hands a finished request to the usage writer and the live figures.
     pub fn record_event(&self, event: UsageEvent) {
+        let (day, _) = crate::limits::directory::day_and_next_midnight(
+            event.created_at,
+            self.keys.time_zone(),
+        );
+        self.family_spend
+            .record(&event.key_id, &event.model, event.cost_micros, day);
         self.metrics.record(&event, now_ms());
         self.prometheus.record(&event, &self.pricing);
         self.writer.record(event);

@@ -1,14 +1,16 @@
 //! An account's health as a small state machine driven by upstream answers.
 //!
 //! - 429 → `rate_limited` until the reset the upstream announces (capped);
-//! - 529 → `overloaded` for the configured cooldown;
+//! - 529 → `overloaded` for a short cooldown (`OVERLOAD_COOLDOWN_SECS`, 30 s) that doubles
+//!   with every repeat after the previous one ended, up to `MAX_COOLDOWN_SECS`;
 //! - 401/403 about the credential → `error` only after [`AUTH_FAILURES_FOR_ERROR`] of them in a
 //!   row (no success in between) within [`AUTH_FAILURE_WINDOW_MS`], never from one request; it
 //!   stays there until an admin resets it (or a test succeeds). Answers caused by the request
 //!   (see `relay::blame`) never get here;
-//! - 5xx, timeouts, connection failures → cooldown only after N within a window;
-//! - after a cooldown the account is half-open: one probe; success → `active`, failure → the
-//!   cooldown doubles (capped).
+//! - 5xx, timeouts, connection failures, streams without a first token → cooldown only after
+//!   N within a window, doubling the same way;
+//! - after a cooldown the account is half-open: one probe; success → `active` and the backoff
+//!   starts over, failure → the cooldown doubles (capped).
 
 use std::collections::VecDeque;
 
@@ -103,6 +105,8 @@ pub struct Health {
     pub cooldown_until: Option<i64>,
     pub message: String,
     last_cooldown_ms: i64,
+    /// The last 529/5xx cooldown since the last success: the next one doubles it.
+    backoff_ms: i64,
     failures: VecDeque<i64>,
     /// Times of the authentication failures since the last success, oldest first.
     auth_failures: VecDeque<i64>,
@@ -189,6 +193,7 @@ impl Health {
                 self.failures.clear();
                 self.auth_failures.clear();
                 self.probing = false;
+                self.backoff_ms = 0;
                 if self.status != AccountStatus::Active {
                     self.last_cooldown_ms = 0;
                     return self
@@ -206,7 +211,8 @@ impl Health {
                     .filter(|ms| *ms > 0)
                     .unwrap_or(cfg.rate_limit_default_ms)
                     .min(cfg.max_cooldown_ms);
-                let ms = if was_probe { self.doubled(ms, cfg) } else { ms };
+                let half_open = was_probe && self.cooling_until(now).is_none();
+                let ms = if half_open { self.doubled(ms, cfg) } else { ms };
                 self.enter(
                     AccountStatus::RateLimited,
                     Some(429),
@@ -216,11 +222,19 @@ impl Health {
                 )
             }
             Outcome::Overloaded { message } => {
-                let ms = if was_probe {
-                    self.doubled(cfg.overload_cooldown_ms, cfg)
-                } else {
-                    cfg.overload_cooldown_ms.min(cfg.max_cooldown_ms)
-                };
+                if let Some(until) = self.cooling_until(now) {
+                    // Answers of requests sent before the cooldown began, or of a probe sent
+                    // during it because nothing else could serve: no new backoff step.
+                    let ms = until - now;
+                    return self.enter(
+                        AccountStatus::Overloaded,
+                        Some(529),
+                        message,
+                        Some(ms),
+                        now,
+                    );
+                }
+                let ms = self.backoff(cfg.overload_cooldown_ms, cfg);
                 self.enter(AccountStatus::Overloaded, Some(529), message, Some(ms), now)
             }
             Outcome::AuthFailed { status, message } => {
@@ -250,7 +264,11 @@ impl Health {
             }
             Outcome::Failed { status, message } => {
                 if was_probe {
-                    let ms = self.doubled(cfg.error_cooldown_ms, cfg);
+                    let ms = match self.cooling_until(now) {
+                        // A probe during the cooldown keeps it as it is.
+                        Some(until) => until - now,
+                        None => self.backoff(cfg.error_cooldown_ms, cfg),
+                    };
                     let to = match self.status {
                         AccountStatus::RateLimited => AccountStatus::RateLimited,
                         _ => AccountStatus::Overloaded,
@@ -274,17 +292,35 @@ impl Health {
                         cfg.error_threshold,
                         cfg.error_window_ms / 1000
                     );
-                    return self.enter(
-                        AccountStatus::Overloaded,
-                        status,
-                        msg,
-                        Some(cfg.error_cooldown_ms),
-                        now,
-                    );
+                    let ms = self.backoff(cfg.error_cooldown_ms, cfg);
+                    return self.enter(AccountStatus::Overloaded, status, msg, Some(ms), now);
                 }
                 None
             }
         }
+    }
+
+    /// The end of a cooldown still running at `now`.
+    fn cooling_until(&self, now: i64) -> Option<i64> {
+        match self.status {
+            AccountStatus::Overloaded | AccountStatus::RateLimited => {
+                self.cooldown_until.filter(|u| *u > now)
+            }
+            _ => None,
+        }
+    }
+
+    /// The next 529/5xx cooldown: `base` after a success, else double the previous (capped).
+    fn backoff(&mut self, base: i64, cfg: &HealthConfig) -> i64 {
+        let ms = if self.backoff_ms > 0 {
+            self.backoff_ms.saturating_mul(2)
+        } else {
+            base
+        }
+        .min(cfg.max_cooldown_ms)
+        .max(1);
+        self.backoff_ms = ms;
+        ms
     }
 
     fn doubled(&self, base: i64, cfg: &HealthConfig) -> i64 {
@@ -314,6 +350,7 @@ impl Health {
         self.failures.clear();
         self.auth_failures.clear();
         self.last_cooldown_ms = 0;
+        self.backoff_ms = 0;
         self.enter(AccountStatus::Active, None, "reset".into(), None, now)
     }
 }
@@ -408,6 +445,43 @@ mod tests {
         let t = h.on_outcome(Outcome::Success, 2_000_000, &cfg()).unwrap();
         assert_eq!(t.to, AccountStatus::Active);
         assert_eq!(h.availability(2_000_001), Availability::Available);
+    }
+
+    fn overloaded() -> Outcome {
+        Outcome::Overloaded {
+            message: "529".into(),
+        }
+    }
+
+    #[test]
+    fn overload_cooldowns_start_short_double_with_repeats_and_reset_on_success() {
+        let cfg = HealthConfig {
+            overload_cooldown_ms: 30_000,
+            max_cooldown_ms: 100_000,
+            ..cfg()
+        };
+        let mut h = Health::default();
+        h.on_outcome(overloaded(), 0, &cfg);
+        assert_eq!(h.cooldown_until, Some(30_000));
+        // Answers of requests already in flight do not add a step.
+        h.on_outcome(overloaded(), 10, &cfg);
+        assert_eq!(h.cooldown_until, Some(30_000));
+        // A probe sent during the cooldown (nothing else could serve) keeps it as it is.
+        assert!(h.claim_probe());
+        h.on_outcome(overloaded(), 20, &cfg);
+        assert_eq!(h.cooldown_until, Some(30_000));
+        // The next 529 after the cooldown ended (the probe's) doubles it, up to the cap.
+        assert!(h.claim_probe());
+        h.on_outcome(overloaded(), 30_000, &cfg);
+        assert_eq!(h.cooldown_until, Some(90_000));
+        assert!(h.claim_probe());
+        h.on_outcome(overloaded(), 90_000, &cfg);
+        assert_eq!(h.cooldown_until, Some(190_000), "capped at the maximum");
+        assert!(h.claim_probe());
+        h.on_outcome(Outcome::Success, 190_000, &cfg);
+        assert_eq!(h.availability(190_001), Availability::Available);
+        h.on_outcome(overloaded(), 200_000, &cfg);
+        assert_eq!(h.cooldown_until, Some(230_000), "a success starts over");
     }
 
     #[test]

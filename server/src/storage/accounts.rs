@@ -101,6 +101,11 @@ pub(super) const SAVE_GROUP: &str =
      ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description,
         updated_at = excluded.updated_at, name_key = excluded.name_key";
 
+/// How a group's conversations stay on their account (`account_groups.sticky_mode`): `grace`
+/// (kept through a cooldown shorter than `STICKY_UNAVAILABLE_GRACE_SECS`), `keep` (kept through
+/// any cooldown, for the prompt cache), `move` (moved at once to the account that serves it).
+pub const STICKY_MODES: &[&str] = &["grace", "keep", "move"];
+
 #[derive(Clone, Debug, FromRow)]
 pub struct AccountEventRow {
     pub account_id: String,
@@ -118,6 +123,9 @@ pub struct GroupRow {
     pub description: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// One of [`STICKY_MODES`]; written by [`Store::set_group_sticky_mode`].
+    #[sqlx(default)]
+    pub sticky_mode: String,
 }
 
 /// Per-account traffic over a period, from the hourly rollups.
@@ -303,7 +311,7 @@ impl Store {
     pub async fn list_groups(&self) -> StoreResult<Vec<GroupRow>> {
         Ok(with_pool!(self, |pool| {
             sqlx::query_as::<_, GroupRow>(
-                "SELECT id, name, platform, description, created_at, updated_at FROM account_groups
+                "SELECT id, name, platform, description, created_at, updated_at, sticky_mode FROM account_groups
                  ORDER BY platform, name_key, id",
             )
             .fetch_all(pool)
@@ -311,11 +319,27 @@ impl Store {
         }))
     }
 
+    /// Sets a group's sticky mode (one of [`STICKY_MODES`]).
+    #[tracing::instrument(skip_all)]
+    pub async fn set_group_sticky_mode(&self, id: &str, mode: &str, now: i64) -> StoreResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE account_groups SET sticky_mode = $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind(mode)
+            .bind(now)
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
     #[tracing::instrument(skip_all)]
     pub async fn get_group(&self, id: &str) -> StoreResult<Option<GroupRow>> {
         Ok(with_pool!(self, |pool| {
             sqlx::query_as::<_, GroupRow>(
-                "SELECT id, name, platform, description, created_at, updated_at FROM account_groups WHERE id = $1",
+                "SELECT id, name, platform, description, created_at, updated_at, sticky_mode FROM account_groups WHERE id = $1",
             )
             .bind(id)
             .fetch_optional(pool)

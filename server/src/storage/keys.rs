@@ -21,10 +21,10 @@ const KEY_COLUMNS: &str = "id, key_prefix, name, description, tags, is_active, q
     queue_timeout_ms, rate_limit_window_min, rate_limit_requests, rate_limit_cost_micros,
     daily_cost_limit_micros, allowed_models, permissions, claude_account_id, openai_account_id,
     gemini_account_id, allow_pool_fallback, sale_price_micros, currency, preset_id,
-    strict_max_tokens, allow_server_tools, spent_micros, requests, last_used_at, created_at,
-    updated_at";
+    strict_max_tokens, allow_server_tools, restrictions, spent_micros, requests, last_used_at,
+    created_at, updated_at";
 
-/// Binds the 25 config columns in the order of `INSERT_KEY`/`UPDATE_KEY`.
+/// Binds the 26 config columns in the order of `INSERT_KEY`/`UPDATE_KEY`.
 macro_rules! bind_config {
     ($query:expr, $c:expr, $json:expr) => {
         $query
@@ -53,6 +53,7 @@ macro_rules! bind_config {
             .bind($c.preset_id.as_deref())
             .bind($c.strict_max_tokens)
             .bind($c.allow_server_tools)
+            .bind($json.restrictions.as_str())
     };
 }
 pub(super) use bind_config;
@@ -62,10 +63,10 @@ pub(super) const INSERT_KEY: &str = "INSERT INTO api_keys (id, key_hash, key_pre
     concurrency_limit, queue_enabled, queue_max_size, queue_timeout_ms, rate_limit_window_min,
     rate_limit_requests, rate_limit_cost_micros, daily_cost_limit_micros, allowed_models,
     permissions, claude_account_id, openai_account_id, gemini_account_id, allow_pool_fallback,
-    sale_price_micros, currency, preset_id, strict_max_tokens, allow_server_tools, created_at,
-    updated_at, name_key, description_key)
+    sale_price_micros, currency, preset_id, strict_max_tokens, allow_server_tools, restrictions,
+    created_at, updated_at, name_key, description_key)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $30, $31, $32)";
+    $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $31, $32, $33)";
 
 pub(super) const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
     description = $2, tags = $3, is_active = $4, quota_limit_micros = $5, expires_at = $6,
@@ -74,9 +75,9 @@ pub(super) const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
     rate_limit_cost_micros = $14, daily_cost_limit_micros = $15, allowed_models = $16,
     permissions = $17, claude_account_id = $18, openai_account_id = $19, gemini_account_id = $20,
     allow_pool_fallback = $21, sale_price_micros = $22, currency = $23, preset_id = $24,
-    strict_max_tokens = $25, allow_server_tools = $26,
-    updated_at = $27, name_key = $29, description_key = $30
-    WHERE id = $28 AND deleted_at IS NULL";
+    strict_max_tokens = $25, allow_server_tools = $26, restrictions = $27,
+    updated_at = $28, name_key = $30, description_key = $31
+    WHERE id = $29 AND deleted_at IS NULL";
 
 impl Store {
     /// Inserts keys and their tags in one transaction, created at `now`: all or nothing.

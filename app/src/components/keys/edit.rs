@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use super::binding::BindingPicker;
+use super::restrictions::{RestrictionFields, RestrictionSignals};
 use super::{date_value, end_of_day, word_list, Directory};
 use crate::api::update_key;
 use crate::components::feedback::{busy_label, use_toasts};
@@ -70,6 +71,11 @@ pub fn EditKeyForm(
     let fallback = RwSignal::new(key.allow_pool_fallback);
     let strict = RwSignal::new(key.strict_max_tokens);
     let server_tools = RwSignal::new(key.allow_server_tools);
+    let restrictions = RestrictionSignals::new(
+        &key.allowed_clients,
+        &key.allowed_cidrs,
+        &key.model_daily_cost_limits,
+    );
     let price = text(key.sale_price);
     let currency = text(&key.currency);
     let (t_bad_number, t_bad_date, t_saved) = (
@@ -123,6 +129,10 @@ pub fn EditKeyForm(
             toasts.error_text(t_bad_number);
             return;
         };
+        let Some(caps) = restrictions.caps() else {
+            toasts.error_text(t_bad_number);
+            return;
+        };
         let (expires_at, activation_days) = match validity.get().as_str() {
             "date" => match end_of_day(&expires.get(), offset) {
                 Some(at) => (Some(at), None),
@@ -170,6 +180,9 @@ pub fn EditKeyForm(
             allow_pool_fallback: Some(fallback.get()),
             strict_max_tokens: Some(strict.get()),
             allow_server_tools: Some(server_tools.get()),
+            allowed_clients: Some(restrictions.clients()),
+            allowed_cidrs: Some(restrictions.cidrs()),
+            model_daily_cost_limits: Some(caps),
             sale_price: Some(price),
             currency: Some(currency.get().trim().to_uppercase()),
             preset_id: None,
@@ -295,6 +308,7 @@ pub fn EditKeyForm(
                         .collect_view()}
                 </div>
             </fieldset>
+            <RestrictionFields signals=restrictions id="ek" />
             <fieldset>
                 <legend>{tr("keys.sale")}</legend>
                 <div class="form-row">

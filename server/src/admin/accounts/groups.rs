@@ -9,6 +9,20 @@ use crate::admin::error::internal;
 use crate::storage::accounts::GroupRow;
 use crate::storage::now_ms;
 
+/// A group's `stickyMode`: `grace`, `keep` or `move`.
+fn sticky_mode(mode: &str) -> Result<&'static str, AdminError> {
+    crate::storage::accounts::STICKY_MODES
+        .iter()
+        .copied()
+        .find(|m| *m == mode)
+        .ok_or_else(|| {
+            AdminError::validation(
+                "stickyMode",
+                "must be grace (keep a conversation's account through short cooldowns), keep (through any cooldown) or move (move it at once)",
+            )
+        })
+}
+
 impl AdminService {
     async fn load_group(&self, id: &str) -> Result<GroupRow, AdminError> {
         self.store
@@ -57,8 +71,16 @@ impl AdminService {
             description,
             created_at: now,
             updated_at: now,
+            sticky_mode: String::new(),
         };
         self.save_group(&row).await?;
+        if let Some(mode) = input.sticky_mode.as_deref() {
+            let mode = sticky_mode(mode)?;
+            self.store
+                .set_group_sticky_mode(&row.id, mode, now)
+                .await
+                .map_err(internal)?;
+        }
         self.refresh_scheduler().await?;
         self.group_by_id(&row.id).await
     }
@@ -77,6 +99,14 @@ impl AdminService {
         }
         row.updated_at = now_ms();
         self.save_group(&row).await?;
+        if let Some(mode) = patch.sticky_mode.as_deref() {
+            let mode = sticky_mode(mode)?;
+            self.store
+                .set_group_sticky_mode(id, mode, row.updated_at)
+                .await
+                .map_err(internal)?;
+            self.refresh_scheduler().await?;
+        }
         self.group_by_id(id).await
     }
 

@@ -55,6 +55,7 @@ impl AdminService {
             extra: serde_json::json!({
                 "azureDeployment": new.azure.deployment.flatten(),
                 "azureApiVersion": new.azure.api_version.flatten(),
+                "firstTokenTimeoutMs": new.first_token_timeout_ms,
             })
             .to_string(),
             created_at: now,
@@ -112,6 +113,12 @@ impl AdminService {
         }
         if changes.azure != AzureChanges::default() {
             row.extra = apply_azure(&row.extra, changes.azure);
+        }
+        if let Some(ms) = changes.first_token_timeout_ms {
+            let mut extra: serde_json::Value =
+                serde_json::from_str(&row.extra).unwrap_or_else(|_| serde_json::json!({}));
+            extra["firstTokenTimeoutMs"] = ms.into();
+            row.extra = extra.to_string();
         }
         row.updated_at = now_ms();
         self.encrypt_key_and_proxy(

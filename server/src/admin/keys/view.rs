@@ -49,6 +49,14 @@ impl AdminService {
             allow_pool_fallback: c.allow_pool_fallback,
             strict_max_tokens: c.strict_max_tokens,
             allow_server_tools: c.allow_server_tools,
+            allowed_clients: c.restrictions.allowed_clients.clone(),
+            allowed_cidrs: c.restrictions.allowed_cidrs.clone(),
+            model_daily_cost_limits: c
+                .restrictions
+                .model_daily_cost_limits
+                .iter()
+                .map(|(f, m)| (f.clone(), micros_to_usd(*m)))
+                .collect(),
             sale_price: micros_to_usd(c.sale_price_micros),
             currency: c.currency,
             preset_id: c.preset_id,

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use app::types::Platform;
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -172,13 +173,17 @@ pub async fn relay_chat(
 pub async fn chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let key = match relay
-        .keys
-        .authenticate(presented_key(&parts.headers, Protocol::OpenAi))
-        .await
+    let key = match crate::relay::key_gate::admit_key(
+        &relay,
+        &parts.headers,
+        &parts.extensions,
+        presented_key(&parts.headers, Protocol::OpenAi),
+        Protocol::OpenAi,
+    )
+    .await
     {
         Ok(k) => k,
-        Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
+        Err(res) => return res,
     };
     let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
         Ok(b) => b,
@@ -194,17 +199,21 @@ struct ModelOnly<'a> {
 }
 
 /// `POST /v1/chat/completions` at the root: `claude-*` models are translated for Claude
-/// accounts, `gemini-*` models are pointed to the Gemini routes, the rest goes to OpenAI.
+/// accounts, `gemini-*` models for Gemini accounts, the rest goes to OpenAI.
 pub async fn root_chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let key = match relay
-        .keys
-        .authenticate(presented_key(&parts.headers, Protocol::OpenAi))
-        .await
+    let key = match crate::relay::key_gate::admit_key(
+        &relay,
+        &parts.headers,
+        &parts.extensions,
+        presented_key(&parts.headers, Protocol::OpenAi),
+        Protocol::OpenAi,
+    )
+    .await
     {
         Ok(k) => k,
-        Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
+        Err(res) => return res,
     };
     let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
         Ok(b) => b,
@@ -221,26 +230,27 @@ pub async fn root_chat_completions(State(relay): State<Arc<Relay>>, req: Request
         return chat_to_claude::relay_translated(&relay, key, bytes, started).await;
     }
     if model.starts_with("gemini-") {
-        return RelayError::invalid(format!(
-            "model {model} is a Gemini model: use the Gemini API at /gemini/v1beta/models/{model}:generateContent \
-             (base URL <tollgate>/gemini), or /openai/v1/chat/completions for an OpenAI-compatible account that serves it"
-        ))
-        .into_response(Protocol::OpenAi);
+        return crate::relay::chat_to_gemini::relay_translated(&relay, key, bytes, started).await;
     }
     relay_chat(&relay, key, parts.headers, bytes, started).await
 }
 
-/// `POST /openai/v1/responses` and `POST /v1/responses`.
+/// `POST /openai/v1/responses` and `POST /v1/responses` (Claude models, and keys that reach
+/// only Claude accounts, are translated for Claude accounts).
 pub async fn responses(State(relay): State<Arc<Relay>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let key = match relay
-        .keys
-        .authenticate(presented_key(&parts.headers, Protocol::OpenAi))
-        .await
+    let key = match crate::relay::key_gate::admit_key(
+        &relay,
+        &parts.headers,
+        &parts.extensions,
+        presented_key(&parts.headers, Protocol::OpenAi),
+        Protocol::OpenAi,
+    )
+    .await
     {
         Ok(k) => k,
-        Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
+        Err(res) => return res,
     };
     let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
         Ok(b) => b,
@@ -257,6 +267,16 @@ pub async fn responses(State(relay): State<Arc<Relay>>, req: Request) -> Respons
         Ok(m) => m,
         Err(e) => return e.into_response(Protocol::OpenAi),
     };
+    if crate::relay::responses_to_claude::goes_to_claude(&key, &model) {
+        return crate::relay::responses_to_claude::relay_translated(
+            &relay,
+            key,
+            &parts.headers,
+            bytes,
+            started,
+        )
+        .await;
+    }
     let session = match peek
         .prompt_cache_key
         .as_deref()
@@ -318,18 +338,19 @@ pub(crate) fn model_of_platform(model: &str, provider: Option<&str>, platform: P
 }
 
 /// An OpenAI-shaped model list of `platform`'s priced models the key may use.
-pub(crate) async fn model_list(
-    relay: &Arc<Relay>,
-    headers: &HeaderMap,
-    platform: Platform,
-) -> Response {
-    let key = match relay
-        .keys
-        .authenticate(presented_key(headers, Protocol::OpenAi))
-        .await
+pub(crate) async fn model_list(relay: &Arc<Relay>, req: &Parts, platform: Platform) -> Response {
+    let headers = &req.headers;
+    let key = match crate::relay::key_gate::admit_key(
+        relay,
+        headers,
+        &req.extensions,
+        presented_key(headers, Protocol::OpenAi),
+        Protocol::OpenAi,
+    )
+    .await
     {
         Ok(k) => k,
-        Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
+        Err(res) => return res,
     };
     if !key.platform_allowed(platform) {
         return RelayError::from(Refusal::PlatformNotAllowed { platform })
@@ -352,6 +373,6 @@ pub(crate) async fn model_list(
 }
 
 /// `GET /openai/v1/models`.
-pub async fn models(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Response {
-    model_list(&relay, &headers, Platform::Openai).await
+pub async fn models(State(relay): State<Arc<Relay>>, req: Parts) -> Response {
+    model_list(&relay, &req, Platform::Openai).await
 }

@@ -5,6 +5,7 @@ use app::types::KeyStatus;
 use sqlx::FromRow;
 
 use crate::keys::lifecycle::{self, Lifecycle};
+use crate::keys::restrictions::Restrictions;
 use crate::storage::{StoreError, StoreResult};
 
 #[derive(Clone, Debug, FromRow)]
@@ -38,6 +39,7 @@ pub struct KeyRow {
     pub preset_id: Option<String>,
     pub strict_max_tokens: bool,
     pub allow_server_tools: bool,
+    pub restrictions: String,
     pub spent_micros: i64,
     pub requests: i64,
     pub last_used_at: Option<i64>,
@@ -73,6 +75,7 @@ pub struct KeyConfig {
     pub preset_id: Option<String>,
     pub strict_max_tokens: bool,
     pub allow_server_tools: bool,
+    pub restrictions: Restrictions,
 }
 
 /// A key to insert: the hash of its plaintext, never the plaintext.
@@ -137,6 +140,7 @@ impl NewKey {
             preset_id: c.preset_id,
             strict_max_tokens: c.strict_max_tokens,
             allow_server_tools: c.allow_server_tools,
+            restrictions: json.restrictions,
             spent_micros: 0,
             requests: 0,
             last_used_at: None,
@@ -175,6 +179,8 @@ impl KeyRow {
             preset_id: self.preset_id.clone(),
             strict_max_tokens: self.strict_max_tokens,
             allow_server_tools: self.allow_server_tools,
+            restrictions: Restrictions::parse(&self.restrictions)
+                .map_err(|e| StoreError::Corrupt(format!("api_keys.restrictions: {e}")))?,
         })
     }
 
@@ -204,6 +210,7 @@ pub(crate) struct ConfigJson {
     pub(crate) tags: String,
     pub(crate) allowed_models: String,
     pub(crate) permissions: String,
+    pub(crate) restrictions: String,
 }
 
 impl ConfigJson {
@@ -212,6 +219,7 @@ impl ConfigJson {
             tags: to_json(&c.tags),
             allowed_models: to_json(&c.allowed_models),
             permissions: to_json(&c.permissions),
+            restrictions: c.restrictions.to_json(),
         }
     }
 }

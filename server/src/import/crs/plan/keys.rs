@@ -106,6 +106,11 @@ impl Planner<'_> {
             strict_max_tokens: kept.is_some_and(|c| c.strict_max_tokens),
             // CRS keys could use every tool; imported keys keep that.
             allow_server_tools: kept.is_none_or(|c| c.allow_server_tools),
+            // CRS's client restriction; the other restrictions are Tollgate's own and survive.
+            restrictions: crate::keys::restrictions::Restrictions {
+                allowed_clients: t.allowed_clients.clone(),
+                ..kept.map(|c| c.restrictions.clone()).unwrap_or_default()
+            },
         }
     }
 
