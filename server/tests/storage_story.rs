@@ -55,7 +55,7 @@ async fn admins_and_tokens(db: TestDb) {
     );
     assert_eq!(s.purge_expired_auth().await.unwrap(), 1);
 
-    s.set_admin_password("a1", "hash-3").await.unwrap();
+    s.set_admin_password("a1", "hash-3", None).await.unwrap();
     assert_eq!(
         s.admin_by_id("a1").await.unwrap().unwrap().password_hash,
         "hash-3"
@@ -131,7 +131,7 @@ async fn sessions(db: TestDb) {
     store.save(&record).await.unwrap();
 
     // A password change ends the admin's sessions.
-    db.store.set_admin_password("a1", "h2").await.unwrap();
+    db.store.set_admin_password("a1", "h2", None).await.unwrap();
     assert!(store.load(&record.id).await.unwrap().is_none());
     store.delete(&record.id).await.unwrap();
 }
@@ -178,7 +178,9 @@ async fn overview_counts(db: TestDb) {
             .unwrap(),
         })
         .collect();
-    s.insert_api_keys(&keys, now).await.unwrap();
+    s.insert_api_keys(&keys, &creator(), &[], now)
+        .await
+        .unwrap();
     let exec = |sql: String| async move {
         match s {
             Store::Sqlite(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
@@ -203,7 +205,7 @@ async fn overview_counts(db: TestDb) {
     ))
     .await;
     exec("UPDATE api_keys SET spent_micros = 10000000 WHERE id = 'exhausted'".into()).await;
-    assert!(s.soft_delete_api_key("deleted").await.unwrap());
+    assert!(s.soft_delete_api_key("deleted", &event()).await.unwrap());
 
     let counts = s.overview_counts().await.unwrap();
     assert_eq!((counts.keys, counts.active_keys), (7, 3));
@@ -279,7 +281,9 @@ async fn unicode_search_and_sort(db: TestDb) {
             .unwrap(),
         })
         .collect();
-    s.insert_api_keys(&new_keys, now).await.unwrap();
+    s.insert_api_keys(&new_keys, &creator(), &[], now)
+        .await
+        .unwrap();
     let found = |term: &str| {
         let filter = KeyFilter {
             search: Some(term.into()),
@@ -592,7 +596,9 @@ async fn api_keys_and_presets(db: TestDb) {
             config: key_settings(&settings(i), Mode::Create { now }, "").unwrap(),
         })
         .collect();
-    s.insert_api_keys(&keys, now).await.unwrap();
+    s.insert_api_keys(&keys, &creator(), &[], now)
+        .await
+        .unwrap();
     // 1..=10 disabled, 11..=20 expired (fixed), 21..=25 expired (activation), 26..=30 exhausted.
     exec(
         s,
@@ -705,7 +711,10 @@ async fn api_keys_and_presets(db: TestDb) {
         .config()
         .unwrap();
     config.tags = vec!["gold".into()];
-    assert!(s.update_api_key("k000", "renamed", &config).await.unwrap());
+    assert!(s
+        .update_api_key("k000", "renamed", &config, &event())
+        .await
+        .unwrap());
     assert_eq!(count(vip()).await, 99);
     assert_eq!(
         count(KeyFilter {
@@ -715,10 +724,13 @@ async fn api_keys_and_presets(db: TestDb) {
         .await,
         1
     );
-    assert!(!s.update_api_key("nope", "x", &config).await.unwrap());
+    assert!(!s
+        .update_api_key("nope", "x", &config, &event())
+        .await
+        .unwrap());
 
-    assert!(s.soft_delete_api_key("k299").await.unwrap());
-    assert!(!s.soft_delete_api_key("k299").await.unwrap());
+    assert!(s.soft_delete_api_key("k299", &event()).await.unwrap());
+    assert!(!s.soft_delete_api_key("k299", &event()).await.unwrap());
     assert!(s.api_key_by_id("k299").await.unwrap().is_none());
     assert!(s.api_key_by_hash("hash-299").await.unwrap().is_none());
     assert_eq!(count(KeyFilter::default()).await, 299);
@@ -745,24 +757,35 @@ async fn api_keys_and_presets(db: TestDb) {
         .is_empty());
 
     // Presets.
-    s.insert_key_preset("p1", "Custom", r#"{"validityDays":3,"settings":{}}"#)
-        .await
-        .unwrap();
+    s.insert_key_preset(
+        "p1",
+        "Custom",
+        r#"{"validityDays":3,"settings":{}}"#,
+        &event(),
+    )
+    .await
+    .unwrap();
     assert!(s
-        .insert_key_preset("p2", "Custom", "{}")
+        .insert_key_preset("p2", "Custom", "{}", &event())
         .await
         .unwrap_err()
         .is_unique_violation());
-    assert!(s.update_key_preset("p1", "Renamed", "{}").await.unwrap());
     assert!(s
-        .update_key_preset("p1", "Monthly", "{}")
+        .update_key_preset("p1", "Renamed", "{}", &event())
+        .await
+        .unwrap());
+    assert!(s
+        .update_key_preset("p1", "Monthly", "{}", &event())
         .await
         .unwrap_err()
         .is_unique_violation());
-    assert!(!s.update_key_preset("nope", "x", "{}").await.unwrap());
+    assert!(!s
+        .update_key_preset("nope", "x", "{}", &event())
+        .await
+        .unwrap());
     assert_eq!(s.key_preset("p1").await.unwrap().unwrap().name, "Renamed");
-    assert!(s.delete_key_preset("p1").await.unwrap());
-    assert!(!s.delete_key_preset("p1").await.unwrap());
+    assert!(s.delete_key_preset("p1", &event()).await.unwrap());
+    assert!(!s.delete_key_preset("p1", &event()).await.unwrap());
 }
 
 /// Runs raw SQL on either backend, for seeding rows the relay would write.
@@ -1117,4 +1140,28 @@ async fn usage_export_pages(db: TestDb) {
     assert_eq!(s.usage_export_page(&k2, 0, 10).await.unwrap().len(), 1);
     assert!(s.api_key_exists("k2").await.unwrap());
     assert!(!s.api_key_exists("k9").await.unwrap());
+}
+
+/// An audit row for storage writes that need one (the story of audit rows is in
+/// `storage_staff`).
+fn event() -> tollgate::storage::audit::AuditRow {
+    tollgate::storage::audit::AuditRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        created_at: 1,
+        actor_id: "test".into(),
+        actor_name: "test".into(),
+        client_addr: String::new(),
+        action: "test".into(),
+        target_type: String::new(),
+        target_id: String::new(),
+        target_name: String::new(),
+        summary: "{}".into(),
+    }
+}
+
+fn creator() -> app::types::KeyCreator {
+    app::types::KeyCreator {
+        id: "test".into(),
+        name: "test".into(),
+    }
 }

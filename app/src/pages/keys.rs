@@ -8,7 +8,8 @@ use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{
-    delete_key, list_accounts, list_groups, list_keys, list_presets, operator_settings, update_key,
+    current_admin, delete_key, list_accounts, list_groups, list_keys, list_presets, list_users,
+    operator_settings, update_key,
 };
 use crate::components::feedback::use_toasts;
 use crate::components::keys::batch::BatchForm;
@@ -23,7 +24,7 @@ use crate::components::modal::Modal;
 use crate::components::ui::ErrorBanner;
 use crate::i18n::fmt_int;
 use crate::tr;
-use crate::types::{ApiKey, CreatedKey, KeyQuery, KeyStatus, UpdateKey};
+use crate::types::{ApiKey, CreatedKey, KeyQuery, KeyStatus, Role, UpdateKey};
 
 const PAGE_SIZE: u32 = 50;
 
@@ -66,8 +67,31 @@ pub fn KeysPage() -> impl IntoView {
         search: param("search"),
         preset_id: param("preset"),
         tag: param("tag"),
+        created_by: param("created_by"),
         binding: None,
     });
+    let me = Resource::new(|| (), |_| current_admin());
+    let is_seller = move || {
+        me.get()
+            .and_then(|r| r.ok())
+            .is_some_and(|m| m.role == Role::Seller)
+    };
+    let is_admin = move || {
+        me.get()
+            .and_then(|r| r.ok())
+            .is_some_and(|m| m.role == Role::Admin)
+    };
+    // Admins filter by seller: the staff list (other roles cannot read it).
+    let staff = Resource::new(
+        move || is_admin(),
+        |admin| async move {
+            if admin {
+                list_users().await.unwrap_or_default()
+            } else {
+                Vec::new()
+            }
+        },
+    );
     let keys = Resource::new(
         move || (key_query.get(), refresh.get()),
         |(q, _)| list_keys(q),
@@ -75,10 +99,11 @@ pub fn KeysPage() -> impl IntoView {
     let directory = Resource::new(
         || (),
         |_| async {
+            // Sellers may not read accounts and groups: their keys take the preset's bindings.
             Ok::<_, crate::error::AdminError>(Directory {
                 presets: list_presets().await?,
-                accounts: list_accounts().await?,
-                groups: list_groups().await?,
+                accounts: list_accounts().await.unwrap_or_default(),
+                groups: list_groups().await.unwrap_or_default(),
             })
         },
     );
@@ -129,7 +154,7 @@ pub fn KeysPage() -> impl IntoView {
     let current_page = move || key_query.with(|q| q.page.unwrap_or(1));
     let page_link = move |page: u32| {
         query.with(|q| {
-            let mut parts: Vec<String> = ["search", "status", "preset", "tag"]
+            let mut parts: Vec<String> = ["search", "status", "preset", "tag", "created_by"]
                 .iter()
                 .filter_map(|k| {
                     q.get(k)
@@ -148,12 +173,14 @@ pub fn KeysPage() -> impl IntoView {
         <div class="page-head">
             <h1>{tr("keys.title")}</h1>
             <div class="toolbar">
-                <button type="button" class="btn" data-testid="presets" on:click=move |_| panel.set(Panel::Presets)>
-                    {tr("presets.title")}
-                </button>
-                <button type="button" class="btn" data-testid="new-key" on:click=move |_| panel.set(Panel::Create)>
-                    {tr("keys.new")}
-                </button>
+                <Show when=move || !is_seller()>
+                    <button type="button" class="btn" data-testid="presets" on:click=move |_| panel.set(Panel::Presets)>
+                        {tr("presets.title")}
+                    </button>
+                    <button type="button" class="btn" data-testid="new-key" on:click=move |_| panel.set(Panel::Create)>
+                        {tr("keys.new")}
+                    </button>
+                </Show>
                 <button type="button" class="btn btn-primary-inline" data-testid="new-batch" on:click=move |_| panel.set(Panel::Batch)>
                     {tr("keys.new_batch")}
                 </button>
@@ -177,6 +204,7 @@ pub fn KeysPage() -> impl IntoView {
                                 })
                                 .collect_view();
                             let chosen_status = param("status").unwrap_or_default();
+                            let staff_list = staff.get().unwrap_or_default();
                             let status_option = |value: &'static str, key: &'static str| {
                                 view! { <option value=value selected=chosen_status == value>{tr(key)}</option> }
                             };
@@ -210,6 +238,25 @@ pub fn KeysPage() -> impl IntoView {
                             {preset_options}
                         </select>
                     </div>
+                    {(!staff_list.is_empty()).then(|| {
+                        let chosen = param("created_by").unwrap_or_default();
+                        let options = staff_list
+                            .iter()
+                            .map(|u| {
+                                let selected = u.id == chosen;
+                                view! { <option value=u.id.clone() selected=selected>{u.username.clone()}</option> }
+                            })
+                            .collect_view();
+                        view! {
+                            <div>
+                                <label for="kf-seller">{tr("keys.created_by")}</label>
+                                <select id="kf-seller" name="created_by" data-testid="filter-created-by">
+                                    <option value="">{tr("keys.anyone")}</option>
+                                    {options}
+                                </select>
+                            </div>
+                        }
+                    })}
                     <div class="filters-submit">
                         <button type="submit" class="btn">{tr("keys.filter")}</button>
                     </div>
@@ -220,7 +267,7 @@ pub fn KeysPage() -> impl IntoView {
                                         .replace("{page}", &here.to_string())
                                         .replace("{pages}", &pages.to_string())}
                                 </p>
-                                <KeyTable keys=page.items directory=dir on_action=on_action busy=row_action.pending() />
+                                <KeyTable keys=page.items directory=dir on_action=on_action busy=row_action.pending() seller=is_seller() />
                                 <nav class="pager" aria-label=tr("keys.pages")>
                                     {(here > 1).then(|| view! { <a class="btn btn-small" href=page_link(here - 1)>{tr("keys.prev")}</a> })}
                                     {(here < pages).then(|| view! { <a class="btn btn-small" href=page_link(here + 1)>{tr("keys.next")}</a> })}
@@ -244,7 +291,7 @@ pub fn KeysPage() -> impl IntoView {
                 .into_any(),
                 Panel::Batch => view! {
                     <Modal title=tr("keys.new_batch") on_close=close test_id="batch-dialog">
-                        <BatchForm presets=dir().presets currency=currency() on_created=on_created />
+                        <BatchForm presets=dir().presets currency=currency() on_created=on_created seller=is_seller() />
                     </Modal>
                 }
                 .into_any(),

@@ -2,7 +2,7 @@
 //! log. URLs, secrets and chat ids go in and never come back out.
 
 use app::error::AdminError;
-use app::port::WebhooksPort;
+use app::port::{Actor, WebhooksPort};
 use app::types::{
     WebhookDelivery, WebhookTarget, WebhookTargetInput, WebhookTargetPatch, WebhookTestResult,
 };
@@ -23,15 +23,18 @@ const MAX_DELIVERIES_PAGE: u32 = 500;
 
 #[async_trait]
 impl WebhooksPort for AdminService {
-    async fn list_webhook_targets(&self) -> Result<Vec<WebhookTarget>, AdminError> {
+    async fn list_webhook_targets(&self, actor: &Actor) -> Result<Vec<WebhookTarget>, AdminError> {
+        actor.require_admin()?;
         let rows = self.store.list_webhook_targets().await.map_err(internal)?;
         Ok(rows.iter().map(to_wire).collect())
     }
 
     async fn create_webhook_target(
         &self,
+        actor: &Actor,
         input: WebhookTargetInput,
     ) -> Result<WebhookTarget, AdminError> {
+        actor.require_admin()?;
         let name = check_name(&input.name)?;
         let kind = check_kind(&input.kind)?;
         let url = check_url(&input.url)?;
@@ -66,9 +69,11 @@ impl WebhooksPort for AdminService {
 
     async fn update_webhook_target(
         &self,
+        actor: &Actor,
         id: &str,
         patch: WebhookTargetPatch,
     ) -> Result<WebhookTarget, AdminError> {
+        actor.require_admin()?;
         let mut row = self.stored_target(id).await?;
         let old_kind = TargetKind::parse(&row.kind);
         if let Some(name) = &patch.name {
@@ -110,7 +115,8 @@ impl WebhooksPort for AdminService {
         Ok(to_wire(&row))
     }
 
-    async fn delete_webhook_target(&self, id: &str) -> Result<(), AdminError> {
+    async fn delete_webhook_target(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
+        actor.require_admin()?;
         if self
             .store
             .delete_webhook_target(id)
@@ -124,7 +130,12 @@ impl WebhooksPort for AdminService {
         }
     }
 
-    async fn test_webhook_target(&self, id: &str) -> Result<WebhookTestResult, AdminError> {
+    async fn test_webhook_target(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<WebhookTestResult, AdminError> {
+        actor.require_admin()?;
         let row = self.stored_target(id).await?;
         let target = Target::from_row(&row, &self.cipher).map_err(|e| {
             tracing::error!(target_id = %id, error = %e, "cannot read webhook target");
@@ -147,9 +158,11 @@ impl WebhooksPort for AdminService {
 
     async fn list_webhook_deliveries(
         &self,
+        actor: &Actor,
         limit: u32,
         before_id: Option<i64>,
     ) -> Result<Vec<WebhookDelivery>, AdminError> {
+        actor.require_admin()?;
         if !(1..=MAX_DELIVERIES_PAGE).contains(&limit) {
             return Err(AdminError::validation(
                 "limit",

@@ -52,6 +52,9 @@ pub struct SalesRow {
     pub keys: i64,
     /// Sum of the sale prices, in micro-units of `currency`.
     pub sale_micros: i64,
+    /// Who created the keys (empty for keys from before staff roles), and their name then.
+    pub seller_id: String,
+    pub seller_name: String,
 }
 
 /// Sums of one key's (or one day's) usage.
@@ -158,9 +161,11 @@ impl Store {
                          WHEN gemini_account_id LIKE 'group:%' THEN gemini_account_id
                          ELSE '' END AS binding,
                     COUNT(*) AS keys,
-                    CAST(COALESCE(SUM(sale_price_micros), 0) AS BIGINT) AS sale_micros
+                    CAST(COALESCE(SUM(sale_price_micros), 0) AS BIGINT) AS sale_micros,
+                    COALESCE(created_by_id, '') AS seller_id,
+                    COALESCE(MAX(created_by_name), '') AS seller_name
              FROM api_keys WHERE created_at >= $1 AND created_at < $2
-             GROUP BY 1, 2, 3, 4 ORDER BY 1"
+             GROUP BY 1, 2, 3, 4, 7 ORDER BY 1"
         );
         Ok(with_pool!(self, |pool| {
             sqlx::query_as::<_, SalesRow>(&sql)
