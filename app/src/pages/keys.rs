@@ -82,16 +82,13 @@ pub fn KeysPage() -> impl IntoView {
             .is_some_and(|m| m.role == Role::Admin)
     };
     // Admins filter by seller: the staff list (other roles cannot read it).
-    let staff = Resource::new(
-        move || is_admin(),
-        |admin| async move {
-            if admin {
-                list_users().await.unwrap_or_default()
-            } else {
-                Vec::new()
-            }
-        },
-    );
+    let staff = Resource::new(is_admin, |admin| async move {
+        if admin {
+            list_users().await.unwrap_or_default()
+        } else {
+            Vec::new()
+        }
+    });
     let keys = Resource::new(
         move || (key_query.get(), refresh.get()),
         |(q, _)| list_keys(q),
