@@ -392,3 +392,31 @@ async fn pages_follow_the_role() {
     println!("pages: {seller_pages} admin pages send a seller to /keys");
     app.stop().await;
 }
+
+/// A browser without JavaScript posting a dashboard form after its session ended lands on the
+/// login page (303), not on a JSON error.
+#[tokio::test]
+async fn a_plain_form_post_without_a_session_goes_to_the_login_page() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .post(app.url("/admin/fn/change_password"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("referer", app.url("/account"))
+        .form(&[("current", "x"), ("new_password", "y")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/login");
+    // A script's call keeps its JSON 401.
+    let res = app
+        .client
+        .post(app.url("/admin/fn/change_password"))
+        .form(&[("current", "x"), ("new_password", "y")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}

@@ -349,11 +349,11 @@ async fn unicode_search_and_sort(db: TestDb) {
             created_at: now,
             updated_at: now,
         };
-        s.save_group(&row).await.unwrap();
+        s.save_group(&row, None).await.unwrap();
     }
     let mut renamed = s.get_group("g1").await.unwrap().unwrap();
     renamed.name = "ÖSTERREICH".into();
-    s.save_group(&renamed).await.unwrap();
+    s.save_group(&renamed, None).await.unwrap();
     let groups: Vec<String> = s
         .list_groups()
         .await
@@ -403,14 +403,14 @@ async fn price_overrides(db: TestDb) {
     let s = &db.store;
     assert!(s.list_price_overrides().await.unwrap().is_empty());
     let price = |base: i64| ModelPrice::flat(base, base * 5, base * 5 / 4, base * 2, base / 10);
-    s.upsert_price_override("zeta-model", &price(1_000_000))
+    s.upsert_price_override("zeta-model", &price(1_000_000), None)
         .await
         .unwrap();
-    s.upsert_price_override("claude-sonnet-4-5", &price(2_000_000))
+    s.upsert_price_override("claude-sonnet-4-5", &price(2_000_000), None)
         .await
         .unwrap();
     // Upserting again replaces the row instead of failing on the primary key.
-    s.upsert_price_override("claude-sonnet-4-5", &price(4_000_000))
+    s.upsert_price_override("claude-sonnet-4-5", &price(4_000_000), None)
         .await
         .unwrap();
     let listed = s.list_price_overrides().await.unwrap();
@@ -430,9 +430,9 @@ async fn price_overrides(db: TestDb) {
         (price(4_000_000).base(), PriceSource::Override)
     );
 
-    assert!(s.delete_price_override("zeta-model").await.unwrap());
+    assert!(s.delete_price_override("zeta-model", None).await.unwrap());
     assert!(
-        !s.delete_price_override("zeta-model").await.unwrap(),
+        !s.delete_price_override("zeta-model", None).await.unwrap(),
         "already gone"
     );
     assert_eq!(s.list_price_overrides().await.unwrap().len(), 1);
@@ -455,10 +455,10 @@ async fn webhook_targets_and_deliveries(db: TestDb) {
         updated_at: created_at,
     };
     assert!(s.list_webhook_targets().await.unwrap().is_empty());
-    s.insert_webhook_target(&target("t2", 20, false))
+    s.insert_webhook_target(&target("t2", 20, false), None)
         .await
         .unwrap();
-    s.insert_webhook_target(&target("t1", 10, true))
+    s.insert_webhook_target(&target("t1", 10, true), None)
         .await
         .unwrap();
     let all = s.list_webhook_targets().await.unwrap();
@@ -477,15 +477,15 @@ async fn webhook_targets_and_deliveries(db: TestDb) {
     changed.secret_enc = None;
     changed.events = "[]".into();
     changed.updated_at = 99;
-    assert!(s.update_webhook_target(&changed).await.unwrap());
+    assert!(s.update_webhook_target(&changed, None).await.unwrap());
     assert_eq!(s.webhook_target("t2").await.unwrap().unwrap(), changed);
     assert!(!s
-        .update_webhook_target(&target("missing", 1, true))
+        .update_webhook_target(&target("missing", 1, true), None)
         .await
         .unwrap());
     assert_eq!(s.enabled_webhook_targets().await.unwrap().len(), 2);
-    assert!(s.delete_webhook_target("t2").await.unwrap());
-    assert!(!s.delete_webhook_target("t2").await.unwrap());
+    assert!(s.delete_webhook_target("t2", None).await.unwrap());
+    assert!(!s.delete_webhook_target("t2", None).await.unwrap());
     assert!(s.webhook_target("t2").await.unwrap().is_none());
 
     let now = tollgate::storage::now_ms();
@@ -969,13 +969,16 @@ async fn report_queries(db: TestDb) {
     );
 
     assert_eq!(s.setting("currency").await.unwrap(), None);
-    s.put_settings(&[
-        ("currency", "\"CNY\"".into()),
-        ("usd_exchange_rate", "7.2".into()),
-    ])
+    s.put_settings(
+        &[
+            ("currency", "\"CNY\"".into()),
+            ("usd_exchange_rate", "7.2".into()),
+        ],
+        None,
+    )
     .await
     .unwrap();
-    s.put_settings(&[("usd_exchange_rate", "7.1".into())])
+    s.put_settings(&[("usd_exchange_rate", "7.1".into())], None)
         .await
         .unwrap();
     assert_eq!(

@@ -110,101 +110,102 @@ pub fn AuditPage() -> impl IntoView {
     ];
     let t_page = tr("audit.page_of");
     view! {
-        <Title text=tr("audit.title") />
-        <div class="page-head">
-            <h1>{tr("audit.title")}</h1>
-            <div class="toolbar">
-                <a class="btn" rel="external" data-testid="audit-export" href=csv_href>{tr("audit.export")}</a>
+            <Title text=tr("audit.title") />
+            <div class="page-head">
+                <h1>{tr("audit.title")}</h1>
+                <div class="toolbar">
+                    <a class="btn" rel="external" data-testid="audit-export" href=csv_href>{tr("audit.export")}</a>
+                </div>
             </div>
-        </div>
-        <p class="hint">{tr("audit.hint")}</p>
-        <Form method="GET" action="/audit" attr:class="filters" attr:role="search">
-            <div>
-                <label for="af-user">{tr("audit.user")}</label>
-                <select id="af-user" name="user">
-                    <option value="">{tr("audit.any_user")}</option>
-                    {move || {
-                        let chosen = param("user").unwrap_or_default();
-                        users.get().and_then(|r| r.ok()).unwrap_or_default().into_iter().map(|u| {
-                            let selected = u.id == chosen;
-                            view! { <option value=u.id selected=selected>{u.username}</option> }
-                        }).collect_view()
-                    }}
-                </select>
-            </div>
-            <div>
-                <label for="af-action">{tr("audit.action")}</label>
-                <input id="af-action" type="text" name="action" placeholder="key.create" value=move || param("action").unwrap_or_default() />
-            </div>
-            <div>
-                <label for="af-target">{tr("audit.target_type")}</label>
-                <select id="af-target" name="target">
-                    <option value="">{tr("audit.any_user")}</option>
-                    {move || {
-                        let chosen = param("target").unwrap_or_default();
-                        TARGET_TYPES.into_iter().map(|t| view! { <option value=t selected=chosen == t>{t}</option> }).collect_view()
-                    }}
-                </select>
-            </div>
-            <div>
-                <label for="af-since">{tr("audit.since")}</label>
-                <input id="af-since" type="date" name="since" value=move || param("since").unwrap_or_default() />
-            </div>
-            <div>
-                <label for="af-until">{tr("audit.until")}</label>
-                <input id="af-until" type="date" name="until" value=move || param("until").unwrap_or_default() />
-            </div>
-            <div class="filters-submit">
-                <button type="submit" class="btn">{tr("audit.filter")}</button>
-            </div>
-        </Form>
-        <Transition fallback=move || view! { <p>{tr("common.loading")}</p> }>
-            {move || {
-                let cols = cols.clone();
-                events.get().map(|r| match r {
-                    Ok(page) if page.items.is_empty() => view! { <EmptyState text=tr("audit.empty") /> }.into_any(),
-                    Ok(page) => {
-                        let pages = page.total.div_ceil(u64::from(page.page_size.max(1))).max(1) as u32;
-                        let here = page.page;
-                        let rows = page.items.into_iter().map(|e| {
-                            let summary = match &e.summary {
-                                serde_json::Value::Object(m) if m.is_empty() => String::new(),
-                                other => other.to_string(),
-                            };
-                            let target = if e.target_name.is_empty() {
-                                e.target_type.clone()
-                            } else {
-                                format!("{} · {}", e.target_type, e.target_name)
-                            };
+            <p class="hint">{tr("audit.hint")}</p>
+            <Form method="GET" action="/audit" attr:class="filters" attr:role="search">
+                <div>
+                    <label for="af-user">{tr("audit.user")}</label>
+                    <select id="af-user" name="user">
+                        <option value="">{tr("audit.any_user")}</option>
+                        <Suspense fallback=|| ()>{move || {
+                            let chosen = param("user").unwrap_or_default();
+                            users.get().and_then(|r| r.ok()).unwrap_or_default().into_iter().map(|u| {
+                                let selected = u.id == chosen;
+                                view! { <option value=u.id selected=selected>{u.username}</option> }
+                            }).collect_view()
+                        }}
+    </Suspense>
+    </select>
+                </div>
+                <div>
+                    <label for="af-action">{tr("audit.action")}</label>
+                    <input id="af-action" type="text" name="action" placeholder="key.create" value=move || param("action").unwrap_or_default() />
+                </div>
+                <div>
+                    <label for="af-target">{tr("audit.target_type")}</label>
+                    <select id="af-target" name="target">
+                        <option value="">{tr("audit.any_user")}</option>
+                        {move || {
+                            let chosen = param("target").unwrap_or_default();
+                            TARGET_TYPES.into_iter().map(|t| view! { <option value=t selected=chosen == t>{t}</option> }).collect_view()
+                        }}
+                    </select>
+                </div>
+                <div>
+                    <label for="af-since">{tr("audit.since")}</label>
+                    <input id="af-since" type="date" name="since" value=move || param("since").unwrap_or_default() />
+                </div>
+                <div>
+                    <label for="af-until">{tr("audit.until")}</label>
+                    <input id="af-until" type="date" name="until" value=move || param("until").unwrap_or_default() />
+                </div>
+                <div class="filters-submit">
+                    <button type="submit" class="btn">{tr("audit.filter")}</button>
+                </div>
+            </Form>
+            <Transition fallback=move || view! { <p>{tr("common.loading")}</p> }>
+                {move || {
+                    let cols = cols.clone();
+                    events.get().map(|r| match r {
+                        Ok(page) if page.items.is_empty() => view! { <EmptyState text=tr("audit.empty") /> }.into_any(),
+                        Ok(page) => {
+                            let pages = page.total.div_ceil(u64::from(page.page_size.max(1))).max(1) as u32;
+                            let here = page.page;
+                            let rows = page.items.into_iter().map(|e| {
+                                let summary = match &e.summary {
+                                    serde_json::Value::Object(m) if m.is_empty() => String::new(),
+                                    other => other.to_string(),
+                                };
+                                let target = if e.target_name.is_empty() {
+                                    e.target_type.clone()
+                                } else {
+                                    format!("{} · {}", e.target_type, e.target_name)
+                                };
+                                view! {
+                                    <tr data-testid="audit-row" data-action=e.action.clone()>
+                                        <td>{fmt_time(e.at.timestamp_millis())}</td>
+                                        <td data-label=cols[1].label data-testid="audit-who">{e.actor_name.clone()}</td>
+                                        <td data-label=cols[2].label class="mono">{e.action.clone()}</td>
+                                        <td data-label=cols[3].label>{target}</td>
+                                        <td data-label=cols[4].label class="audit-summary mono">{summary}</td>
+                                        <td data-label=cols[5].label class="mono">{e.client_addr.clone()}</td>
+                                    </tr>
+                                }
+                            }).collect_view();
                             view! {
-                                <tr data-testid="audit-row" data-action=e.action.clone()>
-                                    <td>{fmt_time(e.at.timestamp_millis())}</td>
-                                    <td data-label=cols[1].label data-testid="audit-who">{e.actor_name.clone()}</td>
-                                    <td data-label=cols[2].label class="mono">{e.action.clone()}</td>
-                                    <td data-label=cols[3].label>{target}</td>
-                                    <td data-label=cols[4].label class="audit-summary mono">{summary}</td>
-                                    <td data-label=cols[5].label class="mono">{e.client_addr.clone()}</td>
-                                </tr>
+                                <p class="muted" data-testid="audit-total">
+                                    {t_page
+                                        .replace("{total}", &fmt_int(page.total as i64))
+                                        .replace("{page}", &here.to_string())
+                                        .replace("{pages}", &pages.to_string())}
+                                </p>
+                                <DataTable columns=cols test_id="audit-table">{rows}</DataTable>
+                                <nav class="pager" aria-label=tr("keys.pages")>
+                                    {(here > 1).then(|| view! { <a class="btn btn-small" href=page_link(here - 1)>{tr("keys.prev")}</a> })}
+                                    {(here < pages).then(|| view! { <a class="btn btn-small" href=page_link(here + 1)>{tr("keys.next")}</a> })}
+                                </nav>
                             }
-                        }).collect_view();
-                        view! {
-                            <p class="muted" data-testid="audit-total">
-                                {t_page
-                                    .replace("{total}", &fmt_int(page.total as i64))
-                                    .replace("{page}", &here.to_string())
-                                    .replace("{pages}", &pages.to_string())}
-                            </p>
-                            <DataTable columns=cols test_id="audit-table">{rows}</DataTable>
-                            <nav class="pager" aria-label=tr("keys.pages")>
-                                {(here > 1).then(|| view! { <a class="btn btn-small" href=page_link(here - 1)>{tr("keys.prev")}</a> })}
-                                {(here < pages).then(|| view! { <a class="btn btn-small" href=page_link(here + 1)>{tr("keys.next")}</a> })}
-                            </nav>
+                            .into_any()
                         }
-                        .into_any()
-                    }
-                    Err(e) => view! { <ErrorBanner error=Some(e) /> }.into_any(),
-                })
-            }}
-        </Transition>
-    }
+                        Err(e) => view! { <ErrorBanner error=Some(e) /> }.into_any(),
+                    })
+                }}
+            </Transition>
+        }
 }

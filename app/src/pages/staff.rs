@@ -193,6 +193,7 @@ pub fn StaffPage() -> impl IntoView {
                 })
             }}
         </Transition>
+        <Suspense fallback=|| ()>
         {move || {
             let presets = presets.get().and_then(|r| r.ok()).unwrap_or_default();
             match panel.get() {
@@ -211,5 +212,6 @@ pub fn StaffPage() -> impl IntoView {
                 .into_any(),
             }
         }}
+        </Suspense>
     }
 }

@@ -248,7 +248,24 @@ impl ReportsPort for AdminService {
             ),
             (RATE_SETTING, serde_json::Value::from(rate).to_string()),
         ];
-        self.store.put_settings(&values).await.map_err(internal)?;
+        let before = self.operator_settings(actor).await?;
+        let after = OperatorSettings {
+            currency: currency.clone(),
+            usd_exchange_rate: rate,
+            timezone: before.timezone.clone(),
+        };
+        let event = super::audit::row(
+            actor,
+            "settings.update",
+            "settings",
+            "operator",
+            "currency",
+            super::audit::diff(&super::audit::json(&before), &super::audit::json(&after)),
+        );
+        self.store
+            .put_settings(&values, Some(&event))
+            .await
+            .map_err(internal)?;
         tracing::info!(%currency, rate, "operator settings changed");
         self.operator_settings(actor).await
     }
@@ -279,8 +296,16 @@ impl ReportsPort for AdminService {
             price_micros("cacheWrite1h", price.cache_write_1h)?,
             price_micros("cacheRead", price.cache_read)?,
         );
+        let event = super::audit::row(
+            actor,
+            "pricing.set",
+            "pricing",
+            &model,
+            &model,
+            super::audit::json(&price),
+        );
         self.store
-            .upsert_price_override(&model, &price)
+            .upsert_price_override(&model, &price, Some(&event))
             .await
             .map_err(internal)?;
         self.reload_prices().await?;
@@ -292,7 +317,17 @@ impl ReportsPort for AdminService {
         actor.require_admin()?;
         if !self
             .store
-            .delete_price_override(model.trim())
+            .delete_price_override(
+                model.trim(),
+                Some(&super::audit::row(
+                    actor,
+                    "pricing.delete",
+                    "pricing",
+                    model.trim(),
+                    model.trim(),
+                    serde_json::json!({}),
+                )),
+            )
             .await
             .map_err(internal)?
         {

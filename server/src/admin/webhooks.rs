@@ -59,8 +59,17 @@ impl WebhooksPort for AdminService {
             created_at: now,
             updated_at: now,
         };
+        let wire = to_wire(&row);
+        let event = super::audit::row(
+            actor,
+            "webhook.create",
+            "webhook",
+            &row.id,
+            &row.name,
+            super::audit::created(&super::audit::json(&wire)),
+        );
         self.store
-            .insert_webhook_target(&row)
+            .insert_webhook_target(&row, Some(&event))
             .await
             .map_err(internal)?;
         tracing::info!(target_id = %row.id, kind = %row.kind, hint = %row.url_hint, "webhook target created");
@@ -75,6 +84,8 @@ impl WebhooksPort for AdminService {
     ) -> Result<WebhookTarget, AdminError> {
         actor.require_admin()?;
         let mut row = self.stored_target(id).await?;
+        let before = super::audit::json(&to_wire(&row));
+        let (old_url, old_secret) = (row.url_enc.clone(), row.secret_enc.clone());
         let old_kind = TargetKind::parse(&row.kind);
         if let Some(name) = &patch.name {
             row.name = check_name(name)?;
@@ -103,9 +114,25 @@ impl WebhooksPort for AdminService {
             row.enabled = enabled;
         }
         row.updated_at = now_ms();
+        let mut summary = super::audit::diff(&before, &super::audit::json(&to_wire(&row)));
+        // The URL and secret are secrets: only whether they changed.
+        if row.url_enc != old_url {
+            summary["url"] = serde_json::json!("changed");
+        }
+        if row.secret_enc != old_secret {
+            summary["secret"] = serde_json::json!("changed");
+        }
+        let event = super::audit::row(
+            actor,
+            "webhook.update",
+            "webhook",
+            &row.id,
+            &row.name,
+            summary,
+        );
         if !self
             .store
-            .update_webhook_target(&row)
+            .update_webhook_target(&row, Some(&event))
             .await
             .map_err(internal)?
         {
@@ -117,9 +144,17 @@ impl WebhooksPort for AdminService {
 
     async fn delete_webhook_target(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
         actor.require_admin()?;
+        let event = super::audit::row(
+            actor,
+            "webhook.delete",
+            "webhook",
+            id,
+            "",
+            serde_json::json!({}),
+        );
         if self
             .store
-            .delete_webhook_target(id)
+            .delete_webhook_target(id, Some(&event))
             .await
             .map_err(internal)?
         {

@@ -10,6 +10,7 @@
 use app::types::SplitBy;
 use sqlx::FromRow;
 
+use super::audit::{insert_audit, AuditRow};
 use super::{now_ms, with_pool, Store, StoreResult};
 
 /// Sales are bucketed by this many milliseconds in SQL and assigned to calendar days by the
@@ -317,7 +318,11 @@ impl Store {
 
     /// Sets several settings (name → JSON value) in one transaction.
     #[tracing::instrument(skip_all)]
-    pub async fn put_settings(&self, values: &[(&str, String)]) -> StoreResult<()> {
+    pub async fn put_settings(
+        &self,
+        values: &[(&str, String)],
+        audit: Option<&AuditRow>,
+    ) -> StoreResult<()> {
         let now = now_ms();
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -332,6 +337,9 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+            }
+            if let Some(audit) = audit {
+                insert_audit!(&mut *tx, audit);
             }
             tx.commit().await?;
         });

@@ -144,7 +144,7 @@ impl AccountsPort for AdminService {
         input: AccountInput,
     ) -> Result<Account, AdminError> {
         actor.require_admin()?;
-        self.insert_account(input).await
+        self.insert_account(actor, input).await
     }
 
     async fn update_account(
@@ -154,14 +154,25 @@ impl AccountsPort for AdminService {
         patch: AccountPatch,
     ) -> Result<Account, AdminError> {
         actor.require_admin()?;
-        self.patch_account(id, patch).await
+        self.patch_account(actor, id, patch).await
     }
 
     async fn delete_account(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
         actor.require_admin()?;
-        self.load_account(id).await?;
+        let row = self.load_account(id).await?;
         self.refuse_if_bound(id, "this account").await?;
-        self.store.delete_account(id).await.map_err(internal)?;
+        let event = super::audit::row(
+            actor,
+            "account.delete",
+            "account",
+            id,
+            &row.name,
+            serde_json::json!({}),
+        );
+        self.store
+            .delete_account(id, Some(&event))
+            .await
+            .map_err(internal)?;
         self.refresh_scheduler().await?;
         tracing::info!(account = %id, "account deleted");
         Ok(())
@@ -231,7 +242,7 @@ impl AccountsPort for AdminService {
         input: GroupInput,
     ) -> Result<AccountGroup, AdminError> {
         actor.require_admin()?;
-        self.insert_group(input).await
+        self.insert_group(actor, input).await
     }
 
     async fn update_group(
@@ -241,12 +252,12 @@ impl AccountsPort for AdminService {
         patch: GroupPatch,
     ) -> Result<AccountGroup, AdminError> {
         actor.require_admin()?;
-        self.patch_group(id, patch).await
+        self.patch_group(actor, id, patch).await
     }
 
     async fn delete_group(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
         actor.require_admin()?;
-        self.remove_group(id).await
+        self.remove_group(actor, id).await
     }
 
     async fn set_group_members(
@@ -256,6 +267,6 @@ impl AccountsPort for AdminService {
         members: GroupMembers,
     ) -> Result<AccountGroup, AdminError> {
         actor.require_admin()?;
-        self.replace_group_members(id, members).await
+        self.replace_group_members(actor, id, members).await
     }
 }
