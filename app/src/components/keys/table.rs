@@ -44,10 +44,11 @@ pub fn KeyTable(
         Column::text(tr("keys.expires")),
         Column::text(tr("keys.binding")),
         Column::text(tr("keys.preset")),
-        Column::text(tr("keys.created_by")),
         Column::figure(tr("keys.requests")),
         Column::actions(tr("common.actions")),
     ];
+    // Who sold the key, under its preset (a column of its own does not fit a laptop).
+    let t_created_by = tr("keys.created_by");
     let (t_edit, t_usage, t_disable, t_enable, t_delete) = (
         tr("common.edit"),
         tr("keys.usage"),
@@ -103,9 +104,11 @@ pub fn KeyTable(
                     <td class="num" data-label=cols[2].label>{quota}</td>
                     <td data-label=cols[3].label>{expires}</td>
                     <td data-label=cols[4].label>{binding}</td>
-                    <td data-label=cols[5].label>{preset}</td>
-                    <td data-label=cols[6].label data-testid="key-created-by">{creator}</td>
-                    <td class="num" data-label=cols[7].label>{fmt_int(k.requests as i64)}</td>
+                    <td data-label=cols[5].label>
+                        {preset}
+                        <div class="muted" title=t_created_by data-testid="key-created-by">{creator}</div>
+                    </td>
+                    <td class="num" data-label=cols[6].label>{fmt_int(k.requests as i64)}</td>
                     <td class="actions">
                         <div class="row-actions">
                             {(!seller).then(|| view! {
