@@ -77,6 +77,8 @@ pub struct ServeOpts {
     #[command(flatten)]
     pub relay: RelayOpts,
     #[command(flatten)]
+    pub guard: crate::limits::budget::GuardOpts,
+    #[command(flatten)]
     pub webhooks: crate::webhooks::WebhookOpts,
     #[command(flatten)]
     pub scheduler: SchedulerOpts,

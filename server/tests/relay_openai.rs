@@ -624,7 +624,9 @@ async fn limit_refusals_come_in_openai_shape() {
     )
     .await;
 
-    let tiny_quota = make(json!({"name": "tiny", "quotaLimit": 0.00001})).await;
+    // Enough for this small request's input (a request whose input alone costs more than what
+    // is left is refused outright), not for its whole cost.
+    let tiny_quota = make(json!({"name": "tiny", "quotaLimit": 0.0001})).await;
     assert_eq!(
         c.post(&url)
             .bearer_auth(&tiny_quota)

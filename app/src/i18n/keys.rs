@@ -54,6 +54,16 @@ pub(super) const TEXTS: &[(&str, &str, &str)] = &[
         "A dedicated key may fall back to the shared pool",
         "专属账户不可用时回落到共享号池",
     ),
+    (
+        "keys.strict_max_tokens",
+        "Strict: lower each request's max tokens to what the quota has left",
+        "严格模式：按剩余额度下调每个请求的最大输出 token",
+    ),
+    (
+        "keys.allow_server_tools",
+        "Allow server-side tools (web search, code execution, grounding)",
+        "允许服务端工具（联网搜索、代码执行、Google 搜索接地）",
+    ),
     ("keys.requests", "Requests", "请求数"),
     ("keys.usage", "Usage", "用量"),
     ("keys.disable", "Disable", "停用"),

@@ -66,6 +66,12 @@ pub struct ApiKey {
     pub gemini_account_id: String,
     /// A dedicated key may fall back to the shared pool when its account is unusable.
     pub allow_pool_fallback: bool,
+    /// Strict mode: each request's output ceiling is lowered to what the quota has left.
+    #[serde(default)]
+    pub strict_max_tokens: bool,
+    /// Server-side tools (web search, code execution, grounding) may be used.
+    #[serde(default = "yes")]
+    pub allow_server_tools: bool,
     /// What the key was sold for, in `currency`.
     pub sale_price: f64,
     pub currency: String,
@@ -90,6 +96,10 @@ pub struct ApiKey {
 pub struct KeyCreator {
     pub id: String,
     pub name: String,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A newly created key: the record plus the plaintext key, shown exactly once.
@@ -126,6 +136,8 @@ pub struct KeySettings {
     pub openai_account_id: Option<String>,
     pub gemini_account_id: Option<String>,
     pub allow_pool_fallback: Option<bool>,
+    pub strict_max_tokens: Option<bool>,
+    pub allow_server_tools: Option<bool>,
     pub sale_price: Option<f64>,
     pub currency: Option<String>,
     pub preset_id: Option<String>,
@@ -224,6 +236,10 @@ pub struct UpdateKey {
     pub gemini_account_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_pool_fallback: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strict_max_tokens: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_server_tools: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sale_price: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -406,6 +406,10 @@ pub struct KeyModelUsage {
 pub struct KeyUsage {
     pub days: Vec<KeyDayUsage>,
     pub models: Vec<KeyModelUsage>,
+    /// Requests of these days billed from an estimate: the answer ended without (all of) its
+    /// usage, so input was estimated from the request and output from the content sent.
+    #[serde(default)]
+    pub estimated_requests: u64,
 }
 
 /// What a key holder sees on `/usage` (and `GET /v1/usage`) about their own key.

@@ -63,6 +63,8 @@ pub fn apply(
         openai_account_id: pick!(openai_account_id),
         gemini_account_id: pick!(gemini_account_id),
         allow_pool_fallback: pick!(allow_pool_fallback),
+        strict_max_tokens: pick!(strict_max_tokens),
+        allow_server_tools: pick!(allow_server_tools),
         sale_price: pick!(sale_price),
         currency: pick!(currency),
         preset_id: Some(preset_id.to_owned()),

@@ -288,6 +288,8 @@ pub fn key_settings(s: &KeySettings, mode: Mode, prefix: &str) -> Result<KeyConf
         openai_account_id,
         gemini_account_id,
         allow_pool_fallback: s.allow_pool_fallback.unwrap_or(false),
+        strict_max_tokens: s.strict_max_tokens.unwrap_or(false),
+        allow_server_tools: s.allow_server_tools.unwrap_or(true),
         sale_price_micros,
         currency,
         preset_id,

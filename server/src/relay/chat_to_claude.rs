@@ -20,8 +20,9 @@ use serde_json::Value;
 
 use super::claude::{ClaudeAdapter, DEFAULT_ANTHROPIC_VERSION};
 use super::error::{Protocol, RelayError};
-use super::forward::{read_body, relay_call, Adapter, BodyTransform, Call};
+use super::forward::{read_key_body, relay_call, Adapter, BodyTransform, Call};
 use super::openai::with_model;
+use super::request_cost::{OutputField, RequestShape};
 use super::usage_parse::{LineSplitter, UsageParser};
 use super::Relay;
 use crate::limits::KeyLimits;
@@ -247,6 +248,9 @@ pub async fn relay_translated(
                 .into_response(Protocol::OpenAi)
         }
     };
+    let tools = messages_request
+        .get("tools")
+        .and_then(|t| serde_json::value::to_raw_value(t).ok());
     let call = Call {
         path_and_query: "/v1/messages".into(),
         model: model.clone(),
@@ -256,6 +260,11 @@ pub async fn relay_translated(
         billable: true,
         headers: HeaderMap::new(),
         body: upstream_body,
+        shape: RequestShape {
+            answers: 1,
+            tools: super::server_tools::anthropic_declared(tools.as_deref()),
+            output_field: OutputField::Claude,
+        },
     };
     let adapter = ChatToClaude {
         requested_model: model,
@@ -316,13 +325,7 @@ pub async fn chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> 
         Ok(k) => k,
         Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
     };
-    let bytes = match read_body(
-        body,
-        &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
-    )
-    .await
-    {
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::OpenAi),
     };

@@ -14,7 +14,8 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::error::{Protocol, RelayError};
-use super::forward::{read_body, relay_call, Adapter, Call};
+use super::forward::{read_key_body, relay_call, Adapter, Call};
+use super::request_cost::{OutputField, RequestShape};
 use super::usage_parse::{read_anthropic_json, AnthropicSse, JsonBody, UsageParser};
 use super::Relay;
 use crate::scheduler::health::Outcome;
@@ -153,7 +154,7 @@ struct Metadata<'a> {
 
 /// The fields of a Messages request the relay needs; the rest is passed through untouched.
 #[derive(Deserialize)]
-struct MessagesPeek<'a> {
+pub(super) struct MessagesPeek<'a> {
     #[serde(borrow)]
     model: Option<Cow<'a, str>>,
     max_tokens: Option<u64>,
@@ -165,7 +166,12 @@ struct MessagesPeek<'a> {
     system: Option<&'a RawValue>,
     #[serde(borrow)]
     messages: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tools: Option<&'a RawValue>,
 }
+
+/// Query parameters forwarded to Anthropic: Claude Code's `beta=true`; nothing else.
+const FORWARDED_QUERY: &[&str] = &["beta"];
 
 /// The upstream path for a client path under any of the prefixes we accept.
 fn upstream_path(path: &str, query: Option<&str>) -> String {
@@ -173,7 +179,7 @@ fn upstream_path(path: &str, query: Option<&str>) -> String {
         .strip_prefix("/api")
         .or_else(|| path.strip_prefix("/claude"))
         .unwrap_or(path);
-    match query {
+    match super::guards::allowed_query(query, FORWARDED_QUERY) {
         Some(q) => format!("{tail}?{q}"),
         None => tail.to_owned(),
     }
@@ -218,13 +224,7 @@ pub async fn messages(State(relay): State<Arc<Relay>>, req: Request) -> Response
         Ok(k) => k,
         Err(r) => return RelayError::from(r).into_response(Protocol::Anthropic),
     };
-    let bytes = match read_body(
-        body,
-        &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
-    )
-    .await
-    {
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::Anthropic).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::Anthropic),
     };
@@ -251,6 +251,15 @@ pub async fn messages(State(relay): State<Arc<Relay>>, req: Request) -> Response
             session_for(&peek, &parts.headers)
         },
         billable: !counting,
+        shape: RequestShape {
+            answers: 1,
+            tools: super::server_tools::anthropic_declared(peek.tools),
+            output_field: if counting {
+                OutputField::None
+            } else {
+                OutputField::Claude
+            },
+        },
         headers: parts.headers,
         body: bytes,
     };
@@ -301,6 +310,10 @@ mod tests {
             "/v1/messages?beta=true"
         );
         assert_eq!(upstream_path("/api/v1/messages", None), "/v1/messages");
+        assert_eq!(
+            upstream_path("/v1/messages", Some("beta=true&x=1")),
+            "/v1/messages?beta=true"
+        );
         assert_eq!(
             upstream_path("/claude/v1/messages/count_tokens", None),
             "/v1/messages/count_tokens"

@@ -38,6 +38,9 @@ pub struct RelayError {
     pub message: String,
     pub retry_after: Option<Duration>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The key presented is unknown: the answer is marked so the gate counts a failure
+    /// against the client's address.
+    pub unknown_key: bool,
 }
 
 impl RelayError {
@@ -48,6 +51,7 @@ impl RelayError {
             message: message.into(),
             retry_after: None,
             headers: Vec::new(),
+            unknown_key: false,
         }
     }
 
@@ -89,6 +93,10 @@ impl RelayError {
         }
         for (k, v) in self.headers {
             res.headers_mut().insert(k, v);
+        }
+        if self.unknown_key {
+            res.extensions_mut()
+                .insert(super::gate::UnknownKeyPresented);
         }
         res
     }
@@ -149,6 +157,11 @@ fn usd(micros: i64) -> String {
     format!("${:.2}", micros as f64 / 1_000_000.0)
 }
 
+/// Small amounts (an input estimate, a nearly empty quota) need more than cents.
+fn usd6(micros: i64) -> String {
+    format!("${:.4}", micros as f64 / 1_000_000.0)
+}
+
 fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
@@ -165,7 +178,10 @@ impl From<Refusal> for RelayError {
                 "missing API key: send it as x-api-key or Authorization: Bearer",
             ),
             Refusal::UnknownKey => {
-                RelayError::new(StatusCode::UNAUTHORIZED, Authentication, "invalid API key")
+                let mut e =
+                    RelayError::new(StatusCode::UNAUTHORIZED, Authentication, "invalid API key");
+                e.unknown_key = true;
+                e
             }
             Refusal::Disabled => RelayError::new(
                 StatusCode::UNAUTHORIZED,
@@ -197,6 +213,24 @@ impl From<Refusal> for RelayError {
                     "quota exhausted: limit {}, spent {}",
                     usd(limit),
                     usd(spent)
+                ),
+            ),
+            Refusal::InputOverBudget {
+                estimate,
+                remaining,
+                daily,
+            } => RelayError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                Billing,
+                format!(
+                    "this request's input alone is estimated at {}, more than the {} left {}",
+                    usd6(estimate),
+                    usd6(remaining),
+                    if daily {
+                        "of today's budget"
+                    } else {
+                        "of the quota"
+                    }
                 ),
             ),
             Refusal::DailyLimit {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use app::types::Platform;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +20,8 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::error::{ErrorKind, Protocol, RelayError};
-use super::forward::{read_body, relay_call, Adapter, Call};
+use super::forward::{read_key_body, relay_call, Adapter, Call};
+use super::request_cost::{OutputField, RequestShape};
 use super::usage_gemini::{read_gemini_json, GeminiStream};
 use super::usage_parse::{JsonBody, UsageParser};
 use super::Relay;
@@ -119,22 +121,6 @@ impl Adapter for GeminiAdapter {
         true
     }
 
-    /// A 403 is the account's fault only when Google says so about the key or the project
-    /// (API_KEY_*, CONSUMER_*, SERVICE_DISABLED, billing); PERMISSION_DENIED on a resource the
-    /// request names (a file, a cached content) is the caller's.
-    fn request_fault(&self, status: StatusCode, body: &[u8]) -> bool {
-        status == StatusCode::FORBIDDEN
-            && ![
-                "API_KEY",
-                "CONSUMER_",
-                "SERVICE_DISABLED",
-                "BILLING",
-                "API key",
-            ]
-            .iter()
-            .any(|marker| memchr::memmem::find(body, marker.as_bytes()).is_some())
-    }
-
     /// Gemini answers a revoked or wrong API key with 400 `API_KEY_INVALID`.
     fn account_fault(&self, status: StatusCode, body: &[u8]) -> Option<Outcome> {
         let invalid_key = status == StatusCode::BAD_REQUEST
@@ -215,17 +201,10 @@ pub fn gemini_retry_at(
     Some(now + (secs * 1000.0).ceil() as i64)
 }
 
-/// The client's query without `key=`, or `None` when nothing else remains.
+/// The client's query as forwarded: `alt` only (`alt=sse` picks the stream framing). `key=`
+/// stays behind, and so does everything else: `fields=` could drop `usageMetadata`.
 fn query_without_key(query: Option<&str>) -> Option<String> {
-    let kept: Vec<&str> = query?
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .filter(|pair| {
-            let name = pair.split_once('=').map_or(*pair, |(n, _)| n);
-            !url::form_urlencoded::parse(name.as_bytes()).any(|(n, _)| n == "key") && name != "key"
-        })
-        .collect();
-    (!kept.is_empty()).then(|| kept.join("&"))
+    super::guards::allowed_query(query, &["alt"])
 }
 
 /// The key from `x-goog-api-key`, `Authorization: Bearer`, or `?key=`.
@@ -257,17 +236,21 @@ async fn authenticate(
 struct GenerationConfig {
     #[serde(alias = "max_output_tokens", rename = "maxOutputTokens")]
     max_output_tokens: Option<u64>,
+    #[serde(alias = "candidate_count", rename = "candidateCount")]
+    candidate_count: Option<u64>,
 }
 
 /// The fields of a Gemini request the relay needs.
 #[derive(Deserialize)]
-struct GeminiPeek<'a> {
+pub(super) struct GeminiPeek<'a> {
     #[serde(rename = "generationConfig", alias = "generation_config")]
     generation_config: Option<GenerationConfig>,
     #[serde(borrow, rename = "systemInstruction", alias = "system_instruction")]
     system_instruction: Option<&'a RawValue>,
     #[serde(borrow)]
     contents: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tools: Option<&'a RawValue>,
 }
 
 /// The first user turn (a turn without a role is the user's).
@@ -293,7 +276,7 @@ fn version_of(path: &str) -> &'static str {
 /// `:` or dots-only segment can steer the request to another Google endpoint.
 pub fn valid_model_name(model: &str) -> bool {
     !model.is_empty()
-        && model.len() <= 200
+        && model.len() <= super::guards::MAX_MODEL_NAME_CHARS
         && model
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
@@ -302,7 +285,7 @@ pub fn valid_model_name(model: &str) -> bool {
 
 pub async fn model_action(
     State(relay): State<Arc<Relay>>,
-    Path(segment): Path<String>,
+    segment: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Response {
     let started = Instant::now();
@@ -310,6 +293,10 @@ pub async fn model_action(
     let key = match authenticate(&relay, &parts.headers, parts.uri.query()).await {
         Ok(k) => k,
         Err(res) => return res,
+    };
+    let segment = match path_segment(segment) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(Protocol::Gemini),
     };
     let Some((model, action)) = segment
         .rsplit_once(':')
@@ -319,19 +306,16 @@ pub async fn model_action(
         return RelayError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, message)
             .into_response(Protocol::Gemini);
     };
+    if let Err(e) = super::guards::check_model_name(model) {
+        return e.into_response(Protocol::Gemini);
+    }
     if !valid_model_name(model) {
         return RelayError::invalid(format!(
             "invalid model name {model:?}: use letters, digits, '.', '-' and '_' only"
         ))
         .into_response(Protocol::Gemini);
     }
-    let bytes = match read_body(
-        body,
-        &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
-    )
-    .await
-    {
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::Gemini).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::Gemini),
     };
@@ -343,6 +327,21 @@ pub async fn model_action(
         }
     };
     let counting = action == Action::CountTokens;
+    let candidates = peek
+        .generation_config
+        .as_ref()
+        .and_then(|g| g.candidate_count)
+        .unwrap_or(1)
+        .max(1);
+    let shape = RequestShape {
+        answers: candidates,
+        tools: super::server_tools::gemini_declared(peek.tools, candidates),
+        output_field: if counting {
+            OutputField::None
+        } else {
+            OutputField::Gemini
+        },
+    };
     let version = version_of(parts.uri.path());
     let query = query_without_key(parts.uri.query());
     let price = relay.pricing.load().lookup(model);
@@ -371,6 +370,7 @@ pub async fn model_action(
             )
         },
         billable: !counting,
+        shape,
         headers: parts.headers,
         body: bytes,
     };
@@ -437,13 +437,25 @@ pub async fn models(State(relay): State<Arc<Relay>>, headers: HeaderMap, uri: Ur
     }
 }
 
+/// The `{model}` path segment, or a Gemini-shaped 400 when it does not decode (axum's own
+/// rejection text never reaches the client).
+fn path_segment(segment: Result<Path<String>, PathRejection>) -> Result<String, RelayError> {
+    segment.map(|Path(s)| s).map_err(|_| {
+        RelayError::invalid("the model in the path is not valid UTF-8 once percent-decoded")
+    })
+}
+
 /// `GET /gemini/{version}/models/{model}`.
 pub async fn model(
     State(relay): State<Arc<Relay>>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
+    let name = match path_segment(name) {
+        Ok(n) => n,
+        Err(e) => return e.into_response(Protocol::Gemini),
+    };
     match catalog(&relay, &headers, &uri).await {
         Ok(models) => match models.into_iter().find(|(m, _)| *m == name) {
             Some((_, entry)) => axum::Json(entry).into_response(),

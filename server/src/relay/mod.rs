@@ -3,16 +3,26 @@
 //! No database round-trip on the steady-state path: keys, limits and accounts live in memory,
 //! usage is written by a batching writer.
 
+mod accounting;
+pub mod blame;
+pub mod body;
 pub mod chat_to_claude;
 pub mod claude;
 pub mod clients;
 pub mod error;
 pub mod forward;
+pub mod gate;
 pub mod gemini;
+pub mod guards;
 pub mod meter;
 pub mod openai;
+#[cfg(test)]
+mod proptests;
+pub mod request_cost;
 pub mod self_service;
+pub mod server_tools;
 pub mod usage_gemini;
+pub mod usage_json;
 pub mod usage_openai;
 pub mod usage_parse;
 pub mod writer;
@@ -27,8 +37,12 @@ use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::client_addr::ProxyTrust;
+use crate::auth::failures::FailureLimiter;
 use crate::config::Settings;
 use crate::crypto::Cipher;
+use crate::limits::budget::Budget;
+use crate::limits::counting::{CountingLimiter, COUNT_TOKENS_PER_MINUTE};
 use crate::limits::memory::MemoryLimits;
 use crate::limits::{Admission, KeyDirectory, KeyLimits, Settled};
 use crate::pricing::Pricing;
@@ -55,6 +69,14 @@ pub struct Relay {
     pub tasks: TaskTracker,
     /// Fired when the shutdown grace period is over: open streams end and bill what they saw.
     pub cut: CancellationToken,
+    /// Token-counting calls per key (they are free, so they get a limit of their own).
+    pub counting: CountingLimiter,
+    /// Who a request comes from (for the failed-key limit).
+    pub proxies: ProxyTrust,
+    /// Unknown keys presented per client address.
+    pub key_failures: FailureLimiter,
+    /// Requests in flight and request bytes held, process-wide.
+    pub budget: Arc<Budget>,
 }
 
 /// The key a client presented: `x-api-key` or `Authorization: Bearer` (Anthropic), Bearer
@@ -179,6 +201,9 @@ impl Relay {
             Duration::from_secs(opts.scheduler.sticky_grace_secs),
             tx,
         ));
+        let proxies =
+            ProxyTrust::from_settings(opts.trust_proxy_headers, opts.trusted_proxies.as_deref())
+                .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?;
         let table = match &opts.relay.pricing_file {
             Some(path) => Pricing::from_file(path)?,
             None => Pricing::builtin(),
@@ -196,6 +221,10 @@ impl Relay {
             webhooks,
             tasks: tasks.clone(),
             cut: CancellationToken::new(),
+            counting: CountingLimiter::new(COUNT_TOKENS_PER_MINUTE, crate::clock::system()),
+            proxies,
+            key_failures: FailureLimiter::new(gate::key_failure_policy(), crate::clock::system()),
+            budget: Budget::from_opts(&opts.guard),
         });
         Ok((relay, rx))
     }
@@ -387,6 +416,10 @@ pub fn routes(relay: Arc<Relay>) -> Router {
             );
     }
     router
+        .layer(axum::middleware::from_fn_with_state(
+            relay.clone(),
+            gate::gate,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             relay.clone(),
             cut_on_shutdown,

@@ -2,7 +2,10 @@
 //!
 //! - 429 → `rate_limited` until the reset the upstream announces (capped);
 //! - 529 → `overloaded` for the configured cooldown;
-//! - 401/403 → `error` until an admin resets it (or a test succeeds);
+//! - 401/403 about the credential → `error` only after [`AUTH_FAILURES_FOR_ERROR`] of them in a
+//!   row (no success in between) within [`AUTH_FAILURE_WINDOW_MS`], never from one request; it
+//!   stays there until an admin resets it (or a test succeeds). Answers caused by the request
+//!   (see `relay::blame`) never get here;
 //! - 5xx, timeouts, connection failures → cooldown only after N within a window;
 //! - after a cooldown the account is half-open: one probe; success → `active`, failure → the
 //!   cooldown doubles (capped).
@@ -13,6 +16,11 @@ use app::types::AccountStatus;
 
 use crate::config::SchedulerOpts;
 
+/// Authentication failures in a row (no success in between) that put an account in `error`.
+pub const AUTH_FAILURES_FOR_ERROR: usize = 3;
+/// ...all within this long.
+pub const AUTH_FAILURE_WINDOW_MS: i64 = 10 * 60_000;
+
 #[derive(Clone, Copy, Debug)]
 pub struct HealthConfig {
     pub overload_cooldown_ms: i64,
@@ -21,6 +29,8 @@ pub struct HealthConfig {
     pub error_threshold: usize,
     pub error_window_ms: i64,
     pub error_cooldown_ms: i64,
+    pub auth_failures_for_error: usize,
+    pub auth_failure_window_ms: i64,
 }
 
 impl From<&SchedulerOpts> for HealthConfig {
@@ -32,6 +42,8 @@ impl From<&SchedulerOpts> for HealthConfig {
             error_threshold: o.error_threshold.max(1) as usize,
             error_window_ms: o.error_window_secs as i64 * 1000,
             error_cooldown_ms: o.error_cooldown_secs as i64 * 1000,
+            auth_failures_for_error: AUTH_FAILURES_FOR_ERROR,
+            auth_failure_window_ms: AUTH_FAILURE_WINDOW_MS,
         }
     }
 }
@@ -49,7 +61,8 @@ pub enum Outcome {
     Overloaded {
         message: String,
     },
-    /// 401/403: the credential is bad.
+    /// 401/403 (or the platform's equivalent) about the credential: evidence that it is bad,
+    /// which takes several in a row to act on.
     AuthFailed {
         status: u16,
         message: String,
@@ -91,6 +104,8 @@ pub struct Health {
     pub message: String,
     last_cooldown_ms: i64,
     failures: VecDeque<i64>,
+    /// Times of the authentication failures since the last success, oldest first.
+    auth_failures: VecDeque<i64>,
     probing: bool,
 }
 
@@ -172,6 +187,7 @@ impl Health {
         match outcome {
             Outcome::Success => {
                 self.failures.clear();
+                self.auth_failures.clear();
                 self.probing = false;
                 if self.status != AccountStatus::Active {
                     self.last_cooldown_ms = 0;
@@ -208,7 +224,29 @@ impl Health {
                 self.enter(AccountStatus::Overloaded, Some(529), message, Some(ms), now)
             }
             Outcome::AuthFailed { status, message } => {
-                self.enter(AccountStatus::Error, Some(status), message, None, now)
+                self.auth_failures.push_back(now);
+                while self
+                    .auth_failures
+                    .front()
+                    .is_some_and(|t| now - t >= cfg.auth_failure_window_ms)
+                {
+                    self.auth_failures.pop_front();
+                }
+                if self.auth_failures.len() < cfg.auth_failures_for_error.max(1) {
+                    // One refusal proves nothing: it may be the request's doing in a shape we
+                    // do not know. A probe that ends so keeps its account out of rotation.
+                    if was_probe {
+                        self.probing = false;
+                    }
+                    return None;
+                }
+                self.auth_failures.clear();
+                let msg = format!(
+                    "{} authentication failures in a row within {} min: {message}",
+                    cfg.auth_failures_for_error,
+                    cfg.auth_failure_window_ms / 60_000
+                );
+                self.enter(AccountStatus::Error, Some(status), msg, None, now)
             }
             Outcome::Failed { status, message } => {
                 if was_probe {
@@ -258,9 +296,23 @@ impl Health {
         (previous.saturating_mul(2)).min(cfg.max_cooldown_ms)
     }
 
+    /// An account test (a probe with a request of our own, valid by construction) was refused
+    /// for its credential: that alone is evidence enough.
+    pub fn credential_refused(
+        &mut self,
+        status: u16,
+        message: String,
+        now: i64,
+    ) -> Option<Transition> {
+        self.auth_failures.clear();
+        let message = format!("an account test was refused: {message}");
+        self.enter(AccountStatus::Error, Some(status), message, None, now)
+    }
+
     /// An admin reset (or a successful account test) clears everything.
     pub fn reset(&mut self, now: i64) -> Option<Transition> {
         self.failures.clear();
+        self.auth_failures.clear();
         self.last_cooldown_ms = 0;
         self.enter(AccountStatus::Active, None, "reset".into(), None, now)
     }
@@ -278,6 +330,8 @@ mod tests {
             error_threshold: 3,
             error_window_ms: 60_000,
             error_cooldown_ms: 60_000,
+            auth_failures_for_error: 3,
+            auth_failure_window_ms: 600_000,
         }
     }
 
@@ -390,20 +444,37 @@ mod tests {
         assert_eq!(h.cooldown_until, Some(60_000));
     }
 
+    fn auth() -> Outcome {
+        Outcome::AuthFailed {
+            status: 401,
+            message: "invalid x-api-key".into(),
+        }
+    }
+
     #[test]
-    fn auth_failure_needs_reset() {
+    fn auth_failures_need_three_in_a_row_then_a_reset() {
         let mut h = Health::default();
-        let t = h
-            .on_outcome(
-                Outcome::AuthFailed {
-                    status: 401,
-                    message: "invalid x-api-key".into(),
-                },
-                0,
-                &cfg(),
-            )
-            .unwrap();
+        // Two, a success, two more: never three in a row.
+        assert!(h.on_outcome(auth(), 0, &cfg()).is_none());
+        assert!(h.on_outcome(auth(), 1, &cfg()).is_none());
+        assert!(h.on_outcome(Outcome::Success, 2, &cfg()).is_none());
+        assert!(h.on_outcome(auth(), 3, &cfg()).is_none());
+        assert!(h.on_outcome(auth(), 4, &cfg()).is_none());
+        assert_eq!(h.availability(5), Availability::Available);
+        // Failures spread beyond the window never add up.
+        let mut spread = Health::default();
+        for i in 0..10 {
+            assert!(spread.on_outcome(auth(), i * 600_000, &cfg()).is_none());
+        }
+        // Other failures in between neither count nor clear the run.
+        let other = Outcome::Failed {
+            status: Some(500),
+            message: "x".into(),
+        };
+        assert!(h.on_outcome(other, 5, &cfg()).is_none());
+        let t = h.on_outcome(auth(), 6, &cfg()).unwrap();
         assert_eq!(t.to, AccountStatus::Error);
+        assert!(t.message.starts_with("3 authentication failures in a row"));
         assert_eq!(h.availability(i64::MAX), Availability::Broken);
         assert_eq!(h.reset(5).unwrap().to, AccountStatus::Active);
     }

@@ -419,6 +419,16 @@ impl Scheduler {
         }
     }
 
+    /// An account test was refused for the account's credential (401/403): `error`.
+    pub fn credential_refused(&self, id: &str, status: u16, message: String, now: i64) {
+        let snap = self.pool.load();
+        if let Some(a) = snap.by_id.get(id) {
+            if let Some(t) = self.live.credential_refused(id, status, message, now) {
+                self.announce(a, t);
+            }
+        }
+    }
+
     fn announce(&self, a: &UpstreamAccount, transition: Transition) {
         tracing::warn!(
             account = %a.id,

@@ -31,12 +31,15 @@ pub struct KeyLimitsRow {
     pub allow_pool_fallback: bool,
     pub preset_id: Option<String>,
     pub spent_micros: i64,
+    pub strict_max_tokens: bool,
+    pub allow_server_tools: bool,
 }
 
 const COLUMNS: &str = "id, key_hash, name, is_active, quota_limit_micros, expires_at, activation_days, \
     activated_at, concurrency_limit, queue_enabled, queue_max_size, queue_timeout_ms, rate_limit_window_min, \
     rate_limit_requests, rate_limit_cost_micros, daily_cost_limit_micros, allowed_models, permissions, \
-    claude_account_id, openai_account_id, gemini_account_id, allow_pool_fallback, preset_id, spent_micros";
+    claude_account_id, openai_account_id, gemini_account_id, allow_pool_fallback, preset_id, spent_micros, \
+    strict_max_tokens, allow_server_tools";
 
 impl Store {
     /// A live (not deleted) key by the SHA-256 of its plaintext.

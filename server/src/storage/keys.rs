@@ -22,10 +22,11 @@ const KEY_COLUMNS: &str = "id, key_prefix, name, description, tags, is_active, q
     expires_at, activation_days, activated_at, concurrency_limit, queue_enabled, queue_max_size,
     queue_timeout_ms, rate_limit_window_min, rate_limit_requests, rate_limit_cost_micros,
     daily_cost_limit_micros, allowed_models, permissions, claude_account_id, openai_account_id,
-    gemini_account_id, allow_pool_fallback, sale_price_micros, currency, preset_id, spent_micros,
-    requests, last_used_at, created_at, updated_at, created_by_id, created_by_name";
+    gemini_account_id, allow_pool_fallback, sale_price_micros, currency, preset_id,
+    strict_max_tokens, allow_server_tools, spent_micros, requests, last_used_at, created_at,
+    updated_at, created_by_id, created_by_name";
 
-/// Binds the 23 config columns in the order of `INSERT_KEY`/`UPDATE_KEY`.
+/// Binds the 25 config columns in the order of `INSERT_KEY`/`UPDATE_KEY`.
 macro_rules! bind_config {
     ($query:expr, $c:expr, $json:expr) => {
         $query
@@ -52,6 +53,8 @@ macro_rules! bind_config {
             .bind($c.sale_price_micros)
             .bind($c.currency.as_str())
             .bind($c.preset_id.as_deref())
+            .bind($c.strict_max_tokens)
+            .bind($c.allow_server_tools)
     };
 }
 pub(super) use bind_config;
@@ -61,9 +64,10 @@ pub(super) const INSERT_KEY: &str = "INSERT INTO api_keys (id, key_hash, key_pre
     concurrency_limit, queue_enabled, queue_max_size, queue_timeout_ms, rate_limit_window_min,
     rate_limit_requests, rate_limit_cost_micros, daily_cost_limit_micros, allowed_models,
     permissions, claude_account_id, openai_account_id, gemini_account_id, allow_pool_fallback,
-    sale_price_micros, currency, preset_id, created_at, updated_at, name_key, description_key)
+    sale_price_micros, currency, preset_id, strict_max_tokens, allow_server_tools, created_at,
+    updated_at, name_key, description_key)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    $20, $21, $22, $23, $24, $25, $26, $27, $28, $28, $29, $30)";
+    $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $30, $31, $32)";
 
 pub(super) const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
     description = $2, tags = $3, is_active = $4, quota_limit_micros = $5, expires_at = $6,
@@ -72,8 +76,9 @@ pub(super) const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
     rate_limit_cost_micros = $14, daily_cost_limit_micros = $15, allowed_models = $16,
     permissions = $17, claude_account_id = $18, openai_account_id = $19, gemini_account_id = $20,
     allow_pool_fallback = $21, sale_price_micros = $22, currency = $23, preset_id = $24,
-    updated_at = $25, name_key = $27, description_key = $28
-    WHERE id = $26 AND deleted_at IS NULL";
+    strict_max_tokens = $25, allow_server_tools = $26,
+    updated_at = $27, name_key = $29, description_key = $30
+    WHERE id = $28 AND deleted_at IS NULL";
 
 impl Store {
     /// Inserts keys and their tags in one transaction, created at `now`: all or nothing.

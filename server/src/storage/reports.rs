@@ -263,6 +263,21 @@ impl Store {
         self.key_usage_query(&sql, key_id, from, to).await
     }
 
+    /// How many of a key's requests since `since` (epoch ms) were billed from an estimate.
+    #[tracing::instrument(skip_all)]
+    pub async fn key_estimated_requests(&self, key_id: &str, since: i64) -> StoreResult<i64> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM usage_events
+                 WHERE key_id = $1 AND created_at >= $2 AND usage_estimated = TRUE",
+            )
+            .bind(key_id)
+            .bind(since)
+            .fetch_one(pool)
+            .await?
+        }))
+    }
+
     async fn key_usage_query(
         &self,
         sql: &str,

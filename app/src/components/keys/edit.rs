@@ -68,6 +68,8 @@ pub fn EditKeyForm(
     let openai = text(&key.openai_account_id);
     let gemini = text(&key.gemini_account_id);
     let fallback = RwSignal::new(key.allow_pool_fallback);
+    let strict = RwSignal::new(key.strict_max_tokens);
+    let server_tools = RwSignal::new(key.allow_server_tools);
     let price = text(key.sale_price);
     let currency = text(&key.currency);
     let (t_bad_number, t_bad_date, t_saved) = (
@@ -166,6 +168,8 @@ pub fn EditKeyForm(
             openai_account_id: Some(openai.get()),
             gemini_account_id: Some(gemini.get()),
             allow_pool_fallback: Some(fallback.get()),
+            strict_max_tokens: Some(strict.get()),
+            allow_server_tools: Some(server_tools.get()),
             sale_price: Some(price),
             currency: Some(currency.get().trim().to_uppercase()),
             preset_id: None,
@@ -265,6 +269,14 @@ pub fn EditKeyForm(
                 <label class="check">
                     <input type="checkbox" bind:checked=queue />
                     {tr("keys.queue_enabled")}
+                </label>
+                <label class="check">
+                    <input type="checkbox" data-testid="ek-strict" bind:checked=strict />
+                    {tr("keys.strict_max_tokens")}
+                </label>
+                <label class="check">
+                    <input type="checkbox" data-testid="ek-server-tools" bind:checked=server_tools />
+                    {tr("keys.allow_server_tools")}
                 </label>
                 <label for="ek-models">{tr("keys.allowed_models")}</label>
                 <input id="ek-models" type="text" bind:value=models />

@@ -188,6 +188,12 @@ impl AccountsPort for AdminService {
             if health.status != AccountStatus::Active {
                 self.relay.scheduler.reset_account(id, now_ms());
             }
+        } else if result.http_status == Some(401) {
+            // A failed probe: our own valid request refused for the credential.
+            let message = result.error.clone().unwrap_or_default();
+            self.relay
+                .scheduler
+                .credential_refused(id, 401, message, now_ms());
         }
         Ok(result)
     }

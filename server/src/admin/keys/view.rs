@@ -47,6 +47,8 @@ impl AdminService {
             openai_account_id: c.openai_account_id,
             gemini_account_id: c.gemini_account_id,
             allow_pool_fallback: c.allow_pool_fallback,
+            strict_max_tokens: c.strict_max_tokens,
+            allow_server_tools: c.allow_server_tools,
             sale_price: micros_to_usd(c.sale_price_micros),
             currency: c.currency,
             preset_id: c.preset_id,

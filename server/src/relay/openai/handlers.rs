@@ -16,7 +16,9 @@ use serde_json::Value;
 use super::{first_with_role, rewrite_body, Endpoint, OpenAiAdapter};
 use crate::limits::{KeyLimits, Refusal};
 use crate::relay::error::{Protocol, RelayError};
-use crate::relay::forward::{read_body, relay_call, Call};
+use crate::relay::forward::{read_key_body, relay_call, Call};
+use crate::relay::request_cost::{OutputField, RequestShape};
+use crate::relay::server_tools;
 use crate::relay::{chat_to_claude, presented_key, Relay};
 use crate::scheduler::sticky::session_hash;
 
@@ -27,7 +29,7 @@ struct StreamOptions {
 
 /// The fields of a Chat Completions request the relay needs.
 #[derive(Deserialize)]
-struct ChatPeek<'a> {
+pub(crate) struct ChatPeek<'a> {
     #[serde(borrow)]
     model: Option<Cow<'a, str>>,
     stream: Option<bool>,
@@ -38,11 +40,15 @@ struct ChatPeek<'a> {
     prompt_cache_key: Option<Cow<'a, str>>,
     #[serde(borrow)]
     messages: Option<&'a RawValue>,
+    /// Answers asked for.
+    n: Option<u64>,
+    #[serde(borrow)]
+    web_search_options: Option<&'a RawValue>,
 }
 
 /// The fields of a Responses request the relay needs.
 #[derive(Deserialize)]
-struct ResponsesPeek<'a> {
+pub(crate) struct ResponsesPeek<'a> {
     #[serde(borrow)]
     model: Option<Cow<'a, str>>,
     stream: Option<bool>,
@@ -53,6 +59,8 @@ struct ResponsesPeek<'a> {
     instructions: Option<Cow<'a, str>>,
     #[serde(borrow)]
     input: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tools: Option<&'a RawValue>,
 }
 
 /// Codex CLI names its conversation in a header as well as in `prompt_cache_key`.
@@ -112,6 +120,16 @@ pub async fn relay_chat(
         ),
     };
     let max_output = peek.max_completion_tokens.or(peek.max_tokens);
+    let answers = peek.n.unwrap_or(1).max(1);
+    let shape = RequestShape {
+        answers,
+        tools: server_tools::chat_declared(
+            &model,
+            peek.web_search_options.is_some_and(|o| o.get() != "null"),
+            answers,
+        ),
+        output_field: OutputField::Chat,
+    };
     let body = if hide_usage_chunk {
         let injected = rewrite_body(&body, |obj| {
             let options = obj
@@ -139,6 +157,7 @@ pub async fn relay_chat(
         max_output_tokens: max_output.or(price.max_output_tokens).unwrap_or(8_192),
         session,
         billable: true,
+        shape,
         headers,
         body,
     };
@@ -161,13 +180,7 @@ pub async fn chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> 
         Ok(k) => k,
         Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
     };
-    let bytes = match read_body(
-        body,
-        &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
-    )
-    .await
-    {
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::OpenAi),
     };
@@ -193,13 +206,7 @@ pub async fn root_chat_completions(State(relay): State<Arc<Relay>>, req: Request
         Ok(k) => k,
         Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
     };
-    let bytes = match read_body(
-        body,
-        &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
-    )
-    .await
-    {
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::OpenAi),
     };
@@ -235,13 +242,7 @@ pub async fn responses(State(relay): State<Arc<Relay>>, req: Request) -> Respons
         Ok(k) => k,
         Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
     };
-    let bytes = match read_body(
-        body,
-        &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
-    )
-    .await
-    {
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::OpenAi),
     };
@@ -286,6 +287,11 @@ pub async fn responses(State(relay): State<Arc<Relay>>, req: Request) -> Respons
             .unwrap_or(8_192),
         session,
         billable: true,
+        shape: RequestShape {
+            answers: 1,
+            tools: server_tools::responses_declared(peek.tools),
+            output_field: OutputField::Responses,
+        },
         headers: parts.headers,
         body: bytes,
     };

@@ -36,6 +36,8 @@ pub struct KeyRow {
     pub sale_price_micros: i64,
     pub currency: String,
     pub preset_id: Option<String>,
+    pub strict_max_tokens: bool,
+    pub allow_server_tools: bool,
     pub spent_micros: i64,
     pub requests: i64,
     pub last_used_at: Option<i64>,
@@ -73,6 +75,8 @@ pub struct KeyConfig {
     pub sale_price_micros: i64,
     pub currency: String,
     pub preset_id: Option<String>,
+    pub strict_max_tokens: bool,
+    pub allow_server_tools: bool,
 }
 
 /// A key to insert: the hash of its plaintext, never the plaintext.
@@ -135,6 +139,8 @@ impl NewKey {
             sale_price_micros: c.sale_price_micros,
             currency: c.currency,
             preset_id: c.preset_id,
+            strict_max_tokens: c.strict_max_tokens,
+            allow_server_tools: c.allow_server_tools,
             spent_micros: 0,
             requests: 0,
             last_used_at: None,
@@ -173,6 +179,8 @@ impl KeyRow {
             sale_price_micros: self.sale_price_micros,
             currency: self.currency.clone(),
             preset_id: self.preset_id.clone(),
+            strict_max_tokens: self.strict_max_tokens,
+            allow_server_tools: self.allow_server_tools,
         })
     }
 

@@ -103,6 +103,9 @@ impl Planner<'_> {
                 .map(|c| c.currency.clone())
                 .unwrap_or_else(|| "USD".into()),
             preset_id: kept.and_then(|c| c.preset_id.clone()),
+            strict_max_tokens: kept.is_some_and(|c| c.strict_max_tokens),
+            // CRS keys could use every tool; imported keys keep that.
+            allow_server_tools: kept.is_none_or(|c| c.allow_server_tools),
         }
     }
 
