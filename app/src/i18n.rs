@@ -12,6 +12,7 @@ mod keys;
 mod overview;
 mod reports;
 mod settings;
+mod staff;
 
 use serde::{Deserialize, Serialize};
 
@@ -184,6 +185,7 @@ const TABLES: &[&[(&str, &str, &str)]] = &[
     reports::TEXTS,
     settings::TEXTS,
     import::TEXTS,
+    staff::TEXTS,
 ];
 
 pub fn t(locale: Locale, key: &'static str) -> &'static str {
@@ -214,6 +216,8 @@ pub fn error_text(locale: Locale, err: &crate::error::AdminError) -> String {
             .replace("{field}", field)
             .replace("{message}", message),
         E::Conflict { message } => t(locale, "error.conflict").replace("{message}", message),
+        E::Forbidden { .. } => t(locale, "error.forbidden").to_string(),
+        E::TotpRequired => t(locale, "error.totp_required").to_string(),
     }
 }
 

@@ -318,7 +318,10 @@ pub fn build_router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
             _,
         >(page_context, app::shell))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            crate::auth::layer::AuthState {
+                admin: state.admin.clone(),
+                session_ttl,
+            },
             crate::auth::require_admin,
         ))
         .layer(session_layer)

@@ -5,17 +5,21 @@
 //! The port is split by domain so each area of the product owns one trait.
 
 mod accounts;
+mod actor;
 mod auth;
 mod import;
 mod keys;
 mod reports;
+mod staff;
 mod webhooks;
 
 pub use accounts::*;
+pub use actor::*;
 pub use auth::*;
 pub use import::*;
 pub use keys::*;
 pub use reports::*;
+pub use staff::*;
 pub use webhooks::*;
 
 use std::sync::Arc;
@@ -24,7 +28,16 @@ use crate::error::AdminError;
 
 /// Every admin capability, as one object.
 pub trait AdminPort:
-    AccountsPort + AuthPort + WebhooksPort + KeysPort + ReportsPort + ImportPort + Send + Sync + 'static
+    AccountsPort
+    + AuthPort
+    + WebhooksPort
+    + KeysPort
+    + ReportsPort
+    + ImportPort
+    + StaffPort
+    + Send
+    + Sync
+    + 'static
 {
 }
 
@@ -35,6 +48,7 @@ impl<T> AdminPort for T where
         + KeysPort
         + ReportsPort
         + ImportPort
+        + StaffPort
         + Send
         + Sync
         + 'static
@@ -42,13 +56,6 @@ impl<T> AdminPort for T where
 }
 
 pub type SharedAdmin = Arc<dyn AdminPort>;
-
-/// Who is calling: the admin id from the session or bearer token, put into the request's
-/// extensions by the server's auth layer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AdminIdentity {
-    pub admin_id: String,
-}
 
 /// Client address as the server sees it (after trusted proxy headers), for login throttling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

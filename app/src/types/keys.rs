@@ -87,6 +87,10 @@ pub struct ApiKey {
     pub sale_price: f64,
     pub currency: String,
     pub preset_id: Option<String>,
+    /// The staff user who created the key (kept when the user is deleted); none for keys from
+    /// before staff roles, the command line's are `cli`.
+    #[serde(default)]
+    pub created_by: Option<KeyCreator>,
     /// USD settled so far.
     pub spent: f64,
     /// USD reserved by requests in flight.
@@ -95,6 +99,14 @@ pub struct ApiKey {
     pub last_used_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Who created a key: user id and name at the time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyCreator {
+    pub id: String,
+    pub name: String,
 }
 
 fn yes() -> bool {
@@ -283,6 +295,8 @@ pub struct KeyQuery {
     /// Matches name, description or key prefix.
     pub search: Option<String>,
     pub preset_id: Option<String>,
+    /// Keys created by this staff user (id).
+    pub created_by: Option<String>,
     /// Keys bound to this account id or `group:<id>` on any platform.
     pub binding: Option<String>,
 }

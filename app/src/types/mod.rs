@@ -7,6 +7,7 @@ pub mod import;
 pub mod keys;
 pub mod money;
 pub mod reports;
+pub mod staff;
 pub mod webhooks;
 
 pub use accounts::*;
@@ -15,4 +16,5 @@ pub use import::*;
 pub use keys::*;
 pub use money::*;
 pub use reports::*;
+pub use staff::*;
 pub use webhooks::*;

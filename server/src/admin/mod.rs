@@ -3,12 +3,15 @@
 //! (`rest`) both call it; neither holds rules of its own.
 
 mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod error;
 mod import;
 mod keys;
 mod reports;
 pub mod rest;
+mod totp;
+mod users;
 mod webhooks;
 
 use std::sync::Arc;

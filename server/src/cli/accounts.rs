@@ -100,7 +100,7 @@ async fn check(common: &CommonOpts, store: Store, args: &AccountsCheckArgs) -> a
     let admin = AdminService::new(store, settings, cipher, webhooks.clone(), relay);
 
     let accounts: Vec<Account> = admin
-        .list_accounts()
+        .list_accounts(&app::port::Actor::cli())
         .await?
         .into_iter()
         .filter(|a| a.is_active && args.platform.is_none_or(|p| a.platform == p))
@@ -109,26 +109,26 @@ async fn check(common: &CommonOpts, store: Store, args: &AccountsCheckArgs) -> a
         println!("no active accounts to check");
         return Ok(0);
     }
-    let results: Vec<(Account, AccountTestResult)> =
-        futures::stream::iter(accounts)
-            .map(|account| {
-                let admin = &admin;
-                async move {
-                    let result = admin.test_account(&account.id).await.unwrap_or_else(|e| {
-                        AccountTestResult {
-                            ok: false,
-                            latency_ms: 0,
-                            http_status: None,
-                            model: String::new(),
-                            error: Some(e.to_string()),
-                        }
+    let results: Vec<(Account, AccountTestResult)> = futures::stream::iter(accounts)
+        .map(|account| {
+            let admin = &admin;
+            async move {
+                let result = admin
+                    .test_account(&app::port::Actor::cli(), &account.id)
+                    .await
+                    .unwrap_or_else(|e| AccountTestResult {
+                        ok: false,
+                        latency_ms: 0,
+                        http_status: None,
+                        model: String::new(),
+                        error: Some(e.to_string()),
                     });
-                    (account, result)
-                }
-            })
-            .buffered(args.parallel as usize)
-            .collect()
-            .await;
+                (account, result)
+            }
+        })
+        .buffered(args.parallel as usize)
+        .collect()
+        .await;
 
     let failed = results.iter().filter(|(_, r)| !r.ok).count();
     let mut out = table(&results);

@@ -2,6 +2,7 @@
 
 use sqlx::FromRow;
 
+use super::audit::{insert_audit, AuditRow};
 use super::text::fold;
 use super::{now_ms, with_pool, Store, StoreResult};
 
@@ -162,25 +163,38 @@ impl Store {
 
     /// Inserts or fully rewrites an account row.
     #[tracing::instrument(skip_all)]
-    pub async fn save_account(&self, a: &AccountRow) -> StoreResult<()> {
+    pub async fn save_account(&self, a: &AccountRow, audit: Option<&AuditRow>) -> StoreResult<()> {
         with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
             bind_account!(sqlx::query(SAVE_ACCOUNT), a)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
+            if let Some(audit) = audit {
+                insert_audit!(&mut *tx, audit);
+            }
+            tx.commit().await?;
         });
         Ok(())
     }
 
     /// Deletes an account (memberships go with it); `false` if it did not exist.
     #[tracing::instrument(skip_all)]
-    pub async fn delete_account(&self, id: &str) -> StoreResult<bool> {
+    pub async fn delete_account(&self, id: &str, audit: Option<&AuditRow>) -> StoreResult<bool> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM accounts WHERE id = $1")
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("DELETE FROM accounts WHERE id = $1")
                 .bind(id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected()
-                > 0
+                > 0;
+            if done {
+                if let Some(audit) = audit {
+                    insert_audit!(&mut *tx, audit);
+                }
+                tx.commit().await?;
+            }
+            done
         }))
     }
 
@@ -348,8 +362,9 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn save_group(&self, g: &GroupRow) -> StoreResult<()> {
+    pub async fn save_group(&self, g: &GroupRow, audit: Option<&AuditRow>) -> StoreResult<()> {
         with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
             sqlx::query(SAVE_GROUP)
                 .bind(&g.id)
                 .bind(&g.name)
@@ -358,21 +373,33 @@ impl Store {
                 .bind(g.created_at)
                 .bind(g.updated_at)
                 .bind(fold(&g.name))
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
+            if let Some(audit) = audit {
+                insert_audit!(&mut *tx, audit);
+            }
+            tx.commit().await?;
         });
         Ok(())
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn delete_group(&self, id: &str) -> StoreResult<bool> {
+    pub async fn delete_group(&self, id: &str, audit: Option<&AuditRow>) -> StoreResult<bool> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM account_groups WHERE id = $1")
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("DELETE FROM account_groups WHERE id = $1")
                 .bind(id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected()
-                > 0
+                > 0;
+            if done {
+                if let Some(audit) = audit {
+                    insert_audit!(&mut *tx, audit);
+                }
+                tx.commit().await?;
+            }
+            done
         }))
     }
 
@@ -394,6 +421,7 @@ impl Store {
         &self,
         group_id: &str,
         account_ids: &[String],
+        audit: Option<&AuditRow>,
     ) -> StoreResult<()> {
         let now = now_ms();
         with_pool!(self, |pool| {
@@ -416,6 +444,9 @@ impl Store {
                 .bind(group_id)
                 .execute(&mut *tx)
                 .await?;
+            if let Some(audit) = audit {
+                insert_audit!(&mut *tx, audit);
+            }
             tx.commit().await?;
         });
         Ok(())

@@ -3,9 +3,11 @@
 //! key is stored; `api_key_tags` mirrors the `tags` JSON column (written in the same
 //! transaction) so the tag filter can use an index.
 
+use super::audit::{insert_audit, AuditRow};
 use super::text::fold;
 use super::{now_ms, with_pool, Store, StoreResult};
 use crate::keys::lifecycle::EXPIRY_SQL;
+use app::types::KeyCreator;
 
 mod filter;
 mod row;
@@ -22,7 +24,7 @@ const KEY_COLUMNS: &str = "id, key_prefix, name, description, tags, is_active, q
     daily_cost_limit_micros, allowed_models, permissions, claude_account_id, openai_account_id,
     gemini_account_id, allow_pool_fallback, sale_price_micros, currency, preset_id,
     strict_max_tokens, allow_server_tools, restrictions, spent_micros, requests, last_used_at,
-    created_at, updated_at";
+    created_at, updated_at, created_by_id, created_by_name";
 
 /// Binds the 26 config columns in the order of `INSERT_KEY`/`UPDATE_KEY`.
 macro_rules! bind_config {
@@ -82,9 +84,18 @@ pub(super) const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
 impl Store {
     /// Inserts keys and their tags in one transaction, created at `now`: all or nothing.
     #[tracing::instrument(skip_all, fields(count = keys.len()))]
-    pub async fn insert_api_keys(&self, keys: &[NewKey], now: i64) -> StoreResult<()> {
+    pub async fn insert_api_keys(
+        &self,
+        keys: &[NewKey],
+        creator: &KeyCreator,
+        audit: &[AuditRow],
+        now: i64,
+    ) -> StoreResult<()> {
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
+            for row in audit {
+                insert_audit!(&mut *tx, row);
+            }
             for k in keys {
                 let c = &k.config;
                 let json = ConfigJson::of(c);
@@ -99,6 +110,14 @@ impl Store {
                     .bind(fold(&c.description))
                     .execute(&mut *tx)
                     .await?;
+                sqlx::query(
+                    "UPDATE api_keys SET created_by_id = $1, created_by_name = $2 WHERE id = $3",
+                )
+                .bind(creator.id.as_str())
+                .bind(creator.name.as_str())
+                .bind(k.id.as_str())
+                .execute(&mut *tx)
+                .await?;
                 for tag in &c.tags {
                     sqlx::query("INSERT INTO api_key_tags (key_id, tag) VALUES ($1, $2)")
                         .bind(k.id.as_str())
@@ -115,7 +134,13 @@ impl Store {
     /// Writes a key's name and settings (never its usage counters, which the relay owns) and
     /// replaces its tags, in one transaction. False when the key does not exist (or is deleted).
     #[tracing::instrument(skip_all)]
-    pub async fn update_api_key(&self, id: &str, name: &str, c: &KeyConfig) -> StoreResult<bool> {
+    pub async fn update_api_key(
+        &self,
+        id: &str,
+        name: &str,
+        c: &KeyConfig,
+        audit: &AuditRow,
+    ) -> StoreResult<bool> {
         let now = now_ms();
         let json = ConfigJson::of(c);
         Ok(with_pool!(self, |pool| {
@@ -141,6 +166,7 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                 }
+                insert_audit!(&mut *tx, audit);
                 tx.commit().await?;
             }
             changed == 1
@@ -209,19 +235,25 @@ impl Store {
     /// Soft delete: the key stops authenticating; usage rows and the sale price stay for
     /// accounting. False when there is no such live key.
     #[tracing::instrument(skip_all)]
-    pub async fn soft_delete_api_key(&self, id: &str) -> StoreResult<bool> {
+    pub async fn soft_delete_api_key(&self, id: &str, audit: &AuditRow) -> StoreResult<bool> {
         let now = now_ms();
         Ok(with_pool!(self, |pool| {
-            sqlx::query(
+            let mut tx = pool.begin().await?;
+            let gone = sqlx::query(
                 "UPDATE api_keys SET deleted_at = $1, updated_at = $1
                  WHERE id = $2 AND deleted_at IS NULL",
             )
             .bind(now)
             .bind(id)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected()
-                == 1
+                == 1;
+            if gone {
+                insert_audit!(&mut *tx, audit);
+                tx.commit().await?;
+            }
+            gone
         }))
     }
 

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod admins;
+pub mod audit;
 pub mod encrypted;
 pub mod import;
 pub mod key_limits;
@@ -17,6 +18,7 @@ pub mod retention;
 pub mod sessions;
 pub mod text;
 pub mod usage_export;
+pub mod users;
 pub mod webhooks;
 
 use std::path::Path;

@@ -10,6 +10,7 @@
 use app::types::SplitBy;
 use sqlx::FromRow;
 
+use super::audit::{insert_audit, AuditRow};
 use super::{now_ms, with_pool, Store, StoreResult};
 
 /// Sales are bucketed by this many milliseconds in SQL and assigned to calendar days by the
@@ -52,6 +53,9 @@ pub struct SalesRow {
     pub keys: i64,
     /// Sum of the sale prices, in micro-units of `currency`.
     pub sale_micros: i64,
+    /// Who created the keys (empty for keys from before staff roles), and their name then.
+    pub seller_id: String,
+    pub seller_name: String,
 }
 
 /// Sums of one key's (or one day's) usage.
@@ -158,9 +162,11 @@ impl Store {
                          WHEN gemini_account_id LIKE 'group:%' THEN gemini_account_id
                          ELSE '' END AS binding,
                     COUNT(*) AS keys,
-                    CAST(COALESCE(SUM(sale_price_micros), 0) AS BIGINT) AS sale_micros
+                    CAST(COALESCE(SUM(sale_price_micros), 0) AS BIGINT) AS sale_micros,
+                    COALESCE(created_by_id, '') AS seller_id,
+                    COALESCE(MAX(created_by_name), '') AS seller_name
              FROM api_keys WHERE created_at >= $1 AND created_at < $2
-             GROUP BY 1, 2, 3, 4 ORDER BY 1"
+             GROUP BY 1, 2, 3, 4, 7 ORDER BY 1"
         );
         Ok(with_pool!(self, |pool| {
             sqlx::query_as::<_, SalesRow>(&sql)
@@ -327,7 +333,11 @@ impl Store {
 
     /// Sets several settings (name → JSON value) in one transaction.
     #[tracing::instrument(skip_all)]
-    pub async fn put_settings(&self, values: &[(&str, String)]) -> StoreResult<()> {
+    pub async fn put_settings(
+        &self,
+        values: &[(&str, String)],
+        audit: Option<&AuditRow>,
+    ) -> StoreResult<()> {
         let now = now_ms();
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -342,6 +352,9 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+            }
+            if let Some(audit) = audit {
+                insert_audit!(&mut *tx, audit);
             }
             tx.commit().await?;
         });

@@ -66,6 +66,10 @@ impl AdminService {
             reserved: micros_to_usd(live.reserved),
             requests: row.requests.max(0) as u64,
             last_used_at: row.last_used_at.map(time),
+            created_by: row.created_by_id.as_ref().map(|id| app::types::KeyCreator {
+                id: id.clone(),
+                name: row.created_by_name.clone().unwrap_or_default(),
+            }),
             created_at: time(row.created_at),
             updated_at: time(row.updated_at),
         })

@@ -9,6 +9,7 @@ pub mod extract;
 mod import;
 mod keys;
 mod reports;
+mod users;
 mod webhooks;
 
 use std::sync::Arc;
@@ -61,6 +62,7 @@ pub fn routes() -> RouteTable {
     let table = keys::register(table);
     let table = webhooks::register(table);
     let table = import::register(table);
+    let table = users::register(table);
     reports::register(table)
 }
 

@@ -45,6 +45,10 @@ pub struct KeyRow {
     pub last_used_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    #[sqlx(default)]
+    pub created_by_id: Option<String>,
+    #[sqlx(default)]
+    pub created_by_name: Option<String>,
 }
 
 /// The settings of a key an administrator controls, validated, in storage units.
@@ -146,6 +150,8 @@ impl NewKey {
             last_used_at: None,
             created_at: now,
             updated_at: now,
+            created_by_id: None,
+            created_by_name: None,
         }
     }
 }
@@ -182,6 +188,38 @@ impl KeyRow {
             restrictions: Restrictions::parse(&self.restrictions)
                 .map_err(|e| StoreError::Corrupt(format!("api_keys.restrictions: {e}")))?,
         })
+    }
+
+    /// The row with `c` as its settings (usage, times and identity kept): what it reads back
+    /// as after an update, for the audit trail's before → after.
+    pub fn with_config(&self, c: &KeyConfig) -> KeyRow {
+        let json = ConfigJson::of(c);
+        KeyRow {
+            description: c.description.clone(),
+            tags: json.tags,
+            is_active: c.is_active,
+            quota_limit_micros: c.quota_limit_micros,
+            expires_at: c.expires_at,
+            activation_days: c.activation_days,
+            concurrency_limit: c.concurrency_limit,
+            queue_enabled: c.queue_enabled,
+            queue_max_size: c.queue_max_size,
+            queue_timeout_ms: c.queue_timeout_ms,
+            rate_limit_window_min: c.rate_limit_window_min,
+            rate_limit_requests: c.rate_limit_requests,
+            rate_limit_cost_micros: c.rate_limit_cost_micros,
+            daily_cost_limit_micros: c.daily_cost_limit_micros,
+            allowed_models: json.allowed_models,
+            permissions: json.permissions,
+            claude_account_id: c.claude_account_id.clone(),
+            openai_account_id: c.openai_account_id.clone(),
+            gemini_account_id: c.gemini_account_id.clone(),
+            allow_pool_fallback: c.allow_pool_fallback,
+            sale_price_micros: c.sale_price_micros,
+            currency: c.currency.clone(),
+            preset_id: c.preset_id.clone(),
+            ..self.clone()
+        }
     }
 
     /// When the key's validity ends, if it does ([`lifecycle::expiry`]).
