@@ -29,6 +29,10 @@ pub struct OpsOpts {
     /// Usage events deleted per statement while pruning; small batches keep locks short.
     #[arg(long, env = "USAGE_PRUNE_BATCH", default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub usage_prune_batch: u32,
+    /// Usage events the writer holds in memory; beyond them (a database outage, a burst) events
+    /// go to the spool in `<data dir>/usage-spool/`.
+    #[arg(long, env = "USAGE_QUEUE_CAPACITY", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub usage_queue_capacity: u32,
 }
 
 impl OpsOpts {

@@ -26,10 +26,11 @@ use crate::admin::error::ApiError;
 use crate::crypto::{looks_like_token, token_hash, ADMIN_TOKEN_PREFIX};
 use crate::startup::AppState;
 
-/// Routes anyone may call: health, the login page and its endpoints, the key holder's page and
+/// Routes anyone may call: health and readiness, the login page and its endpoints, the key holder's page and
 /// its lookup (authenticated by the API key itself), the language switch.
 pub const PUBLIC_EXACT: &[&str] = &[
     "/health",
+    "/ready",
     "/login",
     "/usage",
     "/lang",
@@ -218,6 +219,7 @@ mod tests {
     #[test]
     fn allow_list() {
         assert!(is_public("/health"));
+        assert!(is_public("/ready"));
         assert!(is_public("/pkg/tollgate.js"));
         assert!(!is_public("/admin/overview"));
         assert!(!is_public("/admin/fn/overview_counts"));

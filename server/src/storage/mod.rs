@@ -17,6 +17,7 @@ pub mod retention;
 pub mod sessions;
 pub mod text;
 pub mod usage_export;
+pub mod usage_write;
 pub mod webhooks;
 
 use std::path::Path;

@@ -1,0 +1,431 @@
+//! Usage survives the database: the real binary, a real mock upstream over loopback, and the
+//! database's writes stopped under load (SQLite: another connection holds the write lock;
+//! PostgreSQL: the connection is cut by a proxy in between), then SIGTERM, then a restart with
+//! the database back. Every answered request's usage is in the database once, and each key's
+//! spend equals the sum of its events. Also: what a `kill -9` under load loses, measured.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Backend, TestDb};
+use serde_json::{json, Value};
+use sqlx::Connection;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tollgate::mock::{Behavior, MockUpstream};
+
+const PASSWORD: &str = "outage-test-password";
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+fn start(data: &Path, database_url: &str) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .arg("serve")
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("TOLLGATE_DATA_DIR", data)
+        .env("DATABASE_URL", database_url)
+        .env("ADMIN_PASSWORD", PASSWORD)
+        .env("SHUTDOWN_GRACE_SECS", "3")
+        // A small queue, so an outage of a few hundred requests reaches the spool.
+        .env("USAGE_QUEUE_CAPACITY", "16")
+        .env("LOG_LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start tollgate");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut url = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(u) = line.split("listening on ").nth(1) {
+            url = u.split_whitespace().next().unwrap().to_owned();
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    assert!(!url.is_empty(), "tollgate started");
+    Server { child, url }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+async fn wait_exit(mut child: Child) -> std::process::ExitStatus {
+    tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap()
+}
+
+/// Logs in, adds an account on the mock and a key; returns the key.
+async fn setup(s: &Server, mock: &MockUpstream) -> String {
+    let c = reqwest::Client::new();
+    let login: Value = c
+        .post(format!("{}/admin/auth/login", s.url))
+        .json(&json!({"username": "admin", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+    let res = c
+        .post(format!("{}/admin/accounts", s.url))
+        .bearer_auth(&token)
+        .json(&json!({"name": "a", "apiKey": "sk-outage", "baseUrl": mock.url()}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    let key: Value = c
+        .post(format!("{}/admin/api-keys", s.url))
+        .bearer_auth(&token)
+        .json(&json!({"name": "k", "quotaLimit": 1000.0}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    key["key"].as_str().unwrap().to_owned()
+}
+
+/// Sends requests from `clients` tasks until `enough` answers came back or `stop` fires;
+/// returns the count of 200 answers.
+async fn load(
+    url: &str,
+    key: &str,
+    clients: usize,
+    enough: usize,
+    stop: CancellationToken,
+) -> usize {
+    let answered = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (url, key, answered, stop) = (
+            url.to_owned(),
+            key.to_owned(),
+            answered.clone(),
+            stop.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut i = 0;
+            while answered.load(Ordering::SeqCst) < enough && !stop.is_cancelled() {
+                i += 1;
+                let res = client
+                    .post(format!("{url}/v1/messages"))
+                    .header("x-api-key", &key)
+                    .json(&json!({"model": "claude-sonnet-4-5", "max_tokens": 50,
+                        "messages": [{"role": "user", "content": format!("c{c} r{i}")}]}))
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status() == 200 => {
+                        // Answered: the body arrived whole.
+                        if r.bytes().await.is_ok() {
+                            answered.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    Ok(r) => panic!("unexpected status {}", r.status()),
+                    Err(_) => break,
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    answered.load(Ordering::SeqCst)
+}
+
+async fn get_json(url: &str) -> (u16, Value) {
+    let res = reqwest::get(url).await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+fn spool_lines(data: &Path) -> usize {
+    std::fs::read_dir(data.join("usage-spool"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| {
+                    std::fs::read_to_string(e.path())
+                        .unwrap_or_default()
+                        .lines()
+                        .count()
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// What the database holds afterwards: events, distinct request ids, spend, sum of costs,
+/// requests in the daily rollup.
+async fn totals(store: &tollgate::storage::Store) -> (i64, i64, i64, i64, i64) {
+    let q = |sql: &'static str| async move {
+        match store {
+            tollgate::storage::Store::Sqlite(p) => sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(p)
+                .await
+                .unwrap(),
+            tollgate::storage::Store::Postgres(p) => sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(p)
+                .await
+                .unwrap(),
+        }
+    };
+    (
+        q("SELECT COUNT(*) FROM usage_events WHERE status = 200").await,
+        q("SELECT COUNT(DISTINCT request_id) FROM usage_events WHERE status = 200").await,
+        q("SELECT CAST(SUM(spent_micros) AS BIGINT) FROM api_keys").await,
+        q("SELECT CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) FROM usage_events").await,
+        q("SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_daily").await,
+    )
+}
+
+/// A TCP pass-through to PostgreSQL that can be cut: existing connections are dropped and new
+/// ones closed at once until it is restored.
+struct CuttableProxy {
+    addr: std::net::SocketAddr,
+    up: Arc<AtomicBool>,
+    cut: Arc<parking_lot::Mutex<CancellationToken>>,
+}
+
+impl CuttableProxy {
+    async fn start(target: std::net::SocketAddr) -> CuttableProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(true));
+        let cut = Arc::new(parking_lot::Mutex::new(CancellationToken::new()));
+        let (up2, cut2) = (up.clone(), cut.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let token = cut2.lock().clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = token.cancelled() => {}
+                    }
+                });
+            }
+        });
+        CuttableProxy { addr, up, cut }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        let old = std::mem::replace(&mut *self.cut.lock(), CancellationToken::new());
+        old.cancel();
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The database is down while `clients` keep sending; `outage` ends it, `db_url` reaches the
+/// database through whatever the outage cuts.
+async fn outage_story(
+    db: &TestDb,
+    db_url: &str,
+    begin_outage: impl std::future::Future<Output = ()>,
+    end_outage: impl std::future::Future<Output = ()>,
+) {
+    let data = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start(Behavior::default()).await;
+    let server = start(data.path(), db_url);
+    let key = setup(&server, &mock).await;
+    let before = load(&server.url, &key, 2, 20, CancellationToken::new()).await;
+    assert_eq!(get_json(&format!("{}/ready", server.url)).await.0, 200);
+
+    begin_outage.await;
+    // Under load while the database takes no writes: answers keep coming.
+    let during = load(&server.url, &key, 4, 300, CancellationToken::new()).await;
+    assert!(
+        during >= 300,
+        "the relay answers while the database is down: {during}"
+    );
+    // The events beyond the queue went to the spool; both probes say so.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let health = loop {
+        let (status, body) = get_json(&format!("{}/health", server.url)).await;
+        assert_eq!(status, 200, "/health is about the process: 200");
+        if body["status"] == "degraded" && body["usageWriter"]["spooled"].as_u64() > Some(0) {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "health never degraded: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let details = health["details"].to_string();
+    assert!(details.contains("usage writer behind by"), "{health}");
+    let (ready, body) = get_json(&format!("{}/ready", server.url)).await;
+    assert_eq!(ready, 503, "not ready during the outage: {body}");
+
+    // SIGTERM during the outage: what is still queued goes to the spool; exit 0.
+    let signalled = Instant::now();
+    signal(&server.child, "TERM");
+    let status = wait_exit(server.child).await;
+    assert!(status.success(), "exit 0: {status:?}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(25),
+        "{:?}",
+        signalled.elapsed()
+    );
+    let spooled = spool_lines(data.path());
+    assert!(
+        spooled > 0,
+        "the spool holds what the database did not take"
+    );
+    let (written, ..) = totals(&db.store).await;
+    assert!(
+        (written as usize) < before + during,
+        "the outage kept events out of the database: {written}"
+    );
+    println!(
+        "outage: {} answered ({before} before, {during} during), {written} in the database and {spooled} spooled at exit",
+        before + during
+    );
+
+    // The database is back: the next start replays the spool before it serves.
+    end_outage.await;
+    let server = start(data.path(), db_url);
+    let (events, distinct, spent, sum, rollup) = totals(&db.store).await;
+    assert_eq!(
+        events as usize,
+        before + during,
+        "every answered request's usage is in"
+    );
+    assert_eq!(distinct, events, "none twice");
+    assert_eq!(spent, sum, "the key's spend equals the sum of its events");
+    assert_eq!(rollup, events, "rollups counted each event once");
+    assert_eq!(spool_lines(data.path()), 0, "the spool is empty");
+    assert_eq!(get_json(&format!("{}/ready", server.url)).await.0, 200);
+    assert_eq!(
+        get_json(&format!("{}/health", server.url)).await.1,
+        json!({"status": "ok"})
+    );
+    signal(&server.child, "TERM");
+    assert!(wait_exit(server.child).await.success());
+}
+
+#[tokio::test]
+async fn sqlite_write_lock_under_load_then_sigterm_then_restart_loses_nothing() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let url = db.url();
+    let path = url.trim_start_matches("sqlite://").to_owned();
+    let lock: Arc<tokio::sync::Mutex<Option<sqlx::SqliteConnection>>> = Default::default();
+    let (l1, l2) = (lock.clone(), lock.clone());
+    outage_story(
+        &db,
+        &url,
+        async move {
+            // Another connection holds SQLite's write lock: every write waits, then fails busy.
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{path}"))
+                .await
+                .unwrap();
+            sqlx::raw_sql("BEGIN EXCLUSIVE")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            *l1.lock().await = Some(conn);
+        },
+        async move {
+            let mut conn = l2.lock().await.take().unwrap();
+            sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
+            conn.close().await.unwrap();
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_connection_cut_under_load_then_sigterm_then_restart_loses_nothing() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let direct = url::Url::parse(&db.url()).unwrap();
+    let target = format!(
+        "{}:{}",
+        direct.host_str().unwrap(),
+        direct.port().unwrap_or(5432)
+    );
+    let target: std::net::SocketAddr = tokio::net::lookup_host(target)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = Arc::new(CuttableProxy::start(target).await);
+    let mut via = direct.clone();
+    via.set_host(Some("127.0.0.1")).unwrap();
+    via.set_port(Some(proxy.addr.port())).unwrap();
+    let (p1, p2) = (proxy.clone(), proxy.clone());
+    outage_story(&db, via.as_str(), async move { p1.cut() }, async move {
+        p2.restore()
+    })
+    .await;
+}
+
+/// `kill -9` under load loses at most what the writer had not committed: the events of its
+/// linger window and the batch being written. Measured here and reported in the README.
+#[tokio::test]
+async fn kill_9_under_load_loses_at_most_the_unflushed_batch() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let data = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start(Behavior::default()).await;
+    let server = start(data.path(), &db.url());
+    let key = setup(&server, &mock).await;
+    let stop = CancellationToken::new();
+    let started = Instant::now();
+    let load = tokio::spawn({
+        let (url, key, stop) = (server.url.clone(), key.clone(), stop.clone());
+        async move { load(&url, &key, 4, usize::MAX, stop).await }
+    });
+    // Kill it mid-load, once it has answered a good number.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while totals(&db.store).await.0 < 300 {
+        assert!(Instant::now() < deadline, "no load reached the database");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(&server.child, "KILL");
+    let _ = wait_exit(server.child).await;
+    let elapsed = started.elapsed();
+    stop.cancel();
+    let answered = load.await.unwrap();
+    let server = start(data.path(), &db.url());
+    let (events, distinct, spent, sum, _) = totals(&db.store).await;
+    let missing = answered.saturating_sub(events as usize);
+    println!(
+        "kill -9: {answered} answered in {:.1} s ({:.0}/s), {events} in the database, {missing} missing",
+        elapsed.as_secs_f64(),
+        answered as f64 / elapsed.as_secs_f64()
+    );
+    assert_eq!(distinct, events);
+    assert_eq!(spent, sum, "spend is exact for what was written");
+    assert!(
+        missing <= 1024,
+        "at most one unflushed batch is lost: {missing}"
+    );
+    signal(&server.child, "TERM");
+    assert!(wait_exit(server.child).await.success());
+}
