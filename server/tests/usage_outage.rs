@@ -246,45 +246,82 @@ impl CuttableProxy {
     }
 }
 
-/// The database is down while `clients` keep sending; `outage` ends it, `db_url` reaches the
-/// database through whatever the outage cuts.
-async fn outage_story(
-    db: &TestDb,
-    db_url: &str,
-    begin_outage: impl std::future::Future<Output = ()>,
-    end_outage: impl std::future::Future<Output = ()>,
-) {
+type Step = Box<dyn Fn() -> futures::future::LocalBoxFuture<'static, ()>>;
+
+/// Waits until `/health` says the writer is behind with events in the spool.
+async fn until_spooling(url: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = get_json(&format!("{url}/health")).await;
+        assert_eq!(status, 200, "/health is about the process: 200");
+        if body["status"] == "degraded" && body["usageWriter"]["spooled"].as_u64() > Some(0) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "health never degraded: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the database holds `n` answered events.
+async fn until_written(store: &tollgate::storage::Store, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (totals(store).await.0 as usize) < n {
+        assert!(
+            Instant::now() < deadline,
+            "only {:?} of {n} written",
+            totals(store).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Two outages under load: the first ends while the process runs (the spool is replayed
+/// then), the second outlives a SIGTERM (the spool is replayed at the next start).
+async fn outage_story(db: &TestDb, db_url: &str, begin_outage: Step, end_outage: Step) {
     let data = tempfile::tempdir().unwrap();
     let mock = MockUpstream::start(Behavior::default()).await;
     let server = start(data.path(), db_url);
     let key = setup(&server, &mock).await;
     let before = load(&server.url, &key, 2, 20, CancellationToken::new()).await;
+    until_written(&db.store, before).await;
     assert_eq!(get_json(&format!("{}/ready", server.url)).await.0, 200);
 
-    begin_outage.await;
-    // Under load while the database takes no writes: answers keep coming.
-    let during = load(&server.url, &key, 4, 300, CancellationToken::new()).await;
+    // Outage 1, under load; answers keep coming, events beyond the queue are spooled.
+    begin_outage().await;
+    let first = load(&server.url, &key, 4, 150, CancellationToken::new()).await;
     assert!(
-        during >= 300,
-        "the relay answers while the database is down: {during}"
+        first >= 150,
+        "the relay answers while the database is down: {first}"
     );
-    // The events beyond the queue went to the spool; both probes say so.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let health = loop {
-        let (status, body) = get_json(&format!("{}/health", server.url)).await;
-        assert_eq!(status, 200, "/health is about the process: 200");
-        if body["status"] == "degraded" && body["usageWriter"]["spooled"].as_u64() > Some(0) {
-            break body;
-        }
-        assert!(Instant::now() < deadline, "health never degraded: {body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let details = health["details"].to_string();
-    assert!(details.contains("usage writer behind by"), "{health}");
+    let health = until_spooling(&server.url).await;
+    assert!(
+        health["details"]
+            .to_string()
+            .contains("usage writer behind by"),
+        "{health}"
+    );
     let (ready, body) = get_json(&format!("{}/ready", server.url)).await;
     assert_eq!(ready, 503, "not ready during the outage: {body}");
+    // The database is back while the process runs: the spool is replayed, once.
+    end_outage().await;
+    until_written(&db.store, before + first).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get_json(&format!("{}/ready", server.url)).await.0 != 200 {
+        assert!(Instant::now() < deadline, "never ready again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (events, _, spent, sum, _) = totals(&db.store).await;
+    assert_eq!(
+        events as usize,
+        before + first,
+        "replayed once while running"
+    );
+    assert_eq!(spent, sum);
 
-    // SIGTERM during the outage: what is still queued goes to the spool; exit 0.
+    // Outage 2 outlives a SIGTERM: what is still queued goes to the spool; exit 0.
+    begin_outage().await;
+    let second = load(&server.url, &key, 4, 150, CancellationToken::new()).await;
+    until_spooling(&server.url).await;
     let signalled = Instant::now();
     signal(&server.child, "TERM");
     let status = wait_exit(server.child).await;
@@ -299,23 +336,23 @@ async fn outage_story(
         spooled > 0,
         "the spool holds what the database did not take"
     );
+    let answered = before + first + second;
     let (written, ..) = totals(&db.store).await;
     assert!(
-        (written as usize) < before + during,
-        "the outage kept events out of the database: {written}"
+        (written as usize) < answered,
+        "the outage kept events out: {written}"
     );
     println!(
-        "outage: {} answered ({before} before, {during} during), {written} in the database and {spooled} spooled at exit",
-        before + during
+        "outage: {answered} answered ({before} before, {first} in outage 1, {second} in outage 2), \
+         {written} in the database and {spooled} spooled at exit"
     );
 
     // The database is back: the next start replays the spool before it serves.
-    end_outage.await;
+    end_outage().await;
     let server = start(data.path(), db_url);
     let (events, distinct, spent, sum, rollup) = totals(&db.store).await;
     assert_eq!(
-        events as usize,
-        before + during,
+        events as usize, answered,
         "every answered request's usage is in"
     );
     assert_eq!(distinct, events, "none twice");
@@ -331,37 +368,41 @@ async fn outage_story(
     assert!(wait_exit(server.child).await.success());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_write_lock_under_load_then_sigterm_then_restart_loses_nothing() {
     let db = TestDb::new(Backend::Sqlite).await;
     let url = db.url();
-    let path = url.trim_start_matches("sqlite://").to_owned();
     let lock: Arc<tokio::sync::Mutex<Option<sqlx::SqliteConnection>>> = Default::default();
-    let (l1, l2) = (lock.clone(), lock.clone());
+    let (l1, l2, u1) = (lock.clone(), lock.clone(), url.clone());
     outage_story(
         &db,
         &url,
-        async move {
-            // Another connection holds SQLite's write lock: every write waits, then fails busy.
-            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{path}"))
-                .await
-                .unwrap();
-            sqlx::raw_sql("BEGIN EXCLUSIVE")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            *l1.lock().await = Some(conn);
-        },
-        async move {
-            let mut conn = l2.lock().await.take().unwrap();
-            sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
-            conn.close().await.unwrap();
-        },
+        Box::new(move || {
+            let (lock, url) = (l1.clone(), u1.clone());
+            Box::pin(async move {
+                // Another connection holds SQLite's write lock: writes wait, then fail busy.
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::raw_sql("BEGIN EXCLUSIVE")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                *lock.lock().await = Some(conn);
+            })
+        }),
+        Box::new(move || {
+            let lock = l2.clone();
+            Box::pin(async move {
+                let mut conn = lock.lock().await.take().unwrap();
+                sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
+                conn.close().await.unwrap();
+            })
+        }),
     )
     .await;
 }
 
-#[tokio::test]
+// The proxy runs on the test's runtime while the test thread blocks reading the child's output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_connection_cut_under_load_then_sigterm_then_restart_loses_nothing() {
     let db = TestDb::new(Backend::Postgres).await;
     let direct = url::Url::parse(&db.url()).unwrap();
@@ -380,9 +421,18 @@ async fn postgres_connection_cut_under_load_then_sigterm_then_restart_loses_noth
     via.set_host(Some("127.0.0.1")).unwrap();
     via.set_port(Some(proxy.addr.port())).unwrap();
     let (p1, p2) = (proxy.clone(), proxy.clone());
-    outage_story(&db, via.as_str(), async move { p1.cut() }, async move {
-        p2.restore()
-    })
+    outage_story(
+        &db,
+        via.as_str(),
+        Box::new(move || {
+            p1.cut();
+            Box::pin(async {})
+        }),
+        Box::new(move || {
+            p2.restore();
+            Box::pin(async {})
+        }),
+    )
     .await;
 }
 
@@ -426,6 +476,8 @@ async fn kill_9_under_load_loses_at_most_the_unflushed_batch() {
         missing <= 1024,
         "at most one unflushed batch is lost: {missing}"
     );
+    // Served (so its signal handler is in place), then stopped.
+    assert_eq!(get_json(&format!("{}/ready", server.url)).await.0, 200);
     signal(&server.child, "TERM");
     assert!(wait_exit(server.child).await.success());
 }
