@@ -7,6 +7,7 @@ mod auth;
 mod import;
 mod keys;
 mod reports;
+mod sales;
 mod webhooks;
 
 pub use accounts::*;
@@ -14,6 +15,7 @@ pub use auth::*;
 pub use import::*;
 pub use keys::*;
 pub use reports::*;
+pub use sales::*;
 pub use webhooks::*;
 
 #[cfg(feature = "ssr")]

@@ -2,8 +2,8 @@ use async_trait::async_trait;
 
 use crate::error::AdminError;
 use crate::types::{
-    Account, AccountEvent, AccountGroup, AccountInput, AccountPatch, AccountTestResult, GroupInput,
-    GroupMembers, GroupPatch,
+    Account, AccountEvent, AccountGroup, AccountInput, AccountPatch, AccountTestResult,
+    BudgetAlert, BudgetTopUp, GroupInput, GroupMembers, GroupPatch,
 };
 
 /// Upstream accounts and account groups.
@@ -20,6 +20,15 @@ pub trait AccountsPort {
     /// Back to `active`, clearing cooldowns and errors.
     async fn reset_account_status(&self, id: &str) -> Result<Account, AdminError>;
     async fn account_events(&self, id: &str, limit: u32) -> Result<Vec<AccountEvent>, AdminError>;
+    /// Adds a dated top-up to the account's prepaid budget.
+    async fn top_up_budget(
+        &self,
+        actor: &str,
+        id: &str,
+        input: BudgetTopUp,
+    ) -> Result<Account, AdminError>;
+    /// Every account budget and where it stands (a report: announces nothing).
+    async fn budget_alerts(&self) -> Result<Vec<BudgetAlert>, AdminError>;
 
     async fn list_groups(&self) -> Result<Vec<AccountGroup>, AdminError>;
     async fn get_group(&self, id: &str) -> Result<AccountGroup, AdminError>;

@@ -9,6 +9,7 @@ mod auth;
 mod import;
 mod keys;
 mod reports;
+mod sales;
 mod webhooks;
 
 pub use accounts::*;
@@ -16,6 +17,7 @@ pub use auth::*;
 pub use import::*;
 pub use keys::*;
 pub use reports::*;
+pub use sales::*;
 pub use webhooks::*;
 
 use std::sync::Arc;
@@ -24,7 +26,16 @@ use crate::error::AdminError;
 
 /// Every admin capability, as one object.
 pub trait AdminPort:
-    AccountsPort + AuthPort + WebhooksPort + KeysPort + ReportsPort + ImportPort + Send + Sync + 'static
+    AccountsPort
+    + AuthPort
+    + WebhooksPort
+    + KeysPort
+    + ReportsPort
+    + ImportPort
+    + SalesPort
+    + Send
+    + Sync
+    + 'static
 {
 }
 
@@ -35,6 +46,7 @@ impl<T> AdminPort for T where
         + KeysPort
         + ReportsPort
         + ImportPort
+        + SalesPort
         + Send
         + Sync
         + 'static

@@ -161,6 +161,8 @@ pub struct Account {
     pub last_error: Option<AccountEvent>,
     pub stats24h: AccountStats,
     pub bound_keys: u64,
+    /// The account's budget, when it has one.
+    pub budget: Option<super::AccountBudget>,
 }
 
 /// `POST /admin/accounts`.
@@ -209,6 +211,9 @@ pub struct AccountPatch {
     pub azure_deployment: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     pub azure_api_version: Option<Option<String>>,
+    /// A budget to set, or `null` to remove it.
+    #[serde(default, deserialize_with = "double_option")]
+    pub budget: Option<Option<super::BudgetInput>>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).

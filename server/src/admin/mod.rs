@@ -6,9 +6,10 @@ mod accounts;
 pub mod auth;
 pub mod error;
 mod import;
-mod keys;
+pub(crate) mod keys;
 mod reports;
 pub mod rest;
+mod sales;
 mod webhooks;
 
 use std::sync::Arc;

@@ -55,6 +55,8 @@ pub struct Relay {
     pub tasks: TaskTracker,
     /// Fired when the shutdown grace period is over: open streams end and bill what they saw.
     pub cut: CancellationToken,
+    /// Limits on guessing redemption codes (`POST /v1/redeem`, `/redeem`, `/usage`).
+    pub redeem: crate::sales::guard::RedeemGuard,
 }
 
 /// The key a client presented: `x-api-key` or `Authorization: Bearer` (Anthropic), Bearer
@@ -179,6 +181,11 @@ impl Relay {
             Duration::from_secs(opts.scheduler.sticky_grace_secs),
             tx,
         ));
+        let proxies = crate::auth::client_addr::ProxyTrust::from_settings(
+            opts.trust_proxy_headers,
+            opts.trusted_proxies.as_deref(),
+        )
+        .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?;
         let table = match &opts.relay.pricing_file {
             Some(path) => Pricing::from_file(path)?,
             None => Pricing::builtin(),
@@ -196,6 +203,7 @@ impl Relay {
             webhooks,
             tasks: tasks.clone(),
             cut: CancellationToken::new(),
+            redeem: crate::sales::guard::RedeemGuard::new(crate::clock::system(), proxies),
         });
         Ok((relay, rx))
     }
@@ -363,6 +371,9 @@ pub fn routes(relay: Arc<Relay>) -> Router {
     for path in ["/v1/usage", "/api/v1/usage"] {
         router = router.route(path, get(self_service::usage));
     }
+    for path in ["/v1/redeem", "/api/v1/redeem"] {
+        router = router.route(path, post(self_service::redeem));
+    }
     router = router
         .route("/v1/chat/completions", post(openai::root_chat_completions))
         .route("/v1/responses", post(openai::responses))
@@ -394,8 +405,8 @@ pub fn routes(relay: Arc<Relay>) -> Router {
         .with_state(relay)
 }
 
-/// Sweeps expired sticky mappings, announces keys whose validity just ended, and watches pool
-/// utilization for `pool.saturated`.
+/// Sweeps expired sticky mappings, announces keys whose validity just ended, watches pool
+/// utilization for `pool.saturated`, and looks at account budgets (every 5 s).
 pub fn spawn_housekeeping(relay: &Arc<Relay>, stop: CancellationToken) {
     let relay = relay.clone();
     let tasks = relay.tasks.clone();
@@ -411,6 +422,9 @@ pub fn spawn_housekeeping(relay: &Arc<Relay>, stop: CancellationToken) {
                 _ = poll.tick() => {
                     changes.poll(&relay).await;
                     saturation.check(&relay, now_ms());
+                    if let Err(e) = crate::accounts::budget_check::check(&relay, now_ms(), true).await {
+                        tracing::warn!(error = %e, "checking account budgets failed");
+                    }
                 }
                 _ = every.tick() => {
                     let now = now_ms();

@@ -21,7 +21,7 @@ const KEY_COLUMNS: &str = "id, key_prefix, name, description, tags, is_active, q
     queue_timeout_ms, rate_limit_window_min, rate_limit_requests, rate_limit_cost_micros,
     daily_cost_limit_micros, allowed_models, permissions, claude_account_id, openai_account_id,
     gemini_account_id, allow_pool_fallback, sale_price_micros, currency, preset_id, spent_micros,
-    requests, last_used_at, created_at, updated_at";
+    requests, last_used_at, created_at, updated_at, expires_on";
 
 /// Binds the 23 config columns in the order of `INSERT_KEY`/`UPDATE_KEY`.
 macro_rules! bind_config {
@@ -59,9 +59,10 @@ pub(super) const INSERT_KEY: &str = "INSERT INTO api_keys (id, key_hash, key_pre
     concurrency_limit, queue_enabled, queue_max_size, queue_timeout_ms, rate_limit_window_min,
     rate_limit_requests, rate_limit_cost_micros, daily_cost_limit_micros, allowed_models,
     permissions, claude_account_id, openai_account_id, gemini_account_id, allow_pool_fallback,
-    sale_price_micros, currency, preset_id, created_at, updated_at, name_key, description_key)
+    sale_price_micros, currency, preset_id, created_at, updated_at, name_key, description_key,
+    expires_on)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    $20, $21, $22, $23, $24, $25, $26, $27, $28, $28, $29, $30)";
+    $20, $21, $22, $23, $24, $25, $26, $27, $28, $28, $29, $30, $31)";
 
 pub(super) const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
     description = $2, tags = $3, is_active = $4, quota_limit_micros = $5, expires_at = $6,
@@ -70,7 +71,7 @@ pub(super) const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
     rate_limit_cost_micros = $14, daily_cost_limit_micros = $15, allowed_models = $16,
     permissions = $17, claude_account_id = $18, openai_account_id = $19, gemini_account_id = $20,
     allow_pool_fallback = $21, sale_price_micros = $22, currency = $23, preset_id = $24,
-    updated_at = $25, name_key = $27, description_key = $28
+    updated_at = $25, name_key = $27, description_key = $28, expires_on = $29
     WHERE id = $26 AND deleted_at IS NULL";
 
 impl Store {
@@ -91,6 +92,7 @@ impl Store {
                     .bind(now)
                     .bind(fold(&k.name))
                     .bind(fold(&c.description))
+                    .bind(c.expires_on.as_deref())
                     .execute(&mut *tx)
                     .await?;
                 for tag in &c.tags {
@@ -120,6 +122,7 @@ impl Store {
                 .bind(id)
                 .bind(fold(name))
                 .bind(fold(&c.description))
+                .bind(c.expires_on.as_deref())
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();

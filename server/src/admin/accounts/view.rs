@@ -75,6 +75,7 @@ impl AdminService {
                 overloaded: traffic.overloaded,
             },
             bound_keys,
+            budget: None,
         }
     }
 

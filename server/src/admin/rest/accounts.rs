@@ -45,6 +45,11 @@ pub(super) fn register(table: RouteTable) -> RouteTable {
             get(account_events),
         )
         .route(
+            "/admin/accounts/{id}/budget/top-ups",
+            &[Method::POST],
+            post(top_up_budget),
+        )
+        .route(
             "/admin/account-groups",
             &[Method::GET, Method::POST],
             get(list_groups).post(create_group),
@@ -110,6 +115,18 @@ async fn test_account(
     Path(id): Path<String>,
 ) -> ApiResult<Json<AccountTestResult>> {
     Ok(Json(s.test_account(&id).await?))
+}
+
+async fn top_up_budget(
+    State(s): Service,
+    Admin(who): Admin,
+    Path(id): Path<String>,
+    AppJson(input): AppJson<app::types::BudgetTopUp>,
+) -> ApiResult<(StatusCode, Json<Account>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.top_up_budget(&who.admin_id, &id, input).await?),
+    ))
 }
 
 async fn reset_account(
