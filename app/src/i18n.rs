@@ -11,6 +11,7 @@ mod import;
 mod keys;
 mod overview;
 mod reports;
+mod sales;
 mod settings;
 
 use serde::{Deserialize, Serialize};
@@ -184,6 +185,7 @@ const TABLES: &[&[(&str, &str, &str)]] = &[
     reports::TEXTS,
     settings::TEXTS,
     import::TEXTS,
+    sales::TEXTS,
 ];
 
 pub fn t(locale: Locale, key: &'static str) -> &'static str {

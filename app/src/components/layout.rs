@@ -19,6 +19,7 @@ pub fn Shell() -> impl IntoView {
     let nav = [
         ("/", "nav.overview"),
         ("/keys", "nav.keys"),
+        ("/codes", "nav.codes"),
         ("/accounts", "nav.accounts"),
         ("/groups", "nav.groups"),
         ("/usage-report", "nav.usage"),

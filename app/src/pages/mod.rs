@@ -1,9 +1,11 @@
 pub mod accounts;
+pub mod codes;
 pub mod groups;
 pub mod key_holder;
 pub mod keys;
 pub mod login;
 pub mod not_found;
 pub mod overview;
+pub mod redeem;
 pub mod settings;
 pub mod usage_report;

@@ -125,6 +125,9 @@ async fn check(common: &CommonOpts, store: Store, args: &AccountsCheckArgs) -> a
         if !args.budgets_only {
             println!("no active accounts to check");
         }
+        if args.budgets_only && budget_table.is_empty() {
+            println!("no account budgets");
+        }
         print!("{budget_table}");
         if args.webhook {
             stop.cancel();

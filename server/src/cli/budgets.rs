@@ -12,7 +12,7 @@ pub fn report(
     within: chrono::Duration,
 ) -> (String, usize) {
     if alerts.is_empty() {
-        return ("no account budgets\n".to_owned(), 0);
+        return (String::new(), 0);
     }
     let mut out = String::from("BUDGETS\n");
     let mut failing = 0;
