@@ -52,7 +52,7 @@ test('codes are created, exported and redeemed for a new key and onto a key', as
   await page.goto(`${tg.url}/codes`);
   await waitForHydration(page);
   assert.equal(await page.textContent('h1'), '卡密');
-  await page.waitForSelector('#cc-preset option[value=preset-trial]');
+  await page.waitForSelector('#cc-preset option[value=preset-trial]', { state: 'attached' });
   await page.selectOption('#cc-preset', 'preset-trial');
   await page.fill('#cc-count', '3');
   await page.fill('#cc-price', '9.9');

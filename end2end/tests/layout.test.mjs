@@ -53,8 +53,9 @@ const PAGES = [
   {
     name: 'codes',
     path: '/codes',
-    ready: ['#cc-preset option[value=preset-trial]'],
+    ready: ['#cc-preset'],
     then: async (p) => {
+      await p.waitForSelector('#cc-preset option[value=preset-trial]', { state: 'attached' });
       await p.fill('#cc-count', '2');
       await p.fill('#cc-orders', '订单号20260302-0042_深圳某某网络科技有限公司\nA1002');
       await p.click('[data-testid=codes-create]');

@@ -48,10 +48,7 @@ pub fn KeyHolderPage() -> impl IntoView {
                 </form>
             </section>
             {move || lookup.value().get().map(|r| match r {
-                Ok(usage) => view! {
-                    <HolderView usage=usage />
-                    <RedeemOnKey key=key on_done=Callback::new(move |()| { lookup.dispatch(key.get_untracked().trim().to_owned()); }) />
-                }.into_any(),
+                Ok(usage) => view! { <HolderView usage=usage /> }.into_any(),
                 Err(AdminError::NotFound { .. }) => view! {
                     <div class="banner banner-error" role="alert" data-testid="holder-error">{tr("holder.unknown")}</div>
                 }.into_any(),
@@ -59,6 +56,10 @@ pub fn KeyHolderPage() -> impl IntoView {
                     <div class="banner banner-error" role="alert" data-testid="holder-error">{error_text(locale, &e)}</div>
                 }.into_any(),
             })}
+            // Stays mounted while the figures are read again after a redemption.
+            <Show when=move || matches!(lookup.value().get(), Some(Ok(_)))>
+                <RedeemOnKey key=key on_done=Callback::new(move |()| { lookup.dispatch(key.get_untracked().trim().to_owned()); }) />
+            </Show>
         </main>
     }
 }
