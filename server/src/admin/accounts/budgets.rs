@@ -22,9 +22,15 @@ fn amount(field: &str, usd: f64) -> Result<i64, AdminError> {
 }
 
 /// A checked budget, as it will be stored (`created_at` and the period left to the caller).
-fn checked(
-    input: &BudgetInput,
-) -> Result<(BudgetKind, i64, Option<i64>, Vec<f64>, bool), AdminError> {
+struct Checked {
+    kind: BudgetKind,
+    amount_micros: i64,
+    reset_day: Option<i64>,
+    thresholds: Vec<f64>,
+    stop: bool,
+}
+
+fn checked(input: &BudgetInput) -> Result<Checked, AdminError> {
     let kind = input
         .kind
         .ok_or_else(|| AdminError::validation("budget.kind", "is required: prepaid or monthly"))?;
@@ -67,7 +73,13 @@ fn checked(
     thresholds.sort_by(f64::total_cmp);
     thresholds.dedup();
     let stop = input.stop_when_exhausted.unwrap_or(default_stop(kind));
-    Ok((kind, amount_micros, reset_day, thresholds, stop))
+    Ok(Checked {
+        kind,
+        amount_micros,
+        reset_day,
+        thresholds,
+        stop,
+    })
 }
 
 impl AdminService {
@@ -87,7 +99,13 @@ impl AdminService {
             self.look_at_budgets().await?;
             return Ok(());
         };
-        let (kind, amount_micros, reset_day, thresholds, stop) = checked(&input)?;
+        let Checked {
+            kind,
+            amount_micros,
+            reset_day,
+            thresholds,
+            stop,
+        } = checked(&input)?;
         let now = now_ms();
         let before = self.store.account_budget(id).await.map_err(internal)?;
         let kept = before.as_ref().filter(|b| {
