@@ -44,6 +44,37 @@ pub fn row<S: AsRef<str>>(fields: &[S]) -> String {
         .join(",")
 }
 
+/// The audit trail as CSV (header line included), for the REST download and the dashboard.
+pub fn audit_csv(events: &[crate::types::AuditEvent]) -> String {
+    let mut out = row(&[
+        "time",
+        "userId",
+        "user",
+        "from",
+        "action",
+        "targetType",
+        "targetId",
+        "target",
+        "summary",
+    ]);
+    out.push_str("\r\n");
+    for e in events {
+        out.push_str(&row(&[
+            e.at.to_rfc3339(),
+            e.actor_id.clone(),
+            e.actor_name.clone(),
+            e.client_addr.clone(),
+            e.action.clone(),
+            e.target_type.clone(),
+            e.target_id.clone(),
+            e.target_name.clone(),
+            e.summary.to_string(),
+        ]));
+        out.push_str("\r\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

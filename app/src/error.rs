@@ -16,12 +16,18 @@ pub enum AdminError {
     /// Wrong username or password (deliberately not saying which).
     #[error("invalid username or password")]
     BadCredentials,
+    /// The password was right; the user's second factor (a TOTP or recovery code) is needed.
+    #[error("a code from the authenticator app is required")]
+    TotpRequired,
     /// Too many failed logins; retry after the given number of seconds.
     #[error("too many failed attempts, retry in {retry_after}s")]
     Throttled { retry_after: u64 },
     /// A field of the input is invalid.
     #[error("{field}: {message}")]
     Validation { field: String, message: String },
+    /// Signed in, but this user's role may not do this.
+    #[error("{message}")]
+    Forbidden { message: String },
     #[error("{what} not found")]
     NotFound { what: String },
     /// The request conflicts with existing state (duplicate name, still referenced, ...).
@@ -47,6 +53,12 @@ impl AdminError {
         AdminError::NotFound { what: what.into() }
     }
 
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        AdminError::Forbidden {
+            message: message.into(),
+        }
+    }
+
     pub fn conflict(message: impl Into<String>) -> Self {
         AdminError::Conflict {
             message: message.into(),
@@ -56,9 +68,10 @@ impl AdminError {
     /// HTTP status for this error on the REST API and on server functions.
     pub fn status(&self) -> u16 {
         match self {
-            AdminError::Unauthorized | AdminError::BadCredentials => 401,
+            AdminError::Unauthorized | AdminError::BadCredentials | AdminError::TotpRequired => 401,
             AdminError::Throttled { .. } => 429,
             AdminError::Validation { .. } => 400,
+            AdminError::Forbidden { .. } => 403,
             AdminError::NotFound { .. } => 404,
             AdminError::Conflict { .. } => 409,
             AdminError::Internal => 500,
@@ -71,8 +84,10 @@ impl AdminError {
         match self {
             AdminError::Unauthorized => "unauthorized",
             AdminError::BadCredentials => "bad_credentials",
+            AdminError::TotpRequired => "totp_required",
             AdminError::Throttled { .. } => "throttled",
             AdminError::Validation { .. } => "validation",
+            AdminError::Forbidden { .. } => "forbidden",
             AdminError::NotFound { .. } => "not_found",
             AdminError::Conflict { .. } => "conflict",
             AdminError::Internal => "internal",

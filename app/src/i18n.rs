@@ -13,6 +13,7 @@ mod overview;
 mod reports;
 mod sales;
 mod settings;
+mod staff;
 
 use serde::{Deserialize, Serialize};
 
@@ -186,6 +187,7 @@ const TABLES: &[&[(&str, &str, &str)]] = &[
     settings::TEXTS,
     import::TEXTS,
     sales::TEXTS,
+    staff::TEXTS,
 ];
 
 pub fn t(locale: Locale, key: &'static str) -> &'static str {
@@ -216,6 +218,8 @@ pub fn error_text(locale: Locale, err: &crate::error::AdminError) -> String {
             .replace("{field}", field)
             .replace("{message}", message),
         E::Conflict { message } => t(locale, "error.conflict").replace("{message}", message),
+        E::Forbidden { .. } => t(locale, "error.forbidden").to_string(),
+        E::TotpRequired => t(locale, "error.totp_required").to_string(),
     }
 }
 

@@ -9,7 +9,7 @@ mod components;
 pub mod csv;
 pub mod error;
 pub mod i18n;
-mod pages;
+pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod port;
 pub mod types;
@@ -139,6 +139,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("groups") view=pages::groups::GroupsPage />
                     <Route path=path!("usage-report") view=pages::usage_report::UsageReportPage />
                     <Route path=path!("settings") view=pages::settings::SettingsPage />
+                    <Route path=path!("users") view=pages::staff::StaffPage />
+                    <Route path=path!("audit") view=pages::audit::AuditPage />
+                    <Route path=path!("account") view=pages::my_account::MyAccountPage />
                 </ParentRoute>
             </Routes>
         </Router>

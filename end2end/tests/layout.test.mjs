@@ -73,6 +73,18 @@ const PAGES = [
     // The whole price list too.
     then: (p) => p.click('.catalog summary'),
   },
+  { name: 'users', path: '/users', ready: ['[data-testid=user-row]'] },
+  { name: 'audit', path: '/audit', ready: ['[data-testid=audit-row]'] },
+  {
+    name: 'account',
+    path: '/account',
+    ready: ['[data-testid=totp-section]'],
+    // The second factor's set-up: QR code and secret (not turned on: no code is confirmed).
+    then: async (p) => {
+      await p.click('[data-testid=totp-begin]');
+      await p.waitForSelector('[data-testid=totp-secret]');
+    },
+  },
   { name: 'not-found', path: '/no-such-page', ready: ['h1'] },
 ];
 

@@ -212,7 +212,7 @@ async fn rollup_rows(store: &Store, table: &str, from: &str, to: &str) -> i64 {
 async fn measure(admin: &AdminService, store: &Store, shape: &Shape, runs: usize) -> Vec<Line> {
     let mut lines = Vec::new();
 
-    let times = timed(runs, || admin.overview_live()).await;
+    let times = timed(runs, || admin.overview_live(crate::cli())).await;
     let rows = store.preset_spend().await.unwrap().len() + 2;
     lines.push(Line {
         query: "overview_live (today's totals, presets' spend)".into(),
@@ -225,7 +225,7 @@ async fn measure(admin: &AdminService, store: &Store, shape: &Shape, runs: usize
         let (from, to, r) = range(days);
         for split in SplitBy::ALL {
             let scanned = rollup_rows(store, rollup_of(split), &from, &to).await;
-            let times = timed(runs, || admin.usage_report(r.clone(), split)).await;
+            let times = timed(runs, || admin.usage_report(crate::cli(), r.clone(), split)).await;
             let rows = store.daily_usage(&from, &to, split).await.unwrap().len();
             lines.push(Line {
                 query: format!("usage_report {days} days by {}", split.as_str()),
@@ -245,8 +245,14 @@ async fn measure(admin: &AdminService, store: &Store, shape: &Shape, runs: usize
                 cost_basis: basis,
                 exchange_rate: None,
             };
-            let times = timed(runs, || admin.margin_report(r.clone(), query.clone())).await;
-            let report = admin.margin_report(r.clone(), query).await.unwrap();
+            let times = timed(runs, || {
+                admin.margin_report(crate::cli(), r.clone(), query.clone())
+            })
+            .await;
+            let report = admin
+                .margin_report(crate::cli(), r.clone(), query)
+                .await
+                .unwrap();
             let (start, end) = {
                 let first = chrono::NaiveDate::parse_from_str(&from, "%Y-%m-%d").unwrap();
                 let last = chrono::NaiveDate::parse_from_str(&to, "%Y-%m-%d").unwrap();
@@ -281,7 +287,7 @@ async fn measure(admin: &AdminService, store: &Store, shape: &Shape, runs: usize
     }
 
     let key = shape.heaviest_key.as_str();
-    let times = timed(runs, || admin.key_usage(key)).await;
+    let times = timed(runs, || admin.key_usage(crate::cli(), key)).await;
     let (from, to, _) = range(30);
     let rows = store.key_usage_by_day(key, &from, &to).await.unwrap().len()
         + store
@@ -299,7 +305,7 @@ async fn measure(admin: &AdminService, store: &Store, shape: &Shape, runs: usize
         scanned: None,
     });
 
-    let times = timed(runs, || admin.pricing()).await;
+    let times = timed(runs, || admin.pricing(crate::cli())).await;
     let rows = store.fallback_priced_models(100).await.unwrap().len();
     lines.push(Line {
         query: "pricing (fallback-priced models from usage_events)".into(),
@@ -404,4 +410,10 @@ async fn compare_with_usage_daily(store: &Store, runs: usize) {
         );
     }
     println!();
+}
+
+/// The actor the benchmark calls the admin service as (an admin, recorded as `cli`).
+fn cli() -> &'static app::port::Actor {
+    static CLI: std::sync::OnceLock<app::port::Actor> = std::sync::OnceLock::new();
+    CLI.get_or_init(app::port::Actor::cli)
 }

@@ -77,6 +77,8 @@ pub struct ServeOpts {
     #[command(flatten)]
     pub relay: RelayOpts,
     #[command(flatten)]
+    pub guard: crate::limits::budget::GuardOpts,
+    #[command(flatten)]
     pub webhooks: crate::webhooks::WebhookOpts,
     #[command(flatten)]
     pub scheduler: SchedulerOpts,
@@ -99,6 +101,10 @@ pub struct RelayOpts {
         default_value_t = 600_000
     )]
     pub first_byte_timeout_ms: u64,
+    /// Time a stream may take, after its headers, to send its first content event; beyond it
+    /// the stream is abandoned and the request fails over (accounts can set their own).
+    #[arg(long, env = "FIRST_TOKEN_TIMEOUT_MS", default_value_t = 60_000)]
+    pub first_token_timeout_ms: u64,
     /// Longest silence allowed between two chunks of an upstream stream.
     #[arg(long, env = "UPSTREAM_IDLE_TIMEOUT_MS", default_value_t = 300_000)]
     pub idle_timeout_ms: u64,
@@ -183,8 +189,9 @@ pub struct SchedulerOpts {
     /// Accounts tried per request before the error goes to the client.
     #[arg(long, env = "FAILOVER_MAX_ATTEMPTS", default_value_t = 3)]
     pub failover_max_attempts: u32,
-    /// Cooldown after a 529 (overloaded).
-    #[arg(long, env = "OVERLOAD_COOLDOWN_SECS", default_value_t = 600)]
+    /// First cooldown after a 529 (overloaded); each repeat without a success in between doubles
+    /// it, up to `MAX_COOLDOWN_SECS`.
+    #[arg(long, env = "OVERLOAD_COOLDOWN_SECS", default_value_t = 30)]
     pub overload_cooldown_secs: u64,
     /// Cooldown after a 429 that announces no reset time.
     #[arg(long, env = "RATE_LIMIT_DEFAULT_COOLDOWN_SECS", default_value_t = 60)]
@@ -197,8 +204,8 @@ pub struct SchedulerOpts {
     pub error_threshold: u32,
     #[arg(long, env = "ERROR_THRESHOLD_WINDOW_SECS", default_value_t = 60)]
     pub error_window_secs: u64,
-    /// Cooldown after the error threshold is reached.
-    #[arg(long, env = "ERROR_COOLDOWN_SECS", default_value_t = 60)]
+    /// First cooldown after the error threshold is reached (doubling like the 529 cooldown).
+    #[arg(long, env = "ERROR_COOLDOWN_SECS", default_value_t = 30)]
     pub error_cooldown_secs: u64,
 }
 

@@ -81,6 +81,15 @@ impl Binding<'_> {
     }
 
     /// The ENCRYPTION_KEY of a relay whose keys were imported (`legacy_key_salts.salt_enc`).
+    /// A staff user's TOTP secret (`admins.totp_secret`).
+    pub fn user_totp(id: &str) -> Binding<'_> {
+        Binding {
+            table: "admins",
+            column: "totp_secret",
+            row: id,
+        }
+    }
+
     pub fn legacy_key_salt(id: &str) -> Binding<'_> {
         Binding {
             table: "legacy_key_salts",

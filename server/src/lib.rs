@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod import;
 pub mod keys;
 pub mod limits;
+pub mod listener;
 pub mod metrics;
 pub mod mock;
 pub mod ops;

@@ -29,6 +29,9 @@ pub struct OpsOpts {
     /// Usage events deleted per statement while pruning; small batches keep locks short.
     #[arg(long, env = "USAGE_PRUNE_BATCH", default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub usage_prune_batch: u32,
+    /// Days audit events are kept (0 = forever); pruned by the same hourly job.
+    #[arg(long, env = "AUDIT_RETENTION_DAYS", default_value_t = 365)]
+    pub audit_retention_days: u32,
 }
 
 impl OpsOpts {
@@ -50,9 +53,15 @@ pub fn spawn_usage_retention(
 ) {
     if opts.usage_retention_days == 0 {
         tracing::info!("USAGE_RETENTION_DAYS is 0: raw usage events are kept forever");
+    }
+    if opts.audit_retention_days == 0 {
+        tracing::info!("AUDIT_RETENTION_DAYS is 0: audit events are kept forever");
+    }
+    if opts.usage_retention_days == 0 && opts.audit_retention_days == 0 {
         return;
     }
     let (days, batch) = (opts.usage_retention_days, opts.usage_prune_batch);
+    let audit_days = opts.audit_retention_days;
     tasks.spawn(async move {
         let mut next = tokio::time::Instant::now() + FIRST_PRUNE_AFTER;
         loop {
@@ -60,13 +69,34 @@ pub fn spawn_usage_retention(
                 _ = stop.cancelled() => break,
                 _ = tokio::time::sleep_until(next) => {}
             }
-            let removed = prune_usage_events(&store, days, batch, &stop).await;
-            if removed > 0 {
-                tracing::info!(removed, retention_days = days, "pruned old usage events");
+            if days > 0 {
+                let removed = prune_usage_events(&store, days, batch, &stop).await;
+                if removed > 0 {
+                    tracing::info!(removed, retention_days = days, "pruned old usage events");
+                }
+            }
+            if audit_days > 0 {
+                let removed = prune_audit_events(&store, audit_days).await;
+                if removed > 0 {
+                    tracing::info!(
+                        removed,
+                        retention_days = audit_days,
+                        "pruned old audit events"
+                    );
+                }
             }
             next = tokio::time::Instant::now() + PRUNE_EVERY;
         }
     });
+}
+
+/// Deletes audit events older than `retention_days`; returns how many went.
+pub async fn prune_audit_events(store: &Store, retention_days: u32) -> u64 {
+    let cutoff = now_ms().saturating_sub(i64::from(retention_days).saturating_mul(DAY_MS));
+    store.prune_audit_events(cutoff).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "pruning audit events failed; trying again at the next run");
+        0
+    })
 }
 
 /// Deletes usage events older than `retention_days` in batches of `batch`, pausing between

@@ -11,7 +11,6 @@ use axum::extract::{FromRef, MatchedPath, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -205,26 +204,18 @@ impl Application {
         spawn_housekeeping(&state);
         let grace = Duration::from_secs(state.config.serve.shutdown_grace_secs);
         let stop = shutdown.clone();
-        // Small writes (SSE events, headers) must leave at once: no Nagle delay on our side.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
-            }
-        });
-        let server = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { stop.cancelled().await });
-        let mut server = tokio::spawn(async move { server.await });
+        let header_timeout =
+            Duration::from_secs(state.config.serve.guard.header_timeout_secs.max(1));
+        let server = crate::listener::serve(listener, router, header_timeout, stop);
+        let mut server = tokio::spawn(server);
         tokio::select! {
-            res = &mut server => res??,
+            res = &mut server => res?,
             _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
                 // Grace is over: cut what is still open; each cut stream bills what it saw.
                 tracing::warn!(grace_secs = grace.as_secs(), "grace period over; cutting open requests and streams");
                 state.relay.cut.cancel();
                 match tokio::time::timeout(Duration::from_secs(5), &mut server).await {
-                    Ok(res) => res??,
+                    Ok(res) => res?,
                     Err(_) => {
                         tracing::error!("connections still open after the cut; closing them");
                         server.abort();
@@ -332,7 +323,10 @@ pub fn build_router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
             _,
         >(page_context, app::shell))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            crate::auth::layer::AuthState {
+                admin: state.admin.clone(),
+                session_ttl,
+            },
             crate::auth::require_admin,
         ))
         .layer(session_layer)

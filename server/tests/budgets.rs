@@ -210,9 +210,10 @@ async fn run(backend: Backend) {
             .any(|x| x["id"] == json!(a) && x["budget"]["exhausted"] == true),
         "{overview}"
     );
-    let alerts = app::port::AccountsPort::budget_alerts(app.admin.as_ref())
-        .await
-        .unwrap();
+    let alerts =
+        app::port::AccountsPort::budget_alerts(app.admin.as_ref(), &app::port::Actor::cli())
+            .await
+            .unwrap();
     assert_eq!(alerts.len(), 1);
 
     // More checks, then a marker event: still exactly one of each.

@@ -144,14 +144,18 @@ async fn full_import(backend: Backend, redis_db: u32) {
         assert_eq!(note_codes(it), vec!["oauth_account"], "{it}");
     }
     let restricted = item(&report, KEYS[4].id);
-    for code in [
-        "binding_to_pool",
-        "model_blacklist",
-        "client_restriction",
-        "weekly_opus_limit",
-    ] {
+    for code in ["binding_to_pool", "model_blacklist", "weekly_opus_limit"] {
         assert!(note_codes(restricted).contains(&code), "{restricted}");
     }
+    // CRS's client restriction is carried over as allowedClients.
+    assert!(
+        !note_codes(restricted).contains(&"client_restriction"),
+        "{restricted}"
+    );
+    let (clients,): (String,) = app
+        .fetch_one("SELECT restrictions FROM api_keys WHERE name = '受限_M4001'")
+        .await;
+    assert_eq!(clients, r#"{"allowedClients":["claude_code"]}"#);
     assert!(report["notes"].to_string().contains("queue"), "{report}");
     // No plaintext anywhere: the database holds CRS hashes under their own namespace.
     assert_eq!(
@@ -248,6 +252,23 @@ async fn full_import(backend: Backend, redis_db: u32) {
         if k.disabled || expired {
             assert_eq!(status, 401, "{}: {body}", k.name);
             assert_eq!(body["error"]["type"], "authentication_error", "{body}");
+        } else if k.id == KEYS[4].id {
+            // Its client restriction came along: only Claude Code may use it, as in CRS.
+            assert_eq!(status, 403, "{}: {body}", k.name);
+            assert!(body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("allowedClients"));
+            let res = app
+                .client
+                .post(app.url("/api/v1/messages"))
+                .header("x-api-key", k.plaintext)
+                .header("user-agent", "claude-cli/2.0.14 (external, cli)")
+                .json(&json!({"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200, "{}", k.name);
         } else {
             assert_eq!(status, 200, "{}: {body}", k.name);
             assert_eq!(body["type"], "message", "{body}");

@@ -426,7 +426,9 @@ async fn limit_refusals_come_in_google_shape() {
     let pro_only = make(json!({"name": "pro only", "allowedModels": ["gemini-2.5-pro"]})).await;
     check_gemini_error(send(pro_only).await.unwrap(), 403, "PERMISSION_DENIED").await;
 
-    let tiny_quota = make(json!({"name": "tiny", "quotaLimit": 0.00001})).await;
+    // Enough for this small request's input (a request whose input alone costs more than what
+    // is left is refused outright), not for its whole cost.
+    let tiny_quota = make(json!({"name": "tiny", "quotaLimit": 0.00005})).await;
     assert_eq!(send(tiny_quota.clone()).await.unwrap().status(), 200);
     s.app.wait_for_usage_events(3).await;
     check_gemini_error(send(tiny_quota).await.unwrap(), 402, "FAILED_PRECONDITION").await;

@@ -624,7 +624,9 @@ async fn limit_refusals_come_in_openai_shape() {
     )
     .await;
 
-    let tiny_quota = make(json!({"name": "tiny", "quotaLimit": 0.00001})).await;
+    // Enough for this small request's input (a request whose input alone costs more than what
+    // is left is refused outright), not for its whole cost.
+    let tiny_quota = make(json!({"name": "tiny", "quotaLimit": 0.0001})).await;
     assert_eq!(
         c.post(&url)
             .bearer_auth(&tiny_quota)
@@ -861,20 +863,23 @@ async fn dedicated_and_group_bindings_choose_the_openai_account() {
 }
 
 #[tokio::test]
-async fn gemini_models_at_the_root_are_pointed_to_the_gemini_routes() {
+async fn gemini_models_at_the_root_go_to_gemini_accounts_not_openai() {
+    // With no Gemini account configured, the request is refused in OpenAI's shape; the OpenAI
+    // account never sees it (the translated pair itself is in relay_cross.rs).
     let s = setup().await;
     let res = s
         .post("/v1/chat/completions", &chat_body("gemini-2.5-pro", false))
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 400);
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().contains_key("retry-after"));
     let v: Value = res.json().await.unwrap();
     assert!(
         v["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("/gemini/v1beta/models/gemini-2.5-pro:generateContent"),
+            .contains("no gemini accounts are configured"),
         "{v}"
     );
     assert_eq!(s.mock.total_requests(), 0);

@@ -55,7 +55,7 @@ async fn admins_and_tokens(db: TestDb) {
     );
     assert_eq!(s.purge_expired_auth().await.unwrap(), 1);
 
-    s.set_admin_password("a1", "hash-3").await.unwrap();
+    s.set_admin_password("a1", "hash-3", None).await.unwrap();
     assert_eq!(
         s.admin_by_id("a1").await.unwrap().unwrap().password_hash,
         "hash-3"
@@ -131,7 +131,7 @@ async fn sessions(db: TestDb) {
     store.save(&record).await.unwrap();
 
     // A password change ends the admin's sessions.
-    db.store.set_admin_password("a1", "h2").await.unwrap();
+    db.store.set_admin_password("a1", "h2", None).await.unwrap();
     assert!(store.load(&record.id).await.unwrap().is_none());
     store.delete(&record.id).await.unwrap();
 }
@@ -178,7 +178,9 @@ async fn overview_counts(db: TestDb) {
             .unwrap(),
         })
         .collect();
-    s.insert_api_keys(&keys, now).await.unwrap();
+    s.insert_api_keys(&keys, &creator(), &[], now)
+        .await
+        .unwrap();
     let exec = |sql: String| async move {
         match s {
             Store::Sqlite(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
@@ -203,7 +205,7 @@ async fn overview_counts(db: TestDb) {
     ))
     .await;
     exec("UPDATE api_keys SET spent_micros = 10000000 WHERE id = 'exhausted'".into()).await;
-    assert!(s.soft_delete_api_key("deleted").await.unwrap());
+    assert!(s.soft_delete_api_key("deleted", &event()).await.unwrap());
 
     let counts = s.overview_counts().await.unwrap();
     assert_eq!((counts.keys, counts.active_keys), (7, 3));
@@ -279,7 +281,9 @@ async fn unicode_search_and_sort(db: TestDb) {
             .unwrap(),
         })
         .collect();
-    s.insert_api_keys(&new_keys, now).await.unwrap();
+    s.insert_api_keys(&new_keys, &creator(), &[], now)
+        .await
+        .unwrap();
     let found = |term: &str| {
         let filter = KeyFilter {
             search: Some(term.into()),
@@ -344,12 +348,13 @@ async fn unicode_search_and_sort(db: TestDb) {
             description: String::new(),
             created_at: now,
             updated_at: now,
+            sticky_mode: String::new(),
         };
-        s.save_group(&row).await.unwrap();
+        s.save_group(&row, None).await.unwrap();
     }
     let mut renamed = s.get_group("g1").await.unwrap().unwrap();
     renamed.name = "ÖSTERREICH".into();
-    s.save_group(&renamed).await.unwrap();
+    s.save_group(&renamed, None).await.unwrap();
     let groups: Vec<String> = s
         .list_groups()
         .await
@@ -399,14 +404,14 @@ async fn price_overrides(db: TestDb) {
     let s = &db.store;
     assert!(s.list_price_overrides().await.unwrap().is_empty());
     let price = |base: i64| ModelPrice::flat(base, base * 5, base * 5 / 4, base * 2, base / 10);
-    s.upsert_price_override("zeta-model", &price(1_000_000))
+    s.upsert_price_override("zeta-model", &price(1_000_000), None)
         .await
         .unwrap();
-    s.upsert_price_override("claude-sonnet-4-5", &price(2_000_000))
+    s.upsert_price_override("claude-sonnet-4-5", &price(2_000_000), None)
         .await
         .unwrap();
     // Upserting again replaces the row instead of failing on the primary key.
-    s.upsert_price_override("claude-sonnet-4-5", &price(4_000_000))
+    s.upsert_price_override("claude-sonnet-4-5", &price(4_000_000), None)
         .await
         .unwrap();
     let listed = s.list_price_overrides().await.unwrap();
@@ -426,9 +431,9 @@ async fn price_overrides(db: TestDb) {
         (price(4_000_000).base(), PriceSource::Override)
     );
 
-    assert!(s.delete_price_override("zeta-model").await.unwrap());
+    assert!(s.delete_price_override("zeta-model", None).await.unwrap());
     assert!(
-        !s.delete_price_override("zeta-model").await.unwrap(),
+        !s.delete_price_override("zeta-model", None).await.unwrap(),
         "already gone"
     );
     assert_eq!(s.list_price_overrides().await.unwrap().len(), 1);
@@ -451,10 +456,10 @@ async fn webhook_targets_and_deliveries(db: TestDb) {
         updated_at: created_at,
     };
     assert!(s.list_webhook_targets().await.unwrap().is_empty());
-    s.insert_webhook_target(&target("t2", 20, false))
+    s.insert_webhook_target(&target("t2", 20, false), None)
         .await
         .unwrap();
-    s.insert_webhook_target(&target("t1", 10, true))
+    s.insert_webhook_target(&target("t1", 10, true), None)
         .await
         .unwrap();
     let all = s.list_webhook_targets().await.unwrap();
@@ -473,15 +478,15 @@ async fn webhook_targets_and_deliveries(db: TestDb) {
     changed.secret_enc = None;
     changed.events = "[]".into();
     changed.updated_at = 99;
-    assert!(s.update_webhook_target(&changed).await.unwrap());
+    assert!(s.update_webhook_target(&changed, None).await.unwrap());
     assert_eq!(s.webhook_target("t2").await.unwrap().unwrap(), changed);
     assert!(!s
-        .update_webhook_target(&target("missing", 1, true))
+        .update_webhook_target(&target("missing", 1, true), None)
         .await
         .unwrap());
     assert_eq!(s.enabled_webhook_targets().await.unwrap().len(), 2);
-    assert!(s.delete_webhook_target("t2").await.unwrap());
-    assert!(!s.delete_webhook_target("t2").await.unwrap());
+    assert!(s.delete_webhook_target("t2", None).await.unwrap());
+    assert!(!s.delete_webhook_target("t2", None).await.unwrap());
     assert!(s.webhook_target("t2").await.unwrap().is_none());
 
     let now = tollgate::storage::now_ms();
@@ -592,7 +597,9 @@ async fn api_keys_and_presets(db: TestDb) {
             config: key_settings(&settings(i), Mode::Create { now }, "").unwrap(),
         })
         .collect();
-    s.insert_api_keys(&keys, now).await.unwrap();
+    s.insert_api_keys(&keys, &creator(), &[], now)
+        .await
+        .unwrap();
     // 1..=10 disabled, 11..=20 expired (fixed), 21..=25 expired (activation), 26..=30 exhausted.
     exec(
         s,
@@ -705,7 +712,10 @@ async fn api_keys_and_presets(db: TestDb) {
         .config()
         .unwrap();
     config.tags = vec!["gold".into()];
-    assert!(s.update_api_key("k000", "renamed", &config).await.unwrap());
+    assert!(s
+        .update_api_key("k000", "renamed", &config, &event())
+        .await
+        .unwrap());
     assert_eq!(count(vip()).await, 99);
     assert_eq!(
         count(KeyFilter {
@@ -715,10 +725,13 @@ async fn api_keys_and_presets(db: TestDb) {
         .await,
         1
     );
-    assert!(!s.update_api_key("nope", "x", &config).await.unwrap());
+    assert!(!s
+        .update_api_key("nope", "x", &config, &event())
+        .await
+        .unwrap());
 
-    assert!(s.soft_delete_api_key("k299").await.unwrap());
-    assert!(!s.soft_delete_api_key("k299").await.unwrap());
+    assert!(s.soft_delete_api_key("k299", &event()).await.unwrap());
+    assert!(!s.soft_delete_api_key("k299", &event()).await.unwrap());
     assert!(s.api_key_by_id("k299").await.unwrap().is_none());
     assert!(s.api_key_by_hash("hash-299").await.unwrap().is_none());
     assert_eq!(count(KeyFilter::default()).await, 299);
@@ -745,24 +758,35 @@ async fn api_keys_and_presets(db: TestDb) {
         .is_empty());
 
     // Presets.
-    s.insert_key_preset("p1", "Custom", r#"{"validityDays":3,"settings":{}}"#)
-        .await
-        .unwrap();
+    s.insert_key_preset(
+        "p1",
+        "Custom",
+        r#"{"validityDays":3,"settings":{}}"#,
+        &event(),
+    )
+    .await
+    .unwrap();
     assert!(s
-        .insert_key_preset("p2", "Custom", "{}")
+        .insert_key_preset("p2", "Custom", "{}", &event())
         .await
         .unwrap_err()
         .is_unique_violation());
-    assert!(s.update_key_preset("p1", "Renamed", "{}").await.unwrap());
     assert!(s
-        .update_key_preset("p1", "Monthly", "{}")
+        .update_key_preset("p1", "Renamed", "{}", &event())
+        .await
+        .unwrap());
+    assert!(s
+        .update_key_preset("p1", "Monthly", "{}", &event())
         .await
         .unwrap_err()
         .is_unique_violation());
-    assert!(!s.update_key_preset("nope", "x", "{}").await.unwrap());
+    assert!(!s
+        .update_key_preset("nope", "x", "{}", &event())
+        .await
+        .unwrap());
     assert_eq!(s.key_preset("p1").await.unwrap().unwrap().name, "Renamed");
-    assert!(s.delete_key_preset("p1").await.unwrap());
-    assert!(!s.delete_key_preset("p1").await.unwrap());
+    assert!(s.delete_key_preset("p1", &event()).await.unwrap());
+    assert!(!s.delete_key_preset("p1", &event()).await.unwrap());
 }
 
 /// Runs raw SQL on either backend, for seeding rows the relay would write.
@@ -946,13 +970,16 @@ async fn report_queries(db: TestDb) {
     );
 
     assert_eq!(s.setting("currency").await.unwrap(), None);
-    s.put_settings(&[
-        ("currency", "\"CNY\"".into()),
-        ("usd_exchange_rate", "7.2".into()),
-    ])
+    s.put_settings(
+        &[
+            ("currency", "\"CNY\"".into()),
+            ("usd_exchange_rate", "7.2".into()),
+        ],
+        None,
+    )
     .await
     .unwrap();
-    s.put_settings(&[("usd_exchange_rate", "7.1".into())])
+    s.put_settings(&[("usd_exchange_rate", "7.1".into())], None)
         .await
         .unwrap();
     assert_eq!(
@@ -1117,4 +1144,28 @@ async fn usage_export_pages(db: TestDb) {
     assert_eq!(s.usage_export_page(&k2, 0, 10).await.unwrap().len(), 1);
     assert!(s.api_key_exists("k2").await.unwrap());
     assert!(!s.api_key_exists("k9").await.unwrap());
+}
+
+/// An audit row for storage writes that need one (the story of audit rows is in
+/// `storage_staff`).
+fn event() -> tollgate::storage::audit::AuditRow {
+    tollgate::storage::audit::AuditRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        created_at: 1,
+        actor_id: "test".into(),
+        actor_name: "test".into(),
+        client_addr: String::new(),
+        action: "test".into(),
+        target_type: String::new(),
+        target_id: String::new(),
+        target_name: String::new(),
+        summary: "{}".into(),
+    }
+}
+
+fn creator() -> app::types::KeyCreator {
+    app::types::KeyCreator {
+        id: "test".into(),
+        name: "test".into(),
+    }
 }

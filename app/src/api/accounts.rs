@@ -11,9 +11,9 @@ use crate::types::{
 #[server(prefix = "/admin/fn", endpoint = "list_accounts")]
 pub async fn list_accounts() -> Result<Vec<Account>, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .list_accounts()
+        .list_accounts(&actor)
         .await
         .map_err(fail)
 }
@@ -21,9 +21,9 @@ pub async fn list_accounts() -> Result<Vec<Account>, AdminError> {
 #[server(prefix = "/admin/fn", endpoint = "create_account", input = Json)]
 pub async fn create_account(input: AccountInput) -> Result<Account, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .create_account(input)
+        .create_account(&actor, input)
         .await
         .map_err(fail)
 }
@@ -33,11 +33,11 @@ pub async fn create_account(input: AccountInput) -> Result<Account, AdminError> 
 #[server(prefix = "/admin/fn", endpoint = "update_account", input = Json)]
 pub async fn update_account(id: String, patch: serde_json::Value) -> Result<Account, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     let patch: crate::types::AccountPatch = serde_json::from_value(patch)
         .map_err(|e| fail(AdminError::validation("patch", e.to_string())))?;
     crate::port::admin_service()?
-        .update_account(&id, patch)
+        .update_account(&actor, &id, patch)
         .await
         .map_err(fail)
 }
@@ -45,9 +45,9 @@ pub async fn update_account(id: String, patch: serde_json::Value) -> Result<Acco
 #[server(prefix = "/admin/fn", endpoint = "delete_account", input = Json)]
 pub async fn delete_account(id: String) -> Result<(), AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .delete_account(&id)
+        .delete_account(&actor, &id)
         .await
         .map_err(fail)
 }
@@ -55,9 +55,9 @@ pub async fn delete_account(id: String) -> Result<(), AdminError> {
 #[server(prefix = "/admin/fn", endpoint = "test_account", input = Json)]
 pub async fn test_account(id: String) -> Result<AccountTestResult, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .test_account(&id)
+        .test_account(&actor, &id)
         .await
         .map_err(fail)
 }
@@ -65,9 +65,9 @@ pub async fn test_account(id: String) -> Result<AccountTestResult, AdminError> {
 #[server(prefix = "/admin/fn", endpoint = "reset_account_status", input = Json)]
 pub async fn reset_account_status(id: String) -> Result<Account, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .reset_account_status(&id)
+        .reset_account_status(&actor, &id)
         .await
         .map_err(fail)
 }
@@ -75,9 +75,9 @@ pub async fn reset_account_status(id: String) -> Result<Account, AdminError> {
 #[server(prefix = "/admin/fn", endpoint = "account_events", input = Json)]
 pub async fn account_events(id: String, limit: u32) -> Result<Vec<AccountEvent>, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .account_events(&id, limit)
+        .account_events(&actor, &id, limit)
         .await
         .map_err(fail)
 }
@@ -85,9 +85,9 @@ pub async fn account_events(id: String, limit: u32) -> Result<Vec<AccountEvent>,
 #[server(prefix = "/admin/fn", endpoint = "list_groups")]
 pub async fn list_groups() -> Result<Vec<AccountGroup>, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .list_groups()
+        .list_groups(&actor)
         .await
         .map_err(fail)
 }
@@ -95,9 +95,9 @@ pub async fn list_groups() -> Result<Vec<AccountGroup>, AdminError> {
 #[server(prefix = "/admin/fn", endpoint = "create_group", input = Json)]
 pub async fn create_group(input: GroupInput) -> Result<AccountGroup, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .create_group(input)
+        .create_group(&actor, input)
         .await
         .map_err(fail)
 }
@@ -105,9 +105,9 @@ pub async fn create_group(input: GroupInput) -> Result<AccountGroup, AdminError>
 #[server(prefix = "/admin/fn", endpoint = "update_group", input = Json)]
 pub async fn update_group(id: String, patch: GroupPatch) -> Result<AccountGroup, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .update_group(&id, patch)
+        .update_group(&actor, &id, patch)
         .await
         .map_err(fail)
 }
@@ -115,9 +115,9 @@ pub async fn update_group(id: String, patch: GroupPatch) -> Result<AccountGroup,
 #[server(prefix = "/admin/fn", endpoint = "delete_group", input = Json)]
 pub async fn delete_group(id: String) -> Result<(), AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .delete_group(&id)
+        .delete_group(&actor, &id)
         .await
         .map_err(fail)
 }
@@ -128,9 +128,9 @@ pub async fn set_group_members(
     account_ids: Vec<String>,
 ) -> Result<AccountGroup, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .set_group_members(&id, crate::types::GroupMembers { account_ids })
+        .set_group_members(&actor, &id, crate::types::GroupMembers { account_ids })
         .await
         .map_err(fail)
 }

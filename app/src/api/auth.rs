@@ -3,16 +3,21 @@ use leptos::prelude::*;
 use crate::error::AdminError;
 use crate::types::{AdminInfo, OverviewCounts};
 
-/// Session key under which the signed-in admin's id is stored.
+/// Session key under which the signed-in staff user's id is stored.
 pub const SESSION_ADMIN_KEY: &str = "admin_id";
 
 /// Signs in with the dashboard form; sets the session cookie and redirects to the overview.
 #[server(prefix = "/admin/fn", endpoint = "login")]
-pub async fn login(username: String, password: String) -> Result<(), AdminError> {
+pub async fn login(
+    username: String,
+    password: String,
+    #[server(default)] totp: Option<String>,
+) -> Result<(), AdminError> {
     use crate::api::support::*;
     let admin = crate::port::admin_service()?;
+    let totp = totp.filter(|t| !t.trim().is_empty());
     let info = admin
-        .verify_login(&username, &password, client_ip())
+        .verify_login(&username, &password, totp.as_deref(), client_ip())
         .await
         .map_err(fail)?;
     let session = session()?;
@@ -25,7 +30,13 @@ pub async fn login(username: String, password: String) -> Result<(), AdminError>
         .insert(SESSION_ADMIN_KEY, &info.id)
         .await
         .map_err(|_| fail(AdminError::Internal))?;
-    leptos_axum::redirect("/");
+    // Sellers land on their keys page; everyone else on the overview.
+    let home = if info.role == crate::types::Role::Seller {
+        "/keys"
+    } else {
+        "/"
+    };
+    leptos_axum::redirect(home);
     Ok(())
 }
 
@@ -45,9 +56,9 @@ pub async fn logout() -> Result<(), AdminError> {
 #[server(prefix = "/admin/fn", endpoint = "current_admin")]
 pub async fn current_admin() -> Result<AdminInfo, AdminError> {
     use crate::api::support::*;
-    let who = identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .admin_info(&who.admin_id)
+        .admin_info(&actor)
         .await
         .map_err(fail)
 }
@@ -55,9 +66,9 @@ pub async fn current_admin() -> Result<AdminInfo, AdminError> {
 #[server(prefix = "/admin/fn", endpoint = "change_password")]
 pub async fn change_password(current: String, new_password: String) -> Result<(), AdminError> {
     use crate::api::support::*;
-    let who = identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .change_password(&who.admin_id, &current, &new_password)
+        .change_password(&actor, &current, &new_password)
         .await
         .map_err(fail)?;
     leptos_axum::redirect("/login?changed=1");
@@ -67,9 +78,9 @@ pub async fn change_password(current: String, new_password: String) -> Result<()
 #[server(prefix = "/admin/fn", endpoint = "load_overview")]
 pub async fn load_overview() -> Result<OverviewCounts, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .overview_counts()
+        .overview_counts(&actor)
         .await
         .map_err(fail)
 }

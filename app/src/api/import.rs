@@ -8,9 +8,9 @@ use crate::types::{CrsImportRequest, ImportReport};
 #[server(prefix = "/admin/fn", endpoint = "import_crs", input = Json)]
 pub async fn import_crs(request: CrsImportRequest) -> Result<ImportReport, AdminError> {
     use crate::api::support::*;
-    let who = identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .import_crs(&who.admin_id, request)
+        .import_crs(&actor, request)
         .await
         .map_err(fail)
 }

@@ -12,9 +12,9 @@ use crate::types::{
 #[server(prefix = "/admin/fn", endpoint = "list_keys", input = Json)]
 pub async fn list_keys(query: KeyQuery) -> Result<KeyPage, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .list_keys(query)
+        .list_keys(&actor, query)
         .await
         .map_err(fail)
 }
@@ -22,9 +22,9 @@ pub async fn list_keys(query: KeyQuery) -> Result<KeyPage, AdminError> {
 #[server(prefix = "/admin/fn", endpoint = "get_key", input = Json)]
 pub async fn get_key(id: String) -> Result<ApiKey, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .get_key(&id)
+        .get_key(&actor, &id)
         .await
         .map_err(fail)
 }
@@ -32,9 +32,9 @@ pub async fn get_key(id: String) -> Result<ApiKey, AdminError> {
 #[server(name = CreateKeyFn, prefix = "/admin/fn", endpoint = "create_key", input = Json)]
 pub async fn create_key(input: CreateKey) -> Result<CreatedKey, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .create_key(input)
+        .create_key(&actor, input)
         .await
         .map_err(fail)
 }
@@ -42,9 +42,9 @@ pub async fn create_key(input: CreateKey) -> Result<CreatedKey, AdminError> {
 #[server(name = BatchCreateKeysFn, prefix = "/admin/fn", endpoint = "batch_create_keys", input = Json)]
 pub async fn batch_create_keys(input: BatchCreateKeys) -> Result<Vec<CreatedKey>, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .batch_create_keys(input)
+        .batch_create_keys(&actor, input)
         .await
         .map_err(fail)
 }
@@ -52,9 +52,9 @@ pub async fn batch_create_keys(input: BatchCreateKeys) -> Result<Vec<CreatedKey>
 #[server(name = UpdateKeyFn, prefix = "/admin/fn", endpoint = "update_key", input = Json)]
 pub async fn update_key(id: String, input: UpdateKey) -> Result<ApiKey, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .update_key(&id, input)
+        .update_key(&actor, &id, input)
         .await
         .map_err(fail)
 }
@@ -62,9 +62,9 @@ pub async fn update_key(id: String, input: UpdateKey) -> Result<ApiKey, AdminErr
 #[server(prefix = "/admin/fn", endpoint = "delete_key", input = Json)]
 pub async fn delete_key(id: String) -> Result<(), AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .delete_key(&id)
+        .delete_key(&actor, &id)
         .await
         .map_err(fail)
 }
@@ -72,9 +72,9 @@ pub async fn delete_key(id: String) -> Result<(), AdminError> {
 #[server(prefix = "/admin/fn", endpoint = "list_presets")]
 pub async fn list_presets() -> Result<Vec<KeyPreset>, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .list_presets()
+        .list_presets(&actor)
         .await
         .map_err(fail)
 }
@@ -82,9 +82,9 @@ pub async fn list_presets() -> Result<Vec<KeyPreset>, AdminError> {
 #[server(prefix = "/admin/fn", endpoint = "create_preset", input = Json)]
 pub async fn create_preset(input: KeyPresetInput) -> Result<KeyPreset, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .create_preset(input)
+        .create_preset(&actor, input)
         .await
         .map_err(fail)
 }
@@ -92,9 +92,9 @@ pub async fn create_preset(input: KeyPresetInput) -> Result<KeyPreset, AdminErro
 #[server(prefix = "/admin/fn", endpoint = "update_preset", input = Json)]
 pub async fn update_preset(id: String, patch: KeyPresetPatch) -> Result<KeyPreset, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .update_preset(&id, patch)
+        .update_preset(&actor, &id, patch)
         .await
         .map_err(fail)
 }
@@ -102,9 +102,9 @@ pub async fn update_preset(id: String, patch: KeyPresetPatch) -> Result<KeyPrese
 #[server(prefix = "/admin/fn", endpoint = "delete_preset", input = Json)]
 pub async fn delete_preset(id: String) -> Result<(), AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .delete_preset(&id)
+        .delete_preset(&actor, &id)
         .await
         .map_err(fail)
 }

@@ -8,6 +8,7 @@ mod import;
 mod keys;
 mod reports;
 mod sales;
+mod staff;
 mod webhooks;
 
 pub use accounts::*;
@@ -16,12 +17,13 @@ pub use import::*;
 pub use keys::*;
 pub use reports::*;
 pub use sales::*;
+pub use staff::*;
 pub use webhooks::*;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod support {
     use crate::error::AdminError;
-    use crate::port::{AdminIdentity, ClientIp};
+    use crate::port::{Actor, ClientIp};
 
     /// Sets the HTTP status (and `Retry-After`) of a failing server function, then returns the error.
     /// Not for a plain form post (a browser without JavaScript): Leptos answers it with a
@@ -60,11 +62,12 @@ pub(crate) mod support {
         leptos::prelude::use_context::<http::request::Parts>().ok_or(AdminError::Internal)
     }
 
-    /// The authenticated caller, as established by the server's auth layer.
-    pub fn identity() -> Result<AdminIdentity, AdminError> {
+    /// The authenticated caller with their current role, as established by the server's auth
+    /// layer; every admin service call takes it.
+    pub fn identity() -> Result<Actor, AdminError> {
         request_parts()?
             .extensions
-            .get::<AdminIdentity>()
+            .get::<Actor>()
             .cloned()
             .ok_or_else(|| fail(AdminError::Unauthorized))
     }

@@ -14,9 +14,9 @@ use crate::types::{
 #[server(prefix = "/admin/fn", endpoint = "overview_live")]
 pub async fn overview_live() -> Result<LiveOverview, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .overview_live()
+        .overview_live(&actor)
         .await
         .map_err(fail)
 }
@@ -27,9 +27,9 @@ pub async fn usage_report(
     split_by: SplitBy,
 ) -> Result<UsageReport, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .usage_report(range, split_by)
+        .usage_report(&actor, range, split_by)
         .await
         .map_err(fail)
 }
@@ -41,13 +41,13 @@ pub async fn margin_report(
     exchange_rate: Option<f64>,
 ) -> Result<MarginReport, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     let query = crate::types::MarginQuery {
         cost_basis,
         exchange_rate,
     };
     crate::port::admin_service()?
-        .margin_report(range, query)
+        .margin_report(&actor, range, query)
         .await
         .map_err(fail)
 }
@@ -55,9 +55,9 @@ pub async fn margin_report(
 #[server(name = OperatorSettingsFn, prefix = "/admin/fn", endpoint = "operator_settings")]
 pub async fn operator_settings() -> Result<OperatorSettings, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .operator_settings()
+        .operator_settings(&actor)
         .await
         .map_err(fail)
 }
@@ -67,9 +67,9 @@ pub async fn save_operator_settings(
     input: OperatorSettingsInput,
 ) -> Result<OperatorSettings, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .save_operator_settings(input)
+        .save_operator_settings(&actor, input)
         .await
         .map_err(fail)
 }
@@ -77,16 +77,19 @@ pub async fn save_operator_settings(
 #[server(name = PricingListFn, prefix = "/admin/fn", endpoint = "pricing_list")]
 pub async fn pricing_list() -> Result<PricingList, AdminError> {
     use crate::api::support::*;
-    identity()?;
-    crate::port::admin_service()?.pricing().await.map_err(fail)
+    let actor = identity()?;
+    crate::port::admin_service()?
+        .pricing(&actor)
+        .await
+        .map_err(fail)
 }
 
 #[server(prefix = "/admin/fn", endpoint = "set_price_override", input = Json)]
 pub async fn set_price_override(model: String, price: PriceInput) -> Result<(), AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .set_price_override(&model, price)
+        .set_price_override(&actor, &model, price)
         .await
         .map_err(fail)
 }
@@ -94,9 +97,9 @@ pub async fn set_price_override(model: String, price: PriceInput) -> Result<(), 
 #[server(prefix = "/admin/fn", endpoint = "delete_price_override", input = Json)]
 pub async fn delete_price_override(model: String) -> Result<(), AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .delete_price_override(&model)
+        .delete_price_override(&actor, &model)
         .await
         .map_err(fail)
 }
@@ -104,9 +107,9 @@ pub async fn delete_price_override(model: String) -> Result<(), AdminError> {
 #[server(name = KeyUsageFn, prefix = "/admin/fn", endpoint = "key_usage", input = Json)]
 pub async fn key_usage(key_id: String) -> Result<KeyUsage, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .key_usage(&key_id)
+        .key_usage(&actor, &key_id)
         .await
         .map_err(fail)
 }

@@ -2,6 +2,7 @@
 //! (on the auth layer's allow-list): the code, and the key for the latter, are the credentials.
 
 use leptos::prelude::*;
+use server_fn::codec::Json;
 
 use crate::error::AdminError;
 use crate::types::{
@@ -9,62 +10,62 @@ use crate::types::{
     RedeemedOnKey, RenewKey, Renewed,
 };
 
-#[server(name = RenewKeyFn, prefix = "/admin/fn", endpoint = "renew_key")]
+#[server(name = RenewKeyFn, prefix = "/admin/fn", endpoint = "renew_key", input = Json)]
 pub async fn renew_key(id: String, input: RenewKey) -> Result<Renewed, AdminError> {
     use crate::api::support::*;
-    let who = identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .renew_key(&who.admin_id, &id, input)
+        .renew_key(&actor, &id, input)
         .await
         .map_err(fail)
 }
 
-#[server(prefix = "/admin/fn", endpoint = "renew_keys")]
+#[server(prefix = "/admin/fn", endpoint = "renew_keys", input = Json)]
 pub async fn renew_keys(input: BatchRenewKeys) -> Result<Vec<Renewed>, AdminError> {
     use crate::api::support::*;
-    let who = identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .renew_keys(&who.admin_id, input)
+        .renew_keys(&actor, input)
         .await
         .map_err(fail)
 }
 
-#[server(prefix = "/admin/fn", endpoint = "key_ledger")]
+#[server(prefix = "/admin/fn", endpoint = "key_ledger", input = Json)]
 pub async fn key_ledger(id: String) -> Result<Vec<LedgerEntry>, AdminError> {
     use crate::api::support::*;
-    let who = identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .key_ledger(&who.admin_id, &id)
+        .key_ledger(&actor, &id)
         .await
         .map_err(fail)
 }
 
-#[server(name = CreateCodesFn, prefix = "/admin/fn", endpoint = "create_codes")]
+#[server(name = CreateCodesFn, prefix = "/admin/fn", endpoint = "create_codes", input = Json)]
 pub async fn create_codes(input: CreateCodes) -> Result<CreatedCodes, AdminError> {
     use crate::api::support::*;
-    let who = identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .create_codes(&who.admin_id, input)
+        .create_codes(&actor, input)
         .await
         .map_err(fail)
 }
 
-#[server(prefix = "/admin/fn", endpoint = "list_codes")]
+#[server(prefix = "/admin/fn", endpoint = "list_codes", input = Json)]
 pub async fn list_codes(query: CodeQuery) -> Result<CodePage, AdminError> {
     use crate::api::support::*;
-    let who = identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .list_codes(&who.admin_id, query)
+        .list_codes(&actor, query)
         .await
         .map_err(fail)
 }
 
-#[server(prefix = "/admin/fn", endpoint = "revoke_code")]
+#[server(prefix = "/admin/fn", endpoint = "revoke_code", input = Json)]
 pub async fn revoke_code(id: String) -> Result<(), AdminError> {
     use crate::api::support::*;
-    let who = identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .revoke_code(&who.admin_id, &id)
+        .revoke_code(&actor, &id)
         .await
         .map_err(fail)
 }

@@ -11,9 +11,9 @@ use crate::types::{
 #[server(prefix = "/admin/fn", endpoint = "list_webhook_targets")]
 pub async fn list_webhook_targets() -> Result<Vec<WebhookTarget>, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .list_webhook_targets()
+        .list_webhook_targets(&actor)
         .await
         .map_err(fail)
 }
@@ -21,9 +21,9 @@ pub async fn list_webhook_targets() -> Result<Vec<WebhookTarget>, AdminError> {
 #[server(prefix = "/admin/fn", endpoint = "create_webhook_target", input = Json)]
 pub async fn create_webhook_target(input: WebhookTargetInput) -> Result<WebhookTarget, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .create_webhook_target(input)
+        .create_webhook_target(&actor, input)
         .await
         .map_err(fail)
 }
@@ -34,9 +34,9 @@ pub async fn update_webhook_target(
     patch: WebhookTargetPatch,
 ) -> Result<WebhookTarget, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .update_webhook_target(&id, patch)
+        .update_webhook_target(&actor, &id, patch)
         .await
         .map_err(fail)
 }
@@ -44,9 +44,9 @@ pub async fn update_webhook_target(
 #[server(prefix = "/admin/fn", endpoint = "delete_webhook_target", input = Json)]
 pub async fn delete_webhook_target(id: String) -> Result<(), AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .delete_webhook_target(&id)
+        .delete_webhook_target(&actor, &id)
         .await
         .map_err(fail)
 }
@@ -54,9 +54,9 @@ pub async fn delete_webhook_target(id: String) -> Result<(), AdminError> {
 #[server(prefix = "/admin/fn", endpoint = "test_webhook_target", input = Json)]
 pub async fn test_webhook_target(id: String) -> Result<WebhookTestResult, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .test_webhook_target(&id)
+        .test_webhook_target(&actor, &id)
         .await
         .map_err(fail)
 }
@@ -67,9 +67,9 @@ pub async fn webhook_deliveries(
     before_id: Option<i64>,
 ) -> Result<Vec<WebhookDelivery>, AdminError> {
     use crate::api::support::*;
-    identity()?;
+    let actor = identity()?;
     crate::port::admin_service()?
-        .list_webhook_deliveries(limit, before_id)
+        .list_webhook_deliveries(&actor, limit, before_id)
         .await
         .map_err(fail)
 }

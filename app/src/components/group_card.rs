@@ -38,6 +38,11 @@ pub fn GroupCard(
     let renaming = RwSignal::new(false);
     let name = RwSignal::new(group.name.clone());
     let description = RwSignal::new(group.description.clone());
+    let sticky = RwSignal::new(if group.sticky_mode.is_empty() {
+        "grace".to_string()
+    } else {
+        group.sticky_mode.clone()
+    });
     let (t_members, t_renamed, t_deleted) = (
         tr("groups.members_saved"),
         tr("groups.saved"),
@@ -80,6 +85,7 @@ pub fn GroupCard(
         let patch = GroupPatch {
             name: Some(name.get().trim().to_owned()),
             description: Some(description.get()),
+            sticky_mode: Some(sticky.get()),
         };
         change.dispatch((rename_id.clone(), Change::Rename(patch)));
     };
@@ -88,6 +94,7 @@ pub fn GroupCard(
     let more_keys = group.bound_key_count.saturating_sub(keys.len() as u64);
     let field = |suffix: &str| format!("g-{}-{suffix}", group.id);
     let (name_id, desc_id) = (field("name"), field("desc"));
+    let sticky_id = field("sticky");
 
     view! {
         <article class="card group-card" data-group-id=group.id.clone() data-testid="group-card">
@@ -118,6 +125,17 @@ pub fn GroupCard(
                     <input id=name_id.clone() type="text" required maxlength="100" bind:value=name />
                     <label for=desc_id.clone()>{tr("groups.description")}</label>
                     <input id=desc_id.clone() type="text" maxlength="500" bind:value=description />
+                    <label for=sticky_id.clone()>{tr("groups.sticky_mode")}</label>
+                    <select
+                        id=sticky_id.clone()
+                        data-testid="group-sticky-mode"
+                        on:change=move |ev| sticky.set(event_target_value(&ev))
+                        prop:value=move || sticky.get()
+                    >
+                        <option value="grace">{tr("groups.sticky_grace")}</option>
+                        <option value="keep">{tr("groups.sticky_keep")}</option>
+                        <option value="move">{tr("groups.sticky_move")}</option>
+                    </select>
                     <button type="submit" class="btn btn-small" disabled=move || pending.get()>{tr("common.save")}</button>
                 </form>
             </Show>

@@ -16,15 +16,21 @@ pub fn Shell() -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
     let locale = use_locale();
     let other = locale.other();
-    let nav = [
-        ("/", "nav.overview"),
-        ("/keys", "nav.keys"),
-        ("/codes", "nav.codes"),
-        ("/accounts", "nav.accounts"),
-        ("/groups", "nav.groups"),
-        ("/usage-report", "nav.usage"),
-        ("/settings", "nav.settings"),
-    ];
+    // Each role sees only its pages (the server sends it home from the others anyway).
+    let nav = move || {
+        let role = me.get().and_then(|r| r.ok()).map(|m| m.role);
+        crate::pages::PAGES
+            .iter()
+            .filter(|(_, _, roles)| role.is_some_and(|r| roles.contains(&r)))
+            .map(|&(href, key, _)| {
+                view! {
+                    <A href=href exact=true attr:class="nav-link">
+                        {tr(key)}
+                    </A>
+                }
+            })
+            .collect_view()
+    };
 
     view! {
         <div class="frame">
@@ -62,17 +68,8 @@ pub fn Shell() -> impl IntoView {
                     </button>
                 </ActionForm>
             </header>
-            <nav class="sidebar">
-                {nav
-                    .into_iter()
-                    .map(|(href, key)| {
-                        view! {
-                            <A href=href exact=true attr:class="nav-link">
-                                {tr(key)}
-                            </A>
-                        }
-                    })
-                    .collect_view()}
+            <nav class="sidebar" data-testid="nav">
+                <Suspense fallback=|| ()>{nav}</Suspense>
             </nav>
             <main class="content">
                 <Outlet />

@@ -9,5 +9,6 @@ pub mod modal;
 pub mod overview;
 pub mod reports;
 pub mod settings;
+pub mod staff;
 pub mod table;
 pub mod ui;

@@ -47,6 +47,26 @@ pub(super) const TEXTS: &[(&str, &str, &str)] = &[
     ("groups.hint", "A group serves the keys bound to it with its own accounts (of type “Group”).", "分组用自己的账户（类型为“分组”）服务绑定到它的密钥。"),
     ("groups.name", "Name", "名称"),
     ("groups.description", "Description", "描述"),
+    (
+        "groups.sticky_mode",
+        "When a conversation's account cools down",
+        "会话所在账户冷却时",
+    ),
+    (
+        "groups.sticky_grace",
+        "Keep it there through short cooldowns (default)",
+        "短暂冷却时保留（默认）",
+    ),
+    (
+        "groups.sticky_keep",
+        "Keep it there through any cooldown (prompt cache)",
+        "任何冷却都保留（提示缓存）",
+    ),
+    (
+        "groups.sticky_move",
+        "Move it to another account at once",
+        "立即迁移到其他账户",
+    ),
     ("groups.created", "Group created.", "分组已创建。"),
     ("groups.saved", "Group saved.", "分组已保存。"),
     ("groups.deleted", "Group deleted.", "分组已删除。"),

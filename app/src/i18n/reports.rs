@@ -36,6 +36,11 @@ pub(super) const TEXTS: &[(&str, &str, &str)] = &[
     ("usage.by_day", "Usage by day", "每日用量"),
     ("usage.by_model", "By model", "按模型"),
     ("usage.no_usage_30d", "No usage in the last 30 days.", "最近 30 天没有用量。"),
+    (
+        "usage.estimated_note",
+        "{n} requests ended without the upstream's usage and were billed from an estimate.",
+        "{n} 个请求结束时上游未给出用量，已按估算计费。",
+    ),
     ("margin.heading", "Margin", "毛利"),
     ("margin.cost_basis", "Cost basis", "成本口径"),
     ("margin.basis_usage", "Usage cost", "按用量成本"),

@@ -39,6 +39,7 @@ pub fn GroupsPage() -> impl IntoView {
             name: name.get().trim().to_owned(),
             platform: Platform::parse(&platform.get()),
             description: Some(description.get()),
+            sticky_mode: None,
         });
     };
     let changed = Callback::new(move |_| refresh.update(|n| *n += 1));

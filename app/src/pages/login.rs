@@ -33,6 +33,17 @@ pub fn LoginPage() -> impl IntoView {
                         autocomplete="current-password"
                         required
                     />
+                    <label for="totp">{tr("login.totp")}</label>
+                    <input
+                        id="totp"
+                        name="totp"
+                        type="text"
+                        inputmode="numeric"
+                        autocomplete="one-time-code"
+                        maxlength="32"
+                        data-testid="login-totp"
+                    />
+                    <p class="hint">{tr("login.totp_hint")}</p>
                     <button type="submit" class="btn btn-primary" disabled=move || login.pending().get()>
                         {move || if login.pending().get() { tr("login.pending") } else { tr("login.submit") }}
                     </button>

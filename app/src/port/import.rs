@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 
+use super::Actor;
 use crate::error::AdminError;
 use crate::types::{CrsImportRequest, ImportReport};
 
@@ -8,10 +9,10 @@ use crate::types::{CrsImportRequest, ImportReport};
 pub trait ImportPort {
     /// Reads a claude-relay-service Redis and imports what Tollgate can run (or, with
     /// `dryRun`, reports what it would do and writes nothing). Idempotent: a second run over
-    /// the same data changes nothing. `admin_id` is recorded with every run that writes.
+    /// the same data changes nothing. The actor is recorded with every run that writes.
     async fn import_crs(
         &self,
-        admin_id: &str,
+        actor: &Actor,
         request: CrsImportRequest,
     ) -> Result<ImportReport, AdminError>;
 }

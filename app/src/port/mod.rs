@@ -5,19 +5,23 @@
 //! The port is split by domain so each area of the product owns one trait.
 
 mod accounts;
+mod actor;
 mod auth;
 mod import;
 mod keys;
 mod reports;
 mod sales;
+mod staff;
 mod webhooks;
 
 pub use accounts::*;
+pub use actor::*;
 pub use auth::*;
 pub use import::*;
 pub use keys::*;
 pub use reports::*;
 pub use sales::*;
+pub use staff::*;
 pub use webhooks::*;
 
 use std::sync::Arc;
@@ -33,6 +37,7 @@ pub trait AdminPort:
     + ReportsPort
     + ImportPort
     + SalesPort
+    + StaffPort
     + Send
     + Sync
     + 'static
@@ -47,6 +52,7 @@ impl<T> AdminPort for T where
         + ReportsPort
         + ImportPort
         + SalesPort
+        + StaffPort
         + Send
         + Sync
         + 'static
@@ -54,13 +60,6 @@ impl<T> AdminPort for T where
 }
 
 pub type SharedAdmin = Arc<dyn AdminPort>;
-
-/// Who is calling: the admin id from the session or bearer token, put into the request's
-/// extensions by the server's auth layer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AdminIdentity {
-    pub admin_id: String,
-}
 
 /// Client address as the server sees it (after trusted proxy headers), for login throttling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

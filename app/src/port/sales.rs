@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 
+use super::Actor;
 use crate::error::AdminError;
 use crate::types::{
     BatchRenewKeys, CodePage, CodeQuery, CreateCodes, CreatedCodes, LedgerEntry, RedeemedNewKey,
@@ -14,7 +15,7 @@ pub trait SalesPort {
     /// Adds quota and/or days and/or moves the key to another preset, as one ledger entry.
     async fn renew_key(
         &self,
-        actor: &str,
+        actor: &Actor,
         id: &str,
         input: RenewKey,
     ) -> Result<Renewed, AdminError>;
@@ -22,24 +23,24 @@ pub trait SalesPort {
     /// The same renewal on every key of `ids`, in one transaction.
     async fn renew_keys(
         &self,
-        actor: &str,
+        actor: &Actor,
         input: BatchRenewKeys,
     ) -> Result<Vec<Renewed>, AdminError>;
 
     /// A key's ledger, oldest first.
-    async fn key_ledger(&self, actor: &str, id: &str) -> Result<Vec<LedgerEntry>, AdminError>;
+    async fn key_ledger(&self, actor: &Actor, id: &str) -> Result<Vec<LedgerEntry>, AdminError>;
 
     /// Creates a batch of codes; the plaintext codes are in this answer only.
     async fn create_codes(
         &self,
-        actor: &str,
+        actor: &Actor,
         input: CreateCodes,
     ) -> Result<CreatedCodes, AdminError>;
 
-    async fn list_codes(&self, actor: &str, query: CodeQuery) -> Result<CodePage, AdminError>;
+    async fn list_codes(&self, actor: &Actor, query: CodeQuery) -> Result<CodePage, AdminError>;
 
     /// Revokes an unused code.
-    async fn revoke_code(&self, actor: &str, id: &str) -> Result<(), AdminError>;
+    async fn revoke_code(&self, actor: &Actor, id: &str) -> Result<(), AdminError>;
 
     /// A code redeemed by someone without a key (the public `/redeem` page): a new key from the
     /// code's preset, shown once. `client` is the caller's address, for the guessing limit.

@@ -152,6 +152,9 @@ pub struct Account {
     /// Azure OpenAI deployment name (platform `openai` only).
     pub azure_deployment: Option<String>,
     pub azure_api_version: Option<String>,
+    /// The account's own first-token timeout for streams (ms); `None` = `FIRST_TOKEN_TIMEOUT_MS`.
+    #[serde(default)]
+    pub first_token_timeout_ms: Option<u64>,
     pub group_ids: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -185,6 +188,7 @@ pub struct AccountInput {
     pub notes: Option<String>,
     pub azure_deployment: Option<String>,
     pub azure_api_version: Option<String>,
+    pub first_token_timeout_ms: Option<u64>,
 }
 
 /// `PATCH /admin/accounts/{id}`: absent = unchanged; `null` clears `proxy`, `maxConcurrency`
@@ -211,6 +215,8 @@ pub struct AccountPatch {
     pub azure_deployment: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     pub azure_api_version: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub first_token_timeout_ms: Option<Option<u64>>,
     /// A budget to set, or `null` to remove it.
     #[serde(default, deserialize_with = "double_option")]
     pub budget: Option<Option<super::BudgetInput>>,
@@ -256,6 +262,11 @@ pub struct AccountGroup {
     pub bound_keys: Vec<KeyRef>,
     /// Total keys bound (the list above may be truncated).
     pub bound_key_count: u64,
+    /// How conversations stay on their account: `grace` (through cooldowns shorter than
+    /// `STICKY_UNAVAILABLE_GRACE_SECS`), `keep` (through any cooldown, for the prompt cache),
+    /// `move` (moved at once when their account cools down).
+    #[serde(default)]
+    pub sticky_mode: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -266,6 +277,7 @@ pub struct GroupInput {
     pub name: String,
     pub platform: Option<Platform>,
     pub description: Option<String>,
+    pub sticky_mode: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -273,6 +285,7 @@ pub struct GroupInput {
 pub struct GroupPatch {
     pub name: Option<String>,
     pub description: Option<String>,
+    pub sticky_mode: Option<String>,
 }
 
 /// `PUT /admin/account-groups/{id}/members`.

@@ -1,11 +1,21 @@
 use serde::{Deserialize, Serialize};
 
-/// The signed-in administrator, as the dashboard sees it.
+use super::staff::Role;
+
+/// The signed-in staff user, as the dashboard sees them (`GET /admin/auth/me`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminInfo {
     pub id: String,
     pub username: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub role: Role,
+    #[serde(default)]
+    pub allowed_preset_ids: Vec<String>,
+    #[serde(default)]
+    pub totp_enabled: bool,
 }
 
 /// `POST /admin/auth/login` body.
@@ -14,6 +24,9 @@ pub struct AdminInfo {
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
+    /// The current TOTP code (or a recovery code) when the user has a second factor.
+    #[serde(default)]
+    pub totp: Option<String>,
 }
 
 /// `POST /admin/auth/login` answer: a bearer token for the JSON REST API.

@@ -1,6 +1,8 @@
 //! API keys as the REST API and the dashboard speak them. Field names are a contract: the
 //! operators' docs and scripts use them (they follow claude-relay-service's names).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -70,10 +72,29 @@ pub struct ApiKey {
     pub gemini_account_id: String,
     /// A dedicated key may fall back to the shared pool when its account is unusable.
     pub allow_pool_fallback: bool,
+    /// Strict mode: each request's output ceiling is lowered to what the quota has left.
+    #[serde(default)]
+    pub strict_max_tokens: bool,
+    /// Server-side tools (web search, code execution, grounding) may be used.
+    #[serde(default = "yes")]
+    pub allow_server_tools: bool,
+    /// Clients that may use the key (`claude_code`, `codex_cli`, `gemini_cli`); empty = any.
+    #[serde(default)]
+    pub allowed_clients: Vec<String>,
+    /// Client addresses (IPv4/IPv6 CIDR ranges or addresses) the key may be used from; empty = any.
+    #[serde(default)]
+    pub allowed_cidrs: Vec<String>,
+    /// USD per day per model family (a part of the model name, e.g. `opus`).
+    #[serde(default)]
+    pub model_daily_cost_limits: BTreeMap<String, f64>,
     /// What the key was sold for, in `currency`.
     pub sale_price: f64,
     pub currency: String,
     pub preset_id: Option<String>,
+    /// The staff user who created the key (kept when the user is deleted); none for keys from
+    /// before staff roles, the command line's are `cli`.
+    #[serde(default)]
+    pub created_by: Option<KeyCreator>,
     /// USD settled so far.
     pub spent: f64,
     /// USD reserved by requests in flight.
@@ -82,6 +103,18 @@ pub struct ApiKey {
     pub last_used_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Who created a key: user id and name at the time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyCreator {
+    pub id: String,
+    pub name: String,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A newly created key: the record plus the plaintext key, shown exactly once.
@@ -119,6 +152,11 @@ pub struct KeySettings {
     pub openai_account_id: Option<String>,
     pub gemini_account_id: Option<String>,
     pub allow_pool_fallback: Option<bool>,
+    pub strict_max_tokens: Option<bool>,
+    pub allow_server_tools: Option<bool>,
+    pub allowed_clients: Option<Vec<String>>,
+    pub allowed_cidrs: Option<Vec<String>>,
+    pub model_daily_cost_limits: Option<BTreeMap<String, f64>>,
     pub sale_price: Option<f64>,
     pub currency: Option<String>,
     pub preset_id: Option<String>,
@@ -218,6 +256,15 @@ pub struct UpdateKey {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_pool_fallback: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub strict_max_tokens: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_server_tools: Option<bool>,
+    pub allowed_clients: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_cidrs: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_daily_cost_limits: Option<BTreeMap<String, f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sale_price: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
@@ -253,6 +300,8 @@ pub struct KeyQuery {
     /// Matches name, description or key prefix.
     pub search: Option<String>,
     pub preset_id: Option<String>,
+    /// Keys created by this staff user (id).
+    pub created_by: Option<String>,
     /// Keys bound to this account id or `group:<id>` on any platform.
     pub binding: Option<String>,
 }

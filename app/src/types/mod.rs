@@ -9,6 +9,7 @@ pub mod keys;
 pub mod money;
 pub mod reports;
 pub mod sales;
+pub mod staff;
 pub mod webhooks;
 pub mod when;
 
@@ -20,5 +21,6 @@ pub use keys::*;
 pub use money::*;
 pub use reports::*;
 pub use sales::*;
+pub use staff::*;
 pub use webhooks::*;
 pub use when::*;

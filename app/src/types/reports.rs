@@ -251,8 +251,26 @@ pub struct MarginReport {
     pub total: MarginLine,
     pub by_preset: Vec<MarginLine>,
     pub by_group: Vec<MarginLine>,
+    /// Revenue and keys sold per seller (the staff user who created the keys); upstream cost
+    /// is not attributed to sellers.
+    #[serde(default)]
+    pub by_seller: Vec<SellerSales>,
     /// Keys sold in a currency that is neither the operator's nor USD: not counted as revenue.
     pub unconverted_keys: u64,
+}
+
+/// One seller's sales in a margin report: `key` is the user id (empty for keys from before
+/// staff roles), `label` their name when the keys were created.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SellerSales {
+    pub key: String,
+    pub label: String,
+    pub keys_sold: u64,
+    /// In the operator's currency.
+    pub revenue: f64,
+    /// Daily revenue aligned with the report's `days`.
+    pub daily_revenue: Vec<f64>,
 }
 
 /// `GET /admin/reports/margin` parameters besides the range.
@@ -391,6 +409,10 @@ pub struct KeyModelUsage {
 pub struct KeyUsage {
     pub days: Vec<KeyDayUsage>,
     pub models: Vec<KeyModelUsage>,
+    /// Requests of these days billed from an estimate: the answer ended without (all of) its
+    /// usage, so input was estimated from the request and output from the content sent.
+    #[serde(default)]
+    pub estimated_requests: u64,
 }
 
 /// What a key holder sees on `/usage` (and `GET /v1/usage`) about their own key.

@@ -449,6 +449,7 @@ impl Generator {
             ttft_ms: stream.then(|| lognormal(rng, 1_200.0, 0.6, latency_ms as f64) as i64),
             stream,
             client_disconnected: disconnected,
+            usage_estimated: false,
             created_at,
         }
     }

@@ -210,35 +210,43 @@ async fn operator(admin: &AdminService) -> (Pool, String) {
         for n in 0..n_shared + n_group {
             let grouped = n >= n_shared;
             let account = admin
-                .create_account(AccountInput {
-                    name: format!("{}-{:02}", platform.as_str(), n + 1),
-                    platform: Some(platform),
-                    account_type: Some(if grouped {
-                        AccountType::Group
-                    } else {
-                        AccountType::Shared
-                    }),
-                    api_key: format!("sk-bench-{}-{n}", platform.as_str()),
-                    base_url: Some("http://127.0.0.1:9".into()),
-                    max_concurrency: Some(10),
-                    monthly_cost: Some(cost),
-                    ..Default::default()
-                })
+                .create_account(
+                    crate::cli(),
+                    AccountInput {
+                        name: format!("{}-{:02}", platform.as_str(), n + 1),
+                        platform: Some(platform),
+                        account_type: Some(if grouped {
+                            AccountType::Group
+                        } else {
+                            AccountType::Shared
+                        }),
+                        api_key: format!("sk-bench-{}-{n}", platform.as_str()),
+                        base_url: Some("http://127.0.0.1:9".into()),
+                        max_concurrency: Some(10),
+                        monthly_cost: Some(cost),
+                        ..Default::default()
+                    },
+                )
                 .await
                 .unwrap();
             let list = if grouped { &mut members } else { &mut shared };
             list[p].push(account.id.into());
         }
         let group = admin
-            .create_group(GroupInput {
-                name: GROUPS[p].into(),
-                platform: Some(platform),
-                description: None,
-            })
+            .create_group(
+                crate::cli(),
+                GroupInput {
+                    name: GROUPS[p].into(),
+                    platform: Some(platform),
+                    description: None,
+                    sticky_mode: None,
+                },
+            )
             .await
             .unwrap();
         admin
             .set_group_members(
+                crate::cli(),
                 &group.id,
                 GroupMembers {
                     account_ids: members[p].iter().map(|a| a.to_string()).collect(),
@@ -249,22 +257,28 @@ async fn operator(admin: &AdminService) -> (Pool, String) {
         group_ids.push(group.id.into());
     }
     let preset = admin
-        .create_preset(KeyPresetInput {
-            name: "Two weeks".into(),
-            validity_days: Some(14),
-            settings: KeySettings {
-                quota_limit: Some(50.0),
-                concurrency_limit: Some(5),
-                ..Default::default()
+        .create_preset(
+            crate::cli(),
+            KeyPresetInput {
+                name: "Two weeks".into(),
+                validity_days: Some(14),
+                settings: KeySettings {
+                    quota_limit: Some(50.0),
+                    concurrency_limit: Some(5),
+                    ..Default::default()
+                },
             },
-        })
+        )
         .await
         .unwrap();
     admin
-        .save_operator_settings(OperatorSettingsInput {
-            currency: "CNY".into(),
-            usd_exchange_rate: 7.2,
-        })
+        .save_operator_settings(
+            crate::cli(),
+            OperatorSettingsInput {
+                currency: "CNY".into(),
+                usd_exchange_rate: 7.2,
+            },
+        )
         .await
         .unwrap();
     let group_ids: [Arc<str>; 3] = group_ids.try_into().unwrap();

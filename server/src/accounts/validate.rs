@@ -33,6 +33,7 @@ pub struct NewAccount {
     pub monthly_cost_micros: i64,
     pub notes: String,
     pub azure: AzureChanges,
+    pub first_token_timeout_ms: Option<u64>,
 }
 
 /// Azure OpenAI settings to write: `Some(None)` clears one, `None` keeps it.
@@ -61,6 +62,19 @@ pub struct AccountChanges {
     pub monthly_cost_micros: Option<i64>,
     pub notes: Option<String>,
     pub azure: AzureChanges,
+    /// `Some(None)` goes back to `FIRST_TOKEN_TIMEOUT_MS`.
+    pub first_token_timeout_ms: Option<Option<u64>>,
+}
+
+/// A first-token timeout: 1 s to 10 minutes.
+fn first_token_timeout(ms: Option<u64>) -> Result<Option<u64>, AdminError> {
+    match ms {
+        Some(ms) if !(1_000..=600_000).contains(&ms) => Err(v(
+            "firstTokenTimeoutMs",
+            "must be between 1000 and 600000 ms (or null for the server default)",
+        )),
+        ms => Ok(ms),
+    }
 }
 
 fn v(field: &str, message: impl Into<String>) -> AdminError {
@@ -228,6 +242,7 @@ pub fn new_account(input: AccountInput) -> Result<NewAccount, AdminError> {
         monthly_cost_micros,
         notes,
         azure,
+        first_token_timeout_ms: first_token_timeout(input.first_token_timeout_ms)?,
     })
 }
 
@@ -269,6 +284,10 @@ pub fn account_changes(
             .transpose()?,
         notes: patch.notes.map(notes).transpose()?,
         azure: azure(platform, patch.azure_deployment, patch.azure_api_version)?,
+        first_token_timeout_ms: patch
+            .first_token_timeout_ms
+            .map(first_token_timeout)
+            .transpose()?,
     })
 }
 

@@ -1,22 +1,24 @@
 use std::net::IpAddr;
 
 use app::error::AdminError;
-use app::port::AuthPort;
-use app::types::{AdminInfo, LoginResponse, OverviewCounts};
+use app::port::{Actor, AuthPort};
+use app::types::{AdminInfo, LoginResponse, OverviewCounts, Role, TotpEnabled, TotpSetup};
 use async_trait::async_trait;
 
+use super::audit;
 use super::error::internal;
 use super::AdminService;
 use crate::auth::password::{
     dummy_hash, hash_password, validate_new_password, Busy, MAX_PASSWORD_BYTES,
 };
 use crate::crypto::{random_token, token_hash, ADMIN_TOKEN_PREFIX};
+use crate::storage::admins::AdminRow;
 use crate::storage::{now_ms, Store};
 
 /// Longest username an admin can have or a login can name.
 pub const MAX_USERNAME_BYTES: usize = 128;
 
-fn validate_username(username: &str) -> anyhow::Result<()> {
+pub(crate) fn validate_username(username: &str) -> anyhow::Result<()> {
     if username.trim().is_empty() || username.len() > MAX_USERNAME_BYTES {
         anyhow::bail!("the admin username must be 1 to {MAX_USERNAME_BYTES} bytes");
     }
@@ -29,6 +31,7 @@ impl AuthPort for AdminService {
         &self,
         username: &str,
         password: &str,
+        totp: Option<&str>,
         ip: IpAddr,
     ) -> Result<AdminInfo, AdminError> {
         // Before anything is kept or hashed: a megabyte username must not reach the throttle's
@@ -81,41 +84,110 @@ impl AuthPort for AdminService {
                 return Err(AdminError::Throttled { retry_after: 1 });
             }
         };
-        match row {
-            Some(row) if ok => {
+        // A disabled user's right password is still a failed sign-in.
+        let row = row.filter(|r| r.is_active);
+        let second = match &row {
+            Some(row) if ok => self.check_second_factor(row, totp).await,
+            _ => Err(AdminError::BadCredentials),
+        };
+        let who = |row: &Option<AdminRow>| Actor {
+            id: row.as_ref().map(|r| r.id.clone()).unwrap_or_default(),
+            name: username.chars().take(64).collect(),
+            role: Role::Viewer,
+            allowed_preset_ids: Vec::new(),
+            client_addr: ip.to_string(),
+        };
+        match (row, second) {
+            (Some(row), Ok(())) => {
                 attempt.succeeded();
                 from_address.succeeded();
-                tracing::info!(%ip, admin = %row.username, "admin signed in");
-                Ok(AdminInfo {
-                    id: row.id,
-                    username: row.username,
-                })
+                tracing::info!(%ip, user = %row.username, role = %row.role, "staff user signed in");
+                let info = admin_info(&row);
+                self.audit_event(audit::row(
+                    &who(&Some(row)),
+                    "login",
+                    "user",
+                    &info.id,
+                    &info.username,
+                    serde_json::json!({}),
+                ))
+                .await;
+                Ok(info)
             }
-            _ => {
+            (_, Err(AdminError::TotpRequired)) => {
+                // The password was right: not a failure, the form asks for the code next.
+                attempt.not_tried();
+                from_address.not_tried();
+                Err(AdminError::TotpRequired)
+            }
+            (row, second) => {
+                let e = second.err().unwrap_or(AdminError::BadCredentials);
                 attempt.failed();
                 from_address.failed();
-                tracing::warn!(%ip, "failed admin login");
-                Err(AdminError::BadCredentials)
+                tracing::warn!(%ip, "failed staff login");
+                let reason = if row.is_some() {
+                    "second factor"
+                } else {
+                    "password"
+                };
+                self.audit_event(audit::row(
+                    &who(&row),
+                    "login.failed",
+                    "user",
+                    row.as_ref().map(|r| r.id.as_str()).unwrap_or(""),
+                    &username.chars().take(64).collect::<String>(),
+                    serde_json::json!({ "reason": reason }),
+                ))
+                .await;
+                Err(match e {
+                    AdminError::Internal => AdminError::Internal,
+                    _ => AdminError::BadCredentials,
+                })
             }
         }
     }
 
-    async fn admin_info(&self, admin_id: &str) -> Result<AdminInfo, AdminError> {
-        match self.store.admin_by_id(admin_id).await.map_err(internal)? {
-            Some(row) => Ok(AdminInfo {
-                id: row.id,
-                username: row.username,
-            }),
+    async fn resolve_actor(
+        &self,
+        user_id: &str,
+        client_addr: String,
+    ) -> Result<Option<Actor>, AdminError> {
+        let row = self.store.admin_by_id(user_id).await.map_err(internal)?;
+        Ok(row.filter(|r| r.is_active).map(|row| Actor {
+            role: Role::parse(&row.role).unwrap_or(Role::Viewer),
+            allowed_preset_ids: serde_json::from_str(&row.allowed_preset_ids).unwrap_or_default(),
+            id: row.id,
+            name: row.username,
+            client_addr,
+        }))
+    }
+
+    async fn begin_totp(&self, actor: &Actor) -> Result<TotpSetup, AdminError> {
+        self.totp_begin(actor).await
+    }
+
+    async fn confirm_totp(&self, actor: &Actor, code: &str) -> Result<TotpEnabled, AdminError> {
+        self.totp_confirm(actor, code).await
+    }
+
+    async fn disable_totp(&self, actor: &Actor, password: &str) -> Result<(), AdminError> {
+        self.totp_disable(actor, password).await
+    }
+
+    async fn admin_info(&self, actor: &Actor) -> Result<AdminInfo, AdminError> {
+        match self.store.admin_by_id(&actor.id).await.map_err(internal)? {
+            Some(row) => Ok(admin_info(&row)),
             None => Err(AdminError::Unauthorized),
         }
     }
 
     async fn change_password(
         &self,
-        admin_id: &str,
+        actor: &Actor,
         current: &str,
         new_password: &str,
     ) -> Result<(), AdminError> {
+        let admin_id = actor.id.as_str();
         let row = self
             .store
             .admin_by_id(admin_id)
@@ -140,15 +212,24 @@ impl AuthPort for AdminService {
             tracing::error!(error = %e, "password hashing failed");
             AdminError::Internal
         })?;
+        let event = audit::row(
+            actor,
+            "password.change",
+            "user",
+            admin_id,
+            &row.username,
+            serde_json::json!({ "password": "changed" }),
+        );
         self.store
-            .set_admin_password(admin_id, &hash)
+            .set_admin_password(admin_id, &hash, Some(&event))
             .await
             .map_err(internal)?;
         tracing::info!(admin = %row.username, "admin password changed; sessions and tokens ended");
         Ok(())
     }
 
-    async fn overview_counts(&self) -> Result<OverviewCounts, AdminError> {
+    async fn overview_counts(&self, actor: &Actor) -> Result<OverviewCounts, AdminError> {
+        actor.require_reader()?;
         let c = self.store.overview_counts().await.map_err(internal)?;
         Ok(OverviewCounts {
             accounts: c.accounts,
@@ -157,6 +238,18 @@ impl AuthPort for AdminService {
             keys: c.keys,
             active_keys: c.active_keys,
         })
+    }
+}
+
+/// The signed-in user as the dashboard and `GET /admin/auth/me` see them.
+pub(crate) fn admin_info(row: &AdminRow) -> AdminInfo {
+    AdminInfo {
+        id: row.id.clone(),
+        username: row.username.clone(),
+        display_name: row.display_name.clone(),
+        role: Role::parse(&row.role).unwrap_or(Role::Viewer),
+        allowed_preset_ids: serde_json::from_str(&row.allowed_preset_ids).unwrap_or_default(),
+        totp_enabled: row.totp_enabled,
     }
 }
 
@@ -205,6 +298,18 @@ pub async fn ensure_first_admin(
     Ok(generated.then_some(password))
 }
 
+/// The audit row of a password set from the command line (as user `cli`).
+fn cli_password_event(id: &str, username: &str, action: &str) -> crate::storage::audit::AuditRow {
+    audit::row(
+        &Actor::cli(),
+        action,
+        "user",
+        id,
+        username,
+        serde_json::json!({ "password": "changed" }),
+    )
+}
+
 /// Sets a password for `username`, creating the admin if missing. Returns the password when
 /// it was generated.
 pub async fn reset_password(
@@ -222,10 +327,17 @@ pub async fn reset_password(
     };
     let hash = hash_password(password.clone()).await?;
     match store.admin_by_username(username).await? {
-        Some(row) => store.set_admin_password(&row.id, &hash).await?,
-        None => {
+        Some(row) => {
+            let event = cli_password_event(&row.id, username, "password.reset");
             store
-                .insert_admin(&uuid::Uuid::now_v7().to_string(), username, &hash)
+                .set_admin_password(&row.id, &hash, Some(&event))
+                .await?
+        }
+        None => {
+            let id = uuid::Uuid::now_v7().to_string();
+            store.insert_admin(&id, username, &hash).await?;
+            store
+                .insert_audit_event(&cli_password_event(&id, username, "user.create"))
                 .await?
         }
     }

@@ -4,7 +4,7 @@
 //! their polling, as with any edit.
 
 use app::error::AdminError;
-use app::port::ImportPort;
+use app::port::{Actor, ImportPort};
 use app::types::{CrsImportRequest, ImportReport};
 use async_trait::async_trait;
 
@@ -51,9 +51,10 @@ impl AdminService {
 impl ImportPort for AdminService {
     async fn import_crs(
         &self,
-        admin_id: &str,
+        actor: &Actor,
         request: CrsImportRequest,
     ) -> Result<ImportReport, AdminError> {
+        actor.require_admin()?;
         let secret = |v: Option<String>| v.filter(|s| !s.trim().is_empty()).map(Secret::new);
         let opts = CrsImportOptions {
             redis_url: request.redis_url,
@@ -61,7 +62,7 @@ impl ImportPort for AdminService {
             sample_key: secret(request.crs_sample_key),
             dry_run: request.dry_run,
             only: request.only,
-            started_by: format!("admin:{admin_id}"),
+            started_by: format!("admin:{}", actor.id),
         };
         // One import at a time on this instance (a second click, a second admin).
         let Ok(_running) = RUNNING.try_lock() else {

@@ -6,13 +6,14 @@ mod presets;
 pub(crate) mod view;
 
 use app::error::AdminError;
-use app::port::KeysPort;
+use app::port::{Actor, KeysPort};
 use app::types::{
     ApiKey, BatchCreateKeys, CreateKey, CreatedKey, KeyPage, KeyPreset, KeyPresetInput,
     KeyPresetPatch, KeyQuery, KeySettings, UpdateKey,
 };
 use async_trait::async_trait;
 
+use super::audit::{self, diff};
 use super::error::internal;
 use super::AdminService;
 use crate::keys::presets as preset_rules;
@@ -26,6 +27,52 @@ pub const MAX_PAGE_SIZE: u32 = 500;
 
 fn key_not_found() -> AdminError {
     AdminError::not_found("api key")
+}
+
+/// What a seller may put into a new key: a name, an allowed preset, a description and tags (an
+/// order number, a customer note). Limits, bindings and prices come from the preset only.
+fn seller_settings(actor: &Actor, s: &KeySettings) -> Result<(), AdminError> {
+    actor.require_key_writer()?;
+    if !actor.is_seller() {
+        return Ok(());
+    }
+    let Some(preset) = term(&s.preset_id) else {
+        return Err(AdminError::forbidden("sellers create keys from a preset"));
+    };
+    actor.require_preset(&preset)?;
+    let free_form = KeySettings {
+        description: None,
+        tags: None,
+        preset_id: None,
+        ..s.clone()
+    };
+    if free_form != KeySettings::default() {
+        return Err(AdminError::forbidden(
+            "sellers cannot set limits, bindings or prices; the preset sets them",
+        ));
+    }
+    Ok(())
+}
+
+/// What a seller may change on their own key: enable or disable it, its name, description and
+/// tags.
+fn seller_update(actor: &Actor, u: &UpdateKey) -> Result<(), AdminError> {
+    if !actor.is_seller() {
+        return Ok(());
+    }
+    let rest = UpdateKey {
+        name: None,
+        description: None,
+        tags: None,
+        is_active: None,
+        ..u.clone()
+    };
+    if rest != UpdateKey::default() {
+        return Err(AdminError::forbidden(
+            "sellers can only enable, disable, rename or describe their keys",
+        ));
+    }
+    Ok(())
 }
 
 /// A trimmed, non-empty query value.
@@ -64,6 +111,7 @@ impl AdminService {
     /// exist, and they leave only in the answer.
     async fn insert_keys(
         &self,
+        actor: &Actor,
         names: Vec<String>,
         config: KeyConfig,
         now: i64,
@@ -81,17 +129,55 @@ impl AdminService {
             });
             plaintexts.push(generated.plaintext);
         }
+        let creator = app::types::KeyCreator {
+            id: actor.id.clone(),
+            name: actor.name.clone(),
+        };
+        let mut records = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut stored = row.clone().into_row(now);
+            stored.created_by_id = Some(creator.id.clone());
+            stored.created_by_name = Some(creator.name.clone());
+            records.push(self.api_key(&stored, now)?);
+        }
+        let events: Vec<_> = records
+            .iter()
+            .map(|r| {
+                audit::row(
+                    actor,
+                    "key.create",
+                    "key",
+                    &r.id,
+                    &r.name,
+                    audit::created(&audit::json(r)),
+                )
+            })
+            .collect();
         self.store
-            .insert_api_keys(&rows, now)
+            .insert_api_keys(&rows, &creator, &events, now)
             .await
             .map_err(internal)?;
         let mut created = Vec::with_capacity(rows.len());
-        for (row, key) in rows.into_iter().zip(plaintexts) {
-            self.key_changed(&row.id);
-            let record = self.api_key(&row.into_row(now), now)?;
+        for (record, key) in records.into_iter().zip(plaintexts) {
+            self.key_changed(&record.id);
             created.push(CreatedKey { record, key });
         }
         Ok(created)
+    }
+
+    /// The live key `id` if the actor may see it; another seller's key is "not found", exactly
+    /// like a missing one.
+    pub(crate) async fn visible_key(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<crate::storage::keys::KeyRow, AdminError> {
+        self.store
+            .api_key_by_id(id)
+            .await
+            .map_err(internal)?
+            .filter(|row| actor.can_see_key(row.created_by_id.as_deref()))
+            .ok_or_else(key_not_found)
     }
 
     /// Soft-deletes keys whose validity ended more than `older_than_ms` ago (or, with
@@ -124,11 +210,12 @@ impl AdminService {
 
 #[async_trait]
 impl KeysPort for AdminService {
-    async fn create_key(&self, input: CreateKey) -> Result<CreatedKey, AdminError> {
+    async fn create_key(&self, actor: &Actor, input: CreateKey) -> Result<CreatedKey, AdminError> {
+        seller_settings(actor, &input.settings)?;
         let now = now_ms();
         let name = validate::key_name(&input.name, "name")?;
         let config = self.new_key_config(&input.settings, now).await?;
-        let created = self.insert_keys(vec![name], config, now).await?;
+        let created = self.insert_keys(actor, vec![name], config, now).await?;
         let key = created.into_iter().next().ok_or(AdminError::Internal)?;
         tracing::info!(key_id = %key.record.id, "api key created");
         Ok(key)
@@ -136,8 +223,10 @@ impl KeysPort for AdminService {
 
     async fn batch_create_keys(
         &self,
+        actor: &Actor,
         input: BatchCreateKeys,
     ) -> Result<Vec<CreatedKey>, AdminError> {
+        seller_settings(actor, &input.settings)?;
         let now = now_ms();
         let names = names::batch_names(
             input.count,
@@ -145,12 +234,12 @@ impl KeysPort for AdminService {
             input.names.as_deref(),
         )?;
         let config = self.new_key_config(&input.settings, now).await?;
-        let created = self.insert_keys(names, config, now).await?;
+        let created = self.insert_keys(actor, names, config, now).await?;
         tracing::info!(count = created.len(), "api keys created in a batch");
         Ok(created)
     }
 
-    async fn list_keys(&self, query: KeyQuery) -> Result<KeyPage, AdminError> {
+    async fn list_keys(&self, actor: &Actor, query: KeyQuery) -> Result<KeyPage, AdminError> {
         let page = query.page.unwrap_or(1);
         if page == 0 {
             return Err(AdminError::validation("page", "must be 1 or more"));
@@ -173,6 +262,11 @@ impl KeysPort for AdminService {
                 .map(crate::crypto::token_hash),
             search: search.filter(|s| !s.is_empty()),
             preset_id: term(&query.preset_id),
+            // Sellers see only their own keys, whatever they ask for.
+            created_by: match actor.key_owner_scope() {
+                Some(me) => Some(me.to_owned()),
+                None => term(&query.created_by),
+            },
             binding: term(&query.binding),
         };
         let now = now_ms();
@@ -194,23 +288,21 @@ impl KeysPort for AdminService {
         })
     }
 
-    async fn get_key(&self, id: &str) -> Result<ApiKey, AdminError> {
-        let row = self
-            .store
-            .api_key_by_id(id)
-            .await
-            .map_err(internal)?
-            .ok_or_else(key_not_found)?;
+    async fn get_key(&self, actor: &Actor, id: &str) -> Result<ApiKey, AdminError> {
+        let row = self.visible_key(actor, id).await?;
         self.api_key(&row, now_ms())
     }
 
-    async fn update_key(&self, id: &str, input: UpdateKey) -> Result<ApiKey, AdminError> {
-        let row = self
-            .store
-            .api_key_by_id(id)
-            .await
-            .map_err(internal)?
-            .ok_or_else(key_not_found)?;
+    async fn update_key(
+        &self,
+        actor: &Actor,
+        id: &str,
+        input: UpdateKey,
+    ) -> Result<ApiKey, AdminError> {
+        actor.require_key_writer()?;
+        let row = self.visible_key(actor, id).await?;
+        seller_update(actor, &input)?;
+        let before = self.api_key(&row, now_ms())?;
         let current = row.config().map_err(internal)?;
         let name = match &input.name {
             Some(name) => validate::key_name(name, "name")?,
@@ -241,21 +333,47 @@ impl KeysPort for AdminService {
             }
         }
         self.check_bindings(&config, Some(&current), "").await?;
+        let mut after_row = row.clone();
+        after_row.name = name.clone();
+        let after = self.api_key(&after_row.with_config(&config), now_ms())?;
+        let event = audit::row(
+            actor,
+            "key.update",
+            "key",
+            id,
+            &name,
+            diff(&audit::json(&before), &audit::json(&after)),
+        );
         if !self
             .store
-            .update_api_key(id, &name, &config)
+            .update_api_key(id, &name, &config, &event)
             .await
             .map_err(internal)?
         {
             return Err(key_not_found());
         }
         self.key_changed(id);
-        tracing::info!(key_id = %id, "api key updated");
-        self.get_key(id).await
+        tracing::info!(key_id = %id, by = %actor.name, "api key updated");
+        self.get_key(actor, id).await
     }
 
-    async fn delete_key(&self, id: &str) -> Result<(), AdminError> {
-        if !self.store.soft_delete_api_key(id).await.map_err(internal)? {
+    async fn delete_key(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
+        actor.require_key_writer()?;
+        let row = self.visible_key(actor, id).await?;
+        let event = audit::row(
+            actor,
+            "key.delete",
+            "key",
+            id,
+            &row.name,
+            serde_json::json!({}),
+        );
+        if !self
+            .store
+            .soft_delete_api_key(id, &event)
+            .await
+            .map_err(internal)?
+        {
             return Err(key_not_found());
         }
         self.key_changed(id);
@@ -263,23 +381,33 @@ impl KeysPort for AdminService {
         Ok(())
     }
 
-    async fn list_presets(&self) -> Result<Vec<KeyPreset>, AdminError> {
-        self.all_presets().await
+    async fn list_presets(&self, actor: &Actor) -> Result<Vec<KeyPreset>, AdminError> {
+        let mut presets = self.all_presets().await?;
+        presets.retain(|p| actor.can_see_preset(&p.id));
+        Ok(presets)
     }
 
-    async fn create_preset(&self, input: KeyPresetInput) -> Result<KeyPreset, AdminError> {
-        self.add_preset(input).await
+    async fn create_preset(
+        &self,
+        actor: &Actor,
+        input: KeyPresetInput,
+    ) -> Result<KeyPreset, AdminError> {
+        actor.require_admin()?;
+        self.add_preset(actor, input).await
     }
 
     async fn update_preset(
         &self,
+        actor: &Actor,
         id: &str,
         patch: KeyPresetPatch,
     ) -> Result<KeyPreset, AdminError> {
-        self.change_preset(id, patch).await
+        actor.require_admin()?;
+        self.change_preset(actor, id, patch).await
     }
 
-    async fn delete_preset(&self, id: &str) -> Result<(), AdminError> {
-        self.remove_preset(id).await
+    async fn delete_preset(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
+        actor.require_admin()?;
+        self.remove_preset(actor, id).await
     }
 }

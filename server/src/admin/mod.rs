@@ -3,6 +3,7 @@
 //! (`rest`) both call it; neither holds rules of its own.
 
 mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod error;
 mod import;
@@ -10,6 +11,8 @@ pub(crate) mod keys;
 mod reports;
 pub mod rest;
 mod sales;
+mod totp;
+mod users;
 mod webhooks;
 
 use std::sync::Arc;

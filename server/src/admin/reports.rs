@@ -11,7 +11,7 @@ pub mod usage;
 use std::collections::HashMap;
 
 use app::error::AdminError;
-use app::port::ReportsPort;
+use app::port::{Actor, ReportsPort};
 use app::types::{
     usd_to_micros, KeyHolderUsage, KeyUsage, LiveOverview, MarginQuery, MarginReport,
     OperatorSettings, OperatorSettingsInput, PriceInput, PricingList, ReportRange, SplitBy,
@@ -155,15 +155,18 @@ fn labeller(names: &HashMap<String, String>) -> impl Fn(&str) -> String + '_ {
 
 #[async_trait]
 impl ReportsPort for AdminService {
-    async fn overview_live(&self) -> Result<LiveOverview, AdminError> {
+    async fn overview_live(&self, actor: &Actor) -> Result<LiveOverview, AdminError> {
+        actor.require_reader()?;
         self.live_overview().await
     }
 
     async fn usage_report(
         &self,
+        actor: &Actor,
         range: ReportRange,
         split_by: SplitBy,
     ) -> Result<UsageReport, AdminError> {
+        actor.require_reader()?;
         let days = Days::resolve(&range, self.tz(), now_ms())?;
         let rows = self
             .store
@@ -176,9 +179,11 @@ impl ReportsPort for AdminService {
 
     async fn margin_report(
         &self,
+        actor: &Actor,
         range: ReportRange,
         query: MarginQuery,
     ) -> Result<MarginReport, AdminError> {
+        actor.require_reader()?;
         let tz = self.tz();
         let days = Days::resolve(&range, tz, now_ms())?;
         let (currency, stored_rate) = self.stored_settings().await?;
@@ -216,7 +221,9 @@ impl ReportsPort for AdminService {
         Ok(margin::build(&input, labeller(&presets), labeller(&groups)))
     }
 
-    async fn operator_settings(&self) -> Result<OperatorSettings, AdminError> {
+    async fn operator_settings(&self, actor: &Actor) -> Result<OperatorSettings, AdminError> {
+        // The currency and time zone the dashboard shows amounts and days in: every role.
+        let _ = actor;
         let (currency, usd_exchange_rate) = self.stored_settings().await?;
         Ok(OperatorSettings {
             currency,
@@ -227,8 +234,10 @@ impl ReportsPort for AdminService {
 
     async fn save_operator_settings(
         &self,
+        actor: &Actor,
         input: OperatorSettingsInput,
     ) -> Result<OperatorSettings, AdminError> {
+        actor.require_admin()?;
         let currency = check_currency(&input.currency)?;
         let rate_ppm = check_rate("usdExchangeRate", &currency, input.usd_exchange_rate)?;
         let rate = rate_ppm as f64 / 1_000_000.0;
@@ -239,12 +248,30 @@ impl ReportsPort for AdminService {
             ),
             (RATE_SETTING, serde_json::Value::from(rate).to_string()),
         ];
-        self.store.put_settings(&values).await.map_err(internal)?;
+        let before = self.operator_settings(actor).await?;
+        let after = OperatorSettings {
+            currency: currency.clone(),
+            usd_exchange_rate: rate,
+            timezone: before.timezone.clone(),
+        };
+        let event = super::audit::row(
+            actor,
+            "settings.update",
+            "settings",
+            "operator",
+            "currency",
+            super::audit::diff(&super::audit::json(&before), &super::audit::json(&after)),
+        );
+        self.store
+            .put_settings(&values, Some(&event))
+            .await
+            .map_err(internal)?;
         tracing::info!(%currency, rate, "operator settings changed");
-        self.operator_settings().await
+        self.operator_settings(actor).await
     }
 
-    async fn pricing(&self) -> Result<PricingList, AdminError> {
+    async fn pricing(&self, actor: &Actor) -> Result<PricingList, AdminError> {
+        actor.require_reader()?;
         let pricing = self.relay.pricing.load();
         let guessed = self
             .store
@@ -254,7 +281,13 @@ impl ReportsPort for AdminService {
         Ok(crate::pricing::view::pricing_list(&pricing, guessed))
     }
 
-    async fn set_price_override(&self, model: &str, price: PriceInput) -> Result<(), AdminError> {
+    async fn set_price_override(
+        &self,
+        actor: &Actor,
+        model: &str,
+        price: PriceInput,
+    ) -> Result<(), AdminError> {
+        actor.require_admin()?;
         let model = check_model(model)?;
         let price = ModelPrice::flat(
             price_micros("input", price.input)?,
@@ -263,8 +296,16 @@ impl ReportsPort for AdminService {
             price_micros("cacheWrite1h", price.cache_write_1h)?,
             price_micros("cacheRead", price.cache_read)?,
         );
+        let event = super::audit::row(
+            actor,
+            "pricing.set",
+            "pricing",
+            &model,
+            &model,
+            super::audit::json(&price),
+        );
         self.store
-            .upsert_price_override(&model, &price)
+            .upsert_price_override(&model, &price, Some(&event))
             .await
             .map_err(internal)?;
         self.reload_prices().await?;
@@ -272,10 +313,21 @@ impl ReportsPort for AdminService {
         Ok(())
     }
 
-    async fn delete_price_override(&self, model: &str) -> Result<(), AdminError> {
+    async fn delete_price_override(&self, actor: &Actor, model: &str) -> Result<(), AdminError> {
+        actor.require_admin()?;
         if !self
             .store
-            .delete_price_override(model.trim())
+            .delete_price_override(
+                model.trim(),
+                Some(&super::audit::row(
+                    actor,
+                    "pricing.delete",
+                    "pricing",
+                    model.trim(),
+                    model.trim(),
+                    serde_json::json!({}),
+                )),
+            )
             .await
             .map_err(internal)?
         {
@@ -286,14 +338,10 @@ impl ReportsPort for AdminService {
         Ok(())
     }
 
-    async fn key_usage(&self, key_id: &str) -> Result<KeyUsage, AdminError> {
-        if self
-            .store
-            .api_key_by_id(key_id)
-            .await
-            .map_err(internal)?
-            .is_none()
-        {
+    async fn key_usage(&self, actor: &Actor, key_id: &str) -> Result<KeyUsage, AdminError> {
+        // Sellers: only their own keys; another seller's key is "not found", like a missing one.
+        let row = self.store.api_key_by_id(key_id).await.map_err(internal)?;
+        if !row.is_some_and(|r| actor.can_see_key(r.created_by_id.as_deref())) {
             return Err(AdminError::not_found("key"));
         }
         holder::recent_usage(&self.store, self.tz(), key_id, now_ms())

@@ -2,7 +2,7 @@
 //! log. URLs, secrets and chat ids go in and never come back out.
 
 use app::error::AdminError;
-use app::port::WebhooksPort;
+use app::port::{Actor, WebhooksPort};
 use app::types::{
     WebhookDelivery, WebhookTarget, WebhookTargetInput, WebhookTargetPatch, WebhookTestResult,
 };
@@ -23,15 +23,18 @@ const MAX_DELIVERIES_PAGE: u32 = 500;
 
 #[async_trait]
 impl WebhooksPort for AdminService {
-    async fn list_webhook_targets(&self) -> Result<Vec<WebhookTarget>, AdminError> {
+    async fn list_webhook_targets(&self, actor: &Actor) -> Result<Vec<WebhookTarget>, AdminError> {
+        actor.require_admin()?;
         let rows = self.store.list_webhook_targets().await.map_err(internal)?;
         Ok(rows.iter().map(to_wire).collect())
     }
 
     async fn create_webhook_target(
         &self,
+        actor: &Actor,
         input: WebhookTargetInput,
     ) -> Result<WebhookTarget, AdminError> {
+        actor.require_admin()?;
         let name = check_name(&input.name)?;
         let kind = check_kind(&input.kind)?;
         let url = check_url(&input.url)?;
@@ -56,8 +59,17 @@ impl WebhooksPort for AdminService {
             created_at: now,
             updated_at: now,
         };
+        let wire = to_wire(&row);
+        let event = super::audit::row(
+            actor,
+            "webhook.create",
+            "webhook",
+            &row.id,
+            &row.name,
+            super::audit::created(&super::audit::json(&wire)),
+        );
         self.store
-            .insert_webhook_target(&row)
+            .insert_webhook_target(&row, Some(&event))
             .await
             .map_err(internal)?;
         tracing::info!(target_id = %row.id, kind = %row.kind, hint = %row.url_hint, "webhook target created");
@@ -66,10 +78,14 @@ impl WebhooksPort for AdminService {
 
     async fn update_webhook_target(
         &self,
+        actor: &Actor,
         id: &str,
         patch: WebhookTargetPatch,
     ) -> Result<WebhookTarget, AdminError> {
+        actor.require_admin()?;
         let mut row = self.stored_target(id).await?;
+        let before = super::audit::json(&to_wire(&row));
+        let (old_url, old_secret) = (row.url_enc.clone(), row.secret_enc.clone());
         let old_kind = TargetKind::parse(&row.kind);
         if let Some(name) = &patch.name {
             row.name = check_name(name)?;
@@ -98,9 +114,25 @@ impl WebhooksPort for AdminService {
             row.enabled = enabled;
         }
         row.updated_at = now_ms();
+        let mut summary = super::audit::diff(&before, &super::audit::json(&to_wire(&row)));
+        // The URL and secret are secrets: only whether they changed.
+        if row.url_enc != old_url {
+            summary["url"] = serde_json::json!("changed");
+        }
+        if row.secret_enc != old_secret {
+            summary["secret"] = serde_json::json!("changed");
+        }
+        let event = super::audit::row(
+            actor,
+            "webhook.update",
+            "webhook",
+            &row.id,
+            &row.name,
+            summary,
+        );
         if !self
             .store
-            .update_webhook_target(&row)
+            .update_webhook_target(&row, Some(&event))
             .await
             .map_err(internal)?
         {
@@ -110,10 +142,19 @@ impl WebhooksPort for AdminService {
         Ok(to_wire(&row))
     }
 
-    async fn delete_webhook_target(&self, id: &str) -> Result<(), AdminError> {
+    async fn delete_webhook_target(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
+        actor.require_admin()?;
+        let event = super::audit::row(
+            actor,
+            "webhook.delete",
+            "webhook",
+            id,
+            "",
+            serde_json::json!({}),
+        );
         if self
             .store
-            .delete_webhook_target(id)
+            .delete_webhook_target(id, Some(&event))
             .await
             .map_err(internal)?
         {
@@ -124,7 +165,12 @@ impl WebhooksPort for AdminService {
         }
     }
 
-    async fn test_webhook_target(&self, id: &str) -> Result<WebhookTestResult, AdminError> {
+    async fn test_webhook_target(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<WebhookTestResult, AdminError> {
+        actor.require_admin()?;
         let row = self.stored_target(id).await?;
         let target = Target::from_row(&row, &self.cipher).map_err(|e| {
             tracing::error!(target_id = %id, error = %e, "cannot read webhook target");
@@ -147,9 +193,11 @@ impl WebhooksPort for AdminService {
 
     async fn list_webhook_deliveries(
         &self,
+        actor: &Actor,
         limit: u32,
         before_id: Option<i64>,
     ) -> Result<Vec<WebhookDelivery>, AdminError> {
+        actor.require_admin()?;
         if !(1..=MAX_DELIVERIES_PAGE).contains(&limit) {
             return Err(AdminError::validation(
                 "limit",

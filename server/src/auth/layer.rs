@@ -2,9 +2,12 @@
 //!
 //! Every request that reaches the dashboard router passes through [`require_admin`]. It refuses
 //! paths with dot segments (see `auth::path`), establishes who is calling (a `Bearer` admin
-//! token, else the session cookie) and refuses the request unless the route is on the public
-//! allow-list below: `/admin/...` and server functions answer 401 JSON; dashboard pages redirect
-//! to `/login`. Cookie-authenticated writes must come from our own origin (CSRF). Unknown bearer
+//! token, else the session cookie), resolves that user to an [`Actor`] with their current role
+//! (a disabled or deleted user is nobody), and refuses the request unless the route is on the
+//! public allow-list below: `/admin/...` and server functions answer 401 JSON (a browser's plain
+//! form post is sent to `/login` instead); dashboard pages redirect to `/login`, and a page the
+//! role may not open redirects to the role's home. What a role may *do* is decided by the admin
+//! service with the actor, not here. Cookie-authenticated writes must come from our own origin (CSRF). Unknown bearer
 //! tokens are refused by their shape or a negative cache before any database lookup, and count
 //! as failures against the client's address. The relay's routes are not behind this layer: they
 //! authenticate with API keys of their own.
@@ -13,7 +16,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use app::error::AdminError;
-use app::port::{AdminIdentity, ClientIp};
+use std::sync::Arc;
+
+use app::port::{Actor, AuthPort, ClientIp};
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::{header, request::Parts, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
@@ -23,8 +28,16 @@ use tower_sessions::Session;
 use super::bearer::bearer_token;
 use super::AuthGuards;
 use crate::admin::error::ApiError;
+use crate::admin::AdminService;
 use crate::crypto::{looks_like_token, token_hash, ADMIN_TOKEN_PREFIX};
-use crate::startup::AppState;
+
+/// What the auth layer needs: the admin service (its store, guards and clock) and the session
+/// lifetime. Its own small state, so the layer does not depend on the application's.
+#[derive(Clone)]
+pub struct AuthState {
+    pub admin: Arc<AdminService>,
+    pub session_ttl: Duration,
+}
 
 /// Routes anyone may call: health, the login page and its endpoints, the key holder's page and
 /// its lookup (authenticated by the API key itself), the language switch.
@@ -70,8 +83,29 @@ fn cross_site(headers: &HeaderMap) -> bool {
     }
 }
 
-fn unauthorized(path: &str, method: &Method) -> Response {
+/// A browser's form post without JavaScript (`Accept: text/html`, a form body): it should land on
+/// a page, never on JSON.
+fn plain_form_post(headers: &HeaderMap) -> bool {
+    let accepts_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.starts_with("application/x-www-form-urlencoded")
+                || v.starts_with("multipart/form-data")
+        });
+    accepts_html && form
+}
+
+fn unauthorized(path: &str, method: &Method, headers: &HeaderMap) -> Response {
     if !path.starts_with("/admin/") && (method == Method::GET || method == Method::HEAD) {
+        return Redirect::to("/login").into_response();
+    }
+    // An expired session under a no-JS form: back to the login page (303), not a JSON body.
+    if path.starts_with("/admin/fn/") && method == Method::POST && plain_form_post(headers) {
         return Redirect::to("/login").into_response();
     }
     let mut res = ApiError(AdminError::Unauthorized).into_response();
@@ -85,11 +119,11 @@ fn unauthorized(path: &str, method: &Method) -> Response {
 /// Who a bearer token belongs to: `Ok(None)` for an unknown token (counted against `ip`),
 /// `Err` when the address is refused or the lookup failed.
 async fn token_identity(
-    state: &AppState,
+    state: &AuthState,
     guards: &AuthGuards,
     ip: IpAddr,
     token: &str,
-) -> Result<Option<AdminIdentity>, Response> {
+) -> Result<Option<String>, Response> {
     if let Err(retry_after) = guards.failures.check(ip) {
         tracing::warn!(%ip, "too many failed authentications; bearer token refused unread");
         return Err(ApiError(AdminError::Throttled { retry_after }).into_response());
@@ -98,8 +132,8 @@ async fn token_identity(
         guards.failures.record_failure(ip);
         return Ok(None);
     }
-    match state.store.admin_for_token(&token_hash(token)).await {
-        Ok(Some(admin_id)) => Ok(Some(AdminIdentity { admin_id })),
+    match state.admin.store.admin_for_token(&token_hash(token)).await {
+        Ok(Some(admin_id)) => Ok(Some(admin_id)),
         Ok(None) => {
             guards.unknown_tokens.insert(token);
             guards.failures.record_failure(ip);
@@ -114,11 +148,11 @@ async fn token_identity(
 
 /// Who the session cookie belongs to; renews the session as it is used.
 async fn session_identity(
-    state: &AppState,
+    state: &AuthState,
     session: &Session,
     method: &Method,
     headers: &HeaderMap,
-) -> Result<Option<AdminIdentity>, Response> {
+) -> Result<Option<String>, Response> {
     let admin_id = match session.get::<String>(app::api::SESSION_ADMIN_KEY).await {
         Ok(Some(admin_id)) => admin_id,
         Ok(None) => return Ok(None),
@@ -130,17 +164,33 @@ async fn session_identity(
     if method != Method::GET && method != Method::HEAD && cross_site(headers) {
         return Err((StatusCode::FORBIDDEN, "cross-site request refused").into_response());
     }
-    let ttl = Duration::from_secs(state.config.serve.session_ttl_hours * 3600);
     let now = state.admin.auth().clock.now_ms();
-    if let Err(e) = super::session_renewal::renew_if_due(session, now, ttl).await {
+    if let Err(e) = super::session_renewal::renew_if_due(session, now, state.session_ttl).await {
         tracing::error!(error = %e, "session renewal failed");
         return Err(ApiError(AdminError::Internal).into_response());
     }
-    Ok(Some(AdminIdentity { admin_id }))
+    Ok(Some(admin_id))
+}
+
+/// The user behind a session or token as an actor with their current role; `None` when the
+/// user is disabled or gone (their sessions and tokens are ended then, this is the backstop).
+async fn actor_of(
+    state: &AuthState,
+    user_id: Option<String>,
+    ip: IpAddr,
+) -> Result<Option<Actor>, Response> {
+    let Some(user_id) = user_id else {
+        return Ok(None);
+    };
+    state
+        .admin
+        .resolve_actor(&user_id, ip.to_string())
+        .await
+        .map_err(|e| ApiError(e).into_response())
 }
 
 pub async fn require_admin(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     mut req: Request,
     next: Next,
 ) -> Response {
@@ -166,21 +216,36 @@ pub async fn require_admin(
     } else {
         Ok(None)
     };
-    let identity = match identity {
-        Ok(identity) => identity,
+    let actor = match identity {
+        Ok(identity) => actor_of(&state, identity, ip).await,
+        Err(res) => Err(res),
+    };
+    let actor = match actor {
+        Ok(actor) => actor,
         Err(mut res) => {
             super::headers::apply(res.headers_mut());
             return res;
         }
     };
 
-    match identity {
-        Some(id) => {
-            req.extensions_mut().insert(id);
+    match actor {
+        Some(actor) => {
+            // A page this role may not open: its home instead (the service refuses the data
+            // anyway; this keeps the dashboard from rendering an empty frame of errors).
+            if !path.starts_with("/admin/")
+                && !path.starts_with("/pkg/")
+                && method == Method::GET
+                && !app::pages::page_allowed(actor.role, &path)
+            {
+                let mut res = Redirect::to(app::pages::home_of(actor.role)).into_response();
+                super::headers::apply(res.headers_mut());
+                return res;
+            }
+            req.extensions_mut().insert(actor);
         }
         None if is_public(&path) => {}
         None => {
-            let mut res = unauthorized(&path, &method);
+            let mut res = unauthorized(&path, &method, req.headers());
             super::headers::apply(res.headers_mut());
             return res;
         }
@@ -198,8 +263,9 @@ pub async fn require_admin(
     res
 }
 
-/// Extractor for REST handlers: the authenticated admin, or 401.
-pub struct Admin(pub AdminIdentity);
+/// Extractor for REST handlers: the authenticated staff user as an [`Actor`], or 401. What the
+/// actor may do is the admin service's decision.
+pub struct Admin(pub Actor);
 
 impl<S: Send + Sync> FromRequestParts<S> for Admin {
     type Rejection = ApiError;
@@ -207,7 +273,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Admin {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         parts
             .extensions
-            .get::<AdminIdentity>()
+            .get::<Actor>()
             .cloned()
             .map(Admin)
             .ok_or(ApiError(AdminError::Unauthorized))

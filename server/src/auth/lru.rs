@@ -56,6 +56,12 @@ impl<K: Hash + Eq, V> ShardedLru<K, V> {
         self.shard(key).lock().remove(key)
     }
 
+    pub fn clear(&self) {
+        for shard in self.shards.iter() {
+            shard.lock().clear();
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().len()).sum()
     }

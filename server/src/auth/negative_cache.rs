@@ -52,6 +52,11 @@ impl NegativeCache {
         self.entries.len()
     }
 
+    /// Forgets everything (credentials that may have become valid, e.g. after an import).
+    pub fn clear(&self) {
+        self.entries.clear();
+    }
+
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -108,14 +108,14 @@ async fn check(common: &CommonOpts, store: Store, args: &AccountsCheckArgs) -> a
     relay.scheduler.reload(true).await?;
     let admin = AdminService::new(store, settings, cipher, webhooks.clone(), relay);
 
-    let alerts = admin.budget_alerts().await?;
+    let alerts = admin.budget_alerts(&app::port::Actor::cli()).await?;
     let within = chrono::Duration::from_std(args.budget_within).unwrap_or(chrono::Duration::MAX);
     let (budget_table, low_budgets) = super::budgets::report(&alerts, chrono::Utc::now(), within);
     let accounts: Vec<Account> = if args.budgets_only {
         Vec::new()
     } else {
         admin
-            .list_accounts()
+            .list_accounts(&app::port::Actor::cli())
             .await?
             .into_iter()
             .filter(|a| a.is_active && args.platform.is_none_or(|p| a.platform == p))
@@ -136,26 +136,26 @@ async fn check(common: &CommonOpts, store: Store, args: &AccountsCheckArgs) -> a
         }
         return Ok(if low_budgets > 0 { EXIT_FAILURE } else { 0 });
     }
-    let results: Vec<(Account, AccountTestResult)> =
-        futures::stream::iter(accounts)
-            .map(|account| {
-                let admin = &admin;
-                async move {
-                    let result = admin.test_account(&account.id).await.unwrap_or_else(|e| {
-                        AccountTestResult {
-                            ok: false,
-                            latency_ms: 0,
-                            http_status: None,
-                            model: String::new(),
-                            error: Some(e.to_string()),
-                        }
+    let results: Vec<(Account, AccountTestResult)> = futures::stream::iter(accounts)
+        .map(|account| {
+            let admin = &admin;
+            async move {
+                let result = admin
+                    .test_account(&app::port::Actor::cli(), &account.id)
+                    .await
+                    .unwrap_or_else(|e| AccountTestResult {
+                        ok: false,
+                        latency_ms: 0,
+                        http_status: None,
+                        model: String::new(),
+                        error: Some(e.to_string()),
                     });
-                    (account, result)
-                }
-            })
-            .buffered(args.parallel as usize)
-            .collect()
-            .await;
+                (account, result)
+            }
+        })
+        .buffered(args.parallel as usize)
+        .collect()
+        .await;
 
     let failed = results.iter().filter(|(_, r)| !r.ok).count();
     let mut out = table(&results);

@@ -264,7 +264,10 @@ async fn create(admin: &AdminService, args: KeysCreateArgs) -> i32 {
         },
         None => None,
     };
-    let created = match admin.batch_create_keys(batch_request(args, names)).await {
+    let created = match admin
+        .batch_create_keys(&app::port::Actor::cli(), batch_request(args, names))
+        .await
+    {
         Ok(created) => created,
         Err(e) => return report(&e),
     };

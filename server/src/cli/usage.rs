@@ -165,7 +165,7 @@ fn write_out(text: &str) -> std::io::Result<()> {
     stdout.flush()
 }
 
-const COLUMNS: [&str; 24] = [
+const COLUMNS: [&str; 25] = [
     "id",
     "time",
     "request_id",
@@ -190,6 +190,7 @@ const COLUMNS: [&str; 24] = [
     "ttft_ms",
     "stream",
     "client_disconnected",
+    "usage_estimated",
 ];
 
 /// One exported event; field order and names match [`COLUMNS`].
@@ -221,6 +222,7 @@ struct Row<'a> {
     ttft_ms: Option<i64>,
     stream: bool,
     client_disconnected: bool,
+    usage_estimated: bool,
 }
 
 /// Micro-USD as an exact decimal (`-0.000125`), never through a float.
@@ -263,6 +265,7 @@ impl<'a> Row<'a> {
             ttft_ms: e.ttft_ms,
             stream: e.stream,
             client_disconnected: e.client_disconnected,
+            usage_estimated: e.usage_estimated,
         }
     }
 
@@ -292,6 +295,7 @@ impl<'a> Row<'a> {
             self.ttft_ms.map(|t| t.to_string()).unwrap_or_default(),
             self.stream.to_string(),
             self.client_disconnected.to_string(),
+            self.usage_estimated.to_string(),
         ];
         let mut line = fields.join(",");
         line.push('\n');

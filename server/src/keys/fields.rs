@@ -203,7 +203,7 @@ mod tests {
     #[test]
     fn field_lists_match_what_the_types_serialize() {
         let settings = struct_fields::<KeySettings>();
-        assert_eq!(settings.len(), 23);
+        assert_eq!(settings.len(), 28);
         assert_eq!(
             sorted(settings),
             keys_of(serde_json::to_value(KeySettings::default()).unwrap())

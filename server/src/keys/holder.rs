@@ -88,7 +88,16 @@ pub async fn recent_usage(
             model: r.label,
         })
         .collect();
-    Ok(KeyUsage { days, models })
+    let start = first
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(tz).earliest())
+        .map_or(0, |t| t.timestamp_millis());
+    let estimated_requests = count(store.key_estimated_requests(key_id, start).await?);
+    Ok(KeyUsage {
+        days,
+        models,
+        estimated_requests,
+    })
 }
 
 /// The key holder's view of the key they present.

@@ -10,6 +10,7 @@ pub mod lifecycle;
 pub mod names;
 pub mod patch;
 pub mod presets;
+pub mod restrictions;
 pub mod validate;
 
 use crate::crypto::{random_token, token_hash};

@@ -34,6 +34,17 @@ pub fn settings_of(c: &KeyConfig) -> KeySettings {
         openai_account_id: Some(c.openai_account_id.clone()),
         gemini_account_id: Some(c.gemini_account_id.clone()),
         allow_pool_fallback: Some(c.allow_pool_fallback),
+        strict_max_tokens: Some(c.strict_max_tokens),
+        allow_server_tools: Some(c.allow_server_tools),
+        allowed_clients: Some(c.restrictions.allowed_clients.clone()),
+        allowed_cidrs: Some(c.restrictions.allowed_cidrs.clone()),
+        model_daily_cost_limits: Some(
+            c.restrictions
+                .model_daily_cost_limits
+                .iter()
+                .map(|(f, m)| (f.clone(), micros_to_usd(*m)))
+                .collect(),
+        ),
         sale_price: Some(micros_to_usd(c.sale_price_micros)),
         currency: Some(c.currency.clone()),
         preset_id: c.preset_id.clone(),
@@ -68,6 +79,11 @@ pub fn apply(mut s: KeySettings, p: &UpdateKey) -> KeySettings {
         openai_account_id,
         gemini_account_id,
         allow_pool_fallback,
+        strict_max_tokens,
+        allow_server_tools,
+        allowed_clients,
+        allowed_cidrs,
+        model_daily_cost_limits,
         sale_price,
         currency
     );

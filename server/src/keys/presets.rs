@@ -66,6 +66,11 @@ pub fn apply(
         openai_account_id: pick!(openai_account_id),
         gemini_account_id: pick!(gemini_account_id),
         allow_pool_fallback: pick!(allow_pool_fallback),
+        strict_max_tokens: pick!(strict_max_tokens),
+        allow_server_tools: pick!(allow_server_tools),
+        allowed_clients: pick!(allowed_clients),
+        allowed_cidrs: pick!(allowed_cidrs),
+        model_daily_cost_limits: pick!(model_daily_cost_limits),
         sale_price: pick!(sale_price),
         currency: pick!(currency),
         preset_id: Some(preset_id.to_owned()),
@@ -90,6 +95,9 @@ pub fn take_limits(key: &mut KeyConfig, preset: &KeyConfig) {
     key.openai_account_id = preset.openai_account_id.clone();
     key.gemini_account_id = preset.gemini_account_id.clone();
     key.allow_pool_fallback = preset.allow_pool_fallback;
+    key.strict_max_tokens = preset.strict_max_tokens;
+    key.allow_server_tools = preset.allow_server_tools;
+    key.restrictions = preset.restrictions.clone();
     key.preset_id = preset.preset_id.clone();
 }
 

@@ -4,6 +4,7 @@
 use app::error::AdminError;
 use app::types::{usd_to_micros, KeySettings, When};
 
+use crate::keys::restrictions::{self, Restrictions};
 use crate::storage::keys::KeyConfig;
 
 pub const MAX_NAME_CHARS: usize = 200;
@@ -98,6 +99,60 @@ fn money(f: &Fields, field: &str, usd: Option<f64>) -> Result<i64, AdminError> {
         return Err(f.err(field, "must be 0 or more"));
     }
     usd_to_micros(usd).ok_or_else(|| f.err(field, "is too large"))
+}
+
+/// `allowedClients`, `allowedCidrs` and `modelDailyCostLimits`.
+fn restrictions(f: &Fields, s: &KeySettings) -> Result<Restrictions, AdminError> {
+    let allowed_clients = clean_list(f, "allowedClients", s.allowed_clients.as_deref(), 8, 32)?;
+    if let Some(bad) = allowed_clients
+        .iter()
+        .find(|c| !restrictions::CLIENTS.contains(&c.as_str()))
+    {
+        return Err(f.err(
+            "allowedClients",
+            format!("unknown client '{bad}' (use claude_code, codex_cli or gemini_cli)"),
+        ));
+    }
+    let mut allowed_cidrs = Vec::new();
+    for entry in clean_list(
+        f,
+        "allowedCidrs",
+        s.allowed_cidrs.as_deref(),
+        restrictions::MAX_CIDRS,
+        64,
+    )? {
+        let net = restrictions::parse_cidr(&entry).map_err(|e| f.err("allowedCidrs", e))?;
+        let net = net.to_string();
+        if !allowed_cidrs.contains(&net) {
+            allowed_cidrs.push(net);
+        }
+    }
+    let limits = s.model_daily_cost_limits.clone().unwrap_or_default();
+    if limits.len() > restrictions::MAX_FAMILIES {
+        return Err(f.err(
+            "modelDailyCostLimits",
+            format!("must have at most {} families", restrictions::MAX_FAMILIES),
+        ));
+    }
+    let mut model_daily_cost_limits = std::collections::BTreeMap::new();
+    for (family, usd) in limits {
+        let family = family.trim().to_ascii_lowercase();
+        if !restrictions::valid_family(&family) {
+            return Err(f.err(
+                "modelDailyCostLimits",
+                format!("'{family}' is not a model family: use a part of model names such as opus, sonnet, gpt-5 or flash (letters, digits, '.', '-', '_')"),
+            ));
+        }
+        let micros = money(f, "modelDailyCostLimits", Some(usd))?;
+        if micros > 0 {
+            model_daily_cost_limits.insert(family, micros);
+        }
+    }
+    Ok(Restrictions {
+        allowed_clients,
+        allowed_cidrs,
+        model_daily_cost_limits,
+    })
 }
 
 /// Trims, drops duplicates (keeping the first), and checks each entry.
@@ -267,6 +322,7 @@ pub fn key_settings_in(
     let openai_account_id = binding(&f, "openaiAccountId", s.openai_account_id.as_deref())?;
     let gemini_account_id = binding(&f, "geminiAccountId", s.gemini_account_id.as_deref())?;
 
+    let restrictions = restrictions(&f, s)?;
     let sale_price_micros = money(&f, "salePrice", s.sale_price)?;
     let currency = s.currency.as_deref().unwrap_or("USD").trim().to_owned();
     if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -304,6 +360,9 @@ pub fn key_settings_in(
         openai_account_id,
         gemini_account_id,
         allow_pool_fallback: s.allow_pool_fallback.unwrap_or(false),
+        strict_max_tokens: s.strict_max_tokens.unwrap_or(false),
+        allow_server_tools: s.allow_server_tools.unwrap_or(true),
+        restrictions,
         sale_price_micros,
         currency,
         preset_id,

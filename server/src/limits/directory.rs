@@ -1,23 +1,28 @@
 //! The relay's view of API keys: the SHA-256 of a presented key → its limits, loaded from the
 //! database on first sight and kept in memory afterwards, so steady-state authentication never
-//! touches the database. Admin edits call [`KeyDirectory::reload`]; unknown keys are remembered
-//! briefly so a stream of bad keys cannot hammer the database.
+//! touches the database. Admin edits call [`KeyDirectory::reload`]. A presented string that
+//! does not have the shape of a key (Tollgate's `tg_` + 43 characters, or an imported CRS
+//! `cr_` + 64 hex digits) is refused without a lookup; unknown keys of the right shape are
+//! remembered briefly in a bounded LRU ([`NegativeCache`]) so a stream of bad keys cannot
+//! hammer the database (the relay's gate also limits them per client address).
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use app::types::Platform;
 use arc_swap::ArcSwap;
 use chrono::{Datelike, TimeZone};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use tokio_util::task::TaskTracker;
 
 use super::legacy::LegacySalts;
 use super::slots::QueuePolicy;
 use super::{Binding, KeyLimits, LimitState, Refusal};
+use crate::auth::negative_cache::NegativeCache;
 use crate::crypto::{token_hash, Cipher};
 use crate::keys::legacy::is_crs_key;
+use crate::keys::looks_like_key;
 use crate::storage::key_limits::KeyLimitsRow;
 use crate::storage::{now_ms, Store};
 
@@ -31,7 +36,7 @@ pub struct KeyDirectory {
     tasks: TaskTracker,
     by_hash: RwLock<HashMap<String, Arc<ArcSwap<KeyLimits>>>>,
     hash_of: RwLock<HashMap<Arc<str>, String>>,
-    negative: Mutex<HashMap<String, Instant>>,
+    negative: NegativeCache,
     legacy: LegacySalts,
 }
 
@@ -51,7 +56,7 @@ pub fn day_and_next_midnight(now_ms: i64, tz: chrono_tz::Tz) -> (i32, i64) {
 }
 
 /// The start of the local day containing `now_ms`, in epoch ms.
-fn day_start(now_ms: i64, tz: chrono_tz::Tz) -> i64 {
+pub fn day_start(now_ms: i64, tz: chrono_tz::Tz) -> i64 {
     let (_, next) = day_and_next_midnight(now_ms, tz);
     // Days are 24 h except across DST changes; good enough for a daily budget's start.
     next - 86_400_000
@@ -90,7 +95,17 @@ pub fn limits_from_row(row: &KeyLimitsRow) -> KeyLimits {
         openai: Binding::parse(&row.openai_account_id),
         gemini: Binding::parse(&row.gemini_account_id),
         allow_pool_fallback: row.allow_pool_fallback,
+        strict_max_tokens: row.strict_max_tokens,
+        allow_server_tools: row.allow_server_tools,
         preset_id: row.preset_id.clone(),
+        gate: Arc::new(crate::keys::restrictions::Gate::from_stored(
+            &crate::keys::restrictions::Restrictions::parse(&row.restrictions).unwrap_or_else(
+                |e| {
+                    tracing::error!(key = %row.id, error = %e, "unreadable key restrictions");
+                    Default::default()
+                },
+            ),
+        )),
     }
 }
 
@@ -109,9 +124,14 @@ impl KeyDirectory {
             tasks,
             by_hash: Default::default(),
             hash_of: Default::default(),
-            negative: Default::default(),
+            negative: NegativeCache::new(NEGATIVE_MAX, NEGATIVE_TTL, crate::clock::system()),
             legacy: LegacySalts::new(cipher),
         }
+    }
+
+    /// Unknown keys remembered now (at most the cache's capacity).
+    pub fn unknown_remembered(&self) -> usize {
+        self.negative.len()
     }
 
     pub fn time_zone(&self) -> chrono_tz::Tz {
@@ -127,6 +147,9 @@ impl KeyDirectory {
     pub async fn authenticate(&self, presented: &str) -> Result<Arc<KeyLimits>, Refusal> {
         if presented.is_empty() {
             return Err(Refusal::MissingKey);
+        }
+        if !looks_like_key(presented) && !is_crs_key(presented) {
+            return Err(Refusal::UnknownKey);
         }
         let slot = self.resolve(presented).await?;
         let mut key = slot.load_full();
@@ -185,7 +208,7 @@ impl KeyDirectory {
     /// presented before they were imported are no longer remembered as unknown.
     pub fn imported(&self) {
         self.legacy.forget();
-        self.negative.lock().clear();
+        self.negative.clear();
     }
 
     async fn slot(&self, hash: &str) -> Result<Arc<ArcSwap<KeyLimits>>, Refusal> {
@@ -198,23 +221,13 @@ impl KeyDirectory {
     }
 
     async fn load(&self, hash: &str) -> Result<Arc<ArcSwap<KeyLimits>>, Refusal> {
-        {
-            let negative = self.negative.lock();
-            if negative
-                .get(hash)
-                .is_some_and(|t| t.elapsed() < NEGATIVE_TTL)
-            {
-                return Err(Refusal::UnknownKey);
-            }
+        if self.negative.contains(hash) {
+            return Err(Refusal::UnknownKey);
         }
         let row = match self.store.key_limits_by_hash(hash).await {
             Ok(Some(row)) => row,
             Ok(None) => {
-                let mut negative = self.negative.lock();
-                if negative.len() >= NEGATIVE_MAX {
-                    negative.retain(|_, t| t.elapsed() < NEGATIVE_TTL);
-                }
-                negative.insert(hash.to_owned(), Instant::now());
+                self.negative.insert(hash);
                 return Err(Refusal::UnknownKey);
             }
             Err(e) => {

@@ -91,6 +91,7 @@ impl LimitState for MemoryLimits {
         &self,
         key: &KeyLimits,
         estimate: i64,
+        floor: i64,
         day: i32,
         next_midnight: i64,
     ) -> Result<Reservation, Refusal> {
@@ -106,6 +107,13 @@ impl LimitState for MemoryLimits {
                     spent: q.spent,
                 });
             }
+            if floor > remaining {
+                return Err(Refusal::InputOverBudget {
+                    estimate: floor,
+                    remaining,
+                    daily: false,
+                });
+            }
             amount = amount.min(remaining);
         }
         if key.daily_cost_limit > 0 {
@@ -115,6 +123,13 @@ impl LimitState for MemoryLimits {
                     limit: key.daily_cost_limit,
                     spent: q.day_spent,
                     resets_at: next_midnight,
+                });
+            }
+            if floor > remaining {
+                return Err(Refusal::InputOverBudget {
+                    estimate: floor,
+                    remaining,
+                    daily: true,
                 });
             }
             amount = amount.min(remaining);
@@ -140,9 +155,9 @@ impl LimitState for MemoryLimits {
         }
     }
 
-    fn rate_admit(&self, key: &KeyLimits, now: Instant) -> Result<(), Refusal> {
+    fn rate_admit(&self, key: &KeyLimits, now: Instant) -> Result<Option<Instant>, Refusal> {
         let Some(window) = key.rate_window else {
-            return Ok(());
+            return Ok(None);
         };
         let state = self.state(&key.id);
         let mut w = state.window.lock();
@@ -155,8 +170,8 @@ impl LimitState for MemoryLimits {
             })
     }
 
-    fn rate_undo(&self, key_id: &str) {
-        self.state(key_id).window.lock().undo_admit();
+    fn rate_undo(&self, key_id: &str, at: Instant) {
+        self.state(key_id).window.lock().undo_admit(at);
     }
 
     fn rate_add_cost(&self, key_id: &str, now: Instant, cost: i64) {
@@ -175,6 +190,56 @@ impl LimitState for MemoryLimits {
 
     fn slots(&self, key_id: &str) -> Arc<SlotQueue> {
         self.state(key_id).slots.clone()
+    }
+
+    fn precheck(
+        &self,
+        key: &KeyLimits,
+        day: i32,
+        next_midnight: i64,
+        now: Instant,
+    ) -> Result<(), Refusal> {
+        let Some(state) = self.keys.read().get(&*key.id).cloned() else {
+            return Ok(());
+        };
+        {
+            let q = state.quota.lock();
+            if key.quota_limit > 0 && key.quota_limit - q.spent - q.reserved <= 0 {
+                return Err(Refusal::QuotaExhausted {
+                    limit: key.quota_limit,
+                    spent: q.spent,
+                });
+            }
+            if key.daily_cost_limit > 0
+                && q.day == day
+                && key.daily_cost_limit - q.day_spent - q.day_reserved <= 0
+            {
+                return Err(Refusal::DailyLimit {
+                    limit: key.daily_cost_limit,
+                    spent: q.day_spent,
+                    resets_at: next_midnight,
+                });
+            }
+        }
+        if let Some(window) = key.rate_window {
+            state
+                .window
+                .lock()
+                .check(now, window, key.rate_requests, key.rate_cost)
+                .map_err(|full| Refusal::RateLimited {
+                    retry_after: full.retry_after,
+                    by_cost: full.by_cost,
+                    limit: key.rate_requests,
+                    window,
+                })?;
+        }
+        state
+            .slots
+            .precheck(key.concurrency_limit, key.queue)
+            .map_err(|reason| Refusal::Concurrency {
+                limit: key.concurrency_limit,
+                reason,
+            })
     }
 
     fn usage(&self, key_id: &str) -> LiveUsage {
@@ -229,7 +294,10 @@ pub(crate) mod tests {
             openai: Binding::Pool,
             gemini: Binding::Pool,
             allow_pool_fallback: false,
+            strict_max_tokens: false,
+            allow_server_tools: true,
             preset_id: None,
+            gate: Default::default(),
         }
     }
 

@@ -7,6 +7,8 @@
 //! request holds an [`Admitted`] guard: its reservation and its slot are released on every path
 //! (settled, refused later, failed, dropped by a client disconnect, or unwound by a panic).
 
+pub mod budget;
+pub mod counting;
 pub mod directory;
 pub mod legacy;
 pub mod memory;
@@ -70,6 +72,12 @@ pub struct KeyLimits {
     pub gemini: Binding,
     pub allow_pool_fallback: bool,
     pub preset_id: Option<String>,
+    /// Lower each request's output ceiling to what the remaining quota can pay for.
+    pub strict_max_tokens: bool,
+    /// Server-side tools (web search, code execution, grounding) may be used.
+    pub allow_server_tools: bool,
+    /// Allowed clients and addresses, daily caps per model family.
+    pub gate: Arc<crate::keys::restrictions::Gate>,
 }
 
 impl KeyLimits {
@@ -118,9 +126,31 @@ pub enum Refusal {
     ModelNotAllowed {
         model: String,
     },
+    /// `allowedClients`: the client was recognised as `seen` (or as none of them).
+    ClientNotAllowed {
+        seen: Option<&'static str>,
+        allowed: Vec<&'static str>,
+    },
+    /// `allowedCidrs`.
+    AddressNotAllowed {
+        ip: std::net::IpAddr,
+    },
+    /// `modelDailyCostLimits`: the family's cap for today is spent.
+    FamilyDailyLimit {
+        family: String,
+        limit: i64,
+        spent: i64,
+        resets_at: i64,
+    },
     QuotaExhausted {
         limit: i64,
         spent: i64,
+    },
+    /// The request's input alone would cost more than the quota (or today's budget) has left.
+    InputOverBudget {
+        estimate: i64,
+        remaining: i64,
+        daily: bool,
     },
     DailyLimit {
         limit: i64,
@@ -172,23 +202,37 @@ pub trait LimitState: Send + Sync + 'static {
     /// Adds spend counted elsewhere (an import) to a key already seeded; an unseeded key reads
     /// it from the database at its first sight.
     fn add_spent(&self, key_id: &str, delta: i64);
-    /// Reserves up to `estimate` against the quota and the daily limit; refuses only when
-    /// nothing remains.
+    /// Reserves up to `estimate` against the quota and the daily limit; refuses when nothing
+    /// remains, or when less than `floor` (the cost of the request's input alone) remains.
     fn reserve(
         &self,
         key: &KeyLimits,
         estimate: i64,
+        floor: i64,
         day: i32,
         next_midnight: i64,
     ) -> Result<Reservation, Refusal>;
     /// Replaces a reservation with the actual cost. Called exactly once per reservation.
     fn settle(&self, key_id: &str, reservation: Reservation, actual: i64) -> Settled;
-    fn rate_admit(&self, key: &KeyLimits, now: Instant) -> Result<(), Refusal>;
-    fn rate_undo(&self, key_id: &str);
+    /// Admits a request to the key's rate window; the time recorded for it, if one was (only
+    /// when requests are limited).
+    fn rate_admit(&self, key: &KeyLimits, now: Instant) -> Result<Option<Instant>, Refusal>;
+    /// Takes back the admission recorded at `at`.
+    fn rate_undo(&self, key_id: &str, at: Instant);
     fn rate_add_cost(&self, key_id: &str, now: Instant, cost: i64);
     /// Requests left in the rate window and the time until the oldest ages out.
     fn rate_remaining(&self, key: &KeyLimits, now: Instant) -> Option<(u32, Duration)>;
     fn slots(&self, key_id: &str) -> Arc<SlotQueue>;
+    /// Whether checks 3–5 would refuse the key right now whatever its request says (quota or
+    /// daily limit used up, rate window full, concurrency busy or queue full). Records nothing:
+    /// it lets the relay refuse before reading a body; admission decides for real.
+    fn precheck(
+        &self,
+        key: &KeyLimits,
+        day: i32,
+        next_midnight: i64,
+        now: Instant,
+    ) -> Result<(), Refusal>;
     fn usage(&self, key_id: &str) -> LiveUsage;
     /// Total reserved and total slots held over all keys (leak checks, metrics).
     fn totals(&self) -> (i64, u32);
@@ -209,28 +253,44 @@ impl Admission {
         day: i32,
         next_midnight: i64,
     ) -> Result<Admitted, Refusal> {
-        let reservation = self.state.reserve(key, estimate, day, next_midnight)?;
+        self.admit_within(key, estimate, 0, day, next_midnight)
+            .await
+    }
+
+    /// [`Admission::admit`] refusing a request whose input alone (`floor`) the key's quota
+    /// or today's budget cannot pay.
+    pub async fn admit_within(
+        &self,
+        key: &Arc<KeyLimits>,
+        estimate: i64,
+        floor: i64,
+        day: i32,
+        next_midnight: i64,
+    ) -> Result<Admitted, Refusal> {
+        let reservation = self
+            .state
+            .reserve(key, estimate, floor, day, next_midnight)?;
         let mut admitted = Admitted {
             state: self.state.clone(),
             key: key.clone(),
             reservation: Some(reservation),
             slot: None,
-            rate_recorded: false,
+            rate_at: None,
         };
         if key.rate_window.is_some() {
-            self.state.rate_admit(key, Instant::now())?;
-            admitted.rate_recorded = true;
+            admitted.rate_at = self.state.rate_admit(key, Instant::now())?;
         }
         let slots = self.state.slots(&key.id);
         let queue = key.queue;
         match slots.acquire(key.concurrency_limit, queue).await {
-            Ok(slot) => admitted.slot = Some(slot),
+            Ok(slot) => {
+                admitted.slot = Some(slot);
+                // Served: it counts against the window for good.
+                admitted.rate_at = None;
+            }
             Err(reason) => {
-                // A refused request does not count against the rate window.
-                if admitted.rate_recorded {
-                    self.state.rate_undo(&key.id);
-                    admitted.rate_recorded = false;
-                }
+                // A refused request does not count against the rate window: dropping
+                // `admitted` takes back its own entry (as when the client leaves the queue).
                 return Err(Refusal::Concurrency {
                     limit: key.concurrency_limit,
                     reason,
@@ -248,7 +308,8 @@ pub struct Admitted {
     key: Arc<KeyLimits>,
     reservation: Option<Reservation>,
     slot: Option<SlotGuard>,
-    rate_recorded: bool,
+    /// The rate-window entry of a request not yet given a slot, taken back if it never is.
+    rate_at: Option<Instant>,
 }
 
 impl Admitted {
@@ -289,6 +350,9 @@ impl Admitted {
 
 impl Drop for Admitted {
     fn drop(&mut self) {
+        if let Some(at) = self.rate_at.take() {
+            self.state.rate_undo(&self.key.id, at);
+        }
         self.settle_inner(0);
     }
 }

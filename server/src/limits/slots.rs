@@ -74,6 +74,21 @@ impl SlotQueue {
         self.inner.lock().waiters.len()
     }
 
+    /// Whether an acquire under `limit` and `queue` would be refused at once (nothing is taken:
+    /// a check before the request's body is read).
+    pub fn precheck(&self, limit: u32, queue: Option<QueuePolicy>) -> Result<(), SlotRefusal> {
+        let inner = self.inner.lock();
+        let room = limit == 0 || inner.in_use < limit;
+        if room && inner.waiters.is_empty() {
+            return Ok(());
+        }
+        match queue {
+            None => Err(SlotRefusal::Busy),
+            Some(p) if inner.waiters.len() >= p.max_waiters as usize => Err(SlotRefusal::QueueFull),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// Takes a slot (`limit` 0 = unlimited, still counted), waiting in FIFO order per `queue`.
     pub async fn acquire(
         self: &Arc<Self>,

@@ -37,9 +37,8 @@ impl RateWindow {
         }
     }
 
-    /// Admits one request if both the request count and the cost are under their limits
-    /// (0 = unlimited), recording it.
-    pub fn admit(
+    /// Whether one more request would be admitted now (nothing is recorded).
+    pub fn check(
         &mut self,
         now: Instant,
         window: Duration,
@@ -70,13 +69,38 @@ impl RateWindow {
                 by_cost: true,
             });
         }
-        self.requests.push_back(now);
         Ok(())
     }
 
-    /// Takes back the newest admission (the request was refused by a later check).
-    pub fn undo_admit(&mut self) {
-        self.requests.pop_back();
+    /// Admits one request if both the request count and the cost are under their limits
+    /// (0 = unlimited). Its time is recorded only when requests are counted (`max_requests` >
+    /// 0): the returned time, for [`RateWindow::undo_admit`].
+    pub fn admit(
+        &mut self,
+        now: Instant,
+        window: Duration,
+        max_requests: u32,
+        max_cost: i64,
+    ) -> Result<Option<Instant>, WindowFull> {
+        self.check(now, window, max_requests, max_cost)?;
+        if max_requests == 0 {
+            return Ok(None);
+        }
+        self.requests.push_back(now);
+        Ok(Some(now))
+    }
+
+    /// Takes back the admission recorded at `at` (the request was refused by a later check or
+    /// left the queue), not whichever came last: the newest may be another request's.
+    pub fn undo_admit(&mut self, at: Instant) {
+        if let Some(pos) = self.requests.iter().rposition(|t| *t == at) {
+            self.requests.remove(pos);
+        }
+    }
+
+    /// Request times held (tests: none are kept when requests are not limited).
+    pub fn recorded(&self) -> usize {
+        self.requests.len()
     }
 
     pub fn add_cost(&mut self, now: Instant, cost: i64) {
@@ -140,6 +164,24 @@ mod tests {
             .unwrap_err();
         assert!(full.by_cost);
         assert_eq!(full.retry_after, Duration::from_secs(50));
-        w.undo_admit();
+        assert_eq!(w.recorded(), 0, "no request times without a request limit");
+    }
+
+    #[test]
+    fn undo_takes_back_the_callers_own_admission() {
+        let mut w = RateWindow::default();
+        let t0 = Instant::now();
+        let win = Duration::from_secs(60);
+        let first = w.admit(t0, win, 2, 0).unwrap().unwrap();
+        let second = w.admit(t0 + Duration::from_secs(30), win, 2, 0).unwrap();
+        assert!(second.is_some());
+        // The first (older) request times out in the queue: its own entry goes.
+        w.undo_admit(first);
+        assert_eq!(w.recorded(), 1);
+        // The window now frees up when the second request ages out, not the first.
+        let full = w
+            .admit(t0 + Duration::from_secs(31), win, 1, 0)
+            .unwrap_err();
+        assert_eq!(full.retry_after, Duration::from_secs(59));
     }
 }

@@ -24,6 +24,9 @@ pub struct Behavior {
     /// whatever the client accepts, like a misbehaving compatible upstream. Streams are
     /// compressed incrementally and flushed per event.
     pub compress: Option<String>,
+    /// Answer without any usage, like an OpenAI-compatible upstream that ignores
+    /// `stream_options` or a Gemini answer filtered by `fields=` (OpenAI Chat and Gemini).
+    pub omit_usage: bool,
 }
 
 impl Default for Behavior {
@@ -36,6 +39,7 @@ impl Default for Behavior {
             fault: None,
             fault_times: None,
             compress: None,
+            omit_usage: false,
         }
     }
 }
@@ -51,7 +55,7 @@ impl Behavior {
                 ));
             }
         }
-        if let Some(Fault::Status { status, .. }) = self.fault {
+        if let Some(Fault::Status { status, .. } | Fault::Refused { status }) = self.fault {
             if !(400..=599).contains(&status) {
                 return Err(format!("fault status {status} is not an HTTP error status"));
             }
@@ -99,7 +103,11 @@ impl MockUsage {
 
 /// A failure to inject. JSON: `{"type":"status","status":429,"retryAfterSecs":5}`,
 /// `{"type":"resetMidStream","afterChunks":2}`, `{"type":"stall","afterChunks":1}`,
-/// `{"type":"stallBeforeHeaders"}`.
+/// `{"type":"stallBeforeHeaders"}`, `{"type":"refused","status":403}`.
+///
+/// A request can also carry its own fault, whatever its credential's behaviour says: a
+/// top-level `"mockFault"` member of its JSON body (the relay forwards bodies as they are), so
+/// one test can mix faults request by request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     tag = "type",
@@ -120,6 +128,10 @@ pub enum Fault {
     Stall { after_chunks: usize },
     /// Accept the request and never answer.
     StallBeforeHeaders,
+    /// Answer with this error status in a shape that names the request as the cause, as real
+    /// upstreams refuse a model the caller may not use: Anthropic `invalid_request_error`,
+    /// OpenAI `model_not_found`, Gemini `NOT_FOUND`.
+    Refused { status: u16 },
 }
 
 /// The content-encodings the mock can force onto a response.

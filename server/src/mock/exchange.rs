@@ -132,7 +132,10 @@ impl Exchange {
             body,
         });
         let credential = platform.credential(&captured.headers, captured.uri.query());
-        let plan = state.registry.admit(credential, &captured);
+        let mut plan = state.registry.admit(credential, &captured);
+        if let Some(fault) = fault_in_body(&captured.body) {
+            plan.fault = Some(fault);
+        }
         if credential.is_none() {
             let message = match platform {
                 Platform::Anthropic => "x-api-key header is required",
@@ -159,6 +162,10 @@ impl Exchange {
                     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 let message = format!("mock upstream injected a {} error", status.as_u16());
                 return Err(platform.error(status, &message, retry_after_secs, serial));
+            }
+            Some(Fault::Refused { status }) => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+                return Err(refused(platform, status));
             }
             _ => {}
         }
@@ -285,6 +292,37 @@ fn immediate(bytes: Bytes) -> Piece {
         bytes,
         delay: Duration::ZERO,
     }
+}
+
+/// A fault the request itself asks for: a top-level `"mockFault"` member of its JSON body.
+fn fault_in_body(body: &[u8]) -> Option<Fault> {
+    memchr::memmem::find(body, b"\"mockFault\"")?;
+    #[derive(serde::Deserialize)]
+    struct Carrier {
+        #[serde(rename = "mockFault")]
+        mock_fault: Fault,
+    }
+    serde_json::from_slice::<Carrier>(body)
+        .ok()
+        .map(|c| c.mock_fault)
+}
+
+/// An error that names the request as its cause, in the platform's shape.
+fn refused(platform: Platform, status: StatusCode) -> Response {
+    let message = "the model is not available to this request (mock refusal)";
+    let body = match platform {
+        Platform::Anthropic => serde_json::json!({
+            "type": "error",
+            "error": { "type": "invalid_request_error", "message": message },
+        }),
+        Platform::OpenAi => serde_json::json!({
+            "error": { "message": message, "type": "invalid_request_error", "param": null, "code": "model_not_found" },
+        }),
+        Platform::Gemini => serde_json::json!({
+            "error": { "code": status.as_u16(), "message": message, "status": "NOT_FOUND" },
+        }),
+    };
+    json_response(status, to_json(&body))
 }
 
 /// The first half of a document, for faults that cut a non-stream answer short.

@@ -86,7 +86,8 @@ impl UsageMetadata {
 #[serde(rename_all = "camelCase")]
 struct GenerateResponse<'a> {
     candidates: [Candidate<'a>; 1],
-    usage_metadata: UsageMetadata,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage_metadata: Option<UsageMetadata>,
     model_version: &'a str,
     response_id: &'a str,
 }
@@ -158,7 +159,7 @@ fn generate(exchange: Exchange, model: &str, mode: Mode) -> Response {
                 finish_reason: last.then_some("STOP"),
                 index: 0,
             }],
-            usage_metadata: UsageMetadata::new(usage, candidates),
+            usage_metadata: (!behavior.omit_usage).then(|| UsageMetadata::new(usage, candidates)),
             model_version: model,
             response_id: &response_id,
         })

@@ -139,7 +139,8 @@ struct Completion<'a> {
     created: u64,
     model: &'a str,
     choices: [Choice<'a>; 1],
-    usage: Usage,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<Usage>,
     service_tier: &'static str,
     system_fingerprint: &'static str,
 }
@@ -262,7 +263,7 @@ async fn answer_chat(state: &MockState, deployment: Option<String>, request: Req
                 logprobs: None,
                 finish_reason,
             }],
-            usage: Usage::new(&behavior.usage),
+            usage: (!behavior.omit_usage).then(|| Usage::new(&behavior.usage)),
             service_tier: "default",
             system_fingerprint: "fp_mock",
         };
@@ -342,7 +343,7 @@ async fn answer_chat(state: &MockState, deployment: Option<String>, request: Req
             script.tail.push(chunk(ChunkDelta::default(), Some("stop")));
         }
     }
-    if ask.include_usage {
+    if ask.include_usage && !behavior.omit_usage {
         let usage_chunk = Chunk {
             id: &id,
             object: "chat.completion.chunk",

@@ -13,6 +13,7 @@ use std::time::Instant;
 use app::types::Platform;
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -20,8 +21,9 @@ use serde_json::Value;
 
 use super::claude::{ClaudeAdapter, DEFAULT_ANTHROPIC_VERSION};
 use super::error::{Protocol, RelayError};
-use super::forward::{read_body, relay_call, Adapter, BodyTransform, Call};
+use super::forward::{read_key_body, relay_call, Adapter, BodyTransform, Call};
 use super::openai::with_model;
+use super::request_cost::{OutputField, RequestShape};
 use super::usage_parse::{LineSplitter, UsageParser};
 use super::Relay;
 use crate::limits::KeyLimits;
@@ -189,7 +191,7 @@ impl BodyTransform for WholeToChat {
 
 /// The session of a translated request: Claude Code style `metadata.user_id`, else the
 /// system prompt and first user turn (as on `/v1/messages`).
-fn session_of(messages_request: &Value) -> Option<u64> {
+pub(crate) fn session_of(messages_request: &Value) -> Option<u64> {
     let explicit = messages_request
         .pointer("/metadata/user_id")
         .and_then(Value::as_str)
@@ -247,6 +249,9 @@ pub async fn relay_translated(
                 .into_response(Protocol::OpenAi)
         }
     };
+    let tools = messages_request
+        .get("tools")
+        .and_then(|t| serde_json::value::to_raw_value(t).ok());
     let call = Call {
         path_and_query: "/v1/messages".into(),
         model: model.clone(),
@@ -256,6 +261,11 @@ pub async fn relay_translated(
         billable: true,
         headers: HeaderMap::new(),
         body: upstream_body,
+        shape: RequestShape {
+            answers: 1,
+            tools: super::server_tools::anthropic_declared(tools.as_deref()),
+            output_field: OutputField::Claude,
+        },
     };
     let adapter = ChatToClaude {
         requested_model: model,
@@ -308,21 +318,19 @@ async fn to_openai_error(res: Response) -> Response {
 pub async fn chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let key = match relay
-        .keys
-        .authenticate(super::presented_key(&parts.headers, Protocol::OpenAi))
-        .await
-    {
-        Ok(k) => k,
-        Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
-    };
-    let bytes = match read_body(
-        body,
+    let key = match crate::relay::key_gate::admit_key(
+        &relay,
         &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
+        &parts.extensions,
+        super::presented_key(&parts.headers, Protocol::OpenAi),
+        Protocol::OpenAi,
     )
     .await
     {
+        Ok(k) => k,
+        Err(res) => return res,
+    };
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::OpenAi),
     };
@@ -330,8 +338,8 @@ pub async fn chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> 
 }
 
 /// `GET /openai/claude/v1/models`: the Claude models in OpenAI's list shape.
-pub async fn models(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Response {
-    super::openai::model_list(&relay, &headers, Platform::Claude).await
+pub async fn models(State(relay): State<Arc<Relay>>, req: Parts) -> Response {
+    super::openai::model_list(&relay, &req, Platform::Claude).await
 }
 
 #[cfg(test)]

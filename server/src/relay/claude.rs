@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use app::types::Platform;
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -14,7 +15,8 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::error::{Protocol, RelayError};
-use super::forward::{read_body, relay_call, Adapter, Call};
+use super::forward::{read_key_body, relay_call, Adapter, Call};
+use super::request_cost::{OutputField, RequestShape};
 use super::usage_parse::{read_anthropic_json, AnthropicSse, JsonBody, UsageParser};
 use super::Relay;
 use crate::scheduler::health::Outcome;
@@ -153,7 +155,7 @@ struct Metadata<'a> {
 
 /// The fields of a Messages request the relay needs; the rest is passed through untouched.
 #[derive(Deserialize)]
-struct MessagesPeek<'a> {
+pub(super) struct MessagesPeek<'a> {
     #[serde(borrow)]
     model: Option<Cow<'a, str>>,
     max_tokens: Option<u64>,
@@ -165,7 +167,12 @@ struct MessagesPeek<'a> {
     system: Option<&'a RawValue>,
     #[serde(borrow)]
     messages: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tools: Option<&'a RawValue>,
 }
+
+/// Query parameters forwarded to Anthropic: Claude Code's `beta=true`; nothing else.
+const FORWARDED_QUERY: &[&str] = &["beta"];
 
 /// The upstream path for a client path under any of the prefixes we accept.
 fn upstream_path(path: &str, query: Option<&str>) -> String {
@@ -173,7 +180,7 @@ fn upstream_path(path: &str, query: Option<&str>) -> String {
         .strip_prefix("/api")
         .or_else(|| path.strip_prefix("/claude"))
         .unwrap_or(path);
-    match query {
+    match super::guards::allowed_query(query, FORWARDED_QUERY) {
         Some(q) => format!("{tail}?{q}"),
         None => tail.to_owned(),
     }
@@ -210,21 +217,19 @@ fn session_for(peek: &MessagesPeek<'_>, headers: &HeaderMap) -> Option<u64> {
 pub async fn messages(State(relay): State<Arc<Relay>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let key = match relay
-        .keys
-        .authenticate(super::presented_key(&parts.headers, Protocol::Anthropic))
-        .await
-    {
-        Ok(k) => k,
-        Err(r) => return RelayError::from(r).into_response(Protocol::Anthropic),
-    };
-    let bytes = match read_body(
-        body,
+    let key = match crate::relay::key_gate::admit_key(
+        &relay,
         &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
+        &parts.extensions,
+        super::presented_key(&parts.headers, Protocol::Anthropic),
+        Protocol::Anthropic,
     )
     .await
     {
+        Ok(k) => k,
+        Err(res) => return res,
+    };
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::Anthropic).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::Anthropic),
     };
@@ -239,6 +244,10 @@ pub async fn messages(State(relay): State<Arc<Relay>>, req: Request) -> Response
         return RelayError::invalid("model: field required").into_response(Protocol::Anthropic);
     };
     let counting = parts.uri.path().ends_with("/count_tokens");
+    if super::messages_to_openai::goes_to_openai(&relay, &key, model) {
+        return super::messages_to_openai::relay_translated(&relay, key, bytes, counting, started)
+            .await;
+    }
     let price = relay.pricing.load().lookup(model);
     let call = Call {
         path_and_query: upstream_path(parts.uri.path(), parts.uri.query()),
@@ -251,6 +260,15 @@ pub async fn messages(State(relay): State<Arc<Relay>>, req: Request) -> Response
             session_for(&peek, &parts.headers)
         },
         billable: !counting,
+        shape: RequestShape {
+            answers: 1,
+            tools: super::server_tools::anthropic_declared(peek.tools),
+            output_field: if counting {
+                OutputField::None
+            } else {
+                OutputField::Claude
+            },
+        },
         headers: parts.headers,
         body: bytes,
     };
@@ -258,14 +276,19 @@ pub async fn messages(State(relay): State<Arc<Relay>>, req: Request) -> Response
 }
 
 /// `GET /v1/models`: the Claude models the key may use, from the pricing table.
-pub async fn models(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Response {
-    let key = match relay
-        .keys
-        .authenticate(super::presented_key(&headers, Protocol::Anthropic))
-        .await
+pub async fn models(State(relay): State<Arc<Relay>>, req: Parts) -> Response {
+    let headers = &req.headers;
+    let key = match super::key_gate::admit_key(
+        &relay,
+        headers,
+        &req.extensions,
+        super::presented_key(headers, Protocol::Anthropic),
+        Protocol::Anthropic,
+    )
+    .await
     {
         Ok(k) => k,
-        Err(r) => return RelayError::from(r).into_response(Protocol::Anthropic),
+        Err(res) => return res,
     };
     let data: Vec<Value> = relay
         .pricing
@@ -301,6 +324,10 @@ mod tests {
             "/v1/messages?beta=true"
         );
         assert_eq!(upstream_path("/api/v1/messages", None), "/v1/messages");
+        assert_eq!(
+            upstream_path("/v1/messages", Some("beta=true&x=1")),
+            "/v1/messages?beta=true"
+        );
         assert_eq!(
             upstream_path("/claude/v1/messages/count_tokens", None),
             "/v1/messages/count_tokens"

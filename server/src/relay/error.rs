@@ -38,6 +38,9 @@ pub struct RelayError {
     pub message: String,
     pub retry_after: Option<Duration>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The key presented is unknown: the answer is marked so the gate counts a failure
+    /// against the client's address.
+    pub unknown_key: bool,
 }
 
 impl RelayError {
@@ -48,6 +51,7 @@ impl RelayError {
             message: message.into(),
             retry_after: None,
             headers: Vec::new(),
+            unknown_key: false,
         }
     }
 
@@ -89,6 +93,10 @@ impl RelayError {
         }
         for (k, v) in self.headers {
             res.headers_mut().insert(k, v);
+        }
+        if self.unknown_key {
+            res.extensions_mut()
+                .insert(super::gate::UnknownKeyPresented);
         }
         res
     }
@@ -149,6 +157,11 @@ fn usd(micros: i64) -> String {
     format!("${:.2}", micros as f64 / 1_000_000.0)
 }
 
+/// Small amounts (an input estimate, a nearly empty quota) need more than cents.
+fn usd6(micros: i64) -> String {
+    format!("${:.4}", micros as f64 / 1_000_000.0)
+}
+
 fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
@@ -165,7 +178,10 @@ impl From<Refusal> for RelayError {
                 "missing API key: send it as x-api-key or Authorization: Bearer",
             ),
             Refusal::UnknownKey => {
-                RelayError::new(StatusCode::UNAUTHORIZED, Authentication, "invalid API key")
+                let mut e =
+                    RelayError::new(StatusCode::UNAUTHORIZED, Authentication, "invalid API key");
+                e.unknown_key = true;
+                e
             }
             Refusal::Disabled => RelayError::new(
                 StatusCode::UNAUTHORIZED,
@@ -190,6 +206,38 @@ impl From<Refusal> for RelayError {
                 Permission,
                 format!("this API key may not use model {model}"),
             ),
+            Refusal::ClientNotAllowed { seen, allowed } => RelayError::new(
+                StatusCode::FORBIDDEN,
+                Permission,
+                format!(
+                    "this API key may only be used from {} (allowedClients); this client {}",
+                    allowed.join(", "),
+                    match seen {
+                        Some(c) => format!("is {c}"),
+                        None => "is none of them".into(),
+                    }
+                ),
+            ),
+            Refusal::AddressNotAllowed { ip } => RelayError::new(
+                StatusCode::FORBIDDEN,
+                Permission,
+                format!("this API key may not be used from address {ip} (allowedCidrs)"),
+            ),
+            Refusal::FamilyDailyLimit {
+                family,
+                limit,
+                spent,
+                resets_at,
+            } => RelayError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                Billing,
+                format!(
+                    "daily cost limit for {family} models reached (modelDailyCostLimits): limit {}, spent {} today; resets at {}",
+                    usd(limit),
+                    usd(spent),
+                    rfc3339(resets_at)
+                ),
+            ),
             Refusal::QuotaExhausted { limit, spent } => RelayError::new(
                 StatusCode::PAYMENT_REQUIRED,
                 Billing,
@@ -197,6 +245,24 @@ impl From<Refusal> for RelayError {
                     "quota exhausted: limit {}, spent {}",
                     usd(limit),
                     usd(spent)
+                ),
+            ),
+            Refusal::InputOverBudget {
+                estimate,
+                remaining,
+                daily,
+            } => RelayError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                Billing,
+                format!(
+                    "this request's input alone is estimated at {}, more than the {} left {}",
+                    usd6(estimate),
+                    usd6(remaining),
+                    if daily {
+                        "of today's budget"
+                    } else {
+                        "of the quota"
+                    }
                 ),
             ),
             Refusal::DailyLimit {
@@ -258,12 +324,16 @@ impl From<Refusal> for RelayError {
 impl From<NoAccount> for RelayError {
     fn from(n: NoAccount) -> Self {
         match n {
-            NoAccount::Dedicated { account, reason } => RelayError::new(
+            NoAccount::Dedicated {
+                account,
+                reason,
+                retry_after,
+            } => RelayError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorKind::Overloaded,
                 format!("the dedicated account {account} of this key is unavailable: {reason}"),
             )
-            .retry_after(Duration::from_secs(30)),
+            .retry_after(retry_after.unwrap_or(Duration::from_secs(30))),
             NoAccount::GroupMissing { group } => RelayError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorKind::Overloaded,

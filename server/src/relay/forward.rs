@@ -12,13 +12,17 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 
+use super::accounting::Accounting;
+use super::blame::{needs_verdict, verdict};
+pub use super::body::{read_body, read_key_body};
 use super::error::{ErrorKind, Protocol, RelayError};
-use super::meter::{BodyEnd, Finish, MeteredBody};
-use super::usage_parse::{ParsedUsage, UsageParser};
+use super::meter::MeteredBody;
+use super::request_cost::{self, RequestShape};
+use super::usage_parse::UsageParser;
 use super::writer::UsageEvent;
 use super::Relay;
 use crate::limits::{Admitted, Binding, KeyLimits, Refusal};
-use crate::pricing::{cost_micros, worst_case_micros, PriceLookup, PriceSource};
+use crate::pricing::PriceLookup;
 use crate::scheduler::health::Outcome;
 use crate::scheduler::pool::UpstreamAccount;
 use crate::scheduler::Lease;
@@ -55,12 +59,12 @@ pub trait Adapter: Send + Sync {
     fn inspects_client_errors(&self) -> bool {
         false
     }
-    /// For a 401/403: whether the body shows the request itself was refused (e.g. Gemini's
-    /// PERMISSION_DENIED on a file the caller does not own), not the account's credential. Such
-    /// answers go to the client as they are, without failover and without touching the
-    /// account's health.
-    fn request_fault(&self, _status: StatusCode, _body: &[u8]) -> bool {
-        false
+    /// For a 403: whether the body shows the request itself was refused (an unknown or
+    /// forbidden model, a moderation refusal, Gemini's PERMISSION_DENIED on a file the caller
+    /// does not own), not the account's credential. Such answers go to the client as they are,
+    /// without failover and without touching the account's health (see [`super::blame`]).
+    fn request_fault(&self, status: StatusCode, body: &[u8]) -> bool {
+        status == StatusCode::FORBIDDEN && super::blame::forbidden_by_request(self.platform(), body)
     }
     /// A rewrite of the answer body for clients that speak another protocol than the upstream
     /// (OpenAI clients on Claude accounts). `None` passes the body through untouched.
@@ -115,6 +119,8 @@ pub struct Call {
     pub session: Option<u64>,
     /// False for free endpoints (token counting): no reservation, zero cost.
     pub billable: bool,
+    /// Answers, declared server tools and where the output ceiling lives.
+    pub shape: RequestShape,
 }
 
 /// Hop-by-hop and framing headers never forwarded, in either direction.
@@ -150,38 +156,89 @@ pub async fn relay_call(
     relay: &Arc<Relay>,
     adapter: &dyn Adapter,
     key: Arc<KeyLimits>,
-    call: Call,
+    mut call: Call,
     started: Instant,
 ) -> Response {
     let protocol = adapter.protocol();
     let platform = adapter.platform();
+    // A name the usage store could not hold is refused before anything records it.
+    if let Err(e) = super::guards::check_model_name(&call.model) {
+        return e.into_response(protocol);
+    }
     // From here on the request leaves a usage event whatever happens, even if the client goes
     // away while it waits in the queue or for an upstream (the future is then dropped).
     let mut record = Unanswered::new(relay, &key, platform, &call, started);
     let refused = if !key.platform_allowed(platform) {
-        Some(Refusal::PlatformNotAllowed { platform })
+        Some(RelayError::from(Refusal::PlatformNotAllowed { platform }))
     } else if !key.model_allowed(&call.model) {
-        Some(Refusal::ModelNotAllowed {
+        Some(RelayError::from(Refusal::ModelNotAllowed {
             model: call.model.clone(),
-        })
+        }))
+    } else if call.billable && call.shape.tools.any && !key.allow_server_tools {
+        Some(RelayError::new(
+            StatusCode::FORBIDDEN,
+            ErrorKind::Permission,
+            "this API key may not use server-side tools (web search, code execution, grounding)",
+        ))
+    } else if call.billable {
+        relay
+            .family_spend
+            .check(relay, &key, &call.model, now_ms())
+            .await
+            .map(RelayError::from)
     } else {
         None
     };
-    if let Some(refusal) = refused {
-        let err = RelayError::from(refusal);
+    if let Some(err) = refused {
         record.refused(err.status.as_u16(), err.kind.as_str());
         return err.into_response(protocol);
     }
+    if !call.billable {
+        if let Err(wait) = relay.counting.admit(&key.id) {
+            let err = RelayError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorKind::RateLimit,
+                format!(
+                    "token counting is limited to {} calls a minute per key",
+                    crate::limits::counting::COUNT_TOKENS_PER_MINUTE
+                ),
+            )
+            .retry_after(wait);
+            record.refused(err.status.as_u16(), err.kind.as_str());
+            return err.into_response(protocol);
+        }
+    }
     let price = relay.pricing.load().lookup(&call.model);
-    let estimate = if call.billable {
-        let input_estimate = (call.body.len() / 3) as u64;
-        worst_case_micros(&price.price, input_estimate, call.max_output_tokens)
+    let (estimate, floor) = if call.billable {
+        if key.strict_max_tokens {
+            if let Err(err) = apply_strict_ceiling(relay, &key, &price, &mut call) {
+                record.refused(err.status.as_u16(), err.kind.as_str());
+                let mut res = err.into_response(protocol);
+                relay.key_headers(&key, res.headers_mut());
+                return res;
+            }
+        }
+        let estimate = request_cost::reservation_micros(
+            &price.price,
+            call.body.len(),
+            call.max_output_tokens,
+            &call.shape,
+        );
+        let floor = request_cost::input_cost_micros(
+            &price.price,
+            request_cost::refusal_prompt_tokens(call.body.len()),
+        );
+        (estimate, floor)
     } else {
-        0
+        (0, 0)
     };
     let (day, midnight) =
         crate::limits::directory::day_and_next_midnight(now_ms(), relay.keys.time_zone());
-    let admitted = match relay.admission.admit(&key, estimate, day, midnight).await {
+    let admitted = match relay
+        .admission
+        .admit_within(&key, estimate, floor, day, midnight)
+        .await
+    {
         Ok(a) => a,
         Err(refusal) => {
             let err = RelayError::from(refusal);
@@ -194,6 +251,42 @@ pub async fn relay_call(
     let mut res = attempt_loop(relay, adapter, admitted, price, call, started, record).await;
     relay.key_headers(&key, res.headers_mut());
     res
+}
+
+/// Strict mode: lowers the request's output ceiling to what the key's remaining quota and
+/// today's budget can pay for; refuses (402) when not even one output token fits.
+fn apply_strict_ceiling(
+    relay: &Relay,
+    key: &KeyLimits,
+    price: &PriceLookup,
+    call: &mut Call,
+) -> Result<(), RelayError> {
+    let usage = relay.keys.state().usage(&key.id);
+    let quota_left = (key.quota_limit > 0).then(|| key.quota_limit - usage.spent - usage.reserved);
+    let day_left = (key.daily_cost_limit > 0).then(|| key.daily_cost_limit - usage.day_spent);
+    let Some(budget) = quota_left.into_iter().chain(day_left).min() else {
+        return Ok(());
+    };
+    let affordable =
+        request_cost::affordable_output_tokens(&price.price, call.body.len(), &call.shape, budget);
+    if affordable >= call.max_output_tokens {
+        return Ok(());
+    }
+    if affordable == 0 {
+        return Err(RelayError::from(Refusal::InputOverBudget {
+            estimate: request_cost::reservation_micros(
+                &price.price,
+                call.body.len(),
+                0,
+                &call.shape,
+            ),
+            remaining: budget.max(0),
+            daily: day_left == Some(budget),
+        }));
+    }
+    call.body = call.shape.output_field.rewrite(&call.body, affordable)?;
+    call.max_output_tokens = affordable;
+    Ok(())
 }
 
 /// The usage event of a request that has no answer body (yet): written when the request is
@@ -395,26 +488,10 @@ async fn attempt_loop(
         relay
             .prometheus
             .attempt(platform, &lease.account.id, status.as_u16());
-        let account_suspect = status == StatusCode::TOO_MANY_REQUESTS
-            || status.as_u16() == 529
-            || status.is_server_error()
-            || status == StatusCode::UNAUTHORIZED
-            || status == StatusCode::FORBIDDEN
-            || (status.is_client_error() && adapter.inspects_client_errors());
         let headers = answer.headers().clone();
-        let body: BoxStream<'static, reqwest::Result<Bytes>> = if account_suspect {
+        let body: BoxStream<'static, reqwest::Result<Bytes>> = if needs_verdict(adapter, status) {
             let bytes = read_error_body(answer).await;
-            let outcome = if status.is_server_error()
-                || status == StatusCode::TOO_MANY_REQUESTS
-                || status.as_u16() == 529
-                || ((status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN)
-                    && !adapter.request_fault(status, &bytes))
-            {
-                Some(adapter.classify(status, &headers, &bytes, now_ms()))
-            } else {
-                adapter.account_fault(status, &bytes)
-            };
-            if let Some(outcome) = outcome {
+            if let Some(outcome) = verdict(adapter, status, &headers, &bytes, call.billable) {
                 relay.scheduler.report(&mut lease, outcome, now_ms());
                 exclude.push(lease.account.id.clone());
                 last = Some(Failure::Upstream { status, headers });
@@ -424,31 +501,70 @@ async fn attempt_loop(
         } else {
             answer.bytes_stream().boxed()
         };
-        // Success, or an error caused by the request itself: the account is fine.
-        relay
-            .scheduler
-            .report(&mut lease, Outcome::Success, now_ms());
+        let body = if call.stream && status.is_success() {
+            let wait = lease
+                .account
+                .first_token_timeout
+                .unwrap_or(Duration::from_millis(
+                    relay.settings.serve.relay.first_token_timeout_ms,
+                ));
+            match super::first_token::first_content(body, wait).await {
+                Some(body) => body,
+                None => {
+                    // Nothing reached the client yet: abandon the stream and fail over.
+                    relay.scheduler.report(
+                        &mut lease,
+                        Outcome::Failed {
+                            status: None,
+                            message: format!("no first token within {} ms", wait.as_millis()),
+                        },
+                        now_ms(),
+                    );
+                    last = Some(Failure::Transport(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        ErrorKind::Timeout,
+                    ));
+                    exclude.push(lease.account.id.clone());
+                    continue;
+                }
+            }
+        } else {
+            body
+        };
+        // A success proves the account sound; an error caused by the request itself says
+        // nothing about it either way (a probe that ends so is given back when the lease goes).
+        if status.is_success() {
+            relay
+                .scheduler
+                .report(&mut lease, Outcome::Success, now_ms());
+        }
         let upstream = Upstream {
             status,
             headers: &headers,
             body,
         };
         let event = record.answered();
+        let price = priced_upstream(relay, &lease.account, &call.model, price);
         return stream_answer(
             relay, adapter, upstream, admitted, lease, price, &call, event, started,
-        );
+        )
+        .await;
     }
 
     // Every attempt failed. The client learns what kind of failure it was (and when to retry)
     // in its protocol's shape, never the upstream's own text: that describes the operator's
     // accounts (organisation ids, key hints) and would make the client doubt its own key.
+    // When the accounts tried are cooling down now, the soonest recovery says when to retry.
+    let recovery = relay.scheduler.soonest_recovery(&exclude, now_ms());
     let err = match last {
         Some(Failure::Upstream { status, headers }) => {
-            let retry_after = headers
-                .get(header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+            let retry_after = recovery.or_else(|| {
+                headers
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs)
+            });
             let e = match status.as_u16() {
                 429 => RelayError::new(
                     status,
@@ -483,7 +599,11 @@ async fn attempt_loop(
             } else {
                 "the upstream could not be reached"
             };
-            RelayError::new(status, kind, message)
+            let e = RelayError::new(status, kind, message);
+            match recovery {
+                Some(d) => e.retry_after(d),
+                None => e,
+            }
         }
         None => RelayError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -501,16 +621,36 @@ async fn attempt_loop(
     err.into_response(protocol)
 }
 
+/// The price of what the account is really asked for: its model mapping may send another
+/// model upstream than the client named (e.g. `claude-sonnet-4-5` to a GPT model behind a
+/// translation), and usage is billed at that model's price.
+fn priced_upstream(
+    relay: &Relay,
+    account: &UpstreamAccount,
+    model: &str,
+    price: PriceLookup,
+) -> PriceLookup {
+    match account.upstream_model(model) {
+        upstream if upstream != model => relay.pricing.load().lookup(upstream),
+        _ => price,
+    }
+}
+
 /// Moves the answer from the upstream to the client in a task of its own, through a small
 /// buffer. hyper stops polling a body whose client does not read; without the pump such a
 /// client would hold its slot, its reservation and the account's in-flight count for as long
 /// as it liked, out of reach of the idle timeout and the shutdown cut. The pump gives a
 /// stalled client the idle timeout to make room, then ends the answer (billed as seen).
-fn pumped<S>(relay: &Arc<Relay>, mut body: S) -> Response
+///
+/// With `wait_first` (whole, non-streamed answers) the headers wait for the first chunk of the
+/// body: an answer that arrives in one piece is then settled — its slot free — before the
+/// client sees anything, so a client that reads the status, hangs up and sends its next request
+/// at once never finds its own slot still held.
+async fn pumped<S>(relay: &Arc<Relay>, mut body: S, wait_first: bool) -> Response
 where
     S: futures::Stream<Item = std::io::Result<Bytes>> + Send + Unpin + 'static,
 {
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
     let stall = Duration::from_millis(relay.settings.serve.relay.idle_timeout_ms);
     relay.tasks.spawn(async move {
         loop {
@@ -527,10 +667,11 @@ where
             }
         }
     });
-    Response::new(Body::from_stream(futures::stream::unfold(
-        rx,
-        |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
-    )))
+    let first = if wait_first { rx.recv().await } else { None };
+    let rest = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Response::new(Body::from_stream(futures::stream::iter(first).chain(rest)))
 }
 
 /// A transport error's text without the URL (a query string may carry credentials).
@@ -587,7 +728,7 @@ struct Upstream<'a> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn stream_answer(
+async fn stream_answer(
     relay: &Arc<Relay>,
     adapter: &dyn Adapter,
     answer: Upstream<'_>,
@@ -620,6 +761,8 @@ fn stream_answer(
         event,
         status: status.as_u16(),
         request_bytes: call.body.len(),
+        shape: call.shape,
+        billable: call.billable,
         started,
     });
     let declared_length = headers
@@ -644,155 +787,11 @@ fn stream_answer(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(t.content_type()),
             );
-            pumped(relay, Box::pin(transformed(body, t)))
+            pumped(relay, Box::pin(transformed(body, t)), !call.stream).await
         }
-        None => pumped(relay, body),
+        None => pumped(relay, body, !call.stream).await,
     };
     *res.status_mut() = status;
     *res.headers_mut() = headers;
     res
-}
-
-/// The accounting hook of an answered request.
-struct Accounting {
-    relay: Arc<Relay>,
-    admitted: Option<Admitted>,
-    lease: Option<Lease>,
-    price: PriceLookup,
-    event: UsageEvent,
-    status: u16,
-    /// Size of the client's request, for estimating input a cut-short answer never reported.
-    request_bytes: usize,
-    started: Instant,
-}
-
-impl Accounting {
-    /// The tokens to bill. When an answer ends before its usage arrived (client gone, upstream
-    /// failure, idle, shutdown), what the upstream did report counts, topped up by estimates:
-    /// input from the request's size when nothing was reported, output from the text seen. The
-    /// upstream bills the operator for that work, so it is never free for the key.
-    fn billed_usage(
-        &self,
-        end: &BodyEnd,
-        parsed: &ParsedUsage,
-    ) -> (crate::pricing::TokenUsage, bool) {
-        let mut usage = parsed.usage;
-        if parsed.complete || *end == BodyEnd::Completed || self.status >= 400 {
-            return (usage, false);
-        }
-        let reported_input =
-            usage.input + usage.cache_read + usage.cache_write_5m + usage.cache_write_1h;
-        let mut estimated = false;
-        if reported_input == 0 {
-            usage.input = (self.request_bytes / 4) as u64;
-            estimated = true;
-        }
-        if parsed.output_estimate > usage.output {
-            usage.output = parsed.output_estimate;
-            estimated = true;
-        }
-        (usage, estimated)
-    }
-}
-
-impl Finish for Accounting {
-    fn finish(
-        mut self: Box<Self>,
-        end: BodyEnd,
-        parsed: ParsedUsage,
-        first_byte: Option<Duration>,
-    ) {
-        let (usage, estimated) = self.billed_usage(&end, &parsed);
-        let cost = if self.event.stream || self.status < 400 {
-            cost_micros(&self.price.price, &usage)
-        } else {
-            0
-        };
-        let mut lease = self.lease.take();
-        if let Some(lease) = lease.as_mut() {
-            let outcome = match &end {
-                BodyEnd::UpstreamError(m) => Some(Outcome::Failed {
-                    status: None,
-                    message: m.clone(),
-                }),
-                BodyEnd::IdleTimeout => Some(Outcome::Failed {
-                    status: None,
-                    message: "stream went silent".into(),
-                }),
-                _ => None,
-            };
-            if let Some(outcome) = outcome {
-                self.relay.scheduler.report(lease, outcome, now_ms());
-            }
-        }
-        let account = lease.as_ref().map(|l| l.account.id.clone());
-        drop(lease);
-        let key = self.admitted.as_ref().map(|a| a.key().clone());
-        if let (Some(admitted), Some(key)) = (self.admitted.take(), key) {
-            let settled = admitted.settle(cost);
-            self.relay.after_settle(&key, settled);
-            let mut e = std::mem::take(&mut self.event);
-            e.key_id = key.id.clone();
-            e.account_id = account;
-            e.usage = usage;
-            e.cost_micros = cost;
-            e.price = serde_json::to_string(&self.price.price).unwrap_or_default();
-            e.priced_by_fallback = self.price.source == PriceSource::Fallback;
-            e.status = self.status;
-            e.error_type = match &end {
-                // A stream that closed cleanly but never said it was done was cut upstream.
-                BodyEnd::Completed
-                    if !parsed.complete
-                        && parsed.error.is_none()
-                        && self.status < 400
-                        && e.stream =>
-                {
-                    Some("incomplete".into())
-                }
-                BodyEnd::Completed => parsed.error.clone(),
-                BodyEnd::UpstreamError(_) => Some("upstream_stream_error".into()),
-                BodyEnd::IdleTimeout => Some("upstream_idle_timeout".into()),
-                BodyEnd::ClientGone => Some("client_disconnected".into()),
-                BodyEnd::Cut => Some("shutdown".into()),
-            };
-            e.client_disconnected = end == BodyEnd::ClientGone;
-            if estimated {
-                e.error_type = e.error_type.map(|t| format!("{t}; usage estimated"));
-            }
-            e.latency_ms = self.started.elapsed().as_millis() as i64;
-            e.ttft_ms = first_byte.map(|d| d.as_millis() as i64);
-            self.relay.record_event(e);
-        }
-    }
-}
-
-/// Reads a request body up to `limit` bytes; 413 beyond it.
-pub async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, RelayError> {
-    let too_large = || {
-        RelayError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorKind::RequestTooLarge,
-            format!(
-                "request body exceeds the limit of {} MiB",
-                limit / (1024 * 1024)
-            ),
-        )
-    };
-    if let Some(len) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        if len > limit {
-            return Err(too_large());
-        }
-    }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-        {
-            too_large()
-        } else {
-            RelayError::invalid(format!("could not read the request body: {e}"))
-        }
-    })
 }

@@ -11,15 +11,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use app::types::Platform;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::error::{ErrorKind, Protocol, RelayError};
-use super::forward::{read_body, relay_call, Adapter, Call};
+use super::forward::{read_key_body, relay_call, Adapter, Call};
+use super::request_cost::{OutputField, RequestShape};
 use super::usage_gemini::{read_gemini_json, GeminiStream};
 use super::usage_parse::{JsonBody, UsageParser};
 use super::Relay;
@@ -119,22 +122,6 @@ impl Adapter for GeminiAdapter {
         true
     }
 
-    /// A 403 is the account's fault only when Google says so about the key or the project
-    /// (API_KEY_*, CONSUMER_*, SERVICE_DISABLED, billing); PERMISSION_DENIED on a resource the
-    /// request names (a file, a cached content) is the caller's.
-    fn request_fault(&self, status: StatusCode, body: &[u8]) -> bool {
-        status == StatusCode::FORBIDDEN
-            && ![
-                "API_KEY",
-                "CONSUMER_",
-                "SERVICE_DISABLED",
-                "BILLING",
-                "API key",
-            ]
-            .iter()
-            .any(|marker| memchr::memmem::find(body, marker.as_bytes()).is_some())
-    }
-
     /// Gemini answers a revoked or wrong API key with 400 `API_KEY_INVALID`.
     fn account_fault(&self, status: StatusCode, body: &[u8]) -> Option<Outcome> {
         let invalid_key = status == StatusCode::BAD_REQUEST
@@ -215,17 +202,10 @@ pub fn gemini_retry_at(
     Some(now + (secs * 1000.0).ceil() as i64)
 }
 
-/// The client's query without `key=`, or `None` when nothing else remains.
+/// The client's query as forwarded: `alt` only (`alt=sse` picks the stream framing). `key=`
+/// stays behind, and so does everything else: `fields=` could drop `usageMetadata`.
 fn query_without_key(query: Option<&str>) -> Option<String> {
-    let kept: Vec<&str> = query?
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .filter(|pair| {
-            let name = pair.split_once('=').map_or(*pair, |(n, _)| n);
-            !url::form_urlencoded::parse(name.as_bytes()).any(|(n, _)| n == "key") && name != "key"
-        })
-        .collect();
-    (!kept.is_empty()).then(|| kept.join("&"))
+    super::guards::allowed_query(query, &["alt"])
 }
 
 /// The key from `x-goog-api-key`, `Authorization: Bearer`, or `?key=`.
@@ -244,30 +224,38 @@ fn gemini_key(headers: &HeaderMap, query: Option<&str>) -> String {
 async fn authenticate(
     relay: &Relay,
     headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
     query: Option<&str>,
 ) -> Result<Arc<KeyLimits>, Response> {
-    relay
-        .keys
-        .authenticate(&gemini_key(headers, query))
-        .await
-        .map_err(|r| RelayError::from(r).into_response(Protocol::Gemini))
+    super::key_gate::admit_key(
+        relay,
+        headers,
+        extensions,
+        &gemini_key(headers, query),
+        Protocol::Gemini,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
 struct GenerationConfig {
     #[serde(alias = "max_output_tokens", rename = "maxOutputTokens")]
     max_output_tokens: Option<u64>,
+    #[serde(alias = "candidate_count", rename = "candidateCount")]
+    candidate_count: Option<u64>,
 }
 
 /// The fields of a Gemini request the relay needs.
 #[derive(Deserialize)]
-struct GeminiPeek<'a> {
+pub(super) struct GeminiPeek<'a> {
     #[serde(rename = "generationConfig", alias = "generation_config")]
     generation_config: Option<GenerationConfig>,
     #[serde(borrow, rename = "systemInstruction", alias = "system_instruction")]
     system_instruction: Option<&'a RawValue>,
     #[serde(borrow)]
     contents: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tools: Option<&'a RawValue>,
 }
 
 /// The first user turn (a turn without a role is the user's).
@@ -293,7 +281,7 @@ fn version_of(path: &str) -> &'static str {
 /// `:` or dots-only segment can steer the request to another Google endpoint.
 pub fn valid_model_name(model: &str) -> bool {
     !model.is_empty()
-        && model.len() <= 200
+        && model.len() <= super::guards::MAX_MODEL_NAME_CHARS
         && model
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
@@ -302,14 +290,19 @@ pub fn valid_model_name(model: &str) -> bool {
 
 pub async fn model_action(
     State(relay): State<Arc<Relay>>,
-    Path(segment): Path<String>,
+    segment: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let key = match authenticate(&relay, &parts.headers, parts.uri.query()).await {
+    let key = match authenticate(&relay, &parts.headers, &parts.extensions, parts.uri.query()).await
+    {
         Ok(k) => k,
         Err(res) => return res,
+    };
+    let segment = match path_segment(segment) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(Protocol::Gemini),
     };
     let Some((model, action)) = segment
         .rsplit_once(':')
@@ -319,19 +312,16 @@ pub async fn model_action(
         return RelayError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, message)
             .into_response(Protocol::Gemini);
     };
+    if let Err(e) = super::guards::check_model_name(model) {
+        return e.into_response(Protocol::Gemini);
+    }
     if !valid_model_name(model) {
         return RelayError::invalid(format!(
             "invalid model name {model:?}: use letters, digits, '.', '-' and '_' only"
         ))
         .into_response(Protocol::Gemini);
     }
-    let bytes = match read_body(
-        body,
-        &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
-    )
-    .await
-    {
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::Gemini).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::Gemini),
     };
@@ -343,6 +333,21 @@ pub async fn model_action(
         }
     };
     let counting = action == Action::CountTokens;
+    let candidates = peek
+        .generation_config
+        .as_ref()
+        .and_then(|g| g.candidate_count)
+        .unwrap_or(1)
+        .max(1);
+    let shape = RequestShape {
+        answers: candidates,
+        tools: super::server_tools::gemini_declared(peek.tools, candidates),
+        output_field: if counting {
+            OutputField::None
+        } else {
+            OutputField::Gemini
+        },
+    };
     let version = version_of(parts.uri.path());
     let query = query_without_key(parts.uri.query());
     let price = relay.pricing.load().lookup(model);
@@ -371,6 +376,7 @@ pub async fn model_action(
             )
         },
         billable: !counting,
+        shape,
         headers: parts.headers,
         body: bytes,
     };
@@ -396,12 +402,8 @@ fn model_entry(model: &str, input_limit: Option<u64>, output_limit: Option<u64>)
 }
 
 /// The Gemini models in the pricing table the key may use.
-async fn catalog(
-    relay: &Arc<Relay>,
-    headers: &HeaderMap,
-    uri: &Uri,
-) -> Result<Vec<(String, Value)>, Response> {
-    let key = authenticate(relay, headers, uri.query()).await?;
+async fn catalog(relay: &Arc<Relay>, req: &Parts) -> Result<Vec<(String, Value)>, Response> {
+    let key = authenticate(relay, &req.headers, &req.extensions, req.uri.query()).await?;
     if !key.platform_allowed(Platform::Gemini) {
         return Err(RelayError::from(Refusal::PlatformNotAllowed {
             platform: Platform::Gemini,
@@ -427,8 +429,8 @@ async fn catalog(
 }
 
 /// `GET /gemini/{version}/models`.
-pub async fn models(State(relay): State<Arc<Relay>>, headers: HeaderMap, uri: Uri) -> Response {
-    match catalog(&relay, &headers, &uri).await {
+pub async fn models(State(relay): State<Arc<Relay>>, req: Parts) -> Response {
+    match catalog(&relay, &req).await {
         Ok(models) => {
             let models: Vec<Value> = models.into_iter().map(|(_, m)| m).collect();
             axum::Json(serde_json::json!({ "models": models })).into_response()
@@ -437,14 +439,25 @@ pub async fn models(State(relay): State<Arc<Relay>>, headers: HeaderMap, uri: Ur
     }
 }
 
+/// The `{model}` path segment, or a Gemini-shaped 400 when it does not decode (axum's own
+/// rejection text never reaches the client).
+fn path_segment(segment: Result<Path<String>, PathRejection>) -> Result<String, RelayError> {
+    segment.map(|Path(s)| s).map_err(|_| {
+        RelayError::invalid("the model in the path is not valid UTF-8 once percent-decoded")
+    })
+}
+
 /// `GET /gemini/{version}/models/{model}`.
 pub async fn model(
     State(relay): State<Arc<Relay>>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
+    name: Result<Path<String>, PathRejection>,
+    req: Parts,
 ) -> Response {
-    match catalog(&relay, &headers, &uri).await {
+    let name = match path_segment(name) {
+        Ok(n) => n,
+        Err(e) => return e.into_response(Protocol::Gemini),
+    };
+    match catalog(&relay, &req).await {
         Ok(models) => match models.into_iter().find(|(m, _)| *m == name) {
             Some((_, entry)) => axum::Json(entry).into_response(),
             None => RelayError::new(

@@ -3,6 +3,11 @@
 //! shutdown past its grace period can cut the stream. Whatever ends the stream — completion,
 //! an upstream error, an idle timeout, the cut, or the client going away (the body is dropped)
 //! — the accounting hook runs exactly once.
+//!
+//! Accounting runs as soon as the answer is known complete — its declared length reached, or
+//! its terminal event read (`message_stop`, `[DONE]`, `response.completed`, Gemini's last
+//! chunk) — before that chunk is handed on, so a client that sends its next request the moment
+//! it has read the last byte finds its slot free. Bytes after that point still pass through.
 
 use std::io::Write;
 use std::pin::Pin;
@@ -96,6 +101,8 @@ pub struct MeteredBody {
     idle: Pin<Box<Sleep>>,
     idle_timeout: Duration,
     cut: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// The upstream body has ended (or failed): nothing more to pass on.
+    done: bool,
 }
 
 impl MeteredBody {
@@ -128,6 +135,7 @@ impl MeteredBody {
             idle: Box::pin(tokio::time::sleep(idle_timeout)),
             idle_timeout,
             cut: Box::pin(cut),
+            done: false,
         }
     }
 
@@ -149,15 +157,17 @@ impl Stream for MeteredBody {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if this.meter.is_none() {
+        if this.done {
             return Poll::Ready(None);
         }
-        if this.cut.as_mut().poll(cx).is_ready() {
+        if this.meter.is_some() && this.cut.as_mut().poll(cx).is_ready() {
+            this.done = true;
             this.end(BodyEnd::Cut);
             return Poll::Ready(Some(Err(std::io::Error::other("relay shutting down"))));
         }
         match this.upstream.as_mut().poll_next(cx) {
             Poll::Ready(Some(Ok(bytes))) => {
+                let mut complete = false;
                 if let Some(m) = this.meter.as_mut() {
                     if m.first_byte.is_none() {
                         m.first_byte = Some(m.started.elapsed());
@@ -172,28 +182,40 @@ impl Stream for MeteredBody {
                         },
                         None => m.parser.feed(&bytes),
                     }
+                    complete = m.parser.terminal();
                 }
                 let deadline = tokio::time::Instant::now() + this.idle_timeout;
                 this.idle.as_mut().reset(deadline);
                 if let Some(left) = this.remaining.as_mut() {
                     *left = left.saturating_sub(bytes.len() as u64);
-                    if *left == 0 {
-                        this.end(BodyEnd::Completed);
-                    }
+                    complete |= *left == 0;
+                }
+                if complete {
+                    this.end(BodyEnd::Completed);
                 }
                 Poll::Ready(Some(Ok(bytes)))
             }
             Poll::Ready(Some(Err(e))) => {
+                this.done = true;
                 let msg = format!("upstream stream failed: {e}");
+                if this.meter.is_none() {
+                    // Settled already: what is missing is framing after the terminal event.
+                    return Poll::Ready(None);
+                }
                 this.end(BodyEnd::UpstreamError(msg.clone()));
                 Poll::Ready(Some(Err(std::io::Error::other(msg))))
             }
             Poll::Ready(None) => {
+                this.done = true;
                 this.end(BodyEnd::Completed);
                 Poll::Ready(None)
             }
             Poll::Pending => {
                 if this.idle.as_mut().poll(cx).is_ready() {
+                    this.done = true;
+                    if this.meter.is_none() {
+                        return Poll::Ready(None);
+                    }
                     this.end(BodyEnd::IdleTimeout);
                     return Poll::Ready(Some(Err(std::io::Error::other("upstream went silent"))));
                 }
@@ -348,6 +370,34 @@ mod tests {
         let log = log.lock().unwrap();
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].0, BodyEnd::Completed);
+    }
+
+    #[tokio::test]
+    async fn settles_at_the_terminal_event_before_handing_it_on() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        // The terminal event's data line arrives without the blank line that ends it.
+        let split = SSE.len() - 1;
+        let chunks = vec![
+            Ok(Bytes::copy_from_slice(&SSE[..split])),
+            Ok(Bytes::copy_from_slice(&SSE[split..])),
+        ];
+        let mut b = body(chunks, None, &log);
+        let first = b.next().await.unwrap().unwrap();
+        assert_eq!(&first[..], &SSE[..split]);
+        assert_eq!(
+            log.lock().unwrap().len(),
+            1,
+            "settled before the chunk with message_stop went out"
+        );
+        // What follows still reaches the client, and nothing is settled twice.
+        let rest = b.next().await.unwrap().unwrap();
+        assert_eq!(&rest[..], &SSE[split..]);
+        assert!(b.next().await.is_none());
+        drop(b);
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].0, BodyEnd::Completed);
+        assert_eq!((log[0].1.usage.input, log[0].1.usage.output), (7, 3));
     }
 
     #[tokio::test(start_paused = true)]

@@ -3,16 +3,32 @@
 //! No database round-trip on the steady-state path: keys, limits and accounts live in memory,
 //! usage is written by a batching writer.
 
+mod accounting;
+pub mod blame;
+pub mod body;
 pub mod chat_to_claude;
+pub mod chat_to_gemini;
 pub mod claude;
 pub mod clients;
 pub mod error;
+pub mod first_token;
 pub mod forward;
+pub mod gate;
 pub mod gemini;
+pub mod guards;
+pub mod key_gate;
+pub mod messages_to_openai;
 pub mod meter;
 pub mod openai;
+#[cfg(test)]
+mod proptests;
+pub mod request_cost;
+pub mod responses_to_claude;
 pub mod self_service;
+pub mod server_tools;
+pub mod translated;
 pub mod usage_gemini;
+pub mod usage_json;
 pub mod usage_openai;
 pub mod usage_parse;
 pub mod writer;
@@ -27,8 +43,12 @@ use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::client_addr::ProxyTrust;
+use crate::auth::failures::FailureLimiter;
 use crate::config::Settings;
 use crate::crypto::Cipher;
+use crate::limits::budget::Budget;
+use crate::limits::counting::{CountingLimiter, COUNT_TOKENS_PER_MINUTE};
 use crate::limits::memory::MemoryLimits;
 use crate::limits::{Admission, KeyDirectory, KeyLimits, Settled};
 use crate::pricing::Pricing;
@@ -57,6 +77,16 @@ pub struct Relay {
     pub cut: CancellationToken,
     /// Limits on guessing redemption codes (`POST /v1/redeem`, `/redeem`, `/usage`).
     pub redeem: crate::sales::guard::RedeemGuard,
+    /// Token-counting calls per key (they are free, so they get a limit of their own).
+    pub counting: CountingLimiter,
+    /// Who a request comes from (for the failed-key limit and keys' `allowedCidrs`).
+    pub proxies: ProxyTrust,
+    /// Unknown keys presented per client address.
+    pub key_failures: FailureLimiter,
+    /// Requests in flight and request bytes held, process-wide.
+    pub budget: Arc<Budget>,
+    /// Today's cost per key and model, for keys' `modelDailyCostLimits`.
+    pub family_spend: key_gate::FamilySpend,
 }
 
 /// The key a client presented: `x-api-key` or `Authorization: Bearer` (Anthropic), Bearer
@@ -181,11 +211,9 @@ impl Relay {
             Duration::from_secs(opts.scheduler.sticky_grace_secs),
             tx,
         ));
-        let proxies = crate::auth::client_addr::ProxyTrust::from_settings(
-            opts.trust_proxy_headers,
-            opts.trusted_proxies.as_deref(),
-        )
-        .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?;
+        let proxies =
+            ProxyTrust::from_settings(opts.trust_proxy_headers, opts.trusted_proxies.as_deref())
+                .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?;
         let table = match &opts.relay.pricing_file {
             Some(path) => Pricing::from_file(path)?,
             None => Pricing::builtin(),
@@ -203,7 +231,12 @@ impl Relay {
             webhooks,
             tasks: tasks.clone(),
             cut: CancellationToken::new(),
-            redeem: crate::sales::guard::RedeemGuard::new(crate::clock::system(), proxies),
+            redeem: crate::sales::guard::RedeemGuard::new(crate::clock::system(), proxies.clone()),
+            counting: CountingLimiter::new(COUNT_TOKENS_PER_MINUTE, crate::clock::system()),
+            proxies,
+            key_failures: FailureLimiter::new(gate::key_failure_policy(), crate::clock::system()),
+            budget: Budget::from_opts(&opts.guard),
+            family_spend: Default::default(),
         });
         Ok((relay, rx))
     }
@@ -242,6 +275,12 @@ impl Relay {
 
     /// Hands a finished request to the usage writer and the live figures.
     pub fn record_event(&self, event: UsageEvent) {
+        let (day, _) = crate::limits::directory::day_and_next_midnight(
+            event.created_at,
+            self.keys.time_zone(),
+        );
+        self.family_spend
+            .record(&event.key_id, &event.model, event.cost_micros, day);
         self.metrics.record(&event, now_ms());
         self.prometheus.record(&event, &self.pricing);
         self.writer.record(event);
@@ -398,6 +437,10 @@ pub fn routes(relay: Arc<Relay>) -> Router {
             );
     }
     router
+        .layer(axum::middleware::from_fn_with_state(
+            relay.clone(),
+            gate::gate,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             relay.clone(),
             cut_on_shutdown,

@@ -11,7 +11,7 @@
 //! that did not ask for it may not expect a chunk with `choices: []`. Usage an upstream puts
 //! on a chunk that has choices is left in place (an extra field breaks no client).
 
-mod handlers;
+pub(crate) mod handlers;
 mod health;
 mod usage_chunk;
 

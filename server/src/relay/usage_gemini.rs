@@ -8,7 +8,8 @@
 
 use serde_json::Value;
 
-use super::usage_parse::{ParsedUsage, UsageParser};
+use super::server_tools;
+use super::usage_parse::{estimate_tokens, string_value_bytes, ParsedUsage, UsageParser};
 use crate::pricing::TokenUsage;
 
 fn count(v: &Value, k: &str) -> u64 {
@@ -33,6 +34,10 @@ fn read_response(v: &Value, out: &mut ParsedUsage) {
     if let Some(meta) = v.get("usageMetadata").filter(|m| m.is_object()) {
         apply_gemini_usage(meta, &mut out.usage);
     }
+    if let Some(m) = v.get("modelVersion").and_then(Value::as_str) {
+        out.model = Some(m.to_owned());
+    }
+    server_tools::gemini_tools(v, &mut out.tools);
     let finished = v
         .get("candidates")
         .and_then(Value::as_array)
@@ -77,7 +82,13 @@ pub struct GeminiStream {
     /// The latest complete object that carried `usageMetadata`.
     last_usage: Vec<u8>,
     finished: bool,
+    /// The object with the finish reason also carried the usage: the answer is over.
+    terminal: bool,
     error: Option<String>,
+    /// Bytes of generated text seen so far.
+    text_bytes: u64,
+    tools: crate::pricing::ServerToolUse,
+    model: Option<String>,
 }
 
 impl GeminiStream {
@@ -87,16 +98,30 @@ impl GeminiStream {
             self.overflow = false;
             return;
         }
+        self.text_bytes = self
+            .text_bytes
+            .saturating_add(string_value_bytes(&obj, &[b"\"text\":"]));
         let has = |needle: &[u8]| memchr::memmem::find(&obj, needle).is_some();
-        if has(b"\"finishReason\"") || has(b"\"error\"") {
+        if has(b"\"finishReason\"") || has(b"\"error\"") || has(b"\"groundingMetadata\"") {
             if let Ok(v) = serde_json::from_slice::<Value>(&obj) {
                 let mut seen = ParsedUsage::default();
                 read_response(&v, &mut seen);
                 self.finished |= seen.complete;
+                self.terminal |= seen.complete && v.get("usageMetadata").is_some();
                 if seen.error.is_some() {
                     self.error = seen.error;
                 }
+                if !seen.tools.is_none() {
+                    // Grounding is reported again with each chunk that carries it: the last wins.
+                    self.tools = seen.tools;
+                }
+                if seen.model.is_some() {
+                    self.model = seen.model;
+                }
             }
+        }
+        if self.model.is_none() {
+            self.model = model_version(&obj);
         }
         if has(b"\"usageMetadata\"") {
             self.last_usage = obj;
@@ -149,6 +174,9 @@ impl UsageParser for GeminiStream {
         let mut out = ParsedUsage {
             complete: self.finished,
             error: self.error.clone(),
+            output_estimate: estimate_tokens(self.text_bytes),
+            tools: self.tools,
+            model: self.model.clone(),
             ..Default::default()
         };
         if let Ok(v) = serde_json::from_slice::<Value>(&self.last_usage) {
@@ -158,6 +186,19 @@ impl UsageParser for GeminiStream {
         }
         out
     }
+
+    fn terminal(&self) -> bool {
+        self.terminal
+    }
+}
+
+/// `"modelVersion":"…"` of a response object, read without parsing it.
+fn model_version(obj: &[u8]) -> Option<String> {
+    let at = memchr::memmem::find(obj, b"\"modelVersion\":")?;
+    let rest = obj[at + 15..].trim_ascii_start().strip_prefix(b"\"")?;
+    let end = memchr::memchr(b'"', rest)?;
+    let name = std::str::from_utf8(&rest[..end]).ok()?;
+    (!name.is_empty() && !name.contains('\\')).then(|| name.to_owned())
 }
 
 impl GeminiStream {

@@ -7,7 +7,10 @@
 
 use serde_json::Value;
 
-use super::usage_parse::{LineSplitter, ParsedUsage, UsageParser};
+use super::server_tools;
+use super::usage_parse::{
+    estimate_tokens, string_value_bytes, LineSplitter, ParsedUsage, UsageParser,
+};
 use crate::pricing::TokenUsage;
 
 fn count(v: &Value, k: &str) -> u64 {
@@ -80,7 +83,18 @@ fn error_name(error: &Value) -> String {
 pub struct ChatSse {
     lines: LineSplitter,
     out: ParsedUsage,
+    /// Bytes of content (text, reasoning, tool-call arguments) streamed so far.
+    content_bytes: u64,
 }
+
+/// The fields of a Chat Completions delta that carry generated content.
+const CHAT_DELTA_KEYS: &[&[u8]] = &[
+    b"\"content\":",
+    b"\"reasoning_content\":",
+    b"\"reasoning\":",
+    b"\"refusal\":",
+    b"\"arguments\":",
+];
 
 impl ChatSse {
     fn on_line(&mut self, line: &[u8]) {
@@ -91,6 +105,12 @@ impl ChatSse {
         if data == b"[DONE]" {
             self.out.complete = true;
             return;
+        }
+        self.content_bytes = self
+            .content_bytes
+            .saturating_add(string_value_bytes(data, CHAT_DELTA_KEYS));
+        if self.out.model.is_none() {
+            self.out.model = first_model(data);
         }
         let usage = has_usage_object(data);
         if !usage && memchr::memmem::find(data, b"\"error\"").is_none() {
@@ -118,8 +138,30 @@ impl UsageParser for ChatSse {
     fn finish(&mut self) -> ParsedUsage {
         let mut lines = std::mem::take(&mut self.lines);
         lines.flush(|l| self.on_line(l));
+        self.out.output_estimate = estimate_tokens(self.content_bytes);
         self.out.clone()
     }
+
+    fn terminal(&self) -> bool {
+        self.out.complete
+    }
+}
+
+/// The value of the first `"type":"…"` in an event (its own type: events name it first).
+fn first_type(data: &[u8]) -> Option<&[u8]> {
+    let at = memchr::memmem::find(data, b"\"type\":")?;
+    let rest = data[at + 7..].trim_ascii_start().strip_prefix(b"\"")?;
+    let end = memchr::memchr(b'"', rest)?;
+    Some(&rest[..end])
+}
+
+/// The `"model":"…"` of a chunk, read without parsing it (every chunk names it).
+fn first_model(data: &[u8]) -> Option<String> {
+    let at = memchr::memmem::find(data, b"\"model\":")?;
+    let rest = data[at + 8..].trim_ascii_start().strip_prefix(b"\"")?;
+    let end = memchr::memchr(b'"', rest)?;
+    let name = std::str::from_utf8(&rest[..end]).ok()?;
+    (!name.is_empty() && !name.contains('\\')).then(|| name.to_owned())
 }
 
 /// A Responses API stream: usage from the terminal `response.completed` event (or
@@ -128,6 +170,9 @@ impl UsageParser for ChatSse {
 pub struct ResponsesSse {
     lines: LineSplitter,
     out: ParsedUsage,
+    /// Bytes of content (`*.delta` strings) streamed so far.
+    content_bytes: u64,
+    terminal: bool,
 }
 
 /// The event types that end a response and carry its usage.
@@ -142,6 +187,12 @@ impl ResponsesSse {
         let Some(data) = line.strip_prefix(b"data:") else {
             return;
         };
+        if first_type(data).is_some_and(|t| t.ends_with(b".delta")) {
+            self.content_bytes = self
+                .content_bytes
+                .saturating_add(string_value_bytes(data, &[b"\"delta\":"]));
+            return;
+        }
         // Terminal events name themselves in `type`; deltas never need a parse.
         let terminal = TERMINAL_EVENTS
             .iter()
@@ -154,12 +205,19 @@ impl ResponsesSse {
         };
         match v.get("type").and_then(Value::as_str) {
             Some(t) if TERMINAL_EVENTS.contains(&t) => {
+                self.terminal = true;
                 let response = v.get("response");
                 if let Some(u) = response
                     .and_then(|r| r.get("usage"))
                     .filter(|u| u.is_object())
                 {
                     apply_openai_usage(u, &mut self.out.usage);
+                }
+                if let Some(r) = response {
+                    server_tools::openai_response_tools(r, &mut self.out.tools);
+                    if let Some(m) = r.get("model").and_then(Value::as_str) {
+                        self.out.model = Some(m.to_owned());
+                    }
                 }
                 match t {
                     "response.completed" => self.out.complete = true,
@@ -196,7 +254,12 @@ impl UsageParser for ResponsesSse {
     fn finish(&mut self) -> ParsedUsage {
         let mut lines = std::mem::take(&mut self.lines);
         lines.flush(|l| self.on_line(l));
+        self.out.output_estimate = estimate_tokens(self.content_bytes);
         self.out.clone()
+    }
+
+    fn terminal(&self) -> bool {
+        self.terminal
     }
 }
 
@@ -205,6 +268,10 @@ pub fn read_openai_json(v: &Value, out: &mut ParsedUsage) {
     if let Some(usage) = v.get("usage").filter(|u| u.is_object()) {
         apply_openai_usage(usage, &mut out.usage);
         out.complete = true;
+    }
+    server_tools::openai_response_tools(v, &mut out.tools);
+    if let Some(m) = v.get("model").and_then(Value::as_str) {
+        out.model = Some(m.to_owned());
     }
     if let Some(e) = v.get("error").filter(|e| e.is_object()) {
         out.error = Some(error_name(e));

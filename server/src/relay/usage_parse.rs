@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::pricing::TokenUsage;
+use crate::pricing::{ServerToolUse, TokenUsage};
 
 /// What a parser learned from an answer.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -19,11 +19,65 @@ pub struct ParsedUsage {
     /// Output tokens guessed from the text seen so far, for answers cut short before their
     /// usage arrived (about 4 bytes of text per token).
     pub output_estimate: u64,
+    /// Server-side tools the upstream reports having run (priced beside the tokens).
+    pub tools: ServerToolUse,
+    /// The model the upstream says answered, when it says.
+    pub model: Option<String>,
 }
 
+impl ParsedUsage {
+    /// Whether the upstream reported any token count at all.
+    pub fn has_usage(&self) -> bool {
+        self.usage.prompt_tokens() > 0 || self.usage.output > 0
+    }
+}
+
+/// Reads usage from an answer as its bytes pass. `finish` may be called at any instant: it
+/// tells what would be billed if the answer ended there (counts reported so far, and the
+/// output estimate of the content seen so far).
 pub trait UsageParser: Send {
     fn feed(&mut self, bytes: &[u8]);
     fn finish(&mut self) -> ParsedUsage;
+    /// The answer's terminal event has been read: nothing that follows changes the bill, so
+    /// accounting may settle before the last bytes reach the client.
+    fn terminal(&self) -> bool {
+        false
+    }
+}
+
+/// Bytes of the JSON string values that follow any of `keys` (each given with its quotes and
+/// colon, e.g. `"text":`) in `data`, escapes counted as one byte: the content an event
+/// carries, without its framing.
+pub fn string_value_bytes(data: &[u8], keys: &[&[u8]]) -> u64 {
+    let mut total = 0u64;
+    for key in keys {
+        let mut rest = data;
+        while let Some(at) = memchr::memmem::find(rest, key) {
+            rest = &rest[at + key.len()..];
+            let value = rest.trim_ascii_start();
+            let Some(body) = value.strip_prefix(b"\"") else {
+                continue;
+            };
+            let mut escaped = false;
+            let mut len = 0u64;
+            let mut end = body.len();
+            for (i, &b) in body.iter().enumerate() {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                    continue;
+                } else if b == b'"' {
+                    end = i + 1;
+                    break;
+                }
+                len += 1;
+            }
+            total = total.saturating_add(len);
+            rest = &body[end.min(body.len())..];
+        }
+    }
+    total
 }
 
 /// Splits a byte stream into lines, keeping only the unfinished tail between chunks.
@@ -122,9 +176,11 @@ impl AnthropicSse {
         let Some(data) = line.strip_prefix(b"data:") else {
             return;
         };
-        if self.event.as_slice() == b"content_block_delta" {
-            // The JSON framing of a delta is ~80 bytes; the rest is text (or tool input).
-            self.delta_bytes += data.len().saturating_sub(80) as u64;
+        if self.event.as_slice() == b"content_block_delta"
+            || (self.event.is_empty()
+                && memchr::memmem::find(data, b"\"content_block_delta\"").is_some())
+        {
+            self.delta_bytes += string_value_bytes(data, ANTHROPIC_DELTA_KEYS);
             return;
         }
         let wanted = matches!(self.event.as_slice(), b"message_start" | b"message_delta" | b"message_stop" | b"error")
@@ -138,13 +194,19 @@ impl AnthropicSse {
         };
         match v.get("type").and_then(Value::as_str) {
             Some("message_start") => {
-                if let Some(usage) = v.get("message").and_then(|m| m.get("usage")) {
+                let message = v.get("message");
+                if let Some(usage) = message.and_then(|m| m.get("usage")) {
                     apply_anthropic_usage(usage, &mut self.out.usage);
+                    super::server_tools::anthropic_tools(usage, &mut self.out.tools);
+                }
+                if let Some(m) = message.and_then(|m| m.get("model")).and_then(Value::as_str) {
+                    self.out.model = Some(m.to_owned());
                 }
             }
             Some("message_delta") => {
                 if let Some(usage) = v.get("usage") {
                     apply_anthropic_usage(usage, &mut self.out.usage);
+                    super::server_tools::anthropic_tools(usage, &mut self.out.tools);
                 }
             }
             Some("message_stop") => self.out.complete = true,
@@ -161,6 +223,9 @@ impl AnthropicSse {
     }
 }
 
+/// The fields of a `content_block_delta` that carry generated content.
+const ANTHROPIC_DELTA_KEYS: &[&[u8]] = &[b"\"text\":", b"\"partial_json\":", b"\"thinking\":"];
+
 impl UsageParser for AnthropicSse {
     fn feed(&mut self, bytes: &[u8]) {
         let mut lines = std::mem::take(&mut self.lines);
@@ -171,60 +236,31 @@ impl UsageParser for AnthropicSse {
     fn finish(&mut self) -> ParsedUsage {
         let mut lines = std::mem::take(&mut self.lines);
         lines.flush(|l| self.on_line(l));
-        self.out.output_estimate = self.delta_bytes / 4;
+        self.out.output_estimate = estimate_tokens(self.delta_bytes);
         self.out.clone()
     }
-}
 
-/// A whole JSON answer, copied up to a bound, parsed at the end by `read`.
-pub struct JsonBody {
-    buf: Vec<u8>,
-    overflow: bool,
-    read: fn(&Value, &mut ParsedUsage),
-}
-
-const MAX_JSON_BODY: usize = 16 << 20;
-
-impl JsonBody {
-    pub fn new(read: fn(&Value, &mut ParsedUsage)) -> Self {
-        JsonBody {
-            buf: Vec::new(),
-            overflow: false,
-            read,
-        }
+    fn terminal(&self) -> bool {
+        self.out.complete
     }
 }
 
-impl UsageParser for JsonBody {
-    fn feed(&mut self, bytes: &[u8]) {
-        if self.buf.len() + bytes.len() > MAX_JSON_BODY {
-            self.overflow = true;
-            return;
-        }
-        self.buf.extend_from_slice(bytes);
-    }
-
-    fn finish(&mut self) -> ParsedUsage {
-        let mut out = ParsedUsage {
-            output_estimate: (self.buf.len() / 4) as u64,
-            ..Default::default()
-        };
-        if self.overflow {
-            tracing::warn!("answer too large to read its usage");
-            return out;
-        }
-        if let Ok(v) = serde_json::from_slice::<Value>(&self.buf) {
-            (self.read)(&v, &mut out);
-        }
-        out
-    }
+/// Output tokens for `bytes` of generated content: about 4 bytes a token, rounded up.
+pub fn estimate_tokens(bytes: u64) -> u64 {
+    bytes.div_ceil(4)
 }
+
+pub use super::usage_json::JsonBody;
 
 /// Anthropic non-streaming answer: the top-level `usage`.
 pub fn read_anthropic_json(v: &Value, out: &mut ParsedUsage) {
     if let Some(usage) = v.get("usage") {
         apply_anthropic_usage(usage, &mut out.usage);
+        super::server_tools::anthropic_tools(usage, &mut out.tools);
         out.complete = true;
+    }
+    if let Some(m) = v.get("model").and_then(Value::as_str) {
+        out.model = Some(m.to_owned());
     }
     if v.get("type").and_then(Value::as_str) == Some("error") {
         out.error = Some("error".into());
@@ -306,6 +342,16 @@ data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":9}}\r\n\r\n";
         let mut p = AnthropicSse::default();
         p.feed(b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"x\"}}\n\n");
         assert_eq!(p.finish().error.as_deref(), Some("overloaded_error"));
+    }
+
+    #[test]
+    fn content_bytes_skip_framing_and_count_escapes_once() {
+        let data = br#"{"delta":{"text":"a\"b"},"x":{"text": "cd"},"text_delta":"zz"}"#;
+        assert_eq!(string_value_bytes(data, &[b"\"text\":"]), 5);
+        assert_eq!(
+            string_value_bytes(br#"{"text":"unterminated"#, &[b"\"text\":"]),
+            12
+        );
     }
 
     #[test]

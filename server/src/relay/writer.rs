@@ -40,6 +40,8 @@ pub struct UsageEvent {
     pub ttft_ms: Option<i64>,
     pub stream: bool,
     pub client_disconnected: bool,
+    /// Some of `usage` was estimated: the answer ended without (all of) its usage.
+    pub usage_estimated: bool,
     pub created_at: i64,
 }
 
@@ -313,7 +315,8 @@ pub async fn write_batch(
             let mut q = sqlx::QueryBuilder::new(
                 "INSERT INTO usage_events (request_id, key_id, account_id, group_id, platform, model, input_tokens,
                  output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, cost_micros, price,
-                 priced_by_fallback, status, error_type, latency_ms, ttft_ms, stream, client_disconnected, created_at) ",
+                 priced_by_fallback, status, error_type, latency_ms, ttft_ms, stream, client_disconnected, created_at,
+                 usage_estimated) ",
             );
             q.push_values(rows, |mut b, e| {
                 b.push_bind(&e.request_id)
@@ -336,7 +339,8 @@ pub async fn write_batch(
                     .push_bind(e.ttft_ms)
                     .push_bind(e.stream)
                     .push_bind(e.client_disconnected)
-                    .push_bind(e.created_at);
+                    .push_bind(e.created_at)
+                    .push_bind(e.usage_estimated);
             });
             q.build().execute(&mut *tx).await?;
         }

@@ -1,17 +1,27 @@
 //! An account's health as a small state machine driven by upstream answers.
 //!
 //! - 429 → `rate_limited` until the reset the upstream announces (capped);
-//! - 529 → `overloaded` for the configured cooldown;
-//! - 401/403 → `error` until an admin resets it (or a test succeeds);
-//! - 5xx, timeouts, connection failures → cooldown only after N within a window;
-//! - after a cooldown the account is half-open: one probe; success → `active`, failure → the
-//!   cooldown doubles (capped).
+//! - 529 → `overloaded` for a short cooldown (`OVERLOAD_COOLDOWN_SECS`, 30 s) that doubles
+//!   with every repeat after the previous one ended, up to `MAX_COOLDOWN_SECS`;
+//! - 401/403 about the credential → `error` only after [`AUTH_FAILURES_FOR_ERROR`] of them in a
+//!   row (no success in between) within [`AUTH_FAILURE_WINDOW_MS`], never from one request; it
+//!   stays there until an admin resets it (or a test succeeds). Answers caused by the request
+//!   (see `relay::blame`) never get here;
+//! - 5xx, timeouts, connection failures, streams without a first token → cooldown only after
+//!   N within a window, doubling the same way;
+//! - after a cooldown the account is half-open: one probe; success → `active` and the backoff
+//!   starts over, failure → the cooldown doubles (capped).
 
 use std::collections::VecDeque;
 
 use app::types::AccountStatus;
 
 use crate::config::SchedulerOpts;
+
+/// Authentication failures in a row (no success in between) that put an account in `error`.
+pub const AUTH_FAILURES_FOR_ERROR: usize = 3;
+/// ...all within this long.
+pub const AUTH_FAILURE_WINDOW_MS: i64 = 10 * 60_000;
 
 #[derive(Clone, Copy, Debug)]
 pub struct HealthConfig {
@@ -21,6 +31,8 @@ pub struct HealthConfig {
     pub error_threshold: usize,
     pub error_window_ms: i64,
     pub error_cooldown_ms: i64,
+    pub auth_failures_for_error: usize,
+    pub auth_failure_window_ms: i64,
 }
 
 impl From<&SchedulerOpts> for HealthConfig {
@@ -32,6 +44,8 @@ impl From<&SchedulerOpts> for HealthConfig {
             error_threshold: o.error_threshold.max(1) as usize,
             error_window_ms: o.error_window_secs as i64 * 1000,
             error_cooldown_ms: o.error_cooldown_secs as i64 * 1000,
+            auth_failures_for_error: AUTH_FAILURES_FOR_ERROR,
+            auth_failure_window_ms: AUTH_FAILURE_WINDOW_MS,
         }
     }
 }
@@ -49,7 +63,8 @@ pub enum Outcome {
     Overloaded {
         message: String,
     },
-    /// 401/403: the credential is bad.
+    /// 401/403 (or the platform's equivalent) about the credential: evidence that it is bad,
+    /// which takes several in a row to act on.
     AuthFailed {
         status: u16,
         message: String,
@@ -90,7 +105,11 @@ pub struct Health {
     pub cooldown_until: Option<i64>,
     pub message: String,
     last_cooldown_ms: i64,
+    /// The last 529/5xx cooldown since the last success: the next one doubles it.
+    backoff_ms: i64,
     failures: VecDeque<i64>,
+    /// Times of the authentication failures since the last success, oldest first.
+    auth_failures: VecDeque<i64>,
     probing: bool,
 }
 
@@ -172,7 +191,9 @@ impl Health {
         match outcome {
             Outcome::Success => {
                 self.failures.clear();
+                self.auth_failures.clear();
                 self.probing = false;
+                self.backoff_ms = 0;
                 if self.status != AccountStatus::Active {
                     self.last_cooldown_ms = 0;
                     return self
@@ -190,7 +211,8 @@ impl Health {
                     .filter(|ms| *ms > 0)
                     .unwrap_or(cfg.rate_limit_default_ms)
                     .min(cfg.max_cooldown_ms);
-                let ms = if was_probe { self.doubled(ms, cfg) } else { ms };
+                let half_open = was_probe && self.cooling_until(now).is_none();
+                let ms = if half_open { self.doubled(ms, cfg) } else { ms };
                 self.enter(
                     AccountStatus::RateLimited,
                     Some(429),
@@ -200,19 +222,53 @@ impl Health {
                 )
             }
             Outcome::Overloaded { message } => {
-                let ms = if was_probe {
-                    self.doubled(cfg.overload_cooldown_ms, cfg)
-                } else {
-                    cfg.overload_cooldown_ms.min(cfg.max_cooldown_ms)
-                };
+                if let Some(until) = self.cooling_until(now) {
+                    // Answers of requests sent before the cooldown began, or of a probe sent
+                    // during it because nothing else could serve: no new backoff step.
+                    let ms = until - now;
+                    return self.enter(
+                        AccountStatus::Overloaded,
+                        Some(529),
+                        message,
+                        Some(ms),
+                        now,
+                    );
+                }
+                let ms = self.backoff(cfg.overload_cooldown_ms, cfg);
                 self.enter(AccountStatus::Overloaded, Some(529), message, Some(ms), now)
             }
             Outcome::AuthFailed { status, message } => {
-                self.enter(AccountStatus::Error, Some(status), message, None, now)
+                self.auth_failures.push_back(now);
+                while self
+                    .auth_failures
+                    .front()
+                    .is_some_and(|t| now - t >= cfg.auth_failure_window_ms)
+                {
+                    self.auth_failures.pop_front();
+                }
+                if self.auth_failures.len() < cfg.auth_failures_for_error.max(1) {
+                    // One refusal proves nothing: it may be the request's doing in a shape we
+                    // do not know. A probe that ends so keeps its account out of rotation.
+                    if was_probe {
+                        self.probing = false;
+                    }
+                    return None;
+                }
+                self.auth_failures.clear();
+                let msg = format!(
+                    "{} authentication failures in a row within {} min: {message}",
+                    cfg.auth_failures_for_error,
+                    cfg.auth_failure_window_ms / 60_000
+                );
+                self.enter(AccountStatus::Error, Some(status), msg, None, now)
             }
             Outcome::Failed { status, message } => {
                 if was_probe {
-                    let ms = self.doubled(cfg.error_cooldown_ms, cfg);
+                    let ms = match self.cooling_until(now) {
+                        // A probe during the cooldown keeps it as it is.
+                        Some(until) => until - now,
+                        None => self.backoff(cfg.error_cooldown_ms, cfg),
+                    };
                     let to = match self.status {
                         AccountStatus::RateLimited => AccountStatus::RateLimited,
                         _ => AccountStatus::Overloaded,
@@ -236,17 +292,35 @@ impl Health {
                         cfg.error_threshold,
                         cfg.error_window_ms / 1000
                     );
-                    return self.enter(
-                        AccountStatus::Overloaded,
-                        status,
-                        msg,
-                        Some(cfg.error_cooldown_ms),
-                        now,
-                    );
+                    let ms = self.backoff(cfg.error_cooldown_ms, cfg);
+                    return self.enter(AccountStatus::Overloaded, status, msg, Some(ms), now);
                 }
                 None
             }
         }
+    }
+
+    /// The end of a cooldown still running at `now`.
+    fn cooling_until(&self, now: i64) -> Option<i64> {
+        match self.status {
+            AccountStatus::Overloaded | AccountStatus::RateLimited => {
+                self.cooldown_until.filter(|u| *u > now)
+            }
+            _ => None,
+        }
+    }
+
+    /// The next 529/5xx cooldown: `base` after a success, else double the previous (capped).
+    fn backoff(&mut self, base: i64, cfg: &HealthConfig) -> i64 {
+        let ms = if self.backoff_ms > 0 {
+            self.backoff_ms.saturating_mul(2)
+        } else {
+            base
+        }
+        .min(cfg.max_cooldown_ms)
+        .max(1);
+        self.backoff_ms = ms;
+        ms
     }
 
     fn doubled(&self, base: i64, cfg: &HealthConfig) -> i64 {
@@ -258,10 +332,25 @@ impl Health {
         (previous.saturating_mul(2)).min(cfg.max_cooldown_ms)
     }
 
+    /// An account test (a probe with a request of our own, valid by construction) was refused
+    /// for its credential: that alone is evidence enough.
+    pub fn credential_refused(
+        &mut self,
+        status: u16,
+        message: String,
+        now: i64,
+    ) -> Option<Transition> {
+        self.auth_failures.clear();
+        let message = format!("an account test was refused: {message}");
+        self.enter(AccountStatus::Error, Some(status), message, None, now)
+    }
+
     /// An admin reset (or a successful account test) clears everything.
     pub fn reset(&mut self, now: i64) -> Option<Transition> {
         self.failures.clear();
+        self.auth_failures.clear();
         self.last_cooldown_ms = 0;
+        self.backoff_ms = 0;
         self.enter(AccountStatus::Active, None, "reset".into(), None, now)
     }
 }
@@ -278,6 +367,8 @@ mod tests {
             error_threshold: 3,
             error_window_ms: 60_000,
             error_cooldown_ms: 60_000,
+            auth_failures_for_error: 3,
+            auth_failure_window_ms: 600_000,
         }
     }
 
@@ -356,6 +447,43 @@ mod tests {
         assert_eq!(h.availability(2_000_001), Availability::Available);
     }
 
+    fn overloaded() -> Outcome {
+        Outcome::Overloaded {
+            message: "529".into(),
+        }
+    }
+
+    #[test]
+    fn overload_cooldowns_start_short_double_with_repeats_and_reset_on_success() {
+        let cfg = HealthConfig {
+            overload_cooldown_ms: 30_000,
+            max_cooldown_ms: 100_000,
+            ..cfg()
+        };
+        let mut h = Health::default();
+        h.on_outcome(overloaded(), 0, &cfg);
+        assert_eq!(h.cooldown_until, Some(30_000));
+        // Answers of requests already in flight do not add a step.
+        h.on_outcome(overloaded(), 10, &cfg);
+        assert_eq!(h.cooldown_until, Some(30_000));
+        // A probe sent during the cooldown (nothing else could serve) keeps it as it is.
+        assert!(h.claim_probe());
+        h.on_outcome(overloaded(), 20, &cfg);
+        assert_eq!(h.cooldown_until, Some(30_000));
+        // The next 529 after the cooldown ended (the probe's) doubles it, up to the cap.
+        assert!(h.claim_probe());
+        h.on_outcome(overloaded(), 30_000, &cfg);
+        assert_eq!(h.cooldown_until, Some(90_000));
+        assert!(h.claim_probe());
+        h.on_outcome(overloaded(), 90_000, &cfg);
+        assert_eq!(h.cooldown_until, Some(190_000), "capped at the maximum");
+        assert!(h.claim_probe());
+        h.on_outcome(Outcome::Success, 190_000, &cfg);
+        assert_eq!(h.availability(190_001), Availability::Available);
+        h.on_outcome(overloaded(), 200_000, &cfg);
+        assert_eq!(h.cooldown_until, Some(230_000), "a success starts over");
+    }
+
     #[test]
     fn rate_limit_uses_announced_reset_capped() {
         let mut h = Health::default();
@@ -390,20 +518,37 @@ mod tests {
         assert_eq!(h.cooldown_until, Some(60_000));
     }
 
+    fn auth() -> Outcome {
+        Outcome::AuthFailed {
+            status: 401,
+            message: "invalid x-api-key".into(),
+        }
+    }
+
     #[test]
-    fn auth_failure_needs_reset() {
+    fn auth_failures_need_three_in_a_row_then_a_reset() {
         let mut h = Health::default();
-        let t = h
-            .on_outcome(
-                Outcome::AuthFailed {
-                    status: 401,
-                    message: "invalid x-api-key".into(),
-                },
-                0,
-                &cfg(),
-            )
-            .unwrap();
+        // Two, a success, two more: never three in a row.
+        assert!(h.on_outcome(auth(), 0, &cfg()).is_none());
+        assert!(h.on_outcome(auth(), 1, &cfg()).is_none());
+        assert!(h.on_outcome(Outcome::Success, 2, &cfg()).is_none());
+        assert!(h.on_outcome(auth(), 3, &cfg()).is_none());
+        assert!(h.on_outcome(auth(), 4, &cfg()).is_none());
+        assert_eq!(h.availability(5), Availability::Available);
+        // Failures spread beyond the window never add up.
+        let mut spread = Health::default();
+        for i in 0..10 {
+            assert!(spread.on_outcome(auth(), i * 600_000, &cfg()).is_none());
+        }
+        // Other failures in between neither count nor clear the run.
+        let other = Outcome::Failed {
+            status: Some(500),
+            message: "x".into(),
+        };
+        assert!(h.on_outcome(other, 5, &cfg()).is_none());
+        let t = h.on_outcome(auth(), 6, &cfg()).unwrap();
         assert_eq!(t.to, AccountStatus::Error);
+        assert!(t.message.starts_with("3 authentication failures in a row"));
         assert_eq!(h.availability(i64::MAX), Availability::Broken);
         assert_eq!(h.reset(5).unwrap().to, AccountStatus::Active);
     }

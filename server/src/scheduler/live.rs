@@ -35,6 +35,14 @@ pub trait LiveState: Send + Sync + 'static {
     fn abandon_probe(&self, account: &str);
     fn report(&self, account: &str, outcome: Outcome, now: i64) -> Option<Transition>;
     fn reset(&self, account: &str, now: i64) -> Option<Transition>;
+    /// An account test was refused for the credential (see [`Health::credential_refused`]).
+    fn credential_refused(
+        &self,
+        account: &str,
+        status: u16,
+        message: String,
+        now: i64,
+    ) -> Option<Transition>;
     fn restore(
         &self,
         account: &str,
@@ -176,6 +184,19 @@ impl LiveState for MemoryLive {
 
     fn reset(&self, account: &str, now: i64) -> Option<Transition> {
         self.get(account).health.lock().reset(now)
+    }
+
+    fn credential_refused(
+        &self,
+        account: &str,
+        status: u16,
+        message: String,
+        now: i64,
+    ) -> Option<Transition> {
+        self.get(account)
+            .health
+            .lock()
+            .credential_refused(status, message, now)
     }
 
     fn restore(

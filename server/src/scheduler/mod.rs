@@ -59,8 +59,13 @@ pub struct AccountTransition {
 /// Why no account could take a request.
 #[derive(Clone, Debug, PartialEq)]
 pub enum NoAccount {
-    /// The key's dedicated account cannot serve (and pool fallback is off).
-    Dedicated { account: String, reason: String },
+    /// The key's dedicated account cannot serve (and pool fallback is off); `retry_after`
+    /// when its cooldown ends.
+    Dedicated {
+        account: String,
+        reason: String,
+        retry_after: Option<Duration>,
+    },
     /// The key's group does not exist (any more) or belongs to another platform.
     GroupMissing { group: String },
     /// Nobody eligible right now; `retry_after` when a cooldown ends soon.
@@ -101,6 +106,11 @@ impl Drop for Lease {
             self.live.abandon_probe(&self.account.id);
         }
     }
+}
+
+/// The wait until `until`, at least a second (what `Retry-After` can say).
+fn until_duration(until: i64, now: i64) -> Duration {
+    Duration::from_millis((until - now).max(1000) as u64)
 }
 
 /// Lower is better: priority tier, then requests in flight, then least recently used.
@@ -211,8 +221,14 @@ impl Scheduler {
                 .filter(|(gid, _)| gid == &g.id)
                 .filter_map(|(_, aid)| snap.by_id.get(aid.as_str()).cloned())
                 .collect();
-            snap.groups
-                .insert(g.id.as_str().into(), GroupInfo { platform, members });
+            snap.groups.insert(
+                g.id.as_str().into(),
+                GroupInfo {
+                    platform,
+                    members,
+                    sticky_mode: pool::StickyMode::parse(&g.sticky_mode),
+                },
+            );
         }
         proxies.push(None);
         self.clients.retain(&proxies);
@@ -287,6 +303,11 @@ impl Scheduler {
         now: i64,
     ) -> Result<Lease, NoAccount> {
         let snap = self.pool.load();
+        let sticky_mode = match key.binding(platform) {
+            Binding::Group(id) => snap.groups.get(id).map(|g| g.sticky_mode),
+            _ => None,
+        }
+        .unwrap_or_default();
         let candidates: &[Arc<UpstreamAccount>] = match key.binding(platform) {
             Binding::Pool => &snap.shared[platform_index(platform)],
             Binding::Group(id) => match snap.groups.get(id) {
@@ -298,6 +319,7 @@ impl Scheduler {
                 }
             },
             Binding::Account(id) => {
+                let mut retry_after = None;
                 let reason = match snap.by_id.get(id) {
                     Some(a) if a.platform != platform => {
                         format!("the account is a {} account", a.platform.as_str())
@@ -310,10 +332,19 @@ impl Scheduler {
                             Some(lease) => return Ok(lease),
                             None => "the account is busy".to_string(),
                         },
-                        Err(Unfit::Brief(Some(until))) => format!(
-                            "the account is cooling down for {}s",
-                            ((until - now) / 1000).max(1)
-                        ),
+                        Err(Unfit::Brief(Some(until))) => {
+                            // Nothing else to try: one probe before refusing.
+                            if exclude.is_empty() && !key.allow_pool_fallback {
+                                if let Some(lease) = self.lease(a, true, now) {
+                                    return Ok(lease);
+                                }
+                            }
+                            retry_after = Some(until_duration(until, now));
+                            format!(
+                                "the account is cooling down for {}s",
+                                ((until - now) / 1000).max(1)
+                            )
+                        }
                         Err(Unfit::Brief(None)) => "the account is at its concurrency limit".into(),
                         Err(Unfit::Lasting(why)) => why,
                     },
@@ -323,6 +354,7 @@ impl Scheduler {
                     return Err(NoAccount::Dedicated {
                         account: id.to_string(),
                         reason,
+                        retry_after,
                     });
                 }
                 &snap.shared[platform_index(platform)]
@@ -344,14 +376,19 @@ impl Scheduler {
                             }
                             Err(Unfit::Brief(None)) => keep_mapping = true,
                             Err(Unfit::Brief(Some(until))) => {
-                                keep_mapping = until - now <= self.sticky_grace_ms
+                                keep_mapping = match sticky_mode {
+                                    pool::StickyMode::Grace => until - now <= self.sticky_grace_ms,
+                                    pool::StickyMode::Keep => true,
+                                    pool::StickyMode::Move => false,
+                                }
                             }
                             Err(Unfit::Lasting(_)) => {}
                         }
                     } else {
                         // Failing over within one request keeps the conversation's home if the
                         // failure was brief; the health rules decide that on the next request.
-                        keep_mapping = true;
+                        // A group that moves conversations at once moves it now.
+                        keep_mapping = sticky_mode != pool::StickyMode::Move;
                     }
                 }
             }
@@ -362,6 +399,8 @@ impl Scheduler {
             // (account, needs a probe, rank: priority, in flight, last used)
             let mut best: Option<(&Arc<UpstreamAccount>, bool, Rank)> = None;
             let mut soonest: Option<i64> = None;
+            // The cooling account that recovers first, for the probe before a refusal.
+            let mut recovers_first: Option<(&Arc<UpstreamAccount>, i64)> = None;
             let mut lasting: Option<String> = None;
             for a in candidates {
                 if exclude.contains(&a.id) || tried.contains(&&a.id) {
@@ -381,12 +420,25 @@ impl Scheduler {
                     Err(Unfit::Brief(until)) => {
                         if let Some(u) = until {
                             soonest = Some(soonest.map_or(u, |s| s.min(u)));
+                            if recovers_first.is_none_or(|(_, r)| u < r) {
+                                recovers_first = Some((a, u));
+                            }
                         }
                     }
                     Err(Unfit::Lasting(why)) => lasting = Some(why),
                 }
             }
             let Some((a, probe, _)) = best else {
+                // Every eligible account is cooling down: the first request to find so tries the
+                // one that recovers first, once, as its probe (a concurrent one finds the probe
+                // taken). A success ends its cooldown for everyone.
+                if let Some((first, _)) = recovers_first.filter(|_| exclude.is_empty()) {
+                    if !tried.contains(&&first.id) {
+                        if let Some(lease) = self.lease(first, true, now) {
+                            return Ok(lease);
+                        }
+                    }
+                }
                 let reason = if candidates.is_empty() {
                     format!(
                         "no {} accounts are configured for this key",
@@ -404,7 +456,7 @@ impl Scheduler {
                 };
                 return Err(NoAccount::NoneEligible {
                     reason,
-                    retry_after: soonest.map(|u| Duration::from_millis((u - now).max(1000) as u64)),
+                    retry_after: soonest.map(|u| until_duration(u, now)),
                 });
             };
             if let Some(lease) = self.lease(a, probe, now) {
@@ -420,6 +472,18 @@ impl Scheduler {
         }
     }
 
+    /// How long until the first of `accounts` that is cooling down recovers, if any is.
+    pub fn soonest_recovery(&self, accounts: &[Arc<str>], now: i64) -> Option<Duration> {
+        accounts
+            .iter()
+            .filter_map(|id| match self.live.availability(id, now) {
+                Availability::CoolingDown { until } => Some(until),
+                _ => None,
+            })
+            .min()
+            .map(|until| until_duration(until, now))
+    }
+
     /// Feeds an attempt's outcome into the account's health.
     pub fn report(&self, lease: &mut Lease, outcome: Outcome, now: i64) {
         lease.reported = true;
@@ -433,6 +497,16 @@ impl Scheduler {
         let snap = self.pool.load();
         if let Some(a) = snap.by_id.get(id) {
             if let Some(t) = self.live.reset(id, now) {
+                self.announce(a, t);
+            }
+        }
+    }
+
+    /// An account test was refused for the account's credential (401/403): `error`.
+    pub fn credential_refused(&self, id: &str, status: u16, message: String, now: i64) {
+        let snap = self.pool.load();
+        if let Some(a) = snap.by_id.get(id) {
+            if let Some(t) = self.live.credential_refused(id, status, message, now) {
                 self.announce(a, t);
             }
         }

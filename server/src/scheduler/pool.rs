@@ -28,6 +28,8 @@ pub struct UpstreamAccount {
     pub max_concurrency: Option<u32>,
     pub azure_deployment: Option<String>,
     pub azure_api_version: Option<String>,
+    /// The account's own first-token timeout for streams (`firstTokenTimeoutMs`).
+    pub first_token_timeout: Option<std::time::Duration>,
     pub group_ids: Vec<Arc<str>>,
     pub client: reqwest::Client,
     pub monthly_cost_micros: i64,
@@ -62,9 +64,32 @@ impl UpstreamAccount {
     }
 }
 
+/// How a group's conversations stay on their account when it cools down.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StickyMode {
+    /// Kept through a cooldown shorter than `STICKY_UNAVAILABLE_GRACE_SECS`.
+    #[default]
+    Grace,
+    /// Kept through any cooldown (served elsewhere meanwhile), for the prompt cache.
+    Keep,
+    /// Moved at once to the account that serves the request.
+    Move,
+}
+
+impl StickyMode {
+    pub fn parse(stored: &str) -> StickyMode {
+        match stored {
+            "keep" => StickyMode::Keep,
+            "move" => StickyMode::Move,
+            _ => StickyMode::Grace,
+        }
+    }
+}
+
 pub struct GroupInfo {
     pub platform: Platform,
     pub members: Vec<Arc<UpstreamAccount>>,
+    pub sticky_mode: StickyMode,
 }
 
 #[derive(Default)]
@@ -88,6 +113,7 @@ pub fn platform_index(p: Platform) -> usize {
 pub struct AccountExtra {
     pub azure_deployment: Option<String>,
     pub azure_api_version: Option<String>,
+    pub first_token_timeout_ms: Option<u64>,
 }
 
 pub fn build_account(
@@ -145,6 +171,10 @@ pub fn build_account(
             .map(|m| m.min(u32::MAX as i64) as u32),
         azure_deployment: extra.azure_deployment,
         azure_api_version: extra.azure_api_version,
+        first_token_timeout: extra
+            .first_token_timeout_ms
+            .filter(|ms| *ms > 0)
+            .map(std::time::Duration::from_millis),
         group_ids: groups,
         client,
         monthly_cost_micros: row.monthly_cost_micros,

@@ -1,14 +1,22 @@
 //! Sticky sessions: a conversation (per key) stays on the account that served it, so the
 //! upstream's prompt cache stays warm.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
+use hashlink::LruCache;
 use parking_lot::Mutex;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 const SHARDS: usize = 16;
+
+/// Conversations remembered per key at most. Clients choose their session ids, so one key
+/// could otherwise fill memory with mappings; beyond the cap the least recently used mapping
+/// of that key is forgotten (that conversation is placed afresh on its next request).
+pub const SESSIONS_PER_KEY: usize = 1_000;
 
 #[derive(Clone, Debug)]
 struct Entry {
@@ -16,34 +24,42 @@ struct Entry {
     expires_at: i64,
 }
 
-/// Mappings by `(key id, session hash)`.
-type Shard = Mutex<HashMap<(Arc<str>, u64), Entry>>;
+/// Per key (sharded by key): its mappings by session hash, least recently used first.
+type Shard = Mutex<HashMap<Arc<str>, LruCache<u64, Entry>>>;
 
 pub struct StickyMap {
     shards: Vec<Shard>,
+    pick: RandomState,
     ttl_ms: i64,
     renew_below_ms: i64,
+    per_key: usize,
 }
 
 impl StickyMap {
     pub fn new(ttl_ms: i64, renew_below_ms: i64) -> Self {
+        Self::with_cap(ttl_ms, renew_below_ms, SESSIONS_PER_KEY)
+    }
+
+    pub fn with_cap(ttl_ms: i64, renew_below_ms: i64, per_key: usize) -> Self {
         StickyMap {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            pick: RandomState::new(),
             ttl_ms,
             renew_below_ms,
+            per_key: per_key.max(1),
         }
     }
 
-    fn shard(&self, session: u64) -> &Shard {
-        &self.shards[(session as usize) % SHARDS]
+    fn shard(&self, key_id: &str) -> &Shard {
+        &self.shards[self.pick.hash_one(key_id) as usize % SHARDS]
     }
 
     /// The live mapping of a session, renewed to the full TTL when its remaining time has
     /// dropped below the renewal threshold.
     pub fn get(&self, key_id: &Arc<str>, session: u64, now: i64) -> Option<Arc<str>> {
-        let mut shard = self.shard(session).lock();
-        let k = (key_id.clone(), session);
-        match shard.get_mut(&k) {
+        let mut shard = self.shard(key_id).lock();
+        let sessions = shard.get_mut(key_id)?;
+        match sessions.get_mut(&session) {
             Some(e) if e.expires_at > now => {
                 if self.renew_below_ms > 0 && e.expires_at - now < self.renew_below_ms {
                     e.expires_at = now + self.ttl_ms;
@@ -51,7 +67,10 @@ impl StickyMap {
                 Some(e.account.clone())
             }
             Some(_) => {
-                shard.remove(&k);
+                sessions.remove(&session);
+                if sessions.is_empty() {
+                    shard.remove(key_id);
+                }
                 None
             }
             None => None,
@@ -59,13 +78,23 @@ impl StickyMap {
     }
 
     pub fn set(&self, key_id: &Arc<str>, session: u64, account: Arc<str>, now: i64) {
-        self.shard(session).lock().insert(
-            (key_id.clone(), session),
-            Entry {
-                account,
-                expires_at: now + self.ttl_ms,
-            },
-        );
+        let mut shard = self.shard(key_id).lock();
+        let per_key = self.per_key;
+        shard
+            .entry(key_id.clone())
+            .or_insert_with(|| LruCache::new(per_key))
+            .insert(
+                session,
+                Entry {
+                    account,
+                    expires_at: now + self.ttl_ms,
+                },
+            );
+    }
+
+    /// Mappings held for one key.
+    pub fn sessions_of(&self, key_id: &str) -> usize {
+        self.shard(key_id).lock().get(key_id).map_or(0, |s| s.len())
     }
 
     /// Drops expired mappings; returns how many remain.
@@ -74,8 +103,18 @@ impl StickyMap {
             .iter()
             .map(|s| {
                 let mut s = s.lock();
-                s.retain(|_, e| e.expires_at > now);
-                s.len()
+                s.retain(|_, sessions| {
+                    let expired: Vec<u64> = sessions
+                        .iter()
+                        .filter(|(_, e)| e.expires_at <= now)
+                        .map(|(k, _)| *k)
+                        .collect();
+                    for k in expired {
+                        sessions.remove(&k);
+                    }
+                    !sessions.is_empty()
+                });
+                s.values().map(|sessions| sessions.len()).sum::<usize>()
             })
             .sum()
     }
@@ -212,5 +251,22 @@ mod tests {
         );
         assert_eq!(r.get(&k, 1, 1_801), None);
         assert_eq!(r.sweep(10_000), 0);
+    }
+
+    #[test]
+    fn each_key_keeps_a_bounded_number_of_sessions() {
+        let (k, other): (Arc<str>, Arc<str>) = ("key".into(), "other".into());
+        let m = StickyMap::with_cap(60_000, 0, 100);
+        m.set(&other, 1, "b".into(), 0);
+        for session in 0..10_000u64 {
+            m.set(&k, session, "a".into(), 0);
+        }
+        assert_eq!(m.sessions_of(&k), 100);
+        // The most recent survive; the oldest were forgotten; other keys are untouched.
+        assert_eq!(m.get(&k, 9_999, 1).as_deref(), Some("a"));
+        assert_eq!(m.get(&k, 0, 1), None);
+        assert_eq!(m.get(&other, 1, 1).as_deref(), Some("b"));
+        assert_eq!(m.sweep(1), 101);
+        assert_eq!(m.sweep(60_001), 0);
     }
 }

@@ -2,6 +2,7 @@
 
 use sqlx::FromRow;
 
+use super::audit::{insert_audit, AuditRow};
 use super::text::fold;
 use super::{now_ms, with_pool, Store, StoreResult};
 
@@ -101,6 +102,11 @@ pub(super) const SAVE_GROUP: &str =
      ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description,
         updated_at = excluded.updated_at, name_key = excluded.name_key";
 
+/// How a group's conversations stay on their account (`account_groups.sticky_mode`): `grace`
+/// (kept through a cooldown shorter than `STICKY_UNAVAILABLE_GRACE_SECS`), `keep` (kept through
+/// any cooldown, for the prompt cache), `move` (moved at once to the account that serves it).
+pub const STICKY_MODES: &[&str] = &["grace", "keep", "move"];
+
 #[derive(Clone, Debug, FromRow)]
 pub struct AccountEventRow {
     pub account_id: String,
@@ -118,6 +124,9 @@ pub struct GroupRow {
     pub description: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// One of [`STICKY_MODES`]; written by [`Store::set_group_sticky_mode`].
+    #[sqlx(default)]
+    pub sticky_mode: String,
 }
 
 /// Per-account traffic over a period, from the hourly rollups.
@@ -154,25 +163,38 @@ impl Store {
 
     /// Inserts or fully rewrites an account row.
     #[tracing::instrument(skip_all)]
-    pub async fn save_account(&self, a: &AccountRow) -> StoreResult<()> {
+    pub async fn save_account(&self, a: &AccountRow, audit: Option<&AuditRow>) -> StoreResult<()> {
         with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
             bind_account!(sqlx::query(SAVE_ACCOUNT), a)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
+            if let Some(audit) = audit {
+                insert_audit!(&mut *tx, audit);
+            }
+            tx.commit().await?;
         });
         Ok(())
     }
 
     /// Deletes an account (memberships go with it); `false` if it did not exist.
     #[tracing::instrument(skip_all)]
-    pub async fn delete_account(&self, id: &str) -> StoreResult<bool> {
+    pub async fn delete_account(&self, id: &str, audit: Option<&AuditRow>) -> StoreResult<bool> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM accounts WHERE id = $1")
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("DELETE FROM accounts WHERE id = $1")
                 .bind(id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected()
-                > 0
+                > 0;
+            if done {
+                if let Some(audit) = audit {
+                    insert_audit!(&mut *tx, audit);
+                }
+                tx.commit().await?;
+            }
+            done
         }))
     }
 
@@ -303,7 +325,7 @@ impl Store {
     pub async fn list_groups(&self) -> StoreResult<Vec<GroupRow>> {
         Ok(with_pool!(self, |pool| {
             sqlx::query_as::<_, GroupRow>(
-                "SELECT id, name, platform, description, created_at, updated_at FROM account_groups
+                "SELECT id, name, platform, description, created_at, updated_at, sticky_mode FROM account_groups
                  ORDER BY platform, name_key, id",
             )
             .fetch_all(pool)
@@ -311,11 +333,27 @@ impl Store {
         }))
     }
 
+    /// Sets a group's sticky mode (one of [`STICKY_MODES`]).
+    #[tracing::instrument(skip_all)]
+    pub async fn set_group_sticky_mode(&self, id: &str, mode: &str, now: i64) -> StoreResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE account_groups SET sticky_mode = $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind(mode)
+            .bind(now)
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
     #[tracing::instrument(skip_all)]
     pub async fn get_group(&self, id: &str) -> StoreResult<Option<GroupRow>> {
         Ok(with_pool!(self, |pool| {
             sqlx::query_as::<_, GroupRow>(
-                "SELECT id, name, platform, description, created_at, updated_at FROM account_groups WHERE id = $1",
+                "SELECT id, name, platform, description, created_at, updated_at, sticky_mode FROM account_groups WHERE id = $1",
             )
             .bind(id)
             .fetch_optional(pool)
@@ -324,8 +362,9 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn save_group(&self, g: &GroupRow) -> StoreResult<()> {
+    pub async fn save_group(&self, g: &GroupRow, audit: Option<&AuditRow>) -> StoreResult<()> {
         with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
             sqlx::query(SAVE_GROUP)
                 .bind(&g.id)
                 .bind(&g.name)
@@ -334,21 +373,33 @@ impl Store {
                 .bind(g.created_at)
                 .bind(g.updated_at)
                 .bind(fold(&g.name))
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
+            if let Some(audit) = audit {
+                insert_audit!(&mut *tx, audit);
+            }
+            tx.commit().await?;
         });
         Ok(())
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn delete_group(&self, id: &str) -> StoreResult<bool> {
+    pub async fn delete_group(&self, id: &str, audit: Option<&AuditRow>) -> StoreResult<bool> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM account_groups WHERE id = $1")
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("DELETE FROM account_groups WHERE id = $1")
                 .bind(id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected()
-                > 0
+                > 0;
+            if done {
+                if let Some(audit) = audit {
+                    insert_audit!(&mut *tx, audit);
+                }
+                tx.commit().await?;
+            }
+            done
         }))
     }
 
@@ -370,6 +421,7 @@ impl Store {
         &self,
         group_id: &str,
         account_ids: &[String],
+        audit: Option<&AuditRow>,
     ) -> StoreResult<()> {
         let now = now_ms();
         with_pool!(self, |pool| {
@@ -392,6 +444,9 @@ impl Store {
                 .bind(group_id)
                 .execute(&mut *tx)
                 .await?;
+            if let Some(audit) = audit {
+                insert_audit!(&mut *tx, audit);
+            }
             tx.commit().await?;
         });
         Ok(())

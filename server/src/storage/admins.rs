@@ -1,8 +1,10 @@
-//! Administrators and their REST API tokens.
+//! Staff users (the `admins` table: every role) and their REST API tokens; managing users is in
+//! `users`.
 
 use app::types::KeyStatus;
 use sqlx::FromRow;
 
+use super::audit::{insert_audit, AuditRow};
 use super::{now_ms, with_pool, Store, StoreResult};
 use crate::keys::lifecycle::status_sql;
 
@@ -11,7 +13,22 @@ pub struct AdminRow {
     pub id: String,
     pub username: String,
     pub password_hash: String,
+    pub role: String,
+    pub display_name: String,
+    pub is_active: bool,
+    /// JSON array of preset ids.
+    pub allowed_preset_ids: String,
+    pub totp_secret_enc: Option<String>,
+    pub totp_enabled: bool,
+    /// JSON array of SHA-256 hex hashes of unused recovery codes.
+    pub recovery_codes: String,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
+
+/// The columns an [`AdminRow`] is read with.
+pub const ADMIN_COLUMNS: &str = "id, username, password_hash, role, display_name, is_active,
+    allowed_preset_ids, totp_secret_enc, totp_enabled, recovery_codes, created_at, updated_at";
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, FromRow)]
 pub struct Counts {
@@ -35,9 +52,9 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn admin_by_username(&self, username: &str) -> StoreResult<Option<AdminRow>> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, AdminRow>(
-                "SELECT id, username, password_hash FROM admins WHERE username = $1",
-            )
+            sqlx::query_as::<_, AdminRow>(&format!(
+                "SELECT {ADMIN_COLUMNS} FROM admins WHERE username = $1"
+            ))
             .bind(username)
             .fetch_optional(pool)
             .await?
@@ -47,9 +64,9 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn admin_by_id(&self, id: &str) -> StoreResult<Option<AdminRow>> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, AdminRow>(
-                "SELECT id, username, password_hash FROM admins WHERE id = $1",
-            )
+            sqlx::query_as::<_, AdminRow>(&format!(
+                "SELECT {ADMIN_COLUMNS} FROM admins WHERE id = $1"
+            ))
             .bind(id)
             .fetch_optional(pool)
             .await?
@@ -81,7 +98,12 @@ impl Store {
 
     /// Sets a new password hash and ends every session and token of the admin, in one transaction.
     #[tracing::instrument(skip_all)]
-    pub async fn set_admin_password(&self, id: &str, password_hash: &str) -> StoreResult<()> {
+    pub async fn set_admin_password(
+        &self,
+        id: &str,
+        password_hash: &str,
+        audit: Option<&AuditRow>,
+    ) -> StoreResult<()> {
         let now = now_ms();
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -99,6 +121,9 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            if let Some(audit) = audit {
+                insert_audit!(&mut *tx, audit);
+            }
             tx.commit().await?;
         });
         Ok(())

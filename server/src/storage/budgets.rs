@@ -2,6 +2,7 @@
 //! against: the account's priced usage from the hourly rollup (what the usage writer has
 //! settled), so no upstream API is needed.
 
+use super::audit::{insert_audit, AuditRow};
 use sqlx::FromRow;
 
 use super::{with_pool, Store, StoreResult};
@@ -62,7 +63,11 @@ impl Store {
     /// Sets (or replaces) an account's budget. A new or changed budget starts announcing its
     /// crossings afresh.
     #[tracing::instrument(skip_all)]
-    pub async fn set_account_budget(&self, b: &BudgetRow) -> StoreResult<()> {
+    pub async fn set_account_budget(
+        &self,
+        b: &BudgetRow,
+        audit: Option<&AuditRow>,
+    ) -> StoreResult<()> {
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query("DELETE FROM account_budgets WHERE account_id = $1")
@@ -86,6 +91,9 @@ impl Store {
             .bind(b.updated_at)
             .execute(&mut *tx)
             .await?;
+            if let Some(audit) = audit {
+                insert_audit!(&mut *tx, audit);
+            }
             tx.commit().await?;
         });
         Ok(())
@@ -93,14 +101,26 @@ impl Store {
 
     /// Removes an account's budget (its top-ups stay as history).
     #[tracing::instrument(skip_all)]
-    pub async fn delete_account_budget(&self, account_id: &str) -> StoreResult<bool> {
+    pub async fn delete_account_budget(
+        &self,
+        account_id: &str,
+        audit: Option<&AuditRow>,
+    ) -> StoreResult<bool> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM account_budgets WHERE account_id = $1")
+            let mut tx = pool.begin().await?;
+            let deleted = sqlx::query("DELETE FROM account_budgets WHERE account_id = $1")
                 .bind(account_id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected()
-                == 1
+                == 1;
+            if deleted {
+                if let Some(audit) = audit {
+                    insert_audit!(&mut *tx, audit);
+                }
+            }
+            tx.commit().await?;
+            deleted
         }))
     }
 
@@ -113,8 +133,10 @@ impl Store {
         note: &str,
         actor: &str,
         at: i64,
+        audit: Option<&AuditRow>,
     ) -> StoreResult<()> {
         with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO account_budget_topups (id, account_id, amount_micros, note, actor, at)
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -125,8 +147,12 @@ impl Store {
             .bind(note)
             .bind(actor)
             .bind(at)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            if let Some(audit) = audit {
+                insert_audit!(&mut *tx, audit);
+            }
+            tx.commit().await?;
         });
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! `UPDATE` (`status = 'unused'` and still redeemable) inside the transaction that adds its
 //! value, so of any number of simultaneous redemptions exactly one changes a row.
 
+use super::audit::{insert_audit, AuditRow};
 use sqlx::FromRow;
 
 use super::keys::UPDATE_KEY;
@@ -88,7 +89,11 @@ impl CodeFilter {
 impl Store {
     /// Inserts a batch of codes in one transaction.
     #[tracing::instrument(skip_all, fields(count = codes.len()))]
-    pub async fn insert_codes(&self, codes: &[NewCode]) -> StoreResult<()> {
+    pub async fn insert_codes(
+        &self,
+        codes: &[NewCode],
+        audit: Option<&AuditRow>,
+    ) -> StoreResult<()> {
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             for c in codes {
@@ -114,6 +119,9 @@ impl Store {
                 .bind(r.created_at)
                 .execute(&mut *tx)
                 .await?;
+            }
+            if let Some(audit) = audit {
+                insert_audit!(&mut *tx, audit);
             }
             tx.commit().await?;
         });
@@ -174,18 +182,31 @@ impl Store {
 
     /// Revokes an unused code; false when it is not unused (or does not exist).
     #[tracing::instrument(skip_all)]
-    pub async fn revoke_code(&self, id: &str, now: i64) -> StoreResult<bool> {
+    pub async fn revoke_code(
+        &self,
+        id: &str,
+        now: i64,
+        audit: Option<&AuditRow>,
+    ) -> StoreResult<bool> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query(
+            let mut tx = pool.begin().await?;
+            let revoked = sqlx::query(
                 "UPDATE redemption_codes SET status = 'revoked', revoked_at = $1
                  WHERE id = $2 AND status = 'unused'",
             )
             .bind(now)
             .bind(id)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected()
-                == 1
+                == 1;
+            if revoked {
+                if let Some(audit) = audit {
+                    insert_audit!(&mut *tx, audit);
+                }
+            }
+            tx.commit().await?;
+            revoked
         }))
     }
 

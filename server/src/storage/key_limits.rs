@@ -30,13 +30,17 @@ pub struct KeyLimitsRow {
     pub gemini_account_id: String,
     pub allow_pool_fallback: bool,
     pub preset_id: Option<String>,
+    pub restrictions: String,
     pub spent_micros: i64,
+    pub strict_max_tokens: bool,
+    pub allow_server_tools: bool,
 }
 
 const COLUMNS: &str = "id, key_hash, name, is_active, quota_limit_micros, expires_at, activation_days, \
     activated_at, concurrency_limit, queue_enabled, queue_max_size, queue_timeout_ms, rate_limit_window_min, \
     rate_limit_requests, rate_limit_cost_micros, daily_cost_limit_micros, allowed_models, permissions, \
-    claude_account_id, openai_account_id, gemini_account_id, allow_pool_fallback, preset_id, spent_micros";
+    claude_account_id, openai_account_id, gemini_account_id, allow_pool_fallback, preset_id, spent_micros, \
+    strict_max_tokens, allow_server_tools, restrictions";
 
 impl Store {
     /// A live (not deleted) key by the SHA-256 of its plaintext.
@@ -61,6 +65,25 @@ impl Store {
                 .bind(id)
                 .fetch_optional(pool)
                 .await?
+        }))
+    }
+
+    /// Cost settled by a key since `since` (epoch ms) per model, from the raw usage events.
+    #[tracing::instrument(skip_all)]
+    pub async fn key_cost_by_model_since(
+        &self,
+        key_id: &str,
+        since: i64,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as::<_, (String, i64)>(
+                "SELECT model, CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) FROM usage_events
+                 WHERE key_id = $1 AND created_at >= $2 GROUP BY model",
+            )
+            .bind(key_id)
+            .bind(since)
+            .fetch_all(pool)
+            .await?
         }))
     }
 

@@ -3,9 +3,11 @@
 //! key is stored; `api_key_tags` mirrors the `tags` JSON column (written in the same
 //! transaction) so the tag filter can use an index.
 
+use super::audit::{insert_audit, AuditRow};
 use super::text::fold;
 use super::{now_ms, with_pool, Store, StoreResult};
 use crate::keys::lifecycle::EXPIRY_SQL;
+use app::types::KeyCreator;
 
 mod filter;
 mod row;
@@ -20,10 +22,11 @@ const KEY_COLUMNS: &str = "id, key_prefix, name, description, tags, is_active, q
     expires_at, activation_days, activated_at, concurrency_limit, queue_enabled, queue_max_size,
     queue_timeout_ms, rate_limit_window_min, rate_limit_requests, rate_limit_cost_micros,
     daily_cost_limit_micros, allowed_models, permissions, claude_account_id, openai_account_id,
-    gemini_account_id, allow_pool_fallback, sale_price_micros, currency, preset_id, spent_micros,
-    requests, last_used_at, created_at, updated_at, expires_on";
+    gemini_account_id, allow_pool_fallback, sale_price_micros, currency, preset_id,
+    strict_max_tokens, allow_server_tools, restrictions, spent_micros, requests, last_used_at,
+    created_at, updated_at, created_by_id, created_by_name, expires_on";
 
-/// Binds the 23 config columns in the order of `INSERT_KEY`/`UPDATE_KEY`.
+/// Binds the 26 config columns in the order of `INSERT_KEY`/`UPDATE_KEY`.
 macro_rules! bind_config {
     ($query:expr, $c:expr, $json:expr) => {
         $query
@@ -50,6 +53,9 @@ macro_rules! bind_config {
             .bind($c.sale_price_micros)
             .bind($c.currency.as_str())
             .bind($c.preset_id.as_deref())
+            .bind($c.strict_max_tokens)
+            .bind($c.allow_server_tools)
+            .bind($json.restrictions.as_str())
     };
 }
 pub(super) use bind_config;
@@ -59,10 +65,10 @@ pub(super) const INSERT_KEY: &str = "INSERT INTO api_keys (id, key_hash, key_pre
     concurrency_limit, queue_enabled, queue_max_size, queue_timeout_ms, rate_limit_window_min,
     rate_limit_requests, rate_limit_cost_micros, daily_cost_limit_micros, allowed_models,
     permissions, claude_account_id, openai_account_id, gemini_account_id, allow_pool_fallback,
-    sale_price_micros, currency, preset_id, created_at, updated_at, name_key, description_key,
-    expires_on)
+    sale_price_micros, currency, preset_id, strict_max_tokens, allow_server_tools, restrictions,
+    created_at, updated_at, name_key, description_key, expires_on)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    $20, $21, $22, $23, $24, $25, $26, $27, $28, $28, $29, $30, $31)";
+    $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $31, $32, $33, $34)";
 
 pub(super) const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
     description = $2, tags = $3, is_active = $4, quota_limit_micros = $5, expires_at = $6,
@@ -71,15 +77,25 @@ pub(super) const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
     rate_limit_cost_micros = $14, daily_cost_limit_micros = $15, allowed_models = $16,
     permissions = $17, claude_account_id = $18, openai_account_id = $19, gemini_account_id = $20,
     allow_pool_fallback = $21, sale_price_micros = $22, currency = $23, preset_id = $24,
-    updated_at = $25, name_key = $27, description_key = $28, expires_on = $29
-    WHERE id = $26 AND deleted_at IS NULL";
+    strict_max_tokens = $25, allow_server_tools = $26, restrictions = $27,
+    updated_at = $28, name_key = $30, description_key = $31, expires_on = $32
+    WHERE id = $29 AND deleted_at IS NULL";
 
 impl Store {
     /// Inserts keys and their tags in one transaction, created at `now`: all or nothing.
     #[tracing::instrument(skip_all, fields(count = keys.len()))]
-    pub async fn insert_api_keys(&self, keys: &[NewKey], now: i64) -> StoreResult<()> {
+    pub async fn insert_api_keys(
+        &self,
+        keys: &[NewKey],
+        creator: &KeyCreator,
+        audit: &[AuditRow],
+        now: i64,
+    ) -> StoreResult<()> {
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
+            for row in audit {
+                insert_audit!(&mut *tx, row);
+            }
             for k in keys {
                 let c = &k.config;
                 let json = ConfigJson::of(c);
@@ -95,6 +111,14 @@ impl Store {
                     .bind(c.expires_on.as_deref())
                     .execute(&mut *tx)
                     .await?;
+                sqlx::query(
+                    "UPDATE api_keys SET created_by_id = $1, created_by_name = $2 WHERE id = $3",
+                )
+                .bind(creator.id.as_str())
+                .bind(creator.name.as_str())
+                .bind(k.id.as_str())
+                .execute(&mut *tx)
+                .await?;
                 for tag in &c.tags {
                     sqlx::query("INSERT INTO api_key_tags (key_id, tag) VALUES ($1, $2)")
                         .bind(k.id.as_str())
@@ -111,7 +135,13 @@ impl Store {
     /// Writes a key's name and settings (never its usage counters, which the relay owns) and
     /// replaces its tags, in one transaction. False when the key does not exist (or is deleted).
     #[tracing::instrument(skip_all)]
-    pub async fn update_api_key(&self, id: &str, name: &str, c: &KeyConfig) -> StoreResult<bool> {
+    pub async fn update_api_key(
+        &self,
+        id: &str,
+        name: &str,
+        c: &KeyConfig,
+        audit: &AuditRow,
+    ) -> StoreResult<bool> {
         let now = now_ms();
         let json = ConfigJson::of(c);
         Ok(with_pool!(self, |pool| {
@@ -138,6 +168,7 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                 }
+                insert_audit!(&mut *tx, audit);
                 tx.commit().await?;
             }
             changed == 1
@@ -206,19 +237,25 @@ impl Store {
     /// Soft delete: the key stops authenticating; usage rows and the sale price stay for
     /// accounting. False when there is no such live key.
     #[tracing::instrument(skip_all)]
-    pub async fn soft_delete_api_key(&self, id: &str) -> StoreResult<bool> {
+    pub async fn soft_delete_api_key(&self, id: &str, audit: &AuditRow) -> StoreResult<bool> {
         let now = now_ms();
         Ok(with_pool!(self, |pool| {
-            sqlx::query(
+            let mut tx = pool.begin().await?;
+            let gone = sqlx::query(
                 "UPDATE api_keys SET deleted_at = $1, updated_at = $1
                  WHERE id = $2 AND deleted_at IS NULL",
             )
             .bind(now)
             .bind(id)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected()
-                == 1
+                == 1;
+            if gone {
+                insert_audit!(&mut *tx, audit);
+                tx.commit().await?;
+            }
+            gone
         }))
     }
 

@@ -3,6 +3,7 @@
 //! before they are read (a write first: SQLite's write lock, PostgreSQL's row lock), so two
 //! renewals of one key at once both count.
 
+use super::audit::{insert_audit, AuditRow};
 use sqlx::FromRow;
 
 use super::keys::{bind_config, ConfigJson, KeyConfig, KeyRow, UPDATE_KEY};
@@ -64,8 +65,9 @@ pub(super) const LOCKED_KEY: &str = "SELECT id, key_prefix, name, description, t
     queue_enabled, queue_max_size, queue_timeout_ms, rate_limit_window_min, rate_limit_requests,
     rate_limit_cost_micros, daily_cost_limit_micros, allowed_models, permissions,
     claude_account_id, openai_account_id, gemini_account_id, allow_pool_fallback,
-    sale_price_micros, currency, preset_id, spent_micros, requests, last_used_at, created_at,
-    updated_at, expires_on FROM api_keys WHERE id = $1 AND deleted_at IS NULL";
+    sale_price_micros, currency, preset_id, strict_max_tokens, allow_server_tools, restrictions,
+    spent_micros, requests, last_used_at, created_at, updated_at, created_by_id, created_by_name,
+    expires_on FROM api_keys WHERE id = $1 AND deleted_at IS NULL";
 
 /// Takes the key's write lock (and marks it changed, so other instances re-read it); false when
 /// there is no such live key.
@@ -102,6 +104,7 @@ impl Store {
         &self,
         ids: &[String],
         now: i64,
+        audit: Option<&AuditRow>,
         mut change: impl FnMut(&KeyRow) -> Result<(KeyConfig, LedgerRow), E>,
     ) -> Result<Vec<LedgerRow>, ChangeError<E>> {
         let mut entries = Vec::with_capacity(ids.len());
@@ -147,6 +150,9 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 entries.push(entry);
+            }
+            if let Some(audit) = audit {
+                insert_audit!(&mut *tx, audit);
             }
             tx.commit().await?;
         });

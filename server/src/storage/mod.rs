@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod admins;
+pub mod audit;
 pub mod budgets;
 pub mod codes;
 pub mod encrypted;
@@ -20,6 +21,7 @@ pub mod retention;
 pub mod sessions;
 pub mod text;
 pub mod usage_export;
+pub mod users;
 pub mod webhooks;
 
 use std::path::Path;

@@ -4,6 +4,7 @@
 
 use sqlx::FromRow;
 
+use super::audit::{insert_audit, AuditRow};
 use super::{now_ms, with_pool, Store, StoreResult};
 
 #[derive(Clone, Debug, FromRow)]
@@ -42,9 +43,16 @@ impl Store {
 
     /// Inserts a preset; a duplicate name is a unique violation.
     #[tracing::instrument(skip_all)]
-    pub async fn insert_key_preset(&self, id: &str, name: &str, config: &str) -> StoreResult<()> {
+    pub async fn insert_key_preset(
+        &self,
+        id: &str,
+        name: &str,
+        config: &str,
+        audit: &AuditRow,
+    ) -> StoreResult<()> {
         let now = now_ms();
         with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO key_presets (id, name, config, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $4)",
@@ -53,41 +61,61 @@ impl Store {
             .bind(name)
             .bind(config)
             .bind(now)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            insert_audit!(&mut *tx, audit);
+            tx.commit().await?;
         });
         Ok(())
     }
 
     /// False when there is no such preset; a duplicate name is a unique violation.
     #[tracing::instrument(skip_all)]
-    pub async fn update_key_preset(&self, id: &str, name: &str, config: &str) -> StoreResult<bool> {
+    pub async fn update_key_preset(
+        &self,
+        id: &str,
+        name: &str,
+        config: &str,
+        audit: &AuditRow,
+    ) -> StoreResult<bool> {
         let now = now_ms();
         Ok(with_pool!(self, |pool| {
-            sqlx::query(
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
                 "UPDATE key_presets SET name = $1, config = $2, updated_at = $3 WHERE id = $4",
             )
             .bind(name)
             .bind(config)
             .bind(now)
             .bind(id)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected()
-                == 1
+                == 1;
+            if done {
+                insert_audit!(&mut *tx, audit);
+                tx.commit().await?;
+            }
+            done
         }))
     }
 
     /// Keys created from the preset keep its id (a record of what they were sold as).
     #[tracing::instrument(skip_all)]
-    pub async fn delete_key_preset(&self, id: &str) -> StoreResult<bool> {
+    pub async fn delete_key_preset(&self, id: &str, audit: &AuditRow) -> StoreResult<bool> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM key_presets WHERE id = $1")
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("DELETE FROM key_presets WHERE id = $1")
                 .bind(id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected()
-                == 1
+                == 1;
+            if done {
+                insert_audit!(&mut *tx, audit);
+                tx.commit().await?;
+            }
+            done
         }))
     }
 }

@@ -2,6 +2,7 @@
 
 use sqlx::FromRow;
 
+use super::audit::{insert_audit, AuditRow};
 use super::{now_ms, with_pool, Store, StoreResult};
 use crate::pricing::ModelPrice;
 
@@ -48,9 +49,15 @@ impl Store {
 
     /// Sets the override of `model`, replacing an earlier one.
     #[tracing::instrument(skip_all, fields(model = %model))]
-    pub async fn upsert_price_override(&self, model: &str, price: &ModelPrice) -> StoreResult<()> {
+    pub async fn upsert_price_override(
+        &self,
+        model: &str,
+        price: &ModelPrice,
+        audit: Option<&AuditRow>,
+    ) -> StoreResult<()> {
         let now = now_ms();
         with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO pricing_overrides (model, input_micros, output_micros,
                      cache_write_5m_micros, cache_write_1h_micros, cache_read_micros, updated_at)
@@ -70,21 +77,37 @@ impl Store {
             .bind(price.cache_write_1h)
             .bind(price.cache_read)
             .bind(now)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            if let Some(audit) = audit {
+                insert_audit!(&mut *tx, audit);
+            }
+            tx.commit().await?;
         });
         Ok(())
     }
 
     /// Removes the override of `model`; false when there was none.
     #[tracing::instrument(skip_all, fields(model = %model))]
-    pub async fn delete_price_override(&self, model: &str) -> StoreResult<bool> {
+    pub async fn delete_price_override(
+        &self,
+        model: &str,
+        audit: Option<&AuditRow>,
+    ) -> StoreResult<bool> {
         let deleted = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM pricing_overrides WHERE model = $1")
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query("DELETE FROM pricing_overrides WHERE model = $1")
                 .bind(model)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected()
+                .rows_affected();
+            if n > 0 {
+                if let Some(audit) = audit {
+                    insert_audit!(&mut *tx, audit);
+                }
+                tx.commit().await?;
+            }
+            n
         });
         Ok(deleted > 0)
     }

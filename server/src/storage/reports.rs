@@ -10,6 +10,7 @@
 use app::types::SplitBy;
 use sqlx::FromRow;
 
+use super::audit::{insert_audit, AuditRow};
 use super::{now_ms, with_pool, Store, StoreResult};
 
 /// Sales are bucketed by this many milliseconds in SQL and assigned to calendar days by the
@@ -54,6 +55,9 @@ pub struct SalesRow {
     pub keys: i64,
     /// Sum of the sale prices, in micro-units of `currency`.
     pub sale_micros: i64,
+    /// Who created the keys (empty for keys from before staff roles), and their name then.
+    pub seller_id: String,
+    pub seller_name: String,
 }
 
 /// Sums of one key's (or one day's) usage.
@@ -162,22 +166,25 @@ impl Store {
         let sql = format!(
             "SELECT slot, preset_id, currency, binding,
                     CAST(SUM(keys) AS BIGINT) AS keys,
-                    CAST(COALESCE(SUM(sale), 0) AS BIGINT) AS sale_micros
+                    CAST(COALESCE(SUM(sale), 0) AS BIGINT) AS sale_micros,
+                    seller_id, COALESCE(MAX(seller_name), '') AS seller_name
              FROM (
                 SELECT k.created_at / {SALES_SLOT_MS} AS slot,
                        COALESCE((SELECT COALESCE(u.preset_from, '') FROM api_key_ledger u
                                  WHERE u.key_id = k.id AND u.kind = 'upgrade'
                                  ORDER BY u.at, u.id LIMIT 1), k.preset_id, '') AS preset_id,
                        k.currency AS currency, {binding} AS binding,
-                       1 AS keys, k.sale_price_micros AS sale
+                       1 AS keys, k.sale_price_micros AS sale,
+                       COALESCE(k.created_by_id, '') AS seller_id,
+                       k.created_by_name AS seller_name
                 FROM api_keys k WHERE k.created_at >= $1 AND k.created_at < $2
                 UNION ALL
                 SELECT l.at / {SALES_SLOT_MS}, COALESCE(l.preset_to, ''), l.currency, {binding},
-                       0, l.sale_price_micros
+                       0, l.sale_price_micros, COALESCE(k.created_by_id, ''), k.created_by_name
                 FROM api_key_ledger l JOIN api_keys k ON k.id = l.key_id
                 WHERE l.at >= $1 AND l.at < $2 AND l.sale_price_micros <> 0
              ) sold
-             GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
+             GROUP BY 1, 2, 3, 4, 7 ORDER BY 1, 2, 3, 4, 7"
         );
         Ok(with_pool!(self, |pool| {
             sqlx::query_as::<_, SalesRow>(&sql)
@@ -274,6 +281,21 @@ impl Store {
         self.key_usage_query(&sql, key_id, from, to).await
     }
 
+    /// How many of a key's requests since `since` (epoch ms) were billed from an estimate.
+    #[tracing::instrument(skip_all)]
+    pub async fn key_estimated_requests(&self, key_id: &str, since: i64) -> StoreResult<i64> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM usage_events
+                 WHERE key_id = $1 AND created_at >= $2 AND usage_estimated = TRUE",
+            )
+            .bind(key_id)
+            .bind(since)
+            .fetch_one(pool)
+            .await?
+        }))
+    }
+
     async fn key_usage_query(
         &self,
         sql: &str,
@@ -329,7 +351,11 @@ impl Store {
 
     /// Sets several settings (name → JSON value) in one transaction.
     #[tracing::instrument(skip_all)]
-    pub async fn put_settings(&self, values: &[(&str, String)]) -> StoreResult<()> {
+    pub async fn put_settings(
+        &self,
+        values: &[(&str, String)],
+        audit: Option<&AuditRow>,
+    ) -> StoreResult<()> {
         let now = now_ms();
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -344,6 +370,9 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+            }
+            if let Some(audit) = audit {
+                insert_audit!(&mut *tx, audit);
             }
             tx.commit().await?;
         });

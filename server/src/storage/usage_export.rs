@@ -32,6 +32,7 @@ pub struct ExportedEvent {
     pub ttft_ms: Option<i64>,
     pub stream: bool,
     pub client_disconnected: bool,
+    pub usage_estimated: bool,
 }
 
 /// Which events an export covers: `[from_ms, to_ms)`, optionally one key's.
@@ -48,7 +49,8 @@ const COLUMNS: &str =
         COALESCE(e.group_id, '') AS group_id, e.platform, e.model, e.status,
         COALESCE(e.error_type, '') AS error_type, e.input_tokens, e.output_tokens,
         e.cache_write_5m_tokens, e.cache_write_1h_tokens, e.cache_read_tokens, e.cost_micros,
-        e.priced_by_fallback, e.latency_ms, e.ttft_ms, e.stream, e.client_disconnected
+        e.priced_by_fallback, e.latency_ms, e.ttft_ms, e.stream, e.client_disconnected,
+        e.usage_estimated
     FROM usage_events e
     LEFT JOIN api_keys k ON k.id = e.key_id
     LEFT JOIN accounts a ON a.id = e.account_id";

@@ -3,6 +3,7 @@
 
 use sqlx::FromRow;
 
+use super::audit::{insert_audit, AuditRow};
 use super::{with_pool, Store, StoreResult};
 
 #[derive(Clone, Debug, PartialEq, Eq, FromRow)]
@@ -84,8 +85,13 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn insert_webhook_target(&self, row: &WebhookTargetRow) -> StoreResult<()> {
+    pub async fn insert_webhook_target(
+        &self,
+        row: &WebhookTargetRow,
+        audit: Option<&AuditRow>,
+    ) -> StoreResult<()> {
         with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO webhook_targets
                     (id, name, kind, url_enc, url_hint, secret_enc, events, enabled, created_at, updated_at)
@@ -101,17 +107,26 @@ impl Store {
             .bind(row.enabled)
             .bind(row.created_at)
             .bind(row.updated_at)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            if let Some(audit) = audit {
+                insert_audit!(&mut *tx, audit);
+            }
+            tx.commit().await?;
         });
         Ok(())
     }
 
     /// Writes every column but `id` and `created_at`; false when the target does not exist.
     #[tracing::instrument(skip_all)]
-    pub async fn update_webhook_target(&self, row: &WebhookTargetRow) -> StoreResult<bool> {
+    pub async fn update_webhook_target(
+        &self,
+        row: &WebhookTargetRow,
+        audit: Option<&AuditRow>,
+    ) -> StoreResult<bool> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query(
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
                 "UPDATE webhook_targets
                  SET name = $1, kind = $2, url_enc = $3, url_hint = $4, secret_enc = $5,
                      events = $6, enabled = $7, updated_at = $8
@@ -126,23 +141,42 @@ impl Store {
             .bind(row.enabled)
             .bind(row.updated_at)
             .bind(&row.id)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected()
-                > 0
+                > 0;
+            if done {
+                if let Some(audit) = audit {
+                    insert_audit!(&mut *tx, audit);
+                }
+                tx.commit().await?;
+            }
+            done
         }))
     }
 
     /// False when the target does not exist. Its deliveries stay in the log.
     #[tracing::instrument(skip_all)]
-    pub async fn delete_webhook_target(&self, id: &str) -> StoreResult<bool> {
+    pub async fn delete_webhook_target(
+        &self,
+        id: &str,
+        audit: Option<&AuditRow>,
+    ) -> StoreResult<bool> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM webhook_targets WHERE id = $1")
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("DELETE FROM webhook_targets WHERE id = $1")
                 .bind(id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected()
-                > 0
+                > 0;
+            if done {
+                if let Some(audit) = audit {
+                    insert_audit!(&mut *tx, audit);
+                }
+                tx.commit().await?;
+            }
+            done
         }))
     }
 

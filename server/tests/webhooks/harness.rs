@@ -214,18 +214,21 @@ pub async fn add_target(
     let now = tollgate::storage::now_ms();
     let id = uuid::Uuid::now_v7().to_string();
     store
-        .insert_webhook_target(&WebhookTargetRow {
-            url_enc: c.encrypt(Binding::webhook_url(&id), url),
-            secret_enc: secret.map(|s| c.encrypt(Binding::webhook_secret(&id), s)),
-            id,
-            name: format!("{kind} target"),
-            kind: kind.into(),
-            url_hint: "hint".into(),
-            events: serde_json::to_string(events).unwrap(),
-            enabled,
-            created_at: now,
-            updated_at: now,
-        })
+        .insert_webhook_target(
+            &WebhookTargetRow {
+                url_enc: c.encrypt(Binding::webhook_url(&id), url),
+                secret_enc: secret.map(|s| c.encrypt(Binding::webhook_secret(&id), s)),
+                id,
+                name: format!("{kind} target"),
+                kind: kind.into(),
+                url_hint: "hint".into(),
+                events: serde_json::to_string(events).unwrap(),
+                enabled,
+                created_at: now,
+                updated_at: now,
+            },
+            None,
+        )
         .await
         .unwrap();
 }

@@ -19,6 +19,9 @@ pub fn BatchForm(
     presets: Vec<KeyPreset>,
     #[prop(into)] currency: String,
     #[prop(into)] on_created: Callback<Vec<CreatedKey>>,
+    /// Sellers sell at the preset's price: no price fields.
+    #[prop(optional)]
+    seller: bool,
 ) -> impl IntoView {
     let toasts = use_toasts();
     let first = presets
@@ -163,14 +166,16 @@ pub fn BatchForm(
                 {move || if by_orders.get() { tr("keys.batch_template_orders") } else { tr("keys.batch_template_count") }}
             </p>
             <div class="form-row">
-                <div>
-                    <label for="bk-price">{tr("keys.sale_price")}</label>
-                    <input id="bk-price" type="number" min="0" step="0.01" bind:value=price />
-                </div>
-                <div>
-                    <label for="bk-currency">{tr("keys.currency")}</label>
-                    <input id="bk-currency" type="text" maxlength="3" bind:value=currency />
-                </div>
+                {(!seller).then(|| view! {
+                    <div>
+                        <label for="bk-price">{tr("keys.sale_price")}</label>
+                        <input id="bk-price" type="number" min="0" step="0.01" bind:value=price />
+                    </div>
+                    <div>
+                        <label for="bk-currency">{tr("keys.currency")}</label>
+                        <input id="bk-currency" type="text" maxlength="3" bind:value=currency />
+                    </div>
+                })}
                 <div>
                     <label for="bk-tags">{tr("keys.tags")}</label>
                     <input id="bk-tags" type="text" bind:value=tags />

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use super::binding::BindingPicker;
+use super::restrictions::{RestrictionFields, RestrictionSignals};
 use super::{date_input, date_value, word_list, Directory};
 use crate::api::update_key;
 use crate::components::feedback::{busy_label, use_toasts};
@@ -68,6 +69,13 @@ pub fn EditKeyForm(
     let openai = text(&key.openai_account_id);
     let gemini = text(&key.gemini_account_id);
     let fallback = RwSignal::new(key.allow_pool_fallback);
+    let strict = RwSignal::new(key.strict_max_tokens);
+    let server_tools = RwSignal::new(key.allow_server_tools);
+    let restrictions = RestrictionSignals::new(
+        &key.allowed_clients,
+        &key.allowed_cidrs,
+        &key.model_daily_cost_limits,
+    );
     let price = text(key.sale_price);
     let currency = text(&key.currency);
     let (t_bad_number, t_bad_date, t_saved) = (
@@ -121,6 +129,10 @@ pub fn EditKeyForm(
             toasts.error_text(t_bad_number);
             return;
         };
+        let Some(caps) = restrictions.caps() else {
+            toasts.error_text(t_bad_number);
+            return;
+        };
         let (expires_at, activation_days) = match validity.get().as_str() {
             "date" => match date_input(&expires.get()) {
                 Some(at) => (Some(at), None),
@@ -166,6 +178,11 @@ pub fn EditKeyForm(
             openai_account_id: Some(openai.get()),
             gemini_account_id: Some(gemini.get()),
             allow_pool_fallback: Some(fallback.get()),
+            strict_max_tokens: Some(strict.get()),
+            allow_server_tools: Some(server_tools.get()),
+            allowed_clients: Some(restrictions.clients()),
+            allowed_cidrs: Some(restrictions.cidrs()),
+            model_daily_cost_limits: Some(caps),
             sale_price: Some(price),
             currency: Some(currency.get().trim().to_uppercase()),
             preset_id: None,
@@ -266,6 +283,14 @@ pub fn EditKeyForm(
                     <input type="checkbox" bind:checked=queue />
                     {tr("keys.queue_enabled")}
                 </label>
+                <label class="check">
+                    <input type="checkbox" data-testid="ek-strict" bind:checked=strict />
+                    {tr("keys.strict_max_tokens")}
+                </label>
+                <label class="check">
+                    <input type="checkbox" data-testid="ek-server-tools" bind:checked=server_tools />
+                    {tr("keys.allow_server_tools")}
+                </label>
                 <label for="ek-models">{tr("keys.allowed_models")}</label>
                 <input id="ek-models" type="text" bind:value=models />
                 <div class="checks" role="group" aria-label=tr("keys.permissions")>
@@ -283,6 +308,7 @@ pub fn EditKeyForm(
                         .collect_view()}
                 </div>
             </fieldset>
+            <RestrictionFields signals=restrictions id="ek" />
             <fieldset>
                 <legend>{tr("keys.sale")}</legend>
                 <div class="form-row">

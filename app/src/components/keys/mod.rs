@@ -7,6 +7,7 @@ pub mod create;
 pub mod created;
 pub mod edit;
 pub mod presets;
+pub mod restrictions;
 pub mod table;
 pub mod usage;
 

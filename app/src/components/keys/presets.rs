@@ -123,6 +123,8 @@ fn PresetForm(
     let quota = text(base.quota_limit.map(|v| v.to_string()));
     let concurrency = text(base.concurrency_limit.map(|v| v.to_string()));
     let queue = RwSignal::new(base.concurrent_request_queue_enabled.unwrap_or(false));
+    let strict = RwSignal::new(base.strict_max_tokens.unwrap_or(false));
+    let server_tools = RwSignal::new(base.allow_server_tools.unwrap_or(true));
     let queue_size = text(
         base.concurrent_request_queue_max_size
             .map(|v| v.to_string()),
@@ -164,6 +166,8 @@ fn PresetForm(
             concurrent_request_queue_timeout_ms: timeout,
             rate_limit_window: window,
             rate_limit_requests: requests,
+            strict_max_tokens: Some(strict.get()),
+            allow_server_tools: Some(server_tools.get()),
             sale_price: price,
             currency,
             ..base.clone()
@@ -207,6 +211,14 @@ fn PresetForm(
             <label class="check">
                 <input type="checkbox" bind:checked=queue />
                 {tr("keys.queue_enabled")}
+            </label>
+            <label class="check">
+                <input type="checkbox" data-testid="pr-strict" bind:checked=strict />
+                {tr("keys.strict_max_tokens")}
+            </label>
+            <label class="check">
+                <input type="checkbox" data-testid="pr-server-tools" bind:checked=server_tools />
+                {tr("keys.allow_server_tools")}
             </label>
             <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
                 {move || busy_label(pending.get(), "common.save")}

@@ -25,6 +25,9 @@ pub fn KeyTable(
     directory: Directory,
     #[prop(into)] on_action: Callback<RowAction>,
     #[prop(into)] busy: Signal<bool>,
+    /// A seller's view: no settings editor (their keys' settings come from presets).
+    #[prop(optional)]
+    seller: bool,
 ) -> impl IntoView {
     let locale = use_locale();
     let offset = use_utc_offset();
@@ -44,6 +47,8 @@ pub fn KeyTable(
         Column::figure(tr("keys.requests")),
         Column::actions(tr("common.actions")),
     ];
+    // Who sold the key, under its preset (a column of its own does not fit a laptop).
+    let t_created_by = tr("keys.created_by");
     let (t_edit, t_usage, t_disable, t_enable, t_delete) = (
         tr("common.edit"),
         tr("keys.usage"),
@@ -89,6 +94,7 @@ pub fn KeyTable(
             let preset = k.preset_id.as_deref().map(|p| directory.preset_name(p));
             let (edit, usage, toggle, delete) = (k.clone(), k.clone(), k.clone(), k.clone());
             let active = k.is_active;
+            let creator = k.created_by.as_ref().map(|c| c.name.clone()).unwrap_or_default();
             view! {
                 <tr data-key-id=k.id.clone() data-testid="key-row">
                     <td>
@@ -99,18 +105,23 @@ pub fn KeyTable(
                     <td class="num" data-label=cols[2].label>{quota}</td>
                     <td data-label=cols[3].label>{expires}</td>
                     <td data-label=cols[4].label>{binding}</td>
-                    <td data-label=cols[5].label>{preset}</td>
+                    <td data-label=cols[5].label>
+                        {preset}
+                        <div class="muted" title=t_created_by data-testid="key-created-by">{creator}</div>
+                    </td>
                     <td class="num" data-label=cols[6].label>{fmt_int(k.requests as i64)}</td>
                     <td class="actions">
                         <div class="row-actions">
-                            <button
-                                type="button"
-                                class="btn btn-small"
-                                data-testid="key-edit"
-                                on:click=move |_| on_action.run(RowAction::Edit(edit.clone()))
-                            >
-                                {t_edit}
-                            </button>
+                            {(!seller).then(|| view! {
+                                <button
+                                    type="button"
+                                    class="btn btn-small"
+                                    data-testid="key-edit"
+                                    on:click=move |_| on_action.run(RowAction::Edit(edit.clone()))
+                                >
+                                    {t_edit}
+                                </button>
+                            })}
                             <button
                                 type="button"
                                 class="btn btn-small"

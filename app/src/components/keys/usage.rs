@@ -47,8 +47,14 @@ pub fn UsageView(usage: KeyUsage) -> impl IntoView {
         .cloned()
         .collect();
     let models = usage.models.clone();
+    let estimated = usage.estimated_requests;
     view! {
         <DailyChart days=days lines=lines label=tr("usage.by_day") values=ChartValues::Money("USD".into()) test_id="key-usage-chart" />
+        <Show when=move || 0 < estimated>
+            <p class="hint" data-testid="usage-estimated">
+                {tr("usage.estimated_note").replace("{n}", &estimated.to_string())}
+            </p>
+        </Show>
         <h3>{tr("usage.by_model")}</h3>
         {if models.is_empty() {
             view! { <EmptyState text=tr("usage.no_usage_30d") /> }.into_any()

@@ -3,6 +3,7 @@
 //! overview and `tollgate accounts check` read.
 
 use app::error::AdminError;
+use app::port::Actor;
 use app::types::{usd_to_micros, AccountBudget, BudgetAlert, BudgetInput, BudgetKind, BudgetTopUp};
 
 use super::AdminService;
@@ -88,12 +89,22 @@ impl AdminService {
     /// spend and top-ups) while its opening amount stays the same.
     pub(super) async fn apply_budget(
         &self,
+        actor: &Actor,
         id: &str,
         input: Option<BudgetInput>,
     ) -> Result<(), AdminError> {
+        let name = self.load_account(id).await?.name;
         let Some(input) = input else {
+            let audit = crate::admin::audit::row(
+                actor,
+                "account.budget_remove",
+                "account",
+                id,
+                &name,
+                serde_json::json!({}),
+            );
             self.store
-                .delete_account_budget(id)
+                .delete_account_budget(id, Some(&audit))
                 .await
                 .map_err(internal)?;
             self.look_at_budgets().await?;
@@ -135,8 +146,22 @@ impl AdminService {
             created_at,
             updated_at: now,
         };
+        let audit = crate::admin::audit::row(
+            actor,
+            "account.budget_set",
+            "account",
+            id,
+            &name,
+            serde_json::json!({
+                "kind": row.kind,
+                "amountMicros": row.amount_micros,
+                "resetDay": row.reset_day,
+                "thresholds": thresholds,
+                "stopWhenExhausted": row.stop_when_exhausted,
+            }),
+        );
         self.store
-            .set_account_budget(&row)
+            .set_account_budget(&row, Some(&audit))
             .await
             .map_err(internal)?;
         tracing::info!(account = %id, kind = kind.as_str(), "account budget set");
@@ -147,11 +172,11 @@ impl AdminService {
     /// Adds a dated top-up to the account's prepaid balance.
     pub(super) async fn add_top_up(
         &self,
-        actor: &str,
+        actor: &Actor,
         id: &str,
         input: BudgetTopUp,
     ) -> Result<(), AdminError> {
-        self.load_account(id).await?;
+        let name = self.load_account(id).await?.name;
         let budget = self
             .store
             .account_budget(id)
@@ -175,7 +200,21 @@ impl AdminService {
             ));
         }
         self.store
-            .add_budget_top_up(id, micros, &note, actor, now_ms())
+            .add_budget_top_up(
+                id,
+                micros,
+                &note,
+                &actor.id,
+                now_ms(),
+                Some(&crate::admin::audit::row(
+                    actor,
+                    "account.budget_top_up",
+                    "account",
+                    id,
+                    &name,
+                    serde_json::json!({"amountMicros": micros, "note": note}),
+                )),
+            )
             .await
             .map_err(internal)?;
         tracing::info!(account = %id, micros, "account budget topped up");

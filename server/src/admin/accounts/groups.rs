@@ -5,9 +5,26 @@ use app::types::{AccountGroup, AccountType, GroupInput, GroupMembers, GroupPatch
 
 use super::AdminService;
 use crate::accounts::validate;
+use crate::admin::audit;
 use crate::admin::error::internal;
 use crate::storage::accounts::GroupRow;
+use crate::storage::audit::AuditRow;
 use crate::storage::now_ms;
+use app::port::Actor;
+
+/// A group's `stickyMode`: `grace`, `keep` or `move`.
+fn sticky_mode(mode: &str) -> Result<&'static str, AdminError> {
+    crate::storage::accounts::STICKY_MODES
+        .iter()
+        .copied()
+        .find(|m| *m == mode)
+        .ok_or_else(|| {
+            AdminError::validation(
+                "stickyMode",
+                "must be grace (keep a conversation's account through short cooldowns), keep (through any cooldown) or move (move it at once)",
+            )
+        })
+}
 
 impl AdminService {
     async fn load_group(&self, id: &str) -> Result<GroupRow, AdminError> {
@@ -19,8 +36,8 @@ impl AdminService {
     }
 
     /// Saves the group; a second group of the same name on its platform is a conflict.
-    async fn save_group(&self, row: &GroupRow) -> Result<(), AdminError> {
-        match self.store.save_group(row).await {
+    async fn save_group(&self, row: &GroupRow, event: &AuditRow) -> Result<(), AdminError> {
+        match self.store.save_group(row, Some(event)).await {
             Ok(()) => Ok(()),
             Err(e) if e.is_unique_violation() => Err(AdminError::conflict(format!(
                 "a {} group named {:?} exists already",
@@ -46,7 +63,11 @@ impl AdminService {
         self.group_view(&g, &members).await
     }
 
-    pub(super) async fn insert_group(&self, input: GroupInput) -> Result<AccountGroup, AdminError> {
+    pub(super) async fn insert_group(
+        &self,
+        actor: &Actor,
+        input: GroupInput,
+    ) -> Result<AccountGroup, AdminError> {
         let name = validate::name("name", &input.name)?;
         let description = validate::group_description(input.description.unwrap_or_default())?;
         let now = now_ms();
@@ -57,18 +78,40 @@ impl AdminService {
             description,
             created_at: now,
             updated_at: now,
+            sticky_mode: String::new(),
         };
-        self.save_group(&row).await?;
+        let mode = input.sticky_mode.as_deref().map(sticky_mode).transpose()?;
+        let event = audit::row(
+            actor,
+            "group.create",
+            "group",
+            &row.id,
+            &row.name,
+            serde_json::json!({
+                "platform": row.platform,
+                "description": row.description,
+                "stickyMode": input.sticky_mode,
+            }),
+        );
+        self.save_group(&row, &event).await?;
+        if let Some(mode) = mode {
+            self.store
+                .set_group_sticky_mode(&row.id, mode, now)
+                .await
+                .map_err(internal)?;
+        }
         self.refresh_scheduler().await?;
         self.group_by_id(&row.id).await
     }
 
     pub(super) async fn patch_group(
         &self,
+        actor: &Actor,
         id: &str,
         patch: GroupPatch,
     ) -> Result<AccountGroup, AdminError> {
         let mut row = self.load_group(id).await?;
+        let before = serde_json::json!({ "name": row.name, "description": row.description });
         if let Some(name) = &patch.name {
             row.name = validate::name("name", name)?;
         }
@@ -76,21 +119,47 @@ impl AdminService {
             row.description = validate::group_description(d)?;
         }
         row.updated_at = now_ms();
-        self.save_group(&row).await?;
+        let mode = patch.sticky_mode.as_deref().map(sticky_mode).transpose()?;
+        let after = serde_json::json!({ "name": row.name, "description": row.description });
+        let mut change = audit::diff(&before, &after);
+        if let (Some(mode), Some(obj)) = (patch.sticky_mode.as_deref(), change.as_object_mut()) {
+            obj.insert("stickyMode".into(), serde_json::json!(mode));
+        }
+        let event = audit::row(actor, "group.update", "group", id, &row.name, change);
+        self.save_group(&row, &event).await?;
+        if let Some(mode) = mode {
+            self.store
+                .set_group_sticky_mode(id, mode, row.updated_at)
+                .await
+                .map_err(internal)?;
+            self.refresh_scheduler().await?;
+        }
         self.group_by_id(id).await
     }
 
-    pub(super) async fn remove_group(&self, id: &str) -> Result<(), AdminError> {
-        self.load_group(id).await?;
+    pub(super) async fn remove_group(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
+        let row = self.load_group(id).await?;
         self.refuse_if_bound(&format!("group:{id}"), "this group")
             .await?;
-        self.store.delete_group(id).await.map_err(internal)?;
+        let event = audit::row(
+            actor,
+            "group.delete",
+            "group",
+            id,
+            &row.name,
+            serde_json::json!({}),
+        );
+        self.store
+            .delete_group(id, Some(&event))
+            .await
+            .map_err(internal)?;
         self.refresh_scheduler().await?;
         Ok(())
     }
 
     pub(super) async fn replace_group_members(
         &self,
+        actor: &Actor,
         id: &str,
         members: GroupMembers,
     ) -> Result<AccountGroup, AdminError> {
@@ -126,8 +195,25 @@ impl AdminService {
                 ids.push(account_id.clone());
             }
         }
+        let before: Vec<String> = self
+            .store
+            .group_memberships()
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .filter(|(g, _)| g == id)
+            .map(|(_, a)| a)
+            .collect();
+        let event = audit::row(
+            actor,
+            "group.members",
+            "group",
+            id,
+            &group.name,
+            serde_json::json!({ "accountIds": [before, ids] }),
+        );
         self.store
-            .set_group_members(id, &ids)
+            .set_group_members(id, &ids, Some(&event))
             .await
             .map_err(internal)?;
         self.refresh_scheduler().await?;

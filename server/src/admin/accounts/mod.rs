@@ -16,7 +16,7 @@ mod write;
 use std::collections::HashMap;
 
 use app::error::AdminError;
-use app::port::AccountsPort;
+use app::port::{AccountsPort, Actor};
 use app::types::{
     Account, AccountEvent, AccountGroup, AccountInput, AccountPatch, AccountStatus,
     AccountTestResult, BudgetAlert, BudgetTopUp, GroupInput, GroupMembers, GroupPatch,
@@ -104,7 +104,8 @@ impl AdminService {
 
 #[async_trait]
 impl AccountsPort for AdminService {
-    async fn list_accounts(&self) -> Result<Vec<Account>, AdminError> {
+    async fn list_accounts(&self, actor: &Actor) -> Result<Vec<Account>, AdminError> {
+        actor.require_reader()?;
         let rows = self.store.list_accounts().await.map_err(internal)?;
         let memberships = self.store.group_memberships().await.map_err(internal)?;
         let mut groups_of: HashMap<&str, Vec<String>> = HashMap::new();
@@ -138,51 +139,74 @@ impl AccountsPort for AdminService {
         Ok(out)
     }
 
-    async fn get_account(&self, id: &str) -> Result<Account, AdminError> {
+    async fn get_account(&self, actor: &Actor, id: &str) -> Result<Account, AdminError> {
+        actor.require_reader()?;
         self.account_by_id(id).await
     }
 
-    async fn create_account(&self, input: AccountInput) -> Result<Account, AdminError> {
-        self.insert_account(input).await
+    async fn create_account(
+        &self,
+        actor: &Actor,
+        input: AccountInput,
+    ) -> Result<Account, AdminError> {
+        actor.require_admin()?;
+        self.insert_account(actor, input).await
     }
 
     async fn update_account(
         &self,
+        actor: &Actor,
         id: &str,
         mut patch: AccountPatch,
     ) -> Result<Account, AdminError> {
+        actor.require_admin()?;
         let budget = patch.budget.take();
         if let Some(budget) = budget {
             self.load_account(id).await?;
-            self.apply_budget(id, budget).await?;
+            self.apply_budget(actor, id, budget).await?;
         }
-        self.patch_account(id, patch).await
+        self.patch_account(actor, id, patch).await
     }
 
     async fn top_up_budget(
         &self,
-        actor: &str,
+        actor: &Actor,
         id: &str,
         input: BudgetTopUp,
     ) -> Result<Account, AdminError> {
+        actor.require_admin()?;
         self.add_top_up(actor, id, input).await?;
         self.account_by_id(id).await
     }
 
-    async fn budget_alerts(&self) -> Result<Vec<BudgetAlert>, AdminError> {
+    async fn budget_alerts(&self, actor: &Actor) -> Result<Vec<BudgetAlert>, AdminError> {
+        actor.require_reader()?;
         self.budget_report().await
     }
 
-    async fn delete_account(&self, id: &str) -> Result<(), AdminError> {
-        self.load_account(id).await?;
+    async fn delete_account(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
+        actor.require_admin()?;
+        let row = self.load_account(id).await?;
         self.refuse_if_bound(id, "this account").await?;
-        self.store.delete_account(id).await.map_err(internal)?;
+        let event = super::audit::row(
+            actor,
+            "account.delete",
+            "account",
+            id,
+            &row.name,
+            serde_json::json!({}),
+        );
+        self.store
+            .delete_account(id, Some(&event))
+            .await
+            .map_err(internal)?;
         self.refresh_scheduler().await?;
         tracing::info!(account = %id, "account deleted");
         Ok(())
     }
 
-    async fn test_account(&self, id: &str) -> Result<AccountTestResult, AdminError> {
+    async fn test_account(&self, actor: &Actor, id: &str) -> Result<AccountTestResult, AdminError> {
+        actor.require_admin()?;
         self.load_account(id).await?;
         let result = self.probe_account(id).await?;
         if result.ok {
@@ -191,11 +215,18 @@ impl AccountsPort for AdminService {
             if health.status != AccountStatus::Active {
                 self.relay.scheduler.reset_account(id, now_ms());
             }
+        } else if result.http_status == Some(401) {
+            // A failed probe: our own valid request refused for the credential.
+            let message = result.error.clone().unwrap_or_default();
+            self.relay
+                .scheduler
+                .credential_refused(id, 401, message, now_ms());
         }
         Ok(result)
     }
 
-    async fn reset_account_status(&self, id: &str) -> Result<Account, AdminError> {
+    async fn reset_account_status(&self, actor: &Actor, id: &str) -> Result<Account, AdminError> {
+        actor.require_admin()?;
         self.load_account(id).await?;
         self.relay.scheduler.reset_account(id, now_ms());
         // Persist at once so the answer (and a restart) sees it, not only the recorder.
@@ -212,7 +243,13 @@ impl AccountsPort for AdminService {
         self.account_by_id(id).await
     }
 
-    async fn account_events(&self, id: &str, limit: u32) -> Result<Vec<AccountEvent>, AdminError> {
+    async fn account_events(
+        &self,
+        actor: &Actor,
+        id: &str,
+        limit: u32,
+    ) -> Result<Vec<AccountEvent>, AdminError> {
+        actor.require_reader()?;
         self.load_account(id).await?;
         let rows = self
             .store
@@ -222,31 +259,47 @@ impl AccountsPort for AdminService {
         Ok(rows.iter().map(event_view).collect())
     }
 
-    async fn list_groups(&self) -> Result<Vec<AccountGroup>, AdminError> {
+    async fn list_groups(&self, actor: &Actor) -> Result<Vec<AccountGroup>, AdminError> {
+        actor.require_reader()?;
         self.all_groups().await
     }
 
-    async fn get_group(&self, id: &str) -> Result<AccountGroup, AdminError> {
+    async fn get_group(&self, actor: &Actor, id: &str) -> Result<AccountGroup, AdminError> {
+        actor.require_reader()?;
         self.group_by_id(id).await
     }
 
-    async fn create_group(&self, input: GroupInput) -> Result<AccountGroup, AdminError> {
-        self.insert_group(input).await
+    async fn create_group(
+        &self,
+        actor: &Actor,
+        input: GroupInput,
+    ) -> Result<AccountGroup, AdminError> {
+        actor.require_admin()?;
+        self.insert_group(actor, input).await
     }
 
-    async fn update_group(&self, id: &str, patch: GroupPatch) -> Result<AccountGroup, AdminError> {
-        self.patch_group(id, patch).await
+    async fn update_group(
+        &self,
+        actor: &Actor,
+        id: &str,
+        patch: GroupPatch,
+    ) -> Result<AccountGroup, AdminError> {
+        actor.require_admin()?;
+        self.patch_group(actor, id, patch).await
     }
 
-    async fn delete_group(&self, id: &str) -> Result<(), AdminError> {
-        self.remove_group(id).await
+    async fn delete_group(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
+        actor.require_admin()?;
+        self.remove_group(actor, id).await
     }
 
     async fn set_group_members(
         &self,
+        actor: &Actor,
         id: &str,
         members: GroupMembers,
     ) -> Result<AccountGroup, AdminError> {
-        self.replace_group_members(id, members).await
+        actor.require_admin()?;
+        self.replace_group_members(actor, id, members).await
     }
 }

@@ -81,6 +81,7 @@ impl AdminService {
             max_output_tokens: 1,
             session: None,
             billable: false,
+            shape: Default::default(),
         };
         let request = match adapter.build(&account, &call) {
             Ok(r) => r,

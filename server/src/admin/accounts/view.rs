@@ -63,6 +63,7 @@ impl AdminService {
             notes: row.notes.clone(),
             azure_deployment: extra.azure_deployment,
             azure_api_version: extra.azure_api_version,
+            first_token_timeout_ms: extra.first_token_timeout_ms,
             group_ids: groups,
             created_at: ts(row.created_at),
             updated_at: ts(row.updated_at),
@@ -104,6 +105,11 @@ impl AdminService {
                 .map(|(id, name)| KeyRef { id, name })
                 .collect(),
             bound_key_count: count as u64,
+            sticky_mode: if row.sticky_mode.is_empty() {
+                "grace".into()
+            } else {
+                row.sticky_mode.clone()
+            },
             created_at: ts(row.created_at),
             updated_at: ts(row.updated_at),
         })

@@ -6,11 +6,13 @@ use app::types::{Account, AccountInput, AccountPatch, AccountStatus, AccountType
 
 use super::AdminService;
 use crate::accounts::validate::{self, AzureChanges};
+use crate::admin::audit;
 use crate::admin::error::internal;
 use crate::crypto::{mask_secret, Binding};
 use crate::relay::clients::mask_proxy;
 use crate::storage::accounts::AccountRow;
 use crate::storage::now_ms;
+use app::port::Actor;
 
 /// Writes Azure changes into the account's `extra` JSON, keeping its other fields.
 fn apply_azure(extra: &str, azure: AzureChanges) -> String {
@@ -26,7 +28,11 @@ fn apply_azure(extra: &str, azure: AzureChanges) -> String {
 }
 
 impl AdminService {
-    pub(super) async fn insert_account(&self, input: AccountInput) -> Result<Account, AdminError> {
+    pub(super) async fn insert_account(
+        &self,
+        actor: &Actor,
+        input: AccountInput,
+    ) -> Result<Account, AdminError> {
         let new = validate::new_account(input)?;
         let now = now_ms();
         let mut row = AccountRow {
@@ -55,6 +61,7 @@ impl AdminService {
             extra: serde_json::json!({
                 "azureDeployment": new.azure.deployment.flatten(),
                 "azureApiVersion": new.azure.api_version.flatten(),
+                "firstTokenTimeoutMs": new.first_token_timeout_ms,
             })
             .to_string(),
             created_at: now,
@@ -62,7 +69,24 @@ impl AdminService {
             last_used_at: None,
         };
         self.encrypt_key_and_proxy(&mut row, Some(&new.api_key), Some(new.proxy.as_deref()));
-        self.store.save_account(&row).await.map_err(internal)?;
+        let event = audit::row(
+            actor,
+            "account.create",
+            "account",
+            &row.id,
+            &row.name,
+            serde_json::json!({
+                "platform": row.platform,
+                "accountType": row.account_type,
+                "baseUrl": row.base_url,
+                "apiKey": "changed",
+                "proxy": row.proxy_enc.as_ref().map(|_| "changed"),
+            }),
+        );
+        self.store
+            .save_account(&row, Some(&event))
+            .await
+            .map_err(internal)?;
         self.refresh_scheduler().await?;
         tracing::info!(account = %row.id, platform = %row.platform, "account created");
         self.account_by_id(&row.id).await
@@ -70,10 +94,12 @@ impl AdminService {
 
     pub(super) async fn patch_account(
         &self,
+        actor: &Actor,
         id: &str,
         patch: AccountPatch,
     ) -> Result<Account, AdminError> {
         let mut row = self.load_account(id).await?;
+        let before = self.account_by_id(id).await?;
         let platform = Platform::parse(&row.platform).unwrap_or(Platform::Claude);
         let changes = validate::account_changes(patch, platform)?;
         if let Some(t) = changes.account_type {
@@ -113,13 +139,41 @@ impl AdminService {
         if changes.azure != AzureChanges::default() {
             row.extra = apply_azure(&row.extra, changes.azure);
         }
+        if let Some(ms) = changes.first_token_timeout_ms {
+            let mut extra: serde_json::Value =
+                serde_json::from_str(&row.extra).unwrap_or_else(|_| serde_json::json!({}));
+            extra["firstTokenTimeoutMs"] = ms.into();
+            row.extra = extra.to_string();
+        }
         row.updated_at = now_ms();
         self.encrypt_key_and_proxy(
             &mut row,
             changes.api_key.as_deref(),
             changes.proxy.as_ref().map(|p| p.as_deref()),
         );
-        self.store.save_account(&row).await.map_err(internal)?;
+        let after_view = self.account_view(&row, before.group_ids.clone(), None, 0);
+        let mut summary = audit::diff(&audit::json(&before), &audit::json(&after_view));
+        // What the patch set, not the live figures beside it.
+        if let Some(map) = summary.as_object_mut() {
+            map.retain(|k, _| {
+                !matches!(
+                    k.as_str(),
+                    "lastError"
+                        | "boundKeys"
+                        | "stats24h"
+                        | "inFlight"
+                        | "status"
+                        | "statusMessage"
+                        | "statusChangedAt"
+                        | "cooldownUntil"
+                )
+            });
+        }
+        let event = audit::row(actor, "account.update", "account", id, &row.name, summary);
+        self.store
+            .save_account(&row, Some(&event))
+            .await
+            .map_err(internal)?;
         self.refresh_scheduler().await?;
         self.account_by_id(id).await
     }

@@ -2,9 +2,11 @@
 //! `KeysPort` methods in the parent module delegate here.
 
 use app::error::AdminError;
+use app::port::Actor;
 use app::types::{KeyPreset, KeyPresetInput, KeyPresetPatch, KeySettings};
 
 use super::view::time;
+use crate::admin::audit;
 use crate::admin::error::internal;
 use crate::admin::AdminService;
 use crate::keys::presets::PresetConfig;
@@ -96,14 +98,26 @@ impl AdminService {
         rows.into_iter().map(from_row).collect()
     }
 
-    pub(super) async fn add_preset(&self, input: KeyPresetInput) -> Result<KeyPreset, AdminError> {
+    pub(super) async fn add_preset(
+        &self,
+        actor: &Actor,
+        input: KeyPresetInput,
+    ) -> Result<KeyPreset, AdminError> {
         let (name, config) = self
             .checked_preset(&input.name, input.validity_days, input.settings)
             .await?;
         let id = uuid::Uuid::now_v7().to_string();
+        let event = audit::row(
+            actor,
+            "preset.create",
+            "preset",
+            &id,
+            &name,
+            audit::created(&audit::json(&config)),
+        );
         match self
             .store
-            .insert_key_preset(&id, &name, &to_json(&config)?)
+            .insert_key_preset(&id, &name, &to_json(&config)?, &event)
             .await
         {
             Err(e) if e.is_unique_violation() => return Err(duplicate(&name)),
@@ -115,6 +129,7 @@ impl AdminService {
 
     pub(super) async fn change_preset(
         &self,
+        actor: &Actor,
         id: &str,
         patch: KeyPresetPatch,
     ) -> Result<KeyPreset, AdminError> {
@@ -125,6 +140,7 @@ impl AdminService {
             .map_err(internal)?
             .ok_or_else(not_found)?;
         let current = parse_config(&row)?;
+        let mut before = audit::json(&current);
         let (name, config) = self
             .checked_preset(
                 patch.name.as_deref().unwrap_or(&row.name),
@@ -132,9 +148,20 @@ impl AdminService {
                 patch.settings.unwrap_or(current.settings),
             )
             .await?;
+        before["name"] = serde_json::json!(row.name);
+        let mut after = audit::json(&config);
+        after["name"] = serde_json::json!(name);
+        let event = audit::row(
+            actor,
+            "preset.update",
+            "preset",
+            id,
+            &name,
+            audit::diff(&before, &after),
+        );
         match self
             .store
-            .update_key_preset(id, &name, &to_json(&config)?)
+            .update_key_preset(id, &name, &to_json(&config)?, &event)
             .await
         {
             Err(e) if e.is_unique_violation() => return Err(duplicate(&name)),
@@ -145,8 +172,27 @@ impl AdminService {
         self.stored_preset(id).await
     }
 
-    pub(super) async fn remove_preset(&self, id: &str) -> Result<(), AdminError> {
-        if !self.store.delete_key_preset(id).await.map_err(internal)? {
+    pub(super) async fn remove_preset(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
+        let row = self
+            .store
+            .key_preset(id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(not_found)?;
+        let event = audit::row(
+            actor,
+            "preset.delete",
+            "preset",
+            id,
+            &row.name,
+            serde_json::json!({}),
+        );
+        if !self
+            .store
+            .delete_key_preset(id, &event)
+            .await
+            .map_err(internal)?
+        {
             return Err(not_found());
         }
         tracing::info!(preset = %id, "key preset deleted");

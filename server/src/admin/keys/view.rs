@@ -49,6 +49,16 @@ impl AdminService {
             openai_account_id: c.openai_account_id,
             gemini_account_id: c.gemini_account_id,
             allow_pool_fallback: c.allow_pool_fallback,
+            strict_max_tokens: c.strict_max_tokens,
+            allow_server_tools: c.allow_server_tools,
+            allowed_clients: c.restrictions.allowed_clients.clone(),
+            allowed_cidrs: c.restrictions.allowed_cidrs.clone(),
+            model_daily_cost_limits: c
+                .restrictions
+                .model_daily_cost_limits
+                .iter()
+                .map(|(f, m)| (f.clone(), micros_to_usd(*m)))
+                .collect(),
             sale_price: micros_to_usd(c.sale_price_micros),
             currency: c.currency,
             preset_id: c.preset_id,
@@ -58,6 +68,10 @@ impl AdminService {
             reserved: micros_to_usd(live.reserved),
             requests: row.requests.max(0) as u64,
             last_used_at: row.last_used_at.map(time),
+            created_by: row.created_by_id.as_ref().map(|id| app::types::KeyCreator {
+                id: id.clone(),
+                name: row.created_by_name.clone().unwrap_or_default(),
+            }),
             created_at: time(row.created_at),
             updated_at: time(row.updated_at),
         })

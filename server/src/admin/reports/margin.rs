@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use app::types::{micros_to_usd, CostBasis, MarginLine, MarginReport, MarginTotals};
+use app::types::{micros_to_usd, CostBasis, MarginLine, MarginReport, MarginTotals, SellerSales};
 use chrono_tz::Tz;
 
 use super::days::{day_of, days_in_month, format, Days};
@@ -106,6 +106,8 @@ pub fn build(
     let mut total = Acc::new(n);
     let mut presets: BTreeMap<String, Acc> = BTreeMap::new();
     let mut groups: BTreeMap<String, Acc> = BTreeMap::new();
+    // Seller id → (name, keys and revenue).
+    let mut sellers: BTreeMap<String, (String, Acc)> = BTreeMap::new();
     let mut unconverted = 0i64;
 
     for s in input.sales {
@@ -131,6 +133,16 @@ pub fn build(
             if let Some(r) = revenue {
                 acc.revenue[i] += r;
             }
+        }
+        let (name, seller) = sellers
+            .entry(s.seller_id.clone())
+            .or_insert_with(|| (s.seller_name.clone(), Acc::new(n)));
+        if name.is_empty() {
+            name.clone_from(&s.seller_name);
+        }
+        seller.keys += s.keys;
+        if let Some(r) = revenue {
+            seller.revenue[i] += r;
         }
         if revenue.is_none() {
             unconverted += s.keys;
@@ -238,6 +250,23 @@ pub fn build(
         lines
     };
 
+    let mut by_seller: Vec<SellerSales> = sellers
+        .into_iter()
+        .map(|(key, (label, acc))| SellerSales {
+            key,
+            label,
+            keys_sold: acc.keys.max(0) as u64,
+            revenue: micros_to_usd(acc.revenue.iter().sum()),
+            daily_revenue: acc.revenue.iter().copied().map(micros_to_usd).collect(),
+        })
+        .collect();
+    by_seller.sort_by(|a, b| {
+        b.revenue
+            .total_cmp(&a.revenue)
+            .then_with(|| b.keys_sold.cmp(&a.keys_sold))
+            .then_with(|| a.key.cmp(&b.key))
+    });
+
     MarginReport {
         from: format(input.days.from),
         to: format(input.days.to),
@@ -248,6 +277,7 @@ pub fn build(
         total: line(String::new(), String::new(), &total),
         by_preset: ranked(&presets, &preset_label),
         by_group: ranked(&groups, &group_label),
+        by_seller,
         unconverted_keys: unconverted.max(0) as u64,
     }
 }

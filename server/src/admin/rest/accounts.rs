@@ -68,73 +68,76 @@ pub(super) fn register(table: RouteTable) -> RouteTable {
 
 async fn list_accounts(
     State(s): Service,
-    _a: Admin,
+    Admin(actor): Admin,
     _query: StrictQuery<NoParams>,
 ) -> ApiResult<Json<Vec<Account>>> {
-    Ok(Json(s.list_accounts().await?))
+    Ok(Json(s.list_accounts(&actor).await?))
 }
 
 async fn create_account(
     State(s): Service,
-    _a: Admin,
+    Admin(actor): Admin,
     AppJson(input): AppJson<AccountInput>,
 ) -> ApiResult<(StatusCode, Json<Account>)> {
-    Ok((StatusCode::CREATED, Json(s.create_account(input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.create_account(&actor, input).await?),
+    ))
 }
 
 async fn get_account(
     State(s): Service,
-    _a: Admin,
+    Admin(actor): Admin,
     _query: StrictQuery<NoParams>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Account>> {
-    Ok(Json(s.get_account(&id).await?))
+    Ok(Json(s.get_account(&actor, &id).await?))
 }
 
 async fn update_account(
     State(s): Service,
-    _a: Admin,
+    Admin(actor): Admin,
     Path(id): Path<String>,
     AppJson(patch): AppJson<AccountPatch>,
 ) -> ApiResult<Json<Account>> {
-    Ok(Json(s.update_account(&id, patch).await?))
+    Ok(Json(s.update_account(&actor, &id, patch).await?))
 }
 
 async fn delete_account(
     State(s): Service,
-    _a: Admin,
+    Admin(actor): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    s.delete_account(&id).await?;
+    s.delete_account(&actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn test_account(
     State(s): Service,
-    _a: Admin,
+    Admin(actor): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AccountTestResult>> {
-    Ok(Json(s.test_account(&id).await?))
+    Ok(Json(s.test_account(&actor, &id).await?))
 }
 
 async fn top_up_budget(
     State(s): Service,
-    Admin(who): Admin,
+    Admin(actor): Admin,
     Path(id): Path<String>,
     AppJson(input): AppJson<app::types::BudgetTopUp>,
 ) -> ApiResult<(StatusCode, Json<Account>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.top_up_budget(&who.admin_id, &id, input).await?),
+        Json(s.top_up_budget(&actor, &id, input).await?),
     ))
 }
 
 async fn reset_account(
     State(s): Service,
-    _a: Admin,
+    Admin(actor): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Account>> {
-    Ok(Json(s.reset_account_status(&id).await?))
+    Ok(Json(s.reset_account_status(&actor, &id).await?))
 }
 
 #[derive(Default)]
@@ -154,61 +157,66 @@ impl QueryParams for EventsQuery {
 
 async fn account_events(
     State(s): Service,
-    _a: Admin,
+    Admin(actor): Admin,
     Path(id): Path<String>,
     StrictQuery(q): StrictQuery<EventsQuery>,
 ) -> ApiResult<Json<Vec<AccountEvent>>> {
-    Ok(Json(s.account_events(&id, q.limit.unwrap_or(50)).await?))
+    Ok(Json(
+        s.account_events(&actor, &id, q.limit.unwrap_or(50)).await?,
+    ))
 }
 
 async fn list_groups(
     State(s): Service,
-    _a: Admin,
+    Admin(actor): Admin,
     _query: StrictQuery<NoParams>,
 ) -> ApiResult<Json<Vec<AccountGroup>>> {
-    Ok(Json(s.list_groups().await?))
+    Ok(Json(s.list_groups(&actor).await?))
 }
 
 async fn create_group(
     State(s): Service,
-    _a: Admin,
+    Admin(actor): Admin,
     AppJson(input): AppJson<GroupInput>,
 ) -> ApiResult<(StatusCode, Json<AccountGroup>)> {
-    Ok((StatusCode::CREATED, Json(s.create_group(input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.create_group(&actor, input).await?),
+    ))
 }
 
 async fn get_group(
     State(s): Service,
-    _a: Admin,
+    Admin(actor): Admin,
     _query: StrictQuery<NoParams>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AccountGroup>> {
-    Ok(Json(s.get_group(&id).await?))
+    Ok(Json(s.get_group(&actor, &id).await?))
 }
 
 async fn update_group(
     State(s): Service,
-    _a: Admin,
+    Admin(actor): Admin,
     Path(id): Path<String>,
     AppJson(patch): AppJson<GroupPatch>,
 ) -> ApiResult<Json<AccountGroup>> {
-    Ok(Json(s.update_group(&id, patch).await?))
+    Ok(Json(s.update_group(&actor, &id, patch).await?))
 }
 
 async fn delete_group(
     State(s): Service,
-    _a: Admin,
+    Admin(actor): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    s.delete_group(&id).await?;
+    s.delete_group(&actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn set_members(
     State(s): Service,
-    _a: Admin,
+    Admin(actor): Admin,
     Path(id): Path<String>,
     AppJson(members): AppJson<GroupMembers>,
 ) -> ApiResult<Json<AccountGroup>> {
-    Ok(Json(s.set_group_members(&id, members).await?))
+    Ok(Json(s.set_group_members(&actor, &id, members).await?))
 }

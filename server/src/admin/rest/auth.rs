@@ -31,11 +31,13 @@ async fn login(
     Extension(ClientIp(ip)): Extension<ClientIp>,
     AppJson(body): AppJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
-    let admin = s.verify_login(&body.username, &body.password, ip).await?;
+    let admin = s
+        .verify_login(&body.username, &body.password, body.totp.as_deref(), ip)
+        .await?;
     Ok(Json(s.issue_token(&admin).await?))
 }
 
-async fn logout(State(s): Service, _admin: Admin, headers: HeaderMap) -> ApiResult<StatusCode> {
+async fn logout(State(s): Service, _actor: Admin, headers: HeaderMap) -> ApiResult<StatusCode> {
     if let Some(token) = crate::auth::bearer::bearer_token(&headers) {
         s.revoke_token(token).await?;
     }
@@ -44,10 +46,10 @@ async fn logout(State(s): Service, _admin: Admin, headers: HeaderMap) -> ApiResu
 
 async fn me(
     State(s): Service,
-    Admin(who): Admin,
+    Admin(actor): Admin,
     _query: StrictQuery<NoParams>,
 ) -> ApiResult<Json<AdminInfo>> {
-    Ok(Json(s.admin_info(&who.admin_id).await?))
+    Ok(Json(s.admin_info(&actor).await?))
 }
 
 #[derive(Deserialize)]
@@ -59,18 +61,18 @@ struct PasswordChange {
 
 async fn change_password(
     State(s): Service,
-    Admin(who): Admin,
+    Admin(actor): Admin,
     AppJson(body): AppJson<PasswordChange>,
 ) -> ApiResult<StatusCode> {
-    s.change_password(&who.admin_id, &body.current_password, &body.new_password)
+    s.change_password(&actor, &body.current_password, &body.new_password)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn overview(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     _query: StrictQuery<NoParams>,
 ) -> ApiResult<Json<OverviewCounts>> {
-    Ok(Json(s.overview_counts().await?))
+    Ok(Json(s.overview_counts(&actor).await?))
 }

@@ -18,8 +18,8 @@ pub(super) fn register(table: RouteTable) -> RouteTable {
 /// `{redisUrl, crsEncryptionKey, crsSampleKey, dryRun, only}` → the import report.
 async fn import_crs(
     State(s): Service,
-    Admin(who): Admin,
+    Admin(actor): Admin,
     AppJson(body): AppJson<CrsImportRequest>,
 ) -> ApiResult<Json<ImportReport>> {
-    Ok(Json(s.import_crs(&who.admin_id, body).await?))
+    Ok(Json(s.import_crs(&actor, body).await?))
 }

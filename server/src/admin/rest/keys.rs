@@ -59,6 +59,7 @@ impl QueryParams for KeyQuery {
             "status" => self.status = Some(choice(name, value, &KEY_STATUSES, KeyStatus::as_str)?),
             "search" => self.search = text,
             "presetId" => self.preset_id = text,
+            "createdBy" => self.created_by = text,
             "binding" => self.binding = text,
             other => return Err(unknown(other)),
         }
@@ -75,86 +76,92 @@ const KEY_STATUSES: [KeyStatus; 4] = [
 
 async fn create_key(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     StrictJson(body): StrictJson<CreateKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
-    Ok((StatusCode::CREATED, Json(s.create_key(body).await?)))
+    Ok((StatusCode::CREATED, Json(s.create_key(&actor, body).await?)))
 }
 
 async fn batch_create_keys(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     StrictJson(body): StrictJson<BatchCreateKeys>,
 ) -> ApiResult<(StatusCode, Json<Vec<CreatedKey>>)> {
-    Ok((StatusCode::CREATED, Json(s.batch_create_keys(body).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.batch_create_keys(&actor, body).await?),
+    ))
 }
 
 async fn list_keys(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     StrictQuery(query): StrictQuery<KeyQuery>,
 ) -> ApiResult<Json<KeyPage>> {
-    Ok(Json(s.list_keys(query).await?))
+    Ok(Json(s.list_keys(&actor, query).await?))
 }
 
 async fn get_key(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     _query: StrictQuery<NoParams>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ApiKey>> {
-    Ok(Json(s.get_key(&id).await?))
+    Ok(Json(s.get_key(&actor, &id).await?))
 }
 
 async fn update_key(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     Path(id): Path<String>,
     StrictJson(body): StrictJson<UpdateKey>,
 ) -> ApiResult<Json<ApiKey>> {
-    Ok(Json(s.update_key(&id, body).await?))
+    Ok(Json(s.update_key(&actor, &id, body).await?))
 }
 
 async fn delete_key(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    s.delete_key(&id).await?;
+    s.delete_key(&actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_presets(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     _query: StrictQuery<NoParams>,
 ) -> ApiResult<Json<Vec<KeyPreset>>> {
-    Ok(Json(s.list_presets().await?))
+    Ok(Json(s.list_presets(&actor).await?))
 }
 
 async fn create_preset(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     StrictJson(body): StrictJson<KeyPresetInput>,
 ) -> ApiResult<(StatusCode, Json<KeyPreset>)> {
-    Ok((StatusCode::CREATED, Json(s.create_preset(body).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.create_preset(&actor, body).await?),
+    ))
 }
 
 async fn update_preset(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     Path(id): Path<String>,
     StrictJson(body): StrictJson<KeyPresetPatch>,
 ) -> ApiResult<Json<KeyPreset>> {
-    Ok(Json(s.update_preset(&id, body).await?))
+    Ok(Json(s.update_preset(&actor, &id, body).await?))
 }
 
 async fn delete_preset(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    s.delete_preset(&id).await?;
+    s.delete_preset(&actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

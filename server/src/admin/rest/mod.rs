@@ -10,6 +10,7 @@ mod import;
 mod keys;
 mod reports;
 pub mod sales;
+mod users;
 mod webhooks;
 
 use std::sync::Arc;
@@ -63,6 +64,7 @@ pub fn routes() -> RouteTable {
     let table = webhooks::register(table);
     let table = import::register(table);
     let table = sales::register(table);
+    let table = users::register(table);
     reports::register(table)
 }
 

@@ -86,77 +86,77 @@ const COST_BASES: [CostBasis; 2] = [CostBasis::Usage, CostBasis::Amortized];
 
 async fn overview(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     _query: StrictQuery<NoParams>,
 ) -> ApiResult<Json<LiveOverview>> {
-    Ok(Json(s.overview_live().await?))
+    Ok(Json(s.overview_live(&actor).await?))
 }
 
 async fn usage(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     StrictQuery(q): StrictQuery<UsageQuery>,
 ) -> ApiResult<Json<UsageReport>> {
-    Ok(Json(s.usage_report(q.range, q.split).await?))
+    Ok(Json(s.usage_report(&actor, q.range, q.split).await?))
 }
 
 async fn margin(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     StrictQuery(q): StrictQuery<MarginParams>,
 ) -> ApiResult<Json<MarginReport>> {
-    Ok(Json(s.margin_report(q.range, q.query).await?))
+    Ok(Json(s.margin_report(&actor, q.range, q.query).await?))
 }
 
 async fn key_usage(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     _query: StrictQuery<NoParams>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<KeyUsage>> {
-    Ok(Json(s.key_usage(&id).await?))
+    Ok(Json(s.key_usage(&actor, &id).await?))
 }
 
 async fn get_settings(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     _query: StrictQuery<NoParams>,
 ) -> ApiResult<Json<OperatorSettings>> {
-    Ok(Json(s.operator_settings().await?))
+    Ok(Json(s.operator_settings(&actor).await?))
 }
 
 async fn put_settings(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     AppJson(body): AppJson<OperatorSettingsInput>,
 ) -> ApiResult<Json<OperatorSettings>> {
-    Ok(Json(s.save_operator_settings(body).await?))
+    Ok(Json(s.save_operator_settings(&actor, body).await?))
 }
 
 async fn pricing(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     _query: StrictQuery<NoParams>,
 ) -> ApiResult<Json<PricingList>> {
-    Ok(Json(s.pricing().await?))
+    Ok(Json(s.pricing(&actor).await?))
 }
 
 async fn put_price(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     Path(model): Path<String>,
     AppJson(body): AppJson<PriceInput>,
 ) -> ApiResult<StatusCode> {
-    s.set_price_override(&model, body).await?;
+    s.set_price_override(&actor, &model, body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn delete_price(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     Path(model): Path<String>,
 ) -> ApiResult<StatusCode> {
-    s.delete_price_override(&model).await?;
+    s.delete_price_override(&actor, &model).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

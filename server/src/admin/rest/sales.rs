@@ -64,55 +64,55 @@ impl QueryParams for CodeQuery {
 
 async fn renew_key(
     State(s): Service,
-    Admin(who): Admin,
+    Admin(actor): Admin,
     Path(id): Path<String>,
     StrictJson(body): StrictJson<RenewKey>,
 ) -> ApiResult<Json<Renewed>> {
-    Ok(Json(s.renew_key(&who.admin_id, &id, body).await?))
+    Ok(Json(s.renew_key(&actor, &id, body).await?))
 }
 
 async fn renew_keys(
     State(s): Service,
-    Admin(who): Admin,
+    Admin(actor): Admin,
     StrictJson(body): StrictJson<BatchRenewKeys>,
 ) -> ApiResult<Json<Vec<Renewed>>> {
-    Ok(Json(s.renew_keys(&who.admin_id, body).await?))
+    Ok(Json(s.renew_keys(&actor, body).await?))
 }
 
 async fn key_ledger(
     State(s): Service,
-    Admin(who): Admin,
+    Admin(actor): Admin,
     _query: StrictQuery<NoParams>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<LedgerEntry>>> {
-    Ok(Json(s.key_ledger(&who.admin_id, &id).await?))
+    Ok(Json(s.key_ledger(&actor, &id).await?))
 }
 
 async fn create_codes(
     State(s): Service,
-    Admin(who): Admin,
+    Admin(actor): Admin,
     StrictJson(body): StrictJson<CreateCodes>,
 ) -> ApiResult<(StatusCode, Json<CreatedCodes>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.create_codes(&who.admin_id, body).await?),
+        Json(s.create_codes(&actor, body).await?),
     ))
 }
 
 async fn list_codes(
     State(s): Service,
-    Admin(who): Admin,
+    Admin(actor): Admin,
     StrictQuery(query): StrictQuery<CodeQuery>,
 ) -> ApiResult<Json<CodePage>> {
-    Ok(Json(s.list_codes(&who.admin_id, query).await?))
+    Ok(Json(s.list_codes(&actor, query).await?))
 }
 
 async fn revoke_code(
     State(s): Service,
-    Admin(who): Admin,
+    Admin(actor): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    s.revoke_code(&who.admin_id, &id).await?;
+    s.revoke_code(&actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -37,41 +37,45 @@ pub(super) fn register(table: RouteTable) -> RouteTable {
 
 async fn list(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     _query: StrictQuery<NoParams>,
 ) -> ApiResult<Json<Vec<WebhookTarget>>> {
-    Ok(Json(s.list_webhook_targets().await?))
+    Ok(Json(s.list_webhook_targets(&actor).await?))
 }
 
 async fn create(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     AppJson(input): AppJson<WebhookTargetInput>,
 ) -> ApiResult<(StatusCode, Json<WebhookTarget>)> {
-    let target = s.create_webhook_target(input).await?;
+    let target = s.create_webhook_target(&actor, input).await?;
     Ok((StatusCode::CREATED, Json(target)))
 }
 
 async fn update(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     Path(id): Path<String>,
     AppJson(patch): AppJson<WebhookTargetPatch>,
 ) -> ApiResult<Json<WebhookTarget>> {
-    Ok(Json(s.update_webhook_target(&id, patch).await?))
+    Ok(Json(s.update_webhook_target(&actor, &id, patch).await?))
 }
 
-async fn delete(State(s): Service, _admin: Admin, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    s.delete_webhook_target(&id).await?;
+async fn delete(
+    State(s): Service,
+    Admin(actor): Admin,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.delete_webhook_target(&actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn test(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<WebhookTestResult>> {
-    Ok(Json(s.test_webhook_target(&id).await?))
+    Ok(Json(s.test_webhook_target(&actor, &id).await?))
 }
 
 /// `limit` (newest first) and `before` (a delivery id) of the delivery log.
@@ -94,11 +98,11 @@ impl QueryParams for DeliveriesQuery {
 
 async fn deliveries(
     State(s): Service,
-    _admin: Admin,
+    Admin(actor): Admin,
     StrictQuery(q): StrictQuery<DeliveriesQuery>,
 ) -> ApiResult<Json<Vec<WebhookDelivery>>> {
     Ok(Json(
-        s.list_webhook_deliveries(q.limit.unwrap_or(50), q.before)
+        s.list_webhook_deliveries(&actor, q.limit.unwrap_or(50), q.before)
             .await?,
     ))
 }

@@ -60,15 +60,15 @@ fn amount(field: &str, usd: f64) -> Result<i64, AdminError> {
 impl AdminService {
     pub(super) async fn make_codes(
         &self,
-        actor: &Actor<'_>,
+        actor: &Actor,
         input: CreateCodes,
     ) -> Result<CreatedCodes, AdminError> {
         let now = now_ms();
         let preset_id = input.preset_id.trim().to_owned();
+        permit::create_codes(actor, &preset_id)?;
         let preset = self.preset_config(&preset_id).await?.ok_or_else(|| {
             AdminError::validation("presetId", format!("no preset '{preset_id}' exists"))
         })?;
-        permit::create_codes(actor, &preset_id)?;
         let orders: Vec<String> = match &input.order_numbers {
             Some(list) => {
                 let mut out = Vec::with_capacity(list.len());
@@ -171,7 +171,25 @@ impl AdminService {
             });
             plaintexts.push(generated.plaintext);
         }
-        self.store.insert_codes(&rows).await.map_err(internal)?;
+        let audit = crate::admin::audit::row(
+            actor,
+            "code.create",
+            "code_batch",
+            &batch_id,
+            &preset_id,
+            serde_json::json!({
+                "count": rows.len(),
+                "presetId": preset_id,
+                "quotaMicros": quota_micros,
+                "days": days,
+                "salePriceMicros": sale_price_micros,
+                "currency": currency,
+            }),
+        );
+        self.store
+            .insert_codes(&rows, Some(&audit))
+            .await
+            .map_err(internal)?;
         tracing::info!(count, batch = %batch_id, actor = %actor.id, "redemption codes created");
         Ok(CreatedCodes {
             batch_id,
@@ -188,7 +206,7 @@ impl AdminService {
 
     pub(super) async fn codes_page(
         &self,
-        actor: &Actor<'_>,
+        actor: &Actor,
         query: CodeQuery,
     ) -> Result<CodePage, AdminError> {
         let scope = permit::list_codes_scope(actor)?;
@@ -228,7 +246,8 @@ impl AdminService {
         })
     }
 
-    pub(super) async fn revoke(&self, actor: &Actor<'_>, id: &str) -> Result<(), AdminError> {
+    pub(super) async fn revoke(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
+        actor.require_key_writer()?;
         let row = self
             .store
             .code_by_id(id)
@@ -238,7 +257,18 @@ impl AdminService {
         permit::revoke_code(actor, &row)?;
         if !self
             .store
-            .revoke_code(id, now_ms())
+            .revoke_code(
+                id,
+                now_ms(),
+                Some(&crate::admin::audit::row(
+                    actor,
+                    "code.revoke",
+                    "code",
+                    id,
+                    &row.code_hint,
+                    serde_json::json!({"batchId": row.batch_id, "presetId": row.preset_id}),
+                )),
+            )
             .await
             .map_err(internal)?
         {

@@ -24,51 +24,48 @@ use permit::Actor;
 impl SalesPort for AdminService {
     async fn renew_key(
         &self,
-        actor: &str,
+        actor: &Actor,
         id: &str,
         input: RenewKey,
     ) -> Result<Renewed, AdminError> {
-        let mut done = self
-            .renew_ids(&Actor { id: actor }, &[id.to_owned()], &input)
-            .await?;
+        let mut done = self.renew_ids(actor, &[id.to_owned()], &input).await?;
         done.pop().ok_or(AdminError::Internal)
     }
 
     async fn renew_keys(
         &self,
-        actor: &str,
+        actor: &Actor,
         input: BatchRenewKeys,
     ) -> Result<Vec<Renewed>, AdminError> {
-        self.renew_ids(&Actor { id: actor }, &input.ids, &input.renew)
-            .await
+        self.renew_ids(actor, &input.ids, &input.renew).await
     }
 
-    async fn key_ledger(&self, actor: &str, id: &str) -> Result<Vec<LedgerEntry>, AdminError> {
+    async fn key_ledger(&self, actor: &Actor, id: &str) -> Result<Vec<LedgerEntry>, AdminError> {
         let row = self
             .store
             .api_key_by_id(id)
             .await
             .map_err(internal)?
             .ok_or_else(|| AdminError::not_found("api key"))?;
-        permit::view_ledger(&Actor { id: actor }, &row)?;
+        permit::view_ledger(actor, &row)?;
         let rows = self.store.key_ledger(id).await.map_err(internal)?;
         Ok(rows.iter().map(crate::sales::ledger_entry).collect())
     }
 
     async fn create_codes(
         &self,
-        actor: &str,
+        actor: &Actor,
         input: CreateCodes,
     ) -> Result<CreatedCodes, AdminError> {
-        self.make_codes(&Actor { id: actor }, input).await
+        self.make_codes(actor, input).await
     }
 
-    async fn list_codes(&self, actor: &str, query: CodeQuery) -> Result<CodePage, AdminError> {
-        self.codes_page(&Actor { id: actor }, query).await
+    async fn list_codes(&self, actor: &Actor, query: CodeQuery) -> Result<CodePage, AdminError> {
+        self.codes_page(actor, query).await
     }
 
-    async fn revoke_code(&self, actor: &str, id: &str) -> Result<(), AdminError> {
-        self.revoke(&Actor { id: actor }, id).await
+    async fn revoke_code(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
+        self.revoke(actor, id).await
     }
 
     async fn redeem_for_new_key(

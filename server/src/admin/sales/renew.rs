@@ -184,10 +184,11 @@ impl AdminService {
     /// Renews every key of `ids` as `input` says, in one transaction.
     pub(super) async fn renew_ids(
         &self,
-        actor: &Actor<'_>,
+        actor: &Actor,
         ids: &[String],
         input: &RenewKey,
     ) -> Result<Vec<Renewed>, AdminError> {
+        actor.require_key_writer()?;
         if ids.is_empty() || ids.len() > MAX_BATCH {
             return Err(AdminError::validation(
                 "ids",
@@ -202,6 +203,7 @@ impl AdminService {
         }
         let now = now_ms();
         let plan = self.renewal_plan(input, now).await?;
+        let mut names = Vec::with_capacity(ids.len());
         for id in ids {
             let row = self
                 .store
@@ -210,10 +212,35 @@ impl AdminService {
                 .map_err(internal)?
                 .ok_or_else(|| AdminError::not_found(format!("api key {id}")))?;
             permit::renew(actor, &row, plan.preset.as_ref().map(|(p, _)| p.as_str()))?;
+            names.push(row.name);
         }
+        let summary = serde_json::json!({
+            "quotaAddMicros": plan.quota_add_micros,
+            "daysAdd": plan.days_add,
+            "presetId": plan.preset.as_ref().map(|(p, _)| p.as_str()),
+            "salePriceMicros": plan.sale_price_micros,
+            "note": plan.note,
+        });
+        let audit = match ids {
+            [id] => crate::admin::audit::row(actor, "key.renew", "api_key", id, &names[0], summary),
+            _ => {
+                let mut summary = summary;
+                summary["ids"] = serde_json::json!(ids);
+                crate::admin::audit::row(
+                    actor,
+                    "key.renew_batch",
+                    "api_key",
+                    &ids.join(","),
+                    &format!("{} keys", ids.len()),
+                    summary,
+                )
+            }
+        };
         let entries = self
             .store
-            .change_api_keys(ids, now, |row| plan.apply(actor.id, row, now))
+            .change_api_keys(ids, now, Some(&audit), |row| {
+                plan.apply(&actor.id, row, now)
+            })
             .await
             .map_err(|e| match e {
                 ChangeError::Missing(id) => AdminError::not_found(format!("api key {id}")),

@@ -82,6 +82,10 @@ pub struct KeyTarget {
     pub claude_account_id: String,
     pub openai_account_id: String,
     pub gemini_account_id: String,
+    /// CRS's `allowedClients` when its client restriction is on (only names Tollgate knows).
+    /// Left out of the digest when empty, so keys without one keep their digest.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_clients: Vec<String>,
     pub created_at: Option<i64>,
     /// Not part of the digest: spend, requests and last use follow CRS as differences.
     #[serde(skip)]
@@ -214,6 +218,7 @@ pub fn map_key(k: &CrsKey, targets: &BindingTargets, queue: &QueueConfig) -> Map
         claude_account_id: claude,
         openai_account_id: openai,
         gemini_account_id: gemini,
+        allowed_clients: allowed_clients(f, &mut notes),
         created_at: parse_time(field(f, "createdAt")),
         spent_micros: k.cost_total.as_deref().map(usd).unwrap_or(0),
         requests: k
@@ -284,6 +289,34 @@ fn expiry(f: &Fields, notes: &mut Vec<ImportNote>) -> (Option<i64>, Option<i64>,
     }
 }
 
+/// CRS's client restriction (`enableClientRestriction` + `allowedClients`) as `allowedClients`.
+/// Clients Tollgate does not recognise are dropped with a note; a restriction left with none of
+/// its clients would mean "any client" here, so the key is then noted as unrestricted.
+fn allowed_clients(f: &Fields, notes: &mut Vec<ImportNote>) -> Vec<String> {
+    let clients = json_list(field(f, "allowedClients"));
+    if !flag(f, "enableClientRestriction", false) || clients.is_empty() {
+        return Vec::new();
+    }
+    let known: Vec<String> = clients
+        .iter()
+        .filter(|c| crate::keys::restrictions::CLIENTS.contains(&c.as_str()))
+        .cloned()
+        .collect();
+    let unknown: Vec<&String> = clients.iter().filter(|c| !known.contains(c)).collect();
+    if !unknown.is_empty() {
+        let outcome = if known.is_empty() {
+            "the key is left without a client restriction".to_string()
+        } else {
+            format!("kept {known:?}")
+        };
+        notes.push(note(
+            "client_restriction",
+            format!("clients {unknown:?} of the client restriction are not recognised by Tollgate (claude_code, codex_cli, gemini_cli): {outcome}"),
+        ));
+    }
+    known
+}
+
 /// Settings of a CRS key Tollgate has no place for (yet).
 fn report_dropped(f: &Fields, notes: &mut Vec<ImportNote>) {
     let models = json_list(field(f, "restrictedModels"));
@@ -291,13 +324,6 @@ fn report_dropped(f: &Fields, notes: &mut Vec<ImportNote>) {
         notes.push(note(
             "model_blacklist",
             format!("model blacklist {models:?} is not carried over: Tollgate restricts models by an allow list only"),
-        ));
-    }
-    let clients = json_list(field(f, "allowedClients"));
-    if flag(f, "enableClientRestriction", false) && !clients.is_empty() {
-        notes.push(note(
-            "client_restriction",
-            format!("client restriction {clients:?} is not carried over: Tollgate has no client restriction"),
         ));
     }
     let weekly = field(f, "weeklyOpusCostLimit");

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use app::types::Platform;
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -16,7 +17,9 @@ use serde_json::Value;
 use super::{first_with_role, rewrite_body, Endpoint, OpenAiAdapter};
 use crate::limits::{KeyLimits, Refusal};
 use crate::relay::error::{Protocol, RelayError};
-use crate::relay::forward::{read_body, relay_call, Call};
+use crate::relay::forward::{read_key_body, relay_call, Call};
+use crate::relay::request_cost::{OutputField, RequestShape};
+use crate::relay::server_tools;
 use crate::relay::{chat_to_claude, presented_key, Relay};
 use crate::scheduler::sticky::session_hash;
 
@@ -27,7 +30,7 @@ struct StreamOptions {
 
 /// The fields of a Chat Completions request the relay needs.
 #[derive(Deserialize)]
-struct ChatPeek<'a> {
+pub(crate) struct ChatPeek<'a> {
     #[serde(borrow)]
     model: Option<Cow<'a, str>>,
     stream: Option<bool>,
@@ -38,11 +41,15 @@ struct ChatPeek<'a> {
     prompt_cache_key: Option<Cow<'a, str>>,
     #[serde(borrow)]
     messages: Option<&'a RawValue>,
+    /// Answers asked for.
+    n: Option<u64>,
+    #[serde(borrow)]
+    web_search_options: Option<&'a RawValue>,
 }
 
 /// The fields of a Responses request the relay needs.
 #[derive(Deserialize)]
-struct ResponsesPeek<'a> {
+pub(crate) struct ResponsesPeek<'a> {
     #[serde(borrow)]
     model: Option<Cow<'a, str>>,
     stream: Option<bool>,
@@ -53,6 +60,8 @@ struct ResponsesPeek<'a> {
     instructions: Option<Cow<'a, str>>,
     #[serde(borrow)]
     input: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tools: Option<&'a RawValue>,
 }
 
 /// Codex CLI names its conversation in a header as well as in `prompt_cache_key`.
@@ -112,6 +121,16 @@ pub async fn relay_chat(
         ),
     };
     let max_output = peek.max_completion_tokens.or(peek.max_tokens);
+    let answers = peek.n.unwrap_or(1).max(1);
+    let shape = RequestShape {
+        answers,
+        tools: server_tools::chat_declared(
+            &model,
+            peek.web_search_options.is_some_and(|o| o.get() != "null"),
+            answers,
+        ),
+        output_field: OutputField::Chat,
+    };
     let body = if hide_usage_chunk {
         let injected = rewrite_body(&body, |obj| {
             let options = obj
@@ -139,6 +158,7 @@ pub async fn relay_chat(
         max_output_tokens: max_output.or(price.max_output_tokens).unwrap_or(8_192),
         session,
         billable: true,
+        shape,
         headers,
         body,
     };
@@ -153,21 +173,19 @@ pub async fn relay_chat(
 pub async fn chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let key = match relay
-        .keys
-        .authenticate(presented_key(&parts.headers, Protocol::OpenAi))
-        .await
-    {
-        Ok(k) => k,
-        Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
-    };
-    let bytes = match read_body(
-        body,
+    let key = match crate::relay::key_gate::admit_key(
+        &relay,
         &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
+        &parts.extensions,
+        presented_key(&parts.headers, Protocol::OpenAi),
+        Protocol::OpenAi,
     )
     .await
     {
+        Ok(k) => k,
+        Err(res) => return res,
+    };
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::OpenAi),
     };
@@ -181,25 +199,23 @@ struct ModelOnly<'a> {
 }
 
 /// `POST /v1/chat/completions` at the root: `claude-*` models are translated for Claude
-/// accounts, `gemini-*` models are pointed to the Gemini routes, the rest goes to OpenAI.
+/// accounts, `gemini-*` models for Gemini accounts, the rest goes to OpenAI.
 pub async fn root_chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let key = match relay
-        .keys
-        .authenticate(presented_key(&parts.headers, Protocol::OpenAi))
-        .await
-    {
-        Ok(k) => k,
-        Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
-    };
-    let bytes = match read_body(
-        body,
+    let key = match crate::relay::key_gate::admit_key(
+        &relay,
         &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
+        &parts.extensions,
+        presented_key(&parts.headers, Protocol::OpenAi),
+        Protocol::OpenAi,
     )
     .await
     {
+        Ok(k) => k,
+        Err(res) => return res,
+    };
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::OpenAi),
     };
@@ -214,34 +230,29 @@ pub async fn root_chat_completions(State(relay): State<Arc<Relay>>, req: Request
         return chat_to_claude::relay_translated(&relay, key, bytes, started).await;
     }
     if model.starts_with("gemini-") {
-        return RelayError::invalid(format!(
-            "model {model} is a Gemini model: use the Gemini API at /gemini/v1beta/models/{model}:generateContent \
-             (base URL <tollgate>/gemini), or /openai/v1/chat/completions for an OpenAI-compatible account that serves it"
-        ))
-        .into_response(Protocol::OpenAi);
+        return crate::relay::chat_to_gemini::relay_translated(&relay, key, bytes, started).await;
     }
     relay_chat(&relay, key, parts.headers, bytes, started).await
 }
 
-/// `POST /openai/v1/responses` and `POST /v1/responses`.
+/// `POST /openai/v1/responses` and `POST /v1/responses` (Claude models, and keys that reach
+/// only Claude accounts, are translated for Claude accounts).
 pub async fn responses(State(relay): State<Arc<Relay>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let key = match relay
-        .keys
-        .authenticate(presented_key(&parts.headers, Protocol::OpenAi))
-        .await
-    {
-        Ok(k) => k,
-        Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
-    };
-    let bytes = match read_body(
-        body,
+    let key = match crate::relay::key_gate::admit_key(
+        &relay,
         &parts.headers,
-        relay.settings.serve.relay.body_limit_bytes(),
+        &parts.extensions,
+        presented_key(&parts.headers, Protocol::OpenAi),
+        Protocol::OpenAi,
     )
     .await
     {
+        Ok(k) => k,
+        Err(res) => return res,
+    };
+    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
         Ok(b) => b,
         Err(e) => return e.into_response(Protocol::OpenAi),
     };
@@ -256,6 +267,16 @@ pub async fn responses(State(relay): State<Arc<Relay>>, req: Request) -> Respons
         Ok(m) => m,
         Err(e) => return e.into_response(Protocol::OpenAi),
     };
+    if crate::relay::responses_to_claude::goes_to_claude(&key, &model) {
+        return crate::relay::responses_to_claude::relay_translated(
+            &relay,
+            key,
+            &parts.headers,
+            bytes,
+            started,
+        )
+        .await;
+    }
     let session = match peek
         .prompt_cache_key
         .as_deref()
@@ -286,6 +307,11 @@ pub async fn responses(State(relay): State<Arc<Relay>>, req: Request) -> Respons
             .unwrap_or(8_192),
         session,
         billable: true,
+        shape: RequestShape {
+            answers: 1,
+            tools: server_tools::responses_declared(peek.tools),
+            output_field: OutputField::Responses,
+        },
         headers: parts.headers,
         body: bytes,
     };
@@ -312,18 +338,19 @@ pub(crate) fn model_of_platform(model: &str, provider: Option<&str>, platform: P
 }
 
 /// An OpenAI-shaped model list of `platform`'s priced models the key may use.
-pub(crate) async fn model_list(
-    relay: &Arc<Relay>,
-    headers: &HeaderMap,
-    platform: Platform,
-) -> Response {
-    let key = match relay
-        .keys
-        .authenticate(presented_key(headers, Protocol::OpenAi))
-        .await
+pub(crate) async fn model_list(relay: &Arc<Relay>, req: &Parts, platform: Platform) -> Response {
+    let headers = &req.headers;
+    let key = match crate::relay::key_gate::admit_key(
+        relay,
+        headers,
+        &req.extensions,
+        presented_key(headers, Protocol::OpenAi),
+        Protocol::OpenAi,
+    )
+    .await
     {
         Ok(k) => k,
-        Err(r) => return RelayError::from(r).into_response(Protocol::OpenAi),
+        Err(res) => return res,
     };
     if !key.platform_allowed(platform) {
         return RelayError::from(Refusal::PlatformNotAllowed { platform })
@@ -346,6 +373,6 @@ pub(crate) async fn model_list(
 }
 
 /// `GET /openai/v1/models`.
-pub async fn models(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Response {
-    model_list(&relay, &headers, Platform::Openai).await
+pub async fn models(State(relay): State<Arc<Relay>>, req: Parts) -> Response {
+    model_list(&relay, &req, Platform::Openai).await
 }

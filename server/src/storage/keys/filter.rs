@@ -17,6 +17,8 @@ pub struct KeyFilter {
     /// The hash of a full key pasted into the search box, to find its record.
     pub search_key_hash: Option<String>,
     pub preset_id: Option<String>,
+    /// Keys created by this staff user id.
+    pub created_by: Option<String>,
     /// An account id or `group:<id>` bound on any platform.
     pub binding: Option<String>,
 }
@@ -65,6 +67,10 @@ impl KeyFilter {
         if let Some(preset) = &self.preset_id {
             let p = next(&mut args, Arg::Text(preset.clone()));
             clauses.push(format!("preset_id = {p}"));
+        }
+        if let Some(creator) = &self.created_by {
+            let p = next(&mut args, Arg::Text(creator.clone()));
+            clauses.push(format!("created_by_id = {p}"));
         }
         if let Some(binding) = &self.binding {
             let p = next(&mut args, Arg::Text(binding.clone()));

@@ -5,6 +5,7 @@ use app::types::KeyStatus;
 use sqlx::FromRow;
 
 use crate::keys::lifecycle::{self, Lifecycle};
+use crate::keys::restrictions::Restrictions;
 use crate::storage::{StoreError, StoreResult};
 
 #[derive(Clone, Debug, FromRow)]
@@ -36,11 +37,18 @@ pub struct KeyRow {
     pub sale_price_micros: i64,
     pub currency: String,
     pub preset_id: Option<String>,
+    pub strict_max_tokens: bool,
+    pub allow_server_tools: bool,
+    pub restrictions: String,
     pub spent_micros: i64,
     pub requests: i64,
     pub last_used_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    #[sqlx(default)]
+    pub created_by_id: Option<String>,
+    #[sqlx(default)]
+    pub created_by_name: Option<String>,
     /// The expiry as the operator wrote it, when it was a date (`YYYY-MM-DD`).
     pub expires_on: Option<String>,
 }
@@ -73,6 +81,9 @@ pub struct KeyConfig {
     pub sale_price_micros: i64,
     pub currency: String,
     pub preset_id: Option<String>,
+    pub strict_max_tokens: bool,
+    pub allow_server_tools: bool,
+    pub restrictions: Restrictions,
 }
 
 /// A key to insert: the hash of its plaintext, never the plaintext.
@@ -135,11 +146,16 @@ impl NewKey {
             sale_price_micros: c.sale_price_micros,
             currency: c.currency,
             preset_id: c.preset_id,
+            strict_max_tokens: c.strict_max_tokens,
+            allow_server_tools: c.allow_server_tools,
+            restrictions: json.restrictions,
             spent_micros: 0,
             requests: 0,
             last_used_at: None,
             created_at: now,
             updated_at: now,
+            created_by_id: None,
+            created_by_name: None,
             expires_on: c.expires_on,
         }
     }
@@ -173,7 +189,43 @@ impl KeyRow {
             sale_price_micros: self.sale_price_micros,
             currency: self.currency.clone(),
             preset_id: self.preset_id.clone(),
+            strict_max_tokens: self.strict_max_tokens,
+            allow_server_tools: self.allow_server_tools,
+            restrictions: Restrictions::parse(&self.restrictions)
+                .map_err(|e| StoreError::Corrupt(format!("api_keys.restrictions: {e}")))?,
         })
+    }
+
+    /// The row with `c` as its settings (usage, times and identity kept): what it reads back
+    /// as after an update, for the audit trail's before → after.
+    pub fn with_config(&self, c: &KeyConfig) -> KeyRow {
+        let json = ConfigJson::of(c);
+        KeyRow {
+            description: c.description.clone(),
+            tags: json.tags,
+            is_active: c.is_active,
+            quota_limit_micros: c.quota_limit_micros,
+            expires_at: c.expires_at,
+            activation_days: c.activation_days,
+            concurrency_limit: c.concurrency_limit,
+            queue_enabled: c.queue_enabled,
+            queue_max_size: c.queue_max_size,
+            queue_timeout_ms: c.queue_timeout_ms,
+            rate_limit_window_min: c.rate_limit_window_min,
+            rate_limit_requests: c.rate_limit_requests,
+            rate_limit_cost_micros: c.rate_limit_cost_micros,
+            daily_cost_limit_micros: c.daily_cost_limit_micros,
+            allowed_models: json.allowed_models,
+            permissions: json.permissions,
+            claude_account_id: c.claude_account_id.clone(),
+            openai_account_id: c.openai_account_id.clone(),
+            gemini_account_id: c.gemini_account_id.clone(),
+            allow_pool_fallback: c.allow_pool_fallback,
+            sale_price_micros: c.sale_price_micros,
+            currency: c.currency.clone(),
+            preset_id: c.preset_id.clone(),
+            ..self.clone()
+        }
     }
 
     /// When the key's validity ends, if it does ([`lifecycle::expiry`]).
@@ -202,6 +254,7 @@ pub(crate) struct ConfigJson {
     pub(crate) tags: String,
     pub(crate) allowed_models: String,
     pub(crate) permissions: String,
+    pub(crate) restrictions: String,
 }
 
 impl ConfigJson {
@@ -210,6 +263,7 @@ impl ConfigJson {
             tags: to_json(&c.tags),
             allowed_models: to_json(&c.allowed_models),
             permissions: to_json(&c.permissions),
+            restrictions: c.restrictions.to_json(),
         }
     }
 }

@@ -109,6 +109,8 @@ impl Planner<'_> {
                     description,
                     created_at,
                     updated_at: self.now,
+                    // Not written by the import (its save keeps the stored mode).
+                    sticky_mode: String::new(),
                 });
                 // Members added in Tollgate (not from CRS) stay.
                 let imported: HashSet<&str> = self

@@ -104,6 +104,14 @@ impl Planner<'_> {
                 .map(|c| c.currency.clone())
                 .unwrap_or_else(|| "USD".into()),
             preset_id: kept.and_then(|c| c.preset_id.clone()),
+            strict_max_tokens: kept.is_some_and(|c| c.strict_max_tokens),
+            // CRS keys could use every tool; imported keys keep that.
+            allow_server_tools: kept.is_none_or(|c| c.allow_server_tools),
+            // CRS's client restriction; the other restrictions are Tollgate's own and survive.
+            restrictions: crate::keys::restrictions::Restrictions {
+                allowed_clients: t.allowed_clients.clone(),
+                ..kept.map(|c| c.restrictions.clone()).unwrap_or_default()
+            },
         }
     }
 

@@ -1,0 +1,102 @@
+//! What every relay request passes before its handler runs, none of it touching the database:
+//!
+//! 1. an address that has presented too many unknown keys is refused (429 with `Retry-After`)
+//!    before its key is looked at ([`crate::auth::failures::FailureLimiter`], per address as
+//!    [`crate::auth::client_addr::ProxyTrust`] finds it; IPv6 per /64);
+//! 2. the process-wide budget ([`crate::limits::budget`]): one more request in flight, and a
+//!    declared body that fits; the body itself is counted as the handler reads it, which it
+//!    does only after the key is known;
+//!
+//! and after it: an answer saying "unknown key" counts one failure against the address.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::error::{ErrorKind, Protocol, RelayError};
+use super::Relay;
+use crate::auth::failures::FailurePolicy;
+use crate::limits::budget::{OverBudget, TicketedBody, RETRY_AFTER};
+
+/// Unknown keys an address may present at once, then one more every [`KEY_FAILURE_REFILL`].
+pub const KEY_FAILURE_BURST: u32 = 20;
+pub const KEY_FAILURE_REFILL: Duration = Duration::from_secs(3);
+
+pub fn key_failure_policy() -> FailurePolicy {
+    FailurePolicy {
+        burst: KEY_FAILURE_BURST,
+        refill: KEY_FAILURE_REFILL,
+        capacity: 65_536,
+    }
+}
+
+/// Marks an answer that refused an unknown key (set by [`RelayError::into_response`]).
+#[derive(Clone, Copy, Debug)]
+pub struct UnknownKeyPresented;
+
+/// The protocol a relay path speaks, for answers given before its handler runs.
+pub fn protocol_of(path: &str) -> Protocol {
+    if path.starts_with("/gemini/") {
+        Protocol::Gemini
+    } else if path.starts_with("/openai/")
+        || path.starts_with("/v1/chat/")
+        || path.starts_with("/v1/responses")
+    {
+        Protocol::OpenAi
+    } else {
+        Protocol::Anthropic
+    }
+}
+
+pub async fn gate(State(relay): State<Arc<Relay>>, req: Request, next: Next) -> Response {
+    let protocol = protocol_of(req.uri().path());
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let ip = relay.proxies.client_ip(req.headers(), peer);
+    if let Err(secs) = relay.key_failures.check(ip) {
+        return RelayError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::RateLimit,
+            "too many requests with unknown API keys from this address",
+        )
+        .retry_after(Duration::from_secs(secs))
+        .into_response(protocol);
+    }
+    let over = |why: OverBudget| {
+        RelayError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Overloaded,
+            format!("{why}; try again shortly"),
+        )
+        .retry_after(RETRY_AFTER)
+        .into_response(protocol)
+    };
+    let ticket = match relay.budget.enter() {
+        Ok(t) => t,
+        Err(why) => return over(why),
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| !relay.budget.would_fit(n)) {
+        return over(OverBudget::Bytes);
+    }
+    let req = req.map(|body| Body::new(ticket.body(body)));
+    let res = next.run(req).await;
+    if res.extensions().get::<UnknownKeyPresented>().is_some() {
+        relay.key_failures.record_failure(ip);
+    }
+    // The handler is done with the request body; the answer holds the in-flight count.
+    ticket.release_bytes();
+    res.map(|body| Body::new(TicketedBody::new(body, ticket)))
+}
