@@ -288,6 +288,29 @@ async fn run(backend: Backend) {
         .await;
     assert_eq!(status, 200);
     assert!(acct["budget"].is_null());
+    // Each budget change left its audit row (written in the change's transaction).
+    let (status, v) = app
+        .admin_send(
+            &token,
+            Method::GET,
+            &format!("/admin/audit-events?targetId={a}&pageSize=100"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let actions: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for action in [
+        "account.budget_set",
+        "account.budget_top_up",
+        "account.budget_remove",
+    ] {
+        assert!(actions.contains(&action), "{action}: {actions:?}");
+    }
     app.stop().await;
 }
 
