@@ -32,6 +32,10 @@ pub struct OpsOpts {
     /// Days audit events are kept (0 = forever); pruned by the same hourly job.
     #[arg(long, env = "AUDIT_RETENTION_DAYS", default_value_t = 365)]
     pub audit_retention_days: u32,
+    /// Usage events the writer holds in memory; beyond them (a database outage, a burst) events
+    /// go to the spool in `<data dir>/usage-spool/`.
+    #[arg(long, env = "USAGE_QUEUE_CAPACITY", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub usage_queue_capacity: u32,
 }
 
 impl OpsOpts {

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use app::port::SharedAdmin;
-use axum::extract::{FromRef, MatchedPath, RawQuery, Request, State};
+use axum::extract::{FromRef, MatchedPath, RawQuery, Request};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -301,7 +301,8 @@ pub fn build_router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
     };
     let relay = crate::relay::routes(state.relay.clone());
     let dashboard = Router::new()
-        .route("/health", get(health))
+        .route("/health", get(crate::health::health))
+        .route("/ready", get(crate::health::ready))
         .route("/lang", get(switch_language))
         .merge(admin_api.with_state(state.admin.clone()))
         .route(
@@ -344,20 +345,6 @@ pub fn build_router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
         }),
     );
     (router, admin_routes)
-}
-
-async fn health(State(store): State<Store>) -> Response {
-    match store.ping().await {
-        Ok(()) => Json(serde_json::json!({ "status": "ok" })).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "health check: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({ "status": "unavailable" })),
-            )
-                .into_response()
-        }
-    }
 }
 
 /// Sets the language cookie and goes back to the page the switch was clicked on. The query is

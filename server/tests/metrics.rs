@@ -243,5 +243,8 @@ async fn counters_and_gauges_follow_the_traffic() {
         4.0,
     );
     assert!(value(&text, "tollgate_usage_writer_pending").is_some());
+    has(&text, "tollgate_usage_writer_spooled", 0.0);
+    has(&text, "tollgate_usage_writer_database_up", 1.0);
+    has(&text, "tollgate_usage_dead_letters_total", 0.0);
     app.stop().await;
 }

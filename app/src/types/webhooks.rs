@@ -16,6 +16,7 @@ pub const WEBHOOK_EVENT_NAMES: &[&str] = &[
     "key.expired",
     "pool.saturated",
     "system.error",
+    "usage.dead_letter",
     "test",
 ];
 

@@ -39,10 +39,11 @@ pub struct AuthState {
     pub session_ttl: Duration,
 }
 
-/// Routes anyone may call: health, the login page and its endpoints, the key holder's page and
+/// Routes anyone may call: health and readiness, the login page and its endpoints, the key holder's page and
 /// its lookup (authenticated by the API key itself), the language switch.
 pub const PUBLIC_EXACT: &[&str] = &[
     "/health",
+    "/ready",
     "/login",
     "/usage",
     "/redeem",
@@ -287,6 +288,7 @@ mod tests {
     #[test]
     fn allow_list() {
         assert!(is_public("/health"));
+        assert!(is_public("/ready"));
         assert!(is_public("/pkg/tollgate.js"));
         assert!(!is_public("/admin/overview"));
         assert!(!is_public("/admin/fn/overview_counts"));

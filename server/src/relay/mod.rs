@@ -59,7 +59,7 @@ use crate::scheduler::{AccountTransition, Scheduler};
 use crate::storage::{now_ms, Store};
 use crate::webhooks::{EventKind, Webhooks};
 use error::Protocol;
-use writer::{UsageEvent, UsageWriter};
+use writer::{UsageEvent, UsageWriter, WriterOptions};
 
 pub struct Relay {
     pub store: Store,
@@ -129,7 +129,13 @@ impl Relay {
             tasks,
             stop.clone(),
             Some(webhooks.clone()),
-        );
+            WriterOptions {
+                queue_capacity: settings.serve.ops.usage_queue_capacity as usize,
+                spool_dir: Some(settings.common.data_dir.join("usage-spool")),
+            },
+        )?;
+        // Usage spooled by earlier runs goes in before keys' spend is first read.
+        writer.started().await;
         let (relay, transitions) = Self::assemble(
             settings,
             store.clone(),
@@ -171,7 +177,8 @@ impl Relay {
             &tasks,
             CancellationToken::new(),
             None,
-        );
+            WriterOptions::default(),
+        )?;
         Ok(Self::assemble(settings, store, cipher, webhooks, writer, &tasks)?.0)
     }
 

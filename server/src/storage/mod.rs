@@ -21,6 +21,7 @@ pub mod retention;
 pub mod sessions;
 pub mod text;
 pub mod usage_export;
+pub mod usage_write;
 pub mod users;
 pub mod webhooks;
 

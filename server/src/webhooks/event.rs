@@ -31,13 +31,15 @@ pub enum EventKind {
     PoolSaturated,
     #[serde(rename = "system.error")]
     SystemError,
+    #[serde(rename = "usage.dead_letter")]
+    UsageDeadLetter,
     /// Sent by "test" in the dashboard.
     #[serde(rename = "test")]
     Test,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::AccountRateLimited,
         EventKind::AccountOverloaded,
         EventKind::AccountError,
@@ -49,6 +51,7 @@ impl EventKind {
         EventKind::KeyExpired,
         EventKind::PoolSaturated,
         EventKind::SystemError,
+        EventKind::UsageDeadLetter,
         EventKind::Test,
     ];
 
@@ -65,6 +68,7 @@ impl EventKind {
             EventKind::KeyExpired => "key.expired",
             EventKind::PoolSaturated => "pool.saturated",
             EventKind::SystemError => "system.error",
+            EventKind::UsageDeadLetter => "usage.dead_letter",
             EventKind::Test => "test",
         }
     }
@@ -87,6 +91,7 @@ impl EventKind {
             EventKind::KeyExpired => "密钥过期",
             EventKind::PoolSaturated => "账户池饱和",
             EventKind::SystemError => "系统错误",
+            EventKind::UsageDeadLetter => "用量记录被拒",
             EventKind::Test => "测试消息",
         }
     }

@@ -237,8 +237,30 @@ pub fn render(relay: &Relay, now: i64) -> String {
     gauge(
         &mut out,
         "tollgate_usage_writer_pending",
-        "Usage events queued or being written to the database.",
+        "Usage events not yet in the database: queued, being written or spooled.",
         relay.writer.pending(),
+    );
+    gauge(
+        &mut out,
+        "tollgate_usage_writer_spooled",
+        "Usage events waiting in the spool file for the database.",
+        relay.writer.spooled(),
+    );
+    gauge(
+        &mut out,
+        "tollgate_usage_writer_database_up",
+        "1 while the usage writer can write to the database, 0 during an outage.",
+        u8::from(relay.writer.database_up()),
+    );
+    out.family(
+        "tollgate_usage_dead_letters_total",
+        "counter",
+        "Usage events the database refused, set aside in usage_dead_letters.",
+    );
+    out.sample(
+        "tollgate_usage_dead_letters_total",
+        &[],
+        relay.writer.dead_letters(),
     );
     gauge(
         &mut out,

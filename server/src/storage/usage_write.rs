@@ -1,0 +1,272 @@
+//! The usage writer's SQL: one batch of events in one transaction (raw events, the keys' spend
+//! and request counts, hourly and daily rollups, accounts' last use), and the dead-letter table
+//! for an event the database refuses as given.
+//!
+//! Writing is idempotent: events are inserted with `ON CONFLICT (key_id, request_id) DO
+//! NOTHING RETURNING`, and spend, counts and rollups are summed over the rows actually
+//! inserted. A batch written twice (replayed from the spool, or retried after a commit whose
+//! answer was lost) therefore moves no money and no rollup a second time.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::TimeZone;
+
+use super::{with_pool, Store, StoreResult};
+use crate::relay::writer::UsageEvent;
+
+const ROWS_PER_INSERT: usize = 200;
+
+#[derive(Default)]
+struct Rollup {
+    requests: i64,
+    errors: i64,
+    input: i64,
+    output: i64,
+    cache_write: i64,
+    cache_read: i64,
+    cost: i64,
+}
+
+impl Rollup {
+    fn add(&mut self, e: &UsageEvent) {
+        self.requests += 1;
+        self.errors += i64::from(e.status >= 400);
+        self.input += e.usage.input as i64;
+        self.output += e.usage.output as i64;
+        self.cache_write += (e.usage.cache_write_5m + e.usage.cache_write_1h) as i64;
+        self.cache_read += e.usage.cache_read as i64;
+        self.cost += e.cost_micros;
+    }
+}
+
+type RollupKey = (String, String, String, String, &'static str);
+
+fn day_of(ms: i64, tz: chrono_tz::Tz) -> String {
+    tz.timestamp_millis_opt(ms)
+        .single()
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+/// Sums of the inserted events per key, per account, per hour and per day: one statement each.
+#[derive(Default)]
+struct Sums<'a> {
+    keys: HashMap<&'a str, (i64, i64, i64)>,
+    accounts: HashMap<&'a str, i64>,
+    hourly: HashMap<(i64, RollupKey), Rollup>,
+    daily: HashMap<(String, RollupKey), Rollup>,
+}
+
+impl<'a> Sums<'a> {
+    fn add(&mut self, e: &'a UsageEvent, tz: chrono_tz::Tz) {
+        let billed = e.account_id.is_some();
+        let k = self.keys.entry(&e.key_id).or_default();
+        k.0 += e.cost_micros;
+        k.1 += i64::from(billed);
+        k.2 = k.2.max(if billed { e.created_at } else { 0 });
+        if let Some(a) = &e.account_id {
+            let last = self.accounts.entry(a).or_default();
+            *last = (*last).max(e.created_at);
+        }
+        let dims: RollupKey = (
+            e.key_id.to_string(),
+            e.account_id.as_deref().unwrap_or("").to_owned(),
+            e.group_id.as_deref().unwrap_or("").to_owned(),
+            e.model.clone(),
+            e.platform,
+        );
+        self.hourly
+            .entry((
+                e.created_at - e.created_at.rem_euclid(3_600_000),
+                dims.clone(),
+            ))
+            .or_default()
+            .add(e);
+        self.daily
+            .entry((day_of(e.created_at, tz), dims))
+            .or_default()
+            .add(e);
+    }
+}
+
+/// Adds a batch's sums to one rollup row (`usage_hourly` by hour, `usage_daily` by local day).
+macro_rules! upsert_rollup {
+    ($tx:expr, $table:literal, $period:literal, $period_value:expr, $dims:expr, $r:expr) => {{
+        let (key, account, group, model, platform) = $dims;
+        let r: &Rollup = $r;
+        sqlx::query(concat!(
+            "INSERT INTO ",
+            $table,
+            " (",
+            $period,
+            ", key_id, account_id, group_id, model, platform, requests, errors,
+                input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, cost_micros)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             ON CONFLICT (",
+            $period,
+            ", key_id, account_id, group_id, model) DO UPDATE SET
+                requests = ",
+            $table,
+            ".requests + excluded.requests,
+                errors = ",
+            $table,
+            ".errors + excluded.errors,
+                input_tokens = ",
+            $table,
+            ".input_tokens + excluded.input_tokens,
+                output_tokens = ",
+            $table,
+            ".output_tokens + excluded.output_tokens,
+                cache_write_tokens = ",
+            $table,
+            ".cache_write_tokens + excluded.cache_write_tokens,
+                cache_read_tokens = ",
+            $table,
+            ".cache_read_tokens + excluded.cache_read_tokens,
+                cost_micros = ",
+            $table,
+            ".cost_micros + excluded.cost_micros"
+        ))
+        .bind($period_value)
+        .bind(key)
+        .bind(account)
+        .bind(group)
+        .bind(model)
+        .bind(platform)
+        .bind(r.requests)
+        .bind(r.errors)
+        .bind(r.input)
+        .bind(r.output)
+        .bind(r.cache_write)
+        .bind(r.cache_read)
+        .bind(r.cost)
+        .execute($tx)
+        .await?;
+    }};
+}
+
+/// Writes one batch in one transaction and returns how many events were new (the others were
+/// written before and count for nothing). Public so the reports benchmark
+/// (`server/benches/reports.rs`) can seed usage exactly as the relay records it; the relay
+/// itself goes through `UsageWriter::record`.
+pub async fn write_batch(
+    store: &Store,
+    tz: chrono_tz::Tz,
+    events: &[UsageEvent],
+) -> StoreResult<usize> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let fresh = with_pool!(store, |pool| {
+        let mut tx = pool.begin().await?;
+        let mut inserted: HashSet<(String, String)> = HashSet::with_capacity(events.len());
+        for rows in events.chunks(ROWS_PER_INSERT) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO usage_events (request_id, key_id, account_id, group_id, platform, model, input_tokens,
+                 output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, cost_micros, price,
+                 priced_by_fallback, status, error_type, latency_ms, ttft_ms, stream, client_disconnected, created_at,
+                 usage_estimated) ",
+            );
+            q.push_values(rows, |mut b, e| {
+                b.push_bind(&e.request_id)
+                    .push_bind(e.key_id.as_ref())
+                    .push_bind(e.account_id.as_deref())
+                    .push_bind(e.group_id.as_deref())
+                    .push_bind(e.platform)
+                    .push_bind(&e.model)
+                    .push_bind(e.usage.input as i64)
+                    .push_bind(e.usage.output as i64)
+                    .push_bind(e.usage.cache_write_5m as i64)
+                    .push_bind(e.usage.cache_write_1h as i64)
+                    .push_bind(e.usage.cache_read as i64)
+                    .push_bind(e.cost_micros)
+                    .push_bind(&e.price)
+                    .push_bind(e.priced_by_fallback)
+                    .push_bind(i64::from(e.status))
+                    .push_bind(e.error_type.as_deref())
+                    .push_bind(e.latency_ms)
+                    .push_bind(e.ttft_ms)
+                    .push_bind(e.stream)
+                    .push_bind(e.client_disconnected)
+                    .push_bind(e.created_at)
+                    .push_bind(e.usage_estimated);
+            });
+            q.push(" ON CONFLICT (key_id, request_id) DO NOTHING RETURNING key_id, request_id");
+            let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
+            inserted.extend(rows);
+        }
+        // Only what went in now is summed; an event listed twice in one batch counts once.
+        let mut sums = Sums::default();
+        let mut fresh = 0;
+        for e in events {
+            if inserted.remove(&(e.key_id.to_string(), e.request_id.clone())) {
+                sums.add(e, tz);
+                fresh += 1;
+            }
+        }
+        for (key_id, (cost, requests, last)) in &sums.keys {
+            sqlx::query(
+                "UPDATE api_keys SET spent_micros = spent_micros + $1, requests = requests + $2,
+                    last_used_at = CASE WHEN $3 > 0 AND (last_used_at IS NULL OR last_used_at < $3)
+                                        THEN $3 ELSE last_used_at END
+                 WHERE id = $4",
+            )
+            .bind(cost)
+            .bind(requests)
+            .bind(last)
+            .bind(key_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (account_id, last) in &sums.accounts {
+            sqlx::query(
+                "UPDATE accounts SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+            )
+            .bind(last)
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for ((bucket, dims), r) in &sums.hourly {
+            upsert_rollup!(&mut *tx, "usage_hourly", "bucket", bucket, dims, r);
+        }
+        for ((day, dims), r) in &sums.daily {
+            upsert_rollup!(&mut *tx, "usage_daily", "day", day, dims, r);
+        }
+        tx.commit().await?;
+        fresh
+    });
+    Ok(fresh)
+}
+
+/// One refused event, as the dead-letter table keeps it. Every text is already made safe for
+/// any database (see `relay::writer::dead_letter`).
+pub struct DeadLetter<'a> {
+    pub request_id: &'a str,
+    pub key_id: &'a str,
+    pub event: &'a str,
+    pub error: &'a str,
+    pub billed: bool,
+    pub created_at: i64,
+}
+
+impl Store {
+    /// Sets a refused event aside; a second copy of the same event adds nothing.
+    pub async fn insert_dead_letter(&self, d: &DeadLetter<'_>) -> StoreResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO usage_dead_letters (request_id, key_id, event, error, billed, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key_id, request_id) DO NOTHING",
+            )
+            .bind(d.request_id)
+            .bind(d.key_id)
+            .bind(d.event)
+            .bind(d.error)
+            .bind(d.billed)
+            .bind(d.created_at)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+}

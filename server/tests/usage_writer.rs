@@ -1,0 +1,242 @@
+//! The usage writer at its own level, on both databases: poison events (a model with NUL, or
+//! 5 KB of incompressible text, which PostgreSQL refuses) are split off and set aside without
+//! holding up the events around them, their cost still billed through a sanitised copy; a batch
+//! written twice counts once.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Backend, TestDb};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tollgate::pricing::TokenUsage;
+use tollgate::relay::writer::{write_batch, UsageEvent, UsageWriter, WriterOptions};
+use tollgate::storage::Store;
+
+async fn scalar(store: &Store, sql: &str) -> i64 {
+    match store {
+        Store::Sqlite(p) => sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(p)
+            .await
+            .unwrap(),
+        Store::Postgres(p) => sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(p)
+            .await
+            .unwrap(),
+    }
+}
+
+async fn add_key(store: &Store, id: &str) {
+    let sql = "INSERT INTO api_keys (id, key_hash, key_prefix, name, created_at, updated_at)
+               VALUES ($1, $2, 'tg_', $1, 0, 0)";
+    match store {
+        Store::Sqlite(p) => sqlx::query(sql)
+            .bind(id)
+            .bind(format!("h-{id}"))
+            .execute(p)
+            .await
+            .map(|_| ()),
+        Store::Postgres(p) => sqlx::query(sql)
+            .bind(id)
+            .bind(format!("h-{id}"))
+            .execute(p)
+            .await
+            .map(|_| ()),
+    }
+    .unwrap();
+}
+
+fn event(n: usize, key: &str, model: &str) -> UsageEvent {
+    UsageEvent {
+        request_id: format!("req-{n}"),
+        key_id: key.into(),
+        account_id: Some("acc".into()),
+        platform: "claude",
+        model: model.to_owned(),
+        usage: TokenUsage {
+            input: 10 + n as u64,
+            output: 5,
+            ..Default::default()
+        },
+        cost_micros: 100 + n as i64,
+        status: 200,
+        created_at: 1_700_000_000_000 + n as i64,
+        ..Default::default()
+    }
+}
+
+/// 5 KB of text no compressor can shrink much: random CJK characters.
+fn incompressible(bytes: usize) -> String {
+    let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut s = String::new();
+    while s.len() < bytes {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        s.push(char::from_u32(0x4E00 + (seed % 20_000) as u32).unwrap());
+    }
+    s
+}
+
+async fn poison_does_not_block(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    add_key(&db.store, "k1").await;
+    let tasks = TaskTracker::new();
+    let stop = CancellationToken::new();
+    let writer = UsageWriter::spawn(
+        db.store.clone(),
+        chrono_tz::UTC,
+        &tasks,
+        stop.clone(),
+        None,
+        WriterOptions {
+            queue_capacity: 4096,
+            spool_dir: Some(db.dir.path().join("usage-spool")),
+        },
+    )
+    .unwrap();
+    writer.started().await;
+    // One batch: good events around a NUL model and a 5 KB one.
+    for n in 0..100 {
+        let model = match n {
+            30 => "claude\u{0}sonnet".to_owned(),
+            60 => incompressible(5 * 1024),
+            _ => "claude-sonnet-4-5".to_owned(),
+        };
+        writer.record(event(n, "k1", &model));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while writer.pending() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the writer is stuck: {} pending",
+            writer.pending()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let s = &db.store;
+    assert_eq!(
+        scalar(s, "SELECT COUNT(*) FROM usage_events").await,
+        100,
+        "every event is billed"
+    );
+    let expected_cost: i64 = (0..100).map(|n| 100 + n).sum();
+    assert_eq!(
+        scalar(
+            s,
+            "SELECT CAST(SUM(cost_micros) AS BIGINT) FROM usage_events"
+        )
+        .await,
+        expected_cost
+    );
+    assert_eq!(
+        scalar(s, "SELECT spent_micros FROM api_keys WHERE id = 'k1'").await,
+        expected_cost
+    );
+    assert_eq!(
+        scalar(s, "SELECT CAST(SUM(requests) AS BIGINT) FROM usage_daily").await,
+        100
+    );
+    let dead = scalar(s, "SELECT COUNT(*) FROM usage_dead_letters").await;
+    if backend == Backend::Postgres {
+        // PostgreSQL refuses both: set aside, each billed through a sanitised copy.
+        assert_eq!(dead, 2, "both poison events are dead letters");
+        assert_eq!(writer.dead_letters(), 2);
+        assert_eq!(
+            scalar(s, "SELECT COUNT(*) FROM usage_dead_letters WHERE billed").await,
+            2
+        );
+        let Store::Postgres(p) = s else {
+            unreachable!()
+        };
+        let (event, error): (String, String) = sqlx::query_as(
+            "SELECT event, error FROM usage_dead_letters WHERE request_id = 'req-30'",
+        )
+        .fetch_one(p)
+        .await
+        .unwrap();
+        assert!(
+            event.contains(r"claude\\u{0}sonnet"),
+            "the NUL is kept, escaped: {event}"
+        );
+        assert!(!error.is_empty());
+        let longest: i64 = scalar(
+            s,
+            "SELECT CAST(MAX(LENGTH(model)) AS BIGINT) FROM usage_events",
+        )
+        .await;
+        assert!(
+            longest <= 128,
+            "the billed copy's model is capped: {longest}"
+        );
+    } else {
+        // SQLite takes both as they are: nothing to set aside.
+        assert_eq!(dead, 0);
+    }
+    // Later events are not held up either.
+    writer.record(event(100, "k1", "claude-sonnet-4-5"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while scalar(s, "SELECT COUNT(*) FROM usage_events").await < 101 {
+        assert!(Instant::now() < deadline, "a later event was not written");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+    tasks.close();
+    tasks.wait().await;
+}
+
+#[tokio::test]
+async fn poison_events_are_set_aside_without_blocking_on_postgres() {
+    poison_does_not_block(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn poison_events_do_not_block_on_sqlite() {
+    poison_does_not_block(Backend::Sqlite).await;
+}
+
+async fn a_batch_written_twice_counts_once(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    add_key(&db.store, "k1").await;
+    let batch: Vec<UsageEvent> = (0..10).map(|n| event(n, "k1", "m")).collect();
+    assert_eq!(
+        write_batch(&db.store, chrono_tz::UTC, &batch)
+            .await
+            .unwrap(),
+        10
+    );
+    // Again, with one new event and one listed twice.
+    let mut again = batch.clone();
+    again.push(event(10, "k1", "m"));
+    again.push(event(10, "k1", "m"));
+    assert_eq!(
+        write_batch(&db.store, chrono_tz::UTC, &again)
+            .await
+            .unwrap(),
+        1
+    );
+    let s = &db.store;
+    let sum: i64 = (0..11).map(|n| 100 + n).sum();
+    assert_eq!(scalar(s, "SELECT COUNT(*) FROM usage_events").await, 11);
+    assert_eq!(scalar(s, "SELECT spent_micros FROM api_keys").await, sum);
+    assert_eq!(scalar(s, "SELECT requests FROM api_keys").await, 11);
+    assert_eq!(
+        scalar(s, "SELECT CAST(SUM(requests) AS BIGINT) FROM usage_hourly").await,
+        11
+    );
+    assert_eq!(
+        scalar(
+            s,
+            "SELECT CAST(SUM(cost_micros) AS BIGINT) FROM usage_daily_keys"
+        )
+        .await,
+        sum
+    );
+}
+
+#[tokio::test]
+async fn a_batch_written_twice_counts_once_on_both_databases() {
+    a_batch_written_twice_counts_once(Backend::Sqlite).await;
+    a_batch_written_twice_counts_once(Backend::Postgres).await;
+}
