@@ -179,6 +179,28 @@ async fn batch_renewal_and_upgrade_move_revenue_with_the_ledger() {
         .await;
     assert_eq!(status, 404, "{v}");
     assert_eq!(app.count("SELECT COUNT(*) FROM api_key_ledger").await, 0);
+    // The monthly preset gets strict mode and a client restriction: an upgrade takes them.
+    let (_, presets) = app
+        .admin_send(&token, Method::GET, "/admin/key-presets", None)
+        .await;
+    let mut settings = presets
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "preset-monthly")
+        .unwrap()["settings"]
+        .clone();
+    settings["strictMaxTokens"] = json!(true);
+    settings["allowedClients"] = json!(["claude_code"]);
+    let (status, v) = app
+        .admin_send(
+            &token,
+            Method::PATCH,
+            "/admin/key-presets/preset-monthly",
+            Some(json!({ "settings": settings })),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
     let (status, v) = app
         .admin_post(
             &token,
@@ -193,6 +215,8 @@ async fn batch_renewal_and_upgrade_move_revenue_with_the_ledger() {
         assert_eq!(r["entry"]["presetTo"], "preset-monthly");
         assert_eq!(r["key"]["presetId"], "preset-monthly");
         assert_eq!(r["key"]["quotaLimit"], 120.0, "20 + 100");
+        assert_eq!(r["key"]["strictMaxTokens"], true, "{r}");
+        assert_eq!(r["key"]["allowedClients"], json!(["claude_code"]), "{r}");
         assert_eq!(
             r["key"]["concurrencyLimit"], 5,
             "the monthly preset's limits"
