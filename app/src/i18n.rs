@@ -11,6 +11,7 @@ mod import;
 mod keys;
 mod overview;
 mod reports;
+mod sales;
 mod settings;
 mod staff;
 
@@ -185,6 +186,7 @@ const TABLES: &[&[(&str, &str, &str)]] = &[
     reports::TEXTS,
     settings::TEXTS,
     import::TEXTS,
+    sales::TEXTS,
     staff::TEXTS,
 ];
 

@@ -130,9 +130,11 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::not_found::NotFound>
                 <Route path=path!("/login") view=pages::login::LoginPage />
                 <Route path=path!("/usage") view=pages::key_holder::KeyHolderPage />
+                <Route path=path!("/redeem") view=pages::redeem::RedeemPage />
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=pages::overview::OverviewPage />
                     <Route path=path!("keys") view=pages::keys::KeysPage />
+                    <Route path=path!("codes") view=pages::codes::CodesPage />
                     <Route path=path!("accounts") view=pages::accounts::AccountsPage />
                     <Route path=path!("groups") view=pages::groups::GroupsPage />
                     <Route path=path!("usage-report") view=pages::usage_report::UsageReportPage />

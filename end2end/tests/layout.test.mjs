@@ -50,6 +50,19 @@ const PAGES = [
       await p.waitForSelector('[data-testid=created-dialog] [data-testid=created-key]');
     },
   },
+  {
+    name: 'codes',
+    path: '/codes',
+    ready: ['#cc-preset'],
+    then: async (p) => {
+      await p.waitForSelector('#cc-preset option[value=preset-trial]', { state: 'attached' });
+      await p.fill('#cc-count', '2');
+      await p.fill('#cc-orders', '订单号20260302-0042_深圳某某网络科技有限公司\nA1002');
+      await p.click('[data-testid=codes-create]');
+      await p.waitForSelector('[data-testid=codes-created] [data-testid=created-code]');
+      await p.waitForSelector('[data-testid=code-row]');
+    },
+  },
   { name: 'groups', path: '/groups', ready: ['[data-testid=group-card] [data-testid=bound-keys] li'] },
   { name: 'usage-report', path: '/usage-report', ready: ['[data-testid=usage-chart] svg', '[data-testid=margin-chart] svg', '[data-testid=margin-presets-chart] svg'] },
   { name: 'usage-report-groups', path: '/usage-report?split=group&basis=amortized', ready: ['[data-testid=usage-chart] svg', '[data-testid=margin-groups-chart] svg'] },
@@ -152,6 +165,7 @@ for (const locale of LOCALES) {
           },
         })),
       );
+      problems.push(...(await check(a, tag, { name: 'redeem', path: '/redeem', ready: ['#redeem-code'] })));
       await anon.close();
 
       const staff = await browser.newContext({ locale, viewport, storageState: signedIn });

@@ -1,6 +1,7 @@
 //! The subcommands other than `serve`.
 
 pub mod accounts;
+mod budgets;
 mod command;
 pub mod import;
 pub mod keys;

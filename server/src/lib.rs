@@ -19,6 +19,7 @@ pub mod ops;
 pub mod pricing;
 pub mod private_files;
 pub mod relay;
+pub mod sales;
 pub mod scheduler;
 pub mod secret;
 pub mod startup;

@@ -306,6 +306,11 @@ pub fn build_router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
         .route("/lang", get(switch_language))
         .merge(admin_api.with_state(state.admin.clone()))
         .route(
+            "/redeem",
+            axum::routing::post(crate::admin::rest::sales::redeem_public)
+                .with_state(state.admin.clone()),
+        )
+        .route(
             "/admin/{*rest}",
             axum::routing::any(crate::admin::rest::not_found),
         )

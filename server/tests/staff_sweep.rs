@@ -53,6 +53,13 @@ fn rest_gate(method: &Method, path: &str) -> Gate {
         "/admin/api-keys" | "/admin/api-keys/{id}" if get => Gate::Any,
         "/admin/api-keys" | "/admin/api-keys/batch" | "/admin/api-keys/{id}" => Gate::Keys,
         "/admin/key-presets" if get => Gate::Any,
+        // Ledgers and the code list: everyone reads (sellers only their own keys and codes);
+        // renewals, code creation and revocation: admins and sellers.
+        "/admin/api-keys/{id}/ledger" | "/admin/redemption-codes" if get => Gate::Any,
+        "/admin/api-keys/renew"
+        | "/admin/api-keys/{id}/renew"
+        | "/admin/redemption-codes"
+        | "/admin/redemption-codes/{id}" => Gate::Keys,
         "/admin/reports/key-usage/{id}" => Gate::Any,
         p if p.starts_with("/admin/users")
             || p.starts_with("/admin/audit-events")
@@ -71,7 +78,9 @@ fn fn_gate(name: &str) -> Gate {
         "current_admin" | "change_password" | "logout" | "begin_totp" | "confirm_totp"
         | "disable_totp" | "operator_settings" | "list_presets" | "key_usage" | "list_keys"
         | "get_key" => Gate::Any,
-        "create_key" | "batch_create_keys" | "update_key" | "delete_key" => Gate::Keys,
+        "key_ledger" | "list_codes" => Gate::Any,
+        "create_key" | "batch_create_keys" | "update_key" | "delete_key" | "renew_key"
+        | "renew_keys" | "create_codes" | "revoke_code" => Gate::Keys,
         "list_accounts" | "account_events" | "list_groups" | "load_overview" | "overview_live"
         | "usage_report" | "margin_report" | "pricing_list" => Gate::Reader,
         _ => Gate::Admin,
@@ -112,6 +121,10 @@ fn rest_request(method: &Method, path: &str, preset: &str, n: usize) -> (String,
         ("POST", "/admin/auth/totp/confirm") => json!({ "code": "000000" }),
         ("POST", "/admin/auth/totp/disable") => json!({ "password": "wrong-password-xx" }),
         ("PATCH", "/admin/api-keys/{id}") => json!({ "isActive": false }),
+        ("POST", "/admin/api-keys/renew") => json!({ "ids": [NIL], "quotaAddUsd": 1.0 }),
+        ("POST", "/admin/api-keys/{id}/renew") => json!({ "daysAdd": 30 }),
+        ("POST", "/admin/redemption-codes") => json!({ "presetId": preset, "count": 1 }),
+        ("POST", "/admin/accounts/{id}/budget/top-ups") => json!({ "amountUsd": 5.0 }),
         _ => json!({}),
     };
     (concrete, body)
@@ -129,6 +142,8 @@ fn fn_args(name: &str, preset: &str, n: usize) -> Option<Value> {
         | "delete_group"
         | "get_key"
         | "delete_key"
+        | "key_ledger"
+        | "revoke_code"
         | "delete_preset"
         | "delete_user"
         | "delete_webhook_target"
@@ -144,6 +159,10 @@ fn fn_args(name: &str, preset: &str, n: usize) -> Option<Value> {
             json!({ "input": { "names": [format!("sweep-fnb-{n}")], "presetId": preset } })
         }
         "update_key" => json!({ "id": id, "input": { "isActive": false } }),
+        "renew_key" => json!({ "id": id, "input": { "daysAdd": 30 } }),
+        "renew_keys" => json!({ "input": { "ids": [id], "quotaAddUsd": 1.0 } }),
+        "create_codes" => json!({ "input": { "presetId": preset, "count": 1 } }),
+        "list_codes" => json!({ "query": {} }),
         "create_preset" => json!({ "input": { "name": format!("sweep-fn-{n}") } }),
         "update_preset" => json!({ "id": id, "patch": { "name": "x" } }),
         "usage_report" => json!({ "range": {}, "split_by": "model" }),

@@ -7,6 +7,7 @@ mod auth;
 mod import;
 mod keys;
 mod reports;
+mod sales;
 mod staff;
 mod webhooks;
 
@@ -15,6 +16,7 @@ pub use auth::*;
 pub use import::*;
 pub use keys::*;
 pub use reports::*;
+pub use sales::*;
 pub use staff::*;
 pub use webhooks::*;
 

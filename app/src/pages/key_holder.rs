@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::key_holder_usage;
+use crate::api::{key_holder_usage, redeem_on_key};
 use crate::components::keys::usage::UsageView;
 use crate::components::ui::{KeyStatusPill, Meter};
 use crate::error::AdminError;
@@ -56,6 +56,10 @@ pub fn KeyHolderPage() -> impl IntoView {
                     <div class="banner banner-error" role="alert" data-testid="holder-error">{error_text(locale, &e)}</div>
                 }.into_any(),
             })}
+            // Stays mounted while the figures are read again after a redemption.
+            <Show when=move || matches!(lookup.value().get(), Some(Ok(_)))>
+                <RedeemOnKey key=key on_done=Callback::new(move |()| { lookup.dispatch(key.get_untracked().trim().to_owned()); }) />
+            </Show>
         </main>
     }
 }
@@ -133,6 +137,53 @@ fn HolderView(usage: KeyHolderUsage) -> impl IntoView {
         <section class="card">
             <h2>{tr("holder.usage")}</h2>
             <UsageView usage=usage.usage />
+        </section>
+    }
+}
+
+/// Redeeming a code onto the key shown: its value is added, then the figures are read again.
+#[component]
+fn RedeemOnKey(key: RwSignal<String>, on_done: Callback<()>) -> impl IntoView {
+    let locale = use_locale();
+    let code = RwSignal::new(String::new());
+    let redeem = Action::new(move |code: &String| {
+        let code = code.clone();
+        let key = key.get_untracked().trim().to_owned();
+        async move { redeem_on_key(key, code).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = redeem.value().get() {
+            code.set(String::new());
+            on_done.run(());
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let c = code.get().trim().to_owned();
+        if !c.is_empty() {
+            redeem.dispatch(c);
+        }
+    };
+    view! {
+        <section class="card">
+            <h2>{tr("redeem.on_key")}</h2>
+            <form on:submit=submit data-testid="holder-redeem-form" autocomplete="off">
+                <label for="holder-code">{tr("redeem.code")}</label>
+                <input id="holder-code" type="text" required autocomplete="off" spellcheck="false" class="mono" placeholder="XXXX-XXXX-…" bind:value=code />
+                <button type="submit" class="btn btn-primary" disabled=move || redeem.pending().get()>
+                    {move || if redeem.pending().get() { tr("common.working") } else { tr("redeem.submit") }}
+                </button>
+            </form>
+            {move || redeem.value().get().map(|r| match r {
+                Ok(done) => view! {
+                    <div class="banner banner-ok" role="status" data-testid="holder-redeemed">
+                        {tr("redeem.added").replace("{quota}", &fmt_usd(done.quota_added)).replace("{n}", &done.days_added.to_string())}
+                    </div>
+                }.into_any(),
+                Err(e) => view! {
+                    <div class="banner banner-error" role="alert" data-testid="holder-redeem-error">{error_text(locale, &e)}</div>
+                }.into_any(),
+            })}
         </section>
     }
 }

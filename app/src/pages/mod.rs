@@ -1,5 +1,6 @@
 pub mod accounts;
 pub mod audit;
+pub mod codes;
 pub mod groups;
 pub mod key_holder;
 pub mod keys;
@@ -7,6 +8,7 @@ pub mod login;
 pub mod my_account;
 pub mod not_found;
 pub mod overview;
+pub mod redeem;
 pub mod settings;
 pub mod staff;
 pub mod usage_report;
@@ -21,6 +23,11 @@ pub const PAGES: &[(&str, &str, &[Role])] = &[
     (
         "/keys",
         "nav.keys",
+        &[Role::Admin, Role::Seller, Role::Viewer],
+    ),
+    (
+        "/codes",
+        "nav.codes",
         &[Role::Admin, Role::Seller, Role::Viewer],
     ),
     ("/accounts", "nav.accounts", &[Role::Admin, Role::Viewer]),

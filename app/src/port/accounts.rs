@@ -3,8 +3,8 @@ use async_trait::async_trait;
 use super::Actor;
 use crate::error::AdminError;
 use crate::types::{
-    Account, AccountEvent, AccountGroup, AccountInput, AccountPatch, AccountTestResult, GroupInput,
-    GroupMembers, GroupPatch,
+    Account, AccountEvent, AccountGroup, AccountInput, AccountPatch, AccountTestResult,
+    BudgetAlert, BudgetTopUp, GroupInput, GroupMembers, GroupPatch,
 };
 
 /// Upstream accounts and account groups.
@@ -35,6 +35,15 @@ pub trait AccountsPort {
         id: &str,
         limit: u32,
     ) -> Result<Vec<AccountEvent>, AdminError>;
+    /// Adds a dated top-up to the account's prepaid budget.
+    async fn top_up_budget(
+        &self,
+        actor: &Actor,
+        id: &str,
+        input: BudgetTopUp,
+    ) -> Result<Account, AdminError>;
+    /// Every account budget and where it stands (a report: announces nothing).
+    async fn budget_alerts(&self, actor: &Actor) -> Result<Vec<BudgetAlert>, AdminError>;
 
     async fn list_groups(&self, actor: &Actor) -> Result<Vec<AccountGroup>, AdminError>;
     async fn get_group(&self, actor: &Actor, id: &str) -> Result<AccountGroup, AdminError>;

@@ -10,6 +10,7 @@ mod auth;
 mod import;
 mod keys;
 mod reports;
+mod sales;
 mod staff;
 mod webhooks;
 
@@ -19,6 +20,7 @@ pub use auth::*;
 pub use import::*;
 pub use keys::*;
 pub use reports::*;
+pub use sales::*;
 pub use staff::*;
 pub use webhooks::*;
 
@@ -34,6 +36,7 @@ pub trait AdminPort:
     + KeysPort
     + ReportsPort
     + ImportPort
+    + SalesPort
     + StaffPort
     + Send
     + Sync
@@ -48,6 +51,7 @@ impl<T> AdminPort for T where
         + KeysPort
         + ReportsPort
         + ImportPort
+        + SalesPort
         + StaffPort
         + Send
         + Sync

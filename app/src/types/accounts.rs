@@ -164,6 +164,8 @@ pub struct Account {
     pub last_error: Option<AccountEvent>,
     pub stats24h: AccountStats,
     pub bound_keys: u64,
+    /// The account's budget, when it has one.
+    pub budget: Option<super::AccountBudget>,
 }
 
 /// `POST /admin/accounts`.
@@ -215,6 +217,9 @@ pub struct AccountPatch {
     pub azure_api_version: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     pub first_token_timeout_ms: Option<Option<u64>>,
+    /// A budget to set, or `null` to remove it.
+    #[serde(default, deserialize_with = "double_option")]
+    pub budget: Option<Option<super::BudgetInput>>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).

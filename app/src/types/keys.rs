@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::When;
+
 /// Lifecycle state derived from the stored fields at read time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -41,7 +43,9 @@ pub struct ApiKey {
     pub status: KeyStatus,
     /// USD; 0 = unlimited.
     pub quota_limit: f64,
-    pub expires_at: Option<DateTime<Utc>>,
+    /// As the operator wrote it: a time, or a date (the end of that day in the configured time
+    /// zone).
+    pub expires_at: Option<When>,
     /// Validity that starts at the first request, instead of a fixed `expiresAt`.
     pub activation_days: Option<u32>,
     pub activated_at: Option<DateTime<Utc>>,
@@ -131,7 +135,8 @@ pub struct KeySettings {
     pub tags: Option<Vec<String>>,
     pub is_active: Option<bool>,
     pub quota_limit: Option<f64>,
-    pub expires_at: Option<DateTime<Utc>>,
+    /// A time, or a date (`2026-01-18`: the end of that day in the configured time zone).
+    pub expires_at: Option<When>,
     pub activation_days: Option<u32>,
     pub concurrency_limit: Option<u32>,
     pub concurrent_request_queue_enabled: Option<bool>,
@@ -216,7 +221,7 @@ pub struct UpdateKey {
         deserialize_with = "nullable::deserialize",
         skip_serializing_if = "Option::is_none"
     )]
-    pub expires_at: Option<Option<DateTime<Utc>>>,
+    pub expires_at: Option<Option<When>>,
     #[serde(
         deserialize_with = "nullable::deserialize",
         skip_serializing_if = "Option::is_none"

@@ -3,18 +3,24 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod budgets;
 pub mod import;
 pub mod keys;
 pub mod money;
 pub mod reports;
+pub mod sales;
 pub mod staff;
 pub mod webhooks;
+pub mod when;
 
 pub use accounts::*;
 pub use auth::*;
+pub use budgets::*;
 pub use import::*;
 pub use keys::*;
 pub use money::*;
 pub use reports::*;
+pub use sales::*;
 pub use staff::*;
 pub use webhooks::*;
+pub use when::*;

@@ -133,6 +133,9 @@ pub struct AttentionAccount {
     pub schedulable: bool,
     pub message: String,
     pub cooldown_until: Option<DateTime<Utc>>,
+    /// Its budget, when that is what needs attention (little left, or running out soon).
+    #[serde(default)]
+    pub budget: Option<super::AccountBudget>,
 }
 
 /// The overview page: live figures over the last `windowMinutes`, today, presets, attention.

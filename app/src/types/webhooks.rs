@@ -9,6 +9,8 @@ pub const WEBHOOK_EVENT_NAMES: &[&str] = &[
     "account.overloaded",
     "account.error",
     "account.recovered",
+    "account.budget_warning",
+    "account.budget_exhausted",
     "key.quota_warning",
     "key.quota_exhausted",
     "key.expired",

@@ -3,7 +3,7 @@
 
 mod bindings;
 mod presets;
-mod view;
+pub(crate) mod view;
 
 use app::error::AdminError;
 use app::port::{Actor, KeysPort};
@@ -87,7 +87,7 @@ fn term(value: &Option<String>) -> Option<String> {
 impl AdminService {
     /// The settings of new keys: the preset's applied (explicit fields win), validated, with
     /// their bindings checked.
-    async fn new_key_config(
+    pub(crate) async fn new_key_config(
         &self,
         settings: &KeySettings,
         now: i64,
@@ -101,7 +101,8 @@ impl AdminService {
             }
             None => settings.clone(),
         };
-        let config = validate::key_settings(&merged, Mode::Create { now }, "")?;
+        let tz = self.config.common.timezone;
+        let config = validate::key_settings_in(&merged, Mode::Create { now }, "", tz)?;
         self.check_bindings(&config, None, "").await?;
         Ok(config)
     }
@@ -309,10 +310,11 @@ impl KeysPort for AdminService {
         };
         let expiry_touched = input.expires_at.is_some() || input.activation_days.is_some();
         // A fixed expiry in the past is allowed here: it is how a key is ended now.
-        let config = validate::key_settings(
+        let config = validate::key_settings_in(
             &patch::apply(patch::settings_of(&current), &input),
             Mode::Update { expiry_touched },
             "",
+            self.config.common.timezone,
         )?;
         if config.preset_id != current.preset_id {
             if let Some(preset) = &config.preset_id {

@@ -46,11 +46,14 @@ pub const PUBLIC_EXACT: &[&str] = &[
     "/ready",
     "/login",
     "/usage",
+    "/redeem",
     "/lang",
     "/favicon.svg",
     "/admin/auth/login",
     "/admin/fn/login",
     "/admin/fn/key_holder_usage",
+    "/admin/fn/redeem_code",
+    "/admin/fn/redeem_on_key",
 ];
 
 /// Public prefixes: static assets of the dashboard.

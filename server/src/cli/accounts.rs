@@ -1,6 +1,8 @@
 //! `tollgate accounts check`: tests every active upstream account the way the dashboard's
 //! "test" button does (a one-token request through the account's own proxy), prints a table,
-//! and exits 1 when any account fails — for cron and monitoring. With `--webhook`, each failure
+//! and exits 1 when any account fails — for cron and monitoring. It also reports every account
+//! budget (`budgets`) and exits 1 when one is exhausted or projected to run out within
+//! `--budget-within`. With `--webhook`, each failure
 //! is announced as `account.error` through the configured webhooks before the command exits.
 
 use std::io::Write;
@@ -43,6 +45,13 @@ pub struct AccountsCheckArgs {
     /// Accounts tested at the same time.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub parallel: u32,
+    /// Fail (exit 1) when an account budget is exhausted or projected to run out within this
+    /// time (`12h`, `3d`, `0` for exhausted only).
+    #[arg(long, default_value = "3d", value_parser = super::keys::parse_age)]
+    pub budget_within: std::time::Duration,
+    /// Only report budgets; do not test the accounts.
+    #[arg(long)]
+    pub budgets_only: bool,
 }
 
 fn parse_platform(text: &str) -> Result<Platform, String> {
@@ -99,15 +108,33 @@ async fn check(common: &CommonOpts, store: Store, args: &AccountsCheckArgs) -> a
     relay.scheduler.reload(true).await?;
     let admin = AdminService::new(store, settings, cipher, webhooks.clone(), relay);
 
-    let accounts: Vec<Account> = admin
-        .list_accounts(&app::port::Actor::cli())
-        .await?
-        .into_iter()
-        .filter(|a| a.is_active && args.platform.is_none_or(|p| a.platform == p))
-        .collect();
+    let alerts = admin.budget_alerts(&app::port::Actor::cli()).await?;
+    let within = chrono::Duration::from_std(args.budget_within).unwrap_or(chrono::Duration::MAX);
+    let (budget_table, low_budgets) = super::budgets::report(&alerts, chrono::Utc::now(), within);
+    let accounts: Vec<Account> = if args.budgets_only {
+        Vec::new()
+    } else {
+        admin
+            .list_accounts(&app::port::Actor::cli())
+            .await?
+            .into_iter()
+            .filter(|a| a.is_active && args.platform.is_none_or(|p| a.platform == p))
+            .collect()
+    };
     if accounts.is_empty() {
-        println!("no active accounts to check");
-        return Ok(0);
+        if !args.budgets_only {
+            println!("no active accounts to check");
+        }
+        if args.budgets_only && budget_table.is_empty() {
+            println!("no account budgets");
+        }
+        print!("{budget_table}");
+        if args.webhook {
+            stop.cancel();
+            tasks.close();
+            tasks.wait().await;
+        }
+        return Ok(if low_budgets > 0 { EXIT_FAILURE } else { 0 });
     }
     let results: Vec<(Account, AccountTestResult)> = futures::stream::iter(accounts)
         .map(|account| {
@@ -137,6 +164,7 @@ async fn check(common: &CommonOpts, store: Store, args: &AccountsCheckArgs) -> a
         results.len(),
         results.len() - failed
     ));
+    out.push_str(&budget_table);
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(out.as_bytes())
@@ -162,7 +190,11 @@ async fn check(common: &CommonOpts, store: Store, args: &AccountsCheckArgs) -> a
         tasks.close();
         tasks.wait().await;
     }
-    Ok(if failed > 0 { EXIT_FAILURE } else { 0 })
+    Ok(if failed > 0 || low_budgets > 0 {
+        EXIT_FAILURE
+    } else {
+        0
+    })
 }
 
 fn result_column(r: &AccountTestResult) -> (&'static str, String) {

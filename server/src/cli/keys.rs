@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use app::error::AdminError;
 use app::port::KeysPort;
-use app::types::{BatchCreateKeys, KeySettings};
+use app::types::{BatchCreateKeys, KeySettings, When};
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::{Args, Subcommand};
 
@@ -53,8 +53,12 @@ pub struct KeysCreateArgs {
     #[arg(long, value_name = "USD")]
     pub quota: Option<f64>,
     /// Fixed expiry this many days from now.
-    #[arg(long, value_name = "DAYS", conflicts_with = "activation_days")]
+    #[arg(long, value_name = "DAYS", conflicts_with_all = ["activation_days", "expires_at"])]
     pub expires_in_days: Option<u32>,
+    /// Fixed expiry: a date (`2026-01-18`, the end of that day in TOLLGATE_TIMEZONE) or a time
+    /// (`2026-01-18T12:00:00Z`).
+    #[arg(long, value_name = "DATE", value_parser = When::parse, conflicts_with = "activation_days")]
+    pub expires_at: Option<When>,
     /// Validity that starts at the key's first request.
     #[arg(long, value_name = "DAYS")]
     pub activation_days: Option<u32>,
@@ -231,7 +235,9 @@ fn batch_request(args: KeysCreateArgs, names: Option<Vec<String>>) -> BatchCreat
             quota_limit: args.quota,
             expires_at: args
                 .expires_in_days
-                .and_then(|d| DateTime::from_timestamp_millis(now + i64::from(d) * DAY_MS)),
+                .and_then(|d| DateTime::from_timestamp_millis(now + i64::from(d) * DAY_MS))
+                .map(When::At)
+                .or(args.expires_at),
             activation_days: args.activation_days,
             concurrency_limit: args.concurrency,
             concurrent_request_queue_enabled: queue.then_some(true),

@@ -2,7 +2,7 @@
 //! shop or a spreadsheet. Fields go through `app::csv` (RFC 4180 quoting, formulas defused);
 //! times in RFC 3339; the quota in USD (0 = unlimited).
 
-use app::types::CreatedKey;
+use app::types::{CreatedKey, When};
 use chrono::SecondsFormat;
 
 pub const HEADER: &str = "name,key,id,expiresAt,quotaLimit";
@@ -12,7 +12,10 @@ pub fn row(k: &CreatedKey) -> String {
     let expires = k
         .record
         .expires_at
-        .map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .map(|when| match when {
+            When::At(at) => at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            When::Day(_) => when.to_string(),
+        })
         .unwrap_or_default();
     app::csv::row(&[
         k.record.name.as_str(),

@@ -7,7 +7,8 @@
 
 use app::error::AdminError;
 use app::types::{
-    BatchCreateKeys, CreateKey, KeyPresetInput, KeyPresetPatch, KeySettings, UpdateKey,
+    BatchCreateKeys, BatchRenewKeys, CreateCodes, CreateKey, KeyPresetInput, KeyPresetPatch,
+    KeySettings, RedeemRequest, RenewKey, UpdateKey,
 };
 use serde::de::{self, Deserialize, DeserializeOwned, Deserializer, Visitor};
 use serde_json::Value;
@@ -146,6 +147,39 @@ impl StrictBody for KeyPresetInput {
 impl StrictBody for KeyPresetPatch {
     fn from_json(body: Value) -> Result<Self, AdminError> {
         preset_body(body, struct_fields::<KeyPresetPatch>())
+    }
+}
+
+/// Plain bodies (no flattened part): unknown fields refused by name, then read.
+fn plain<T: DeserializeOwned + for<'de> Deserialize<'de>>(body: Value) -> Result<T, AdminError> {
+    refuse_unknown(&body, struct_fields::<T>(), "")?;
+    tracked(body)
+}
+
+impl StrictBody for RenewKey {
+    fn from_json(body: Value) -> Result<Self, AdminError> {
+        plain(body)
+    }
+}
+
+impl StrictBody for BatchRenewKeys {
+    fn from_json(body: Value) -> Result<Self, AdminError> {
+        let mut known = vec!["ids"];
+        known.extend_from_slice(struct_fields::<RenewKey>());
+        refuse_unknown(&body, &known, "")?;
+        tracked(body)
+    }
+}
+
+impl StrictBody for CreateCodes {
+    fn from_json(body: Value) -> Result<Self, AdminError> {
+        plain(body)
+    }
+}
+
+impl StrictBody for RedeemRequest {
+    fn from_json(body: Value) -> Result<Self, AdminError> {
+        plain(body)
     }
 }
 

@@ -47,6 +47,48 @@ pub fn status(key: &Lifecycle, now: i64) -> KeyStatus {
     }
 }
 
+/// What a renewal changes: quota added (micro-USD; an unlimited quota stays unlimited) and
+/// days added to the validity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Renewal {
+    pub quota_add_micros: i64,
+    pub days_add: i64,
+}
+
+/// The validity columns after a renewal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Renewed {
+    pub quota_limit_micros: i64,
+    pub expires_at: Option<i64>,
+    pub activation_days: Option<i64>,
+}
+
+/// A key's quota and validity after `renewal` at `now`. Days extend the current expiry, or
+/// start from `now` when the key has already expired; a key not activated yet gets them added
+/// to its validity days; a key that never expires stays so. Quota is added to a limited quota
+/// (so an exhausted key has headroom again); an unlimited one stays unlimited.
+pub fn renew(key: &Lifecycle, renewal: Renewal, now: i64) -> Renewed {
+    let quota_limit_micros = if key.quota_limit_micros > 0 {
+        key.quota_limit_micros
+            .saturating_add(renewal.quota_add_micros.max(0))
+    } else {
+        0
+    };
+    let days = renewal.days_add.max(0);
+    let current = expiry(key.expires_at, key.activation_days, key.activated_at);
+    let (expires_at, activation_days) = match (current, key.activation_days) {
+        _ if days == 0 => (key.expires_at, key.activation_days),
+        (Some(at), _) => (Some(at.max(now).saturating_add(days * DAY_MS)), None),
+        (None, Some(validity)) if key.expires_at.is_none() => (None, Some(validity + days)),
+        (None, _) => (None, key.activation_days),
+    };
+    Renewed {
+        quota_limit_micros,
+        expires_at,
+        activation_days,
+    }
+}
+
 /// [`expiry`] in SQL (NULL when the key never expires), over the `api_keys` columns.
 pub const EXPIRY_SQL: &str = "COALESCE(expires_at, activated_at + activation_days * 86400000)";
 
@@ -134,6 +176,65 @@ mod tests {
             ..key()
         };
         assert_eq!(status(&unlimited, NOW), KeyStatus::Active);
+    }
+
+    #[test]
+    fn renewal_extends_from_expiry_or_now_and_adds_quota() {
+        let r = |quota, days| Renewal {
+            quota_add_micros: quota,
+            days_add: days,
+        };
+        let live = Lifecycle {
+            expires_at: Some(NOW + DAY_MS),
+            quota_limit_micros: 20,
+            spent_micros: 20,
+            ..key()
+        };
+        assert_eq!(status(&live, NOW), KeyStatus::Exhausted);
+        let after = renew(&live, r(10, 7), NOW);
+        assert_eq!(after.quota_limit_micros, 30);
+        assert_eq!(
+            after.expires_at,
+            Some(NOW + 8 * DAY_MS),
+            "from the current expiry"
+        );
+        let expired = Lifecycle {
+            expires_at: Some(NOW - 3 * DAY_MS),
+            ..live
+        };
+        let after = renew(&expired, r(0, 7), NOW);
+        assert_eq!(after.expires_at, Some(NOW + 7 * DAY_MS), "from now");
+        let renewed = Lifecycle {
+            expires_at: after.expires_at,
+            quota_limit_micros: 40,
+            ..expired
+        };
+        assert_eq!(status(&renewed, NOW), KeyStatus::Active);
+        let activated = Lifecycle {
+            activation_days: Some(7),
+            activated_at: Some(NOW - DAY_MS),
+            ..key()
+        };
+        let after = renew(&activated, r(0, 7), NOW);
+        assert_eq!(
+            (after.expires_at, after.activation_days),
+            (Some(NOW + 13 * DAY_MS), None)
+        );
+        let unused = Lifecycle {
+            activation_days: Some(7),
+            ..key()
+        };
+        assert_eq!(renew(&unused, r(0, 3), NOW).activation_days, Some(10));
+        assert_eq!(
+            renew(&key(), r(5, 3), NOW).expires_at,
+            None,
+            "never expires"
+        );
+        assert_eq!(
+            renew(&key(), r(5, 3), NOW).quota_limit_micros,
+            0,
+            "unlimited"
+        );
     }
 
     #[test]

@@ -1,8 +1,7 @@
 //! Partial updates: a stored key's settings in wire form, with a PATCH laid over them, so an
 //! edit goes through the same validation as a new key.
 
-use app::types::{micros_to_usd, KeySettings, UpdateKey};
-use chrono::{DateTime, Utc};
+use app::types::{micros_to_usd, KeySettings, UpdateKey, When};
 
 use crate::storage::keys::KeyConfig;
 
@@ -19,7 +18,7 @@ pub fn settings_of(c: &KeyConfig) -> KeySettings {
         quota_limit: Some(micros_to_usd(c.quota_limit_micros)),
         expires_at: c
             .expires_at
-            .and_then(DateTime::<Utc>::from_timestamp_millis),
+            .and_then(|at| When::from_stored(at, c.expires_on.as_deref())),
         activation_days: c.activation_days.map(to_u32),
         concurrency_limit: Some(to_u32(c.concurrency_limit)),
         concurrent_request_queue_enabled: Some(c.queue_enabled),
@@ -109,7 +108,7 @@ mod tests {
     fn stored_settings_round_trip_and_patches_apply() {
         let original = KeySettings {
             quota_limit: Some(12.345678),
-            expires_at: DateTime::from_timestamp_millis(9_000_000),
+            expires_at: chrono::DateTime::from_timestamp_millis(9_000_000).map(When::At),
             tags: Some(vec!["vip".into()]),
             sale_price: Some(99.9),
             currency: Some("CNY".into()),

@@ -1,9 +1,11 @@
 //! Presets as stored (`key_presets.config`) and how a preset's settings combine with the
 //! explicit settings of a create request.
 
-use app::types::KeySettings;
+use app::types::{KeySettings, When};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::storage::keys::KeyConfig;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -34,7 +36,8 @@ pub fn apply(
     } else {
         let expires = preset
             .validity_days
-            .and_then(|d| DateTime::<Utc>::from_timestamp_millis(now + i64::from(d) * DAY_MS));
+            .and_then(|d| DateTime::<Utc>::from_timestamp_millis(now + i64::from(d) * DAY_MS))
+            .map(When::At);
         (expires, None)
     };
     macro_rules! pick {
@@ -74,6 +77,30 @@ pub fn apply(
     }
 }
 
+/// An upgrade to another preset: the preset's binding and limits replace the key's (taken
+/// from `preset`, the settings a new key of that preset would get); the key's quota, validity,
+/// spend, name, tags and sale record stay.
+pub fn take_limits(key: &mut KeyConfig, preset: &KeyConfig) {
+    key.concurrency_limit = preset.concurrency_limit;
+    key.queue_enabled = preset.queue_enabled;
+    key.queue_max_size = preset.queue_max_size;
+    key.queue_timeout_ms = preset.queue_timeout_ms;
+    key.rate_limit_window_min = preset.rate_limit_window_min;
+    key.rate_limit_requests = preset.rate_limit_requests;
+    key.rate_limit_cost_micros = preset.rate_limit_cost_micros;
+    key.daily_cost_limit_micros = preset.daily_cost_limit_micros;
+    key.allowed_models = preset.allowed_models.clone();
+    key.permissions = preset.permissions.clone();
+    key.claude_account_id = preset.claude_account_id.clone();
+    key.openai_account_id = preset.openai_account_id.clone();
+    key.gemini_account_id = preset.gemini_account_id.clone();
+    key.allow_pool_fallback = preset.allow_pool_fallback;
+    key.strict_max_tokens = preset.strict_max_tokens;
+    key.allow_server_tools = preset.allow_server_tools;
+    key.restrictions = preset.restrictions.clone();
+    key.preset_id = preset.preset_id.clone();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,7 +127,7 @@ mod tests {
         assert_eq!(s.concurrency_limit, Some(3));
         assert_eq!(s.preset_id.as_deref(), Some("preset-trial"));
         assert_eq!(
-            s.expires_at.map(|d| d.timestamp_millis()),
+            s.expires_at.map(|d| d.instant(&Utc).timestamp_millis()),
             Some(1_000 + 7 * DAY_MS)
         );
     }

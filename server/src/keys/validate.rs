@@ -2,7 +2,7 @@
 //! turned into its storage form (micro-USD, epoch ms, defaults filled in) only once it passed.
 
 use app::error::AdminError;
-use app::types::{usd_to_micros, KeySettings};
+use app::types::{usd_to_micros, KeySettings, When};
 
 use crate::keys::restrictions::{self, Restrictions};
 use crate::storage::keys::KeyConfig;
@@ -200,9 +200,20 @@ fn binding(f: &Fields, field: &str, value: Option<&str>) -> Result<String, Admin
     Ok(value.to_owned())
 }
 
-/// Validates `s` and fills defaults: no quota, expiry, concurrency or rate limits, active,
-/// shared pool, USD.
+/// [`key_settings_in`] with dates read in UTC (presets, which take no dates, and tests).
 pub fn key_settings(s: &KeySettings, mode: Mode, prefix: &str) -> Result<KeyConfig, AdminError> {
+    key_settings_in(s, mode, prefix, chrono_tz::UTC)
+}
+
+/// Validates `s` and fills defaults: no quota, expiry, concurrency or rate limits, active,
+/// shared pool, USD. A date as `expiresAt` is the end of that day in `tz`, and is kept as
+/// written (`expires_on`).
+pub fn key_settings_in(
+    s: &KeySettings,
+    mode: Mode,
+    prefix: &str,
+    tz: chrono_tz::Tz,
+) -> Result<KeyConfig, AdminError> {
     let f = Fields(prefix);
     let description = s.description.as_deref().unwrap_or("").trim().to_owned();
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
@@ -214,7 +225,11 @@ pub fn key_settings(s: &KeySettings, mode: Mode, prefix: &str) -> Result<KeyConf
     let tags = clean_list(&f, "tags", s.tags.as_deref(), MAX_TAGS, MAX_TAG_CHARS)?;
     let quota_limit_micros = money(&f, "quotaLimit", s.quota_limit)?;
 
-    let expires_at = s.expires_at.map(|at| at.timestamp_millis());
+    let expires_at = s.expires_at.map(|at| at.instant(&tz).timestamp_millis());
+    let expires_on = s
+        .expires_at
+        .and_then(When::day)
+        .map(|d| d.format("%Y-%m-%d").to_string());
     match (mode, expires_at) {
         (Mode::Create { now }, Some(at)) if at <= now => {
             return Err(f.err("expiresAt", "must be in the future"));
@@ -329,6 +344,7 @@ pub fn key_settings(s: &KeySettings, mode: Mode, prefix: &str) -> Result<KeyConf
         is_active: s.is_active.unwrap_or(true),
         quota_limit_micros,
         expires_at,
+        expires_on,
         activation_days: s.activation_days.map(i64::from),
         concurrency_limit: i64::from(s.concurrency_limit.unwrap_or(0)),
         queue_enabled,
@@ -429,7 +445,7 @@ mod tests {
     #[test]
     fn expiry_rules_depend_on_the_mode() {
         let past = KeySettings {
-            expires_at: chrono::DateTime::from_timestamp_millis(500),
+            expires_at: chrono::DateTime::from_timestamp_millis(500).map(When::At),
             ..Default::default()
         };
         assert_eq!(field_of(past.clone(), CREATE), "expiresAt");
@@ -444,7 +460,7 @@ mod tests {
         assert_eq!(field_of(past.clone(), Mode::Preset), "expiresAt");
         let both = KeySettings {
             activation_days: Some(30),
-            expires_at: chrono::DateTime::from_timestamp_millis(5_000),
+            expires_at: chrono::DateTime::from_timestamp_millis(5_000).map(When::At),
             ..Default::default()
         };
         assert_eq!(field_of(both.clone(), CREATE), "activationDays");

@@ -75,6 +75,8 @@ pub struct Relay {
     pub tasks: TaskTracker,
     /// Fired when the shutdown grace period is over: open streams end and bill what they saw.
     pub cut: CancellationToken,
+    /// Limits on guessing redemption codes (`POST /v1/redeem`, `/redeem`, `/usage`).
+    pub redeem: crate::sales::guard::RedeemGuard,
     /// Token-counting calls per key (they are free, so they get a limit of their own).
     pub counting: CountingLimiter,
     /// Who a request comes from (for the failed-key limit and keys' `allowedCidrs`).
@@ -236,6 +238,7 @@ impl Relay {
             webhooks,
             tasks: tasks.clone(),
             cut: CancellationToken::new(),
+            redeem: crate::sales::guard::RedeemGuard::new(crate::clock::system(), proxies.clone()),
             counting: CountingLimiter::new(COUNT_TOKENS_PER_MINUTE, crate::clock::system()),
             proxies,
             key_failures: FailureLimiter::new(gate::key_failure_policy(), crate::clock::system()),
@@ -414,6 +417,9 @@ pub fn routes(relay: Arc<Relay>) -> Router {
     for path in ["/v1/usage", "/api/v1/usage"] {
         router = router.route(path, get(self_service::usage));
     }
+    for path in ["/v1/redeem", "/api/v1/redeem"] {
+        router = router.route(path, post(self_service::redeem));
+    }
     router = router
         .route("/v1/chat/completions", post(openai::root_chat_completions))
         .route("/v1/responses", post(openai::responses))
@@ -449,8 +455,8 @@ pub fn routes(relay: Arc<Relay>) -> Router {
         .with_state(relay)
 }
 
-/// Sweeps expired sticky mappings, announces keys whose validity just ended, and watches pool
-/// utilization for `pool.saturated`.
+/// Sweeps expired sticky mappings, announces keys whose validity just ended, watches pool
+/// utilization for `pool.saturated`, and looks at account budgets (every 5 s).
 pub fn spawn_housekeeping(relay: &Arc<Relay>, stop: CancellationToken) {
     let relay = relay.clone();
     let tasks = relay.tasks.clone();
@@ -466,6 +472,9 @@ pub fn spawn_housekeeping(relay: &Arc<Relay>, stop: CancellationToken) {
                 _ = poll.tick() => {
                     changes.poll(&relay).await;
                     saturation.check(&relay, now_ms());
+                    if let Err(e) = crate::accounts::budget_check::check(&relay, now_ms(), true).await {
+                        tracing::warn!(error = %e, "checking account budgets failed");
+                    }
                 }
                 _ = every.tick() => {
                     let now = now_ms();

@@ -1,5 +1,6 @@
 //! `GET /v1/usage` (and `/api/v1/usage`): the presented key's own view
-//! ([`crate::keys::holder`]), in the Anthropic error shape on failure.
+//! ([`crate::keys::holder`]), and `POST /v1/redeem`: a redemption code added to the presented
+//! key ([`crate::sales::redeem`]); both in the Anthropic error shape on failure.
 
 use std::sync::Arc;
 
@@ -52,5 +53,56 @@ pub async fn usage(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Respo
             "the usage of this key cannot be read right now",
         )
         .into_response(Protocol::Anthropic),
+    }
+}
+
+/// `POST /v1/redeem {code}`: the code's value added to the presented key.
+pub async fn redeem(
+    State(relay): State<Arc<Relay>>,
+    extensions: axum::http::Extensions,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    use crate::sales::redeem::{onto_key, RedeemError};
+    let peer = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let client = relay.redeem.proxies.client_ip(&headers, peer);
+    let key = presented_key(&headers, Protocol::Anthropic);
+    let request: app::types::RedeemRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return RelayError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorKind::InvalidRequest,
+                format!("expected {{\"code\": \"...\"}}: {e}"),
+            )
+            .into_response(Protocol::Anthropic)
+        }
+    };
+    match onto_key(&relay, key, &request.code, client).await {
+        Ok(done) => Json(done).into_response(),
+        Err(e) => {
+            let (status, kind) = match &e {
+                RedeemError::UnknownKey => (StatusCode::UNAUTHORIZED, ErrorKind::Authentication),
+                RedeemError::Unknown => (StatusCode::NOT_FOUND, ErrorKind::NotFound),
+                RedeemError::AlreadyRedeemed | RedeemError::Revoked | RedeemError::Expired(_) => {
+                    (StatusCode::CONFLICT, ErrorKind::InvalidRequest)
+                }
+                RedeemError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorKind::RateLimit),
+                RedeemError::Admin(app::error::AdminError::Validation { .. }) => {
+                    (StatusCode::BAD_REQUEST, ErrorKind::InvalidRequest)
+                }
+                RedeemError::Admin(_) | RedeemError::Store(_) => {
+                    tracing::error!(error = %e, "redemption failed");
+                    (StatusCode::INTERNAL_SERVER_ERROR, ErrorKind::Api)
+                }
+            };
+            let mut error = RelayError::new(status, kind, e.to_string());
+            if let RedeemError::Throttled(secs) = e {
+                error.retry_after = Some(std::time::Duration::from_secs(secs));
+            }
+            error.into_response(Protocol::Anthropic)
+        }
     }
 }

@@ -85,6 +85,9 @@ pub struct Scheduler {
     sticky_grace_ms: i64,
     /// One rebuild at a time, so a slower older rebuild never replaces a newer snapshot.
     reloading: tokio::sync::Mutex<()>,
+    /// Accounts whose budget is used up and set to stop taking requests
+    /// (`accounts::budget_check`).
+    budget_stopped: ArcSwap<std::collections::HashSet<String>>,
 }
 
 /// An account taken for one attempt. Dropping it frees the in-flight count (and an unused
@@ -139,7 +142,20 @@ impl Scheduler {
             transitions,
             sticky_grace_ms: sticky_grace.as_millis() as i64,
             reloading: tokio::sync::Mutex::new(()),
+            budget_stopped: ArcSwap::from_pointee(Default::default()),
         }
+    }
+
+    /// Replaces the accounts that stop taking requests because their budget is used up.
+    pub fn set_budget_stopped(&self, accounts: std::collections::HashSet<String>) {
+        if **self.budget_stopped.load() != accounts {
+            self.budget_stopped.store(Arc::new(accounts));
+        }
+    }
+
+    /// Whether the account is stopped by its budget.
+    pub fn budget_stopped(&self, account_id: &str) -> bool {
+        self.budget_stopped.load().contains(account_id)
     }
 
     pub fn live(&self) -> &Arc<dyn LiveState> {
@@ -229,6 +245,9 @@ impl Scheduler {
         }
         if !a.schedulable {
             return Err(Unfit::Lasting("the account is not schedulable".into()));
+        }
+        if self.budget_stopped(&a.id) {
+            return Err(Unfit::Lasting("the account's budget is used up".into()));
         }
         if !a.supports(model) {
             return Err(Unfit::Lasting(format!(

@@ -24,7 +24,7 @@ const KEY_COLUMNS: &str = "id, key_prefix, name, description, tags, is_active, q
     daily_cost_limit_micros, allowed_models, permissions, claude_account_id, openai_account_id,
     gemini_account_id, allow_pool_fallback, sale_price_micros, currency, preset_id,
     strict_max_tokens, allow_server_tools, restrictions, spent_micros, requests, last_used_at,
-    created_at, updated_at, created_by_id, created_by_name";
+    created_at, updated_at, created_by_id, created_by_name, expires_on";
 
 /// Binds the 26 config columns in the order of `INSERT_KEY`/`UPDATE_KEY`.
 macro_rules! bind_config {
@@ -66,9 +66,9 @@ pub(super) const INSERT_KEY: &str = "INSERT INTO api_keys (id, key_hash, key_pre
     rate_limit_requests, rate_limit_cost_micros, daily_cost_limit_micros, allowed_models,
     permissions, claude_account_id, openai_account_id, gemini_account_id, allow_pool_fallback,
     sale_price_micros, currency, preset_id, strict_max_tokens, allow_server_tools, restrictions,
-    created_at, updated_at, name_key, description_key)
+    created_at, updated_at, name_key, description_key, expires_on)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $31, $32, $33)";
+    $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $31, $32, $33, $34)";
 
 pub(super) const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
     description = $2, tags = $3, is_active = $4, quota_limit_micros = $5, expires_at = $6,
@@ -78,7 +78,7 @@ pub(super) const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
     permissions = $17, claude_account_id = $18, openai_account_id = $19, gemini_account_id = $20,
     allow_pool_fallback = $21, sale_price_micros = $22, currency = $23, preset_id = $24,
     strict_max_tokens = $25, allow_server_tools = $26, restrictions = $27,
-    updated_at = $28, name_key = $30, description_key = $31
+    updated_at = $28, name_key = $30, description_key = $31, expires_on = $32
     WHERE id = $29 AND deleted_at IS NULL";
 
 impl Store {
@@ -108,6 +108,7 @@ impl Store {
                     .bind(now)
                     .bind(fold(&k.name))
                     .bind(fold(&c.description))
+                    .bind(c.expires_on.as_deref())
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query(
@@ -151,6 +152,7 @@ impl Store {
                 .bind(id)
                 .bind(fold(name))
                 .bind(fold(&c.description))
+                .bind(c.expires_on.as_deref())
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();

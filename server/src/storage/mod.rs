@@ -7,10 +7,13 @@
 pub mod accounts;
 pub mod admins;
 pub mod audit;
+pub mod budgets;
+pub mod codes;
 pub mod encrypted;
 pub mod import;
 pub mod key_limits;
 pub mod keys;
+pub mod ledger;
 pub mod presets;
 pub mod pricing;
 pub mod reports;

@@ -39,10 +39,11 @@ impl DailyUsageRow {
     }
 }
 
-/// Keys created in one slot of [`SALES_SLOT_MS`], by preset, currency and group binding.
+/// Sales in one slot of [`SALES_SLOT_MS`] (keys created and key ledger entries), by preset,
+/// currency and group binding.
 #[derive(Clone, Debug, PartialEq, Eq, FromRow)]
 pub struct SalesRow {
-    /// `created_at / SALES_SLOT_MS`.
+    /// `created_at / SALES_SLOT_MS` (or the ledger entry's `at`).
     pub slot: i64,
     /// Empty when the key has no preset.
     pub preset_id: String,
@@ -50,6 +51,7 @@ pub struct SalesRow {
     /// The first group the key is bound to (`group:<id>`, Claude then OpenAI then Gemini), or
     /// empty.
     pub binding: String,
+    /// Keys created (ledger entries count none).
     pub keys: i64,
     /// Sum of the sale prices, in micro-units of `currency`.
     pub sale_micros: i64,
@@ -150,23 +152,39 @@ impl Store {
         }))
     }
 
-    /// Keys created in `[from_ms, to_ms)`, deleted ones included, in slots of
-    /// [`SALES_SLOT_MS`].
+    /// What was sold in `[from_ms, to_ms)`, in slots of [`SALES_SLOT_MS`]: keys created then
+    /// (deleted ones included; each counts once, with its sale price, for the preset it was
+    /// created with: the `preset_from` of its first upgrade, else its preset), and key ledger
+    /// entries made then (renewals, top-ups, upgrades, redemptions: their sale price, for the
+    /// preset the entry left the key in; not counted as keys).
     #[tracing::instrument(skip_all)]
     pub async fn key_sales(&self, from_ms: i64, to_ms: i64) -> StoreResult<Vec<SalesRow>> {
+        let binding = "CASE WHEN k.claude_account_id LIKE 'group:%' THEN k.claude_account_id
+                         WHEN k.openai_account_id LIKE 'group:%' THEN k.openai_account_id
+                         WHEN k.gemini_account_id LIKE 'group:%' THEN k.gemini_account_id
+                         ELSE '' END";
         let sql = format!(
-            "SELECT created_at / {SALES_SLOT_MS} AS slot, COALESCE(preset_id, '') AS preset_id,
-                    currency,
-                    CASE WHEN claude_account_id LIKE 'group:%' THEN claude_account_id
-                         WHEN openai_account_id LIKE 'group:%' THEN openai_account_id
-                         WHEN gemini_account_id LIKE 'group:%' THEN gemini_account_id
-                         ELSE '' END AS binding,
-                    COUNT(*) AS keys,
-                    CAST(COALESCE(SUM(sale_price_micros), 0) AS BIGINT) AS sale_micros,
-                    COALESCE(created_by_id, '') AS seller_id,
-                    COALESCE(MAX(created_by_name), '') AS seller_name
-             FROM api_keys WHERE created_at >= $1 AND created_at < $2
-             GROUP BY 1, 2, 3, 4, 7 ORDER BY 1"
+            "SELECT slot, preset_id, currency, binding,
+                    CAST(SUM(keys) AS BIGINT) AS keys,
+                    CAST(COALESCE(SUM(sale), 0) AS BIGINT) AS sale_micros,
+                    seller_id, COALESCE(MAX(seller_name), '') AS seller_name
+             FROM (
+                SELECT k.created_at / {SALES_SLOT_MS} AS slot,
+                       COALESCE((SELECT COALESCE(u.preset_from, '') FROM api_key_ledger u
+                                 WHERE u.key_id = k.id AND u.kind = 'upgrade'
+                                 ORDER BY u.at, u.id LIMIT 1), k.preset_id, '') AS preset_id,
+                       k.currency AS currency, {binding} AS binding,
+                       1 AS keys, k.sale_price_micros AS sale,
+                       COALESCE(k.created_by_id, '') AS seller_id,
+                       k.created_by_name AS seller_name
+                FROM api_keys k WHERE k.created_at >= $1 AND k.created_at < $2
+                UNION ALL
+                SELECT l.at / {SALES_SLOT_MS}, COALESCE(l.preset_to, ''), l.currency, {binding},
+                       0, l.sale_price_micros, COALESCE(k.created_by_id, ''), k.created_by_name
+                FROM api_key_ledger l JOIN api_keys k ON k.id = l.key_id
+                WHERE l.at >= $1 AND l.at < $2 AND l.sale_price_micros <> 0
+             ) sold
+             GROUP BY 1, 2, 3, 4, 7 ORDER BY 1, 2, 3, 4, 7"
         );
         Ok(with_pool!(self, |pool| {
             sqlx::query_as::<_, SalesRow>(&sql)

@@ -17,6 +17,10 @@ pub enum EventKind {
     AccountError,
     #[serde(rename = "account.recovered")]
     AccountRecovered,
+    #[serde(rename = "account.budget_warning")]
+    AccountBudgetWarning,
+    #[serde(rename = "account.budget_exhausted")]
+    AccountBudgetExhausted,
     #[serde(rename = "key.quota_warning")]
     KeyQuotaWarning,
     #[serde(rename = "key.quota_exhausted")]
@@ -35,11 +39,13 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::AccountRateLimited,
         EventKind::AccountOverloaded,
         EventKind::AccountError,
         EventKind::AccountRecovered,
+        EventKind::AccountBudgetWarning,
+        EventKind::AccountBudgetExhausted,
         EventKind::KeyQuotaWarning,
         EventKind::KeyQuotaExhausted,
         EventKind::KeyExpired,
@@ -55,6 +61,8 @@ impl EventKind {
             EventKind::AccountOverloaded => "account.overloaded",
             EventKind::AccountError => "account.error",
             EventKind::AccountRecovered => "account.recovered",
+            EventKind::AccountBudgetWarning => "account.budget_warning",
+            EventKind::AccountBudgetExhausted => "account.budget_exhausted",
             EventKind::KeyQuotaWarning => "key.quota_warning",
             EventKind::KeyQuotaExhausted => "key.quota_exhausted",
             EventKind::KeyExpired => "key.expired",
@@ -76,6 +84,8 @@ impl EventKind {
             EventKind::AccountOverloaded => "账户过载",
             EventKind::AccountError => "账户异常",
             EventKind::AccountRecovered => "账户恢复",
+            EventKind::AccountBudgetWarning => "账户余额预警",
+            EventKind::AccountBudgetExhausted => "账户余额用尽",
             EventKind::KeyQuotaWarning => "额度预警",
             EventKind::KeyQuotaExhausted => "额度用尽",
             EventKind::KeyExpired => "密钥过期",

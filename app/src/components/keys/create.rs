@@ -2,11 +2,11 @@
 
 use leptos::prelude::*;
 
-use super::{end_of_day, optional_number, PresetSelect};
+use super::{date_input, optional_number, PresetSelect};
 use crate::api::create_key;
 use crate::components::feedback::{busy_label, use_toasts};
+use crate::tr;
 use crate::types::{CreateKey, CreatedKey, KeyPreset, KeySettings};
-use crate::{tr, use_utc_offset};
 
 #[component]
 pub fn CreateKeyForm(
@@ -15,7 +15,6 @@ pub fn CreateKeyForm(
     #[prop(into)] on_created: Callback<Vec<CreatedKey>>,
 ) -> impl IntoView {
     let toasts = use_toasts();
-    let offset = use_utc_offset();
     let name = RwSignal::new(String::new());
     let preset = RwSignal::new(String::new());
     let quota = RwSignal::new(String::new());
@@ -61,7 +60,7 @@ pub fn CreateKeyForm(
             settings: KeySettings {
                 description: (!description.trim().is_empty()).then_some(description),
                 quota_limit: quota,
-                expires_at: end_of_day(&expires.get(), offset),
+                expires_at: date_input(&expires.get()),
                 activation_days: activation,
                 concurrency_limit: concurrency,
                 sale_price: price,

@@ -25,7 +25,12 @@ pub fn keys_csv(keys: &[CreatedKey]) -> String {
             k.record.id.clone(),
             k.record
                 .expires_at
-                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .map(|w| match w {
+                    crate::types::When::At(d) => {
+                        d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    }
+                    crate::types::When::Day(_) => w.to_string(),
+                })
                 .unwrap_or_default(),
             k.record.quota_limit.to_string(),
         ]

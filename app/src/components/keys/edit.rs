@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use super::binding::BindingPicker;
 use super::restrictions::{RestrictionFields, RestrictionSignals};
-use super::{date_value, end_of_day, word_list, Directory};
+use super::{date_input, date_value, word_list, Directory};
 use crate::api::update_key;
 use crate::components::feedback::{busy_label, use_toasts};
 use crate::types::{ApiKey, Platform, UpdateKey};
@@ -134,7 +134,7 @@ pub fn EditKeyForm(
             return;
         };
         let (expires_at, activation_days) = match validity.get().as_str() {
-            "date" => match end_of_day(&expires.get(), offset) {
+            "date" => match date_input(&expires.get()) {
                 Some(at) => (Some(at), None),
                 None => {
                     toasts.error_text(t_bad_date);

@@ -71,18 +71,23 @@ pub fn word_list(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// A date from a date input as the end of that day in the display time zone.
-pub fn end_of_day(date: &str, offset_secs: i32) -> Option<chrono::DateTime<chrono::Utc>> {
-    let day = chrono::NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d").ok()?;
-    let local = day.and_hms_opt(23, 59, 59)?;
-    Some(local.and_utc() - chrono::Duration::seconds(i64::from(offset_secs)))
+/// A date from a date input, sent as written: the server takes it as the end of that day in
+/// its configured time zone (and shows it back as this date).
+pub fn date_input(date: &str) -> Option<crate::types::When> {
+    chrono::NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
+        .ok()
+        .map(crate::types::When::Day)
 }
 
-/// The date input's value for an instant, in the display time zone.
-pub fn date_value(at: chrono::DateTime<chrono::Utc>, offset_secs: i32) -> String {
-    (at + chrono::Duration::seconds(i64::from(offset_secs)))
-        .format("%Y-%m-%d")
-        .to_string()
+/// The date input's value for an expiry: the date as written, or the instant's day in the
+/// display time zone.
+pub fn date_value(at: crate::types::When, offset_secs: i32) -> String {
+    match at {
+        crate::types::When::Day(day) => day.format("%Y-%m-%d").to_string(),
+        crate::types::When::At(at) => (at + chrono::Duration::seconds(i64::from(offset_secs)))
+            .format("%Y-%m-%d")
+            .to_string(),
+    }
 }
 
 /// A `<select>` of presets; `""` is "no preset".

@@ -68,7 +68,8 @@ pub fn KeyTable(
                 format!("{} / {}", fmt_usd(k.spent), t_unlimited)
             };
             let expires = match (k.expires_at, k.activation_days) {
-                (Some(at), _) => fmt_date(locale, at, offset),
+                (Some(crate::types::When::At(at)), _) => fmt_date(locale, at, offset),
+                (Some(crate::types::When::Day(day)), _) => day.format("%Y-%m-%d").to_string(),
                 (None, Some(days)) => tr_days(days),
                 (None, None) => t_never.to_string(),
             };

@@ -4,8 +4,10 @@
 //! be deleted or repurposed while keys are bound to it.
 //!
 //! `write` turns validated settings into stored rows, `groups` holds the group operations,
-//! `view` joins rows with live state for display, `probe` is the account test.
+//! `view` joins rows with live state for display, `probe` is the account test, `budgets` the
+//! account budgets.
 
+mod budgets;
 mod groups;
 mod probe;
 mod view;
@@ -17,7 +19,7 @@ use app::error::AdminError;
 use app::port::{AccountsPort, Actor};
 use app::types::{
     Account, AccountEvent, AccountGroup, AccountInput, AccountPatch, AccountStatus,
-    AccountTestResult, GroupInput, GroupMembers, GroupPatch,
+    AccountTestResult, BudgetAlert, BudgetTopUp, GroupInput, GroupMembers, GroupPatch,
 };
 use async_trait::async_trait;
 
@@ -61,7 +63,9 @@ impl AdminService {
             .find(|e| e.status != "active")
             .map(event_view);
         let (bound, _) = self.store.keys_bound_to(id, 0).await.map_err(internal)?;
-        Ok(self.account_view(&row, groups, last_error, bound as u64))
+        let mut account = self.account_view(&row, groups, last_error, bound as u64);
+        account.budget = self.budget_view(id).await?;
+        Ok(account)
     }
 
     pub(super) async fn refresh_scheduler(&self) -> Result<(), AdminError> {
@@ -123,12 +127,14 @@ impl AccountsPort for AdminService {
                 .keys_bound_to(&row.id, 0)
                 .await
                 .map_err(internal)?;
-            out.push(self.account_view(
+            let mut account = self.account_view(
                 row,
                 groups_of.remove(row.id.as_str()).unwrap_or_default(),
                 last_errors.get(&row.id).cloned(),
                 bound as u64,
-            ));
+            );
+            account.budget = self.budget_view(&row.id).await?;
+            out.push(account);
         }
         Ok(out)
     }
@@ -151,10 +157,31 @@ impl AccountsPort for AdminService {
         &self,
         actor: &Actor,
         id: &str,
-        patch: AccountPatch,
+        mut patch: AccountPatch,
     ) -> Result<Account, AdminError> {
         actor.require_admin()?;
+        let budget = patch.budget.take();
+        if let Some(budget) = budget {
+            self.load_account(id).await?;
+            self.apply_budget(actor, id, budget).await?;
+        }
         self.patch_account(actor, id, patch).await
+    }
+
+    async fn top_up_budget(
+        &self,
+        actor: &Actor,
+        id: &str,
+        input: BudgetTopUp,
+    ) -> Result<Account, AdminError> {
+        actor.require_admin()?;
+        self.add_top_up(actor, id, input).await?;
+        self.account_by_id(id).await
+    }
+
+    async fn budget_alerts(&self, actor: &Actor) -> Result<Vec<BudgetAlert>, AdminError> {
+        actor.require_reader()?;
+        self.budget_report().await
     }
 
     async fn delete_account(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {

@@ -76,6 +76,7 @@ impl AdminService {
                 overloaded: traffic.overloaded,
             },
             bound_keys,
+            budget: None,
         }
     }
 

@@ -11,7 +11,7 @@ impl AdminService {
     /// Each binding that is new (not in `before`) must name an existing account or group of its
     /// platform; unchanged ones are left alone so unrelated edits of a key whose account was
     /// removed still go through.
-    pub(super) async fn check_bindings(
+    pub(crate) async fn check_bindings(
         &self,
         c: &KeyConfig,
         before: Option<&KeyConfig>,

@@ -49,7 +49,7 @@ fn to_json(config: &PresetConfig) -> Result<String, AdminError> {
 
 impl AdminService {
     /// A preset's stored settings, if it exists.
-    pub(super) async fn preset_config(&self, id: &str) -> Result<Option<PresetConfig>, AdminError> {
+    pub(crate) async fn preset_config(&self, id: &str) -> Result<Option<PresetConfig>, AdminError> {
         match self.store.key_preset(id).await.map_err(internal)? {
             Some(row) => Ok(Some(parse_config(&row)?)),
             None => Ok(None),

@@ -1,7 +1,7 @@
 //! A key as the API shows it: the stored row with this instance's live spend.
 
 use app::error::AdminError;
-use app::types::{micros_to_usd, ApiKey};
+use app::types::{micros_to_usd, ApiKey, When};
 use chrono::{DateTime, Utc};
 
 use super::AdminService;
@@ -9,7 +9,7 @@ use crate::admin::error::internal;
 use crate::keys as key_rules;
 use crate::storage::keys::KeyRow;
 
-pub(super) fn time(ms: i64) -> DateTime<Utc> {
+pub(crate) fn time(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::UNIX_EPOCH)
 }
 
@@ -18,7 +18,7 @@ fn to_u32(v: i64) -> u32 {
 }
 
 impl AdminService {
-    pub(super) fn api_key(&self, row: &KeyRow, now: i64) -> Result<ApiKey, AdminError> {
+    pub(crate) fn api_key(&self, row: &KeyRow, now: i64) -> Result<ApiKey, AdminError> {
         let c = row.config().map_err(internal)?;
         let live = self.live_usage(&row.id);
         Ok(ApiKey {
@@ -30,7 +30,9 @@ impl AdminService {
             is_active: c.is_active,
             status: row.status(now),
             quota_limit: micros_to_usd(c.quota_limit_micros),
-            expires_at: c.expires_at.map(time),
+            expires_at: c
+                .expires_at
+                .and_then(|at| When::from_stored(at, c.expires_on.as_deref())),
             activation_days: c.activation_days.map(to_u32),
             activated_at: row.activated_at.map(time),
             concurrency_limit: to_u32(c.concurrency_limit),

@@ -94,9 +94,43 @@ impl AdminService {
                     schedulable: a.schedulable,
                     message,
                     cooldown_until: cooldown.filter(|c| *c > now).map(time),
+                    budget: None,
                 })
             })
             .collect();
+        for alert in self.budget_report().await? {
+            if !alert.budget.needs_attention(time(now)) {
+                continue;
+            }
+            let message = format!(
+                "budget: ${:.2} left{}",
+                alert.budget.remaining_usd,
+                alert
+                    .budget
+                    .projected_run_out
+                    .map(|at| format!(", runs out {}", at.format("%Y-%m-%d %H:%M UTC")))
+                    .unwrap_or_default()
+            );
+            match attention.iter_mut().find(|a| a.id == alert.account_id) {
+                Some(a) => a.budget = Some(alert.budget),
+                None => {
+                    let Some(a) = pool.by_id.get(alert.account_id.as_str()) else {
+                        continue;
+                    };
+                    let (status, _, _) = self.relay.scheduler.display_status(&a.id, a.is_active);
+                    attention.push(AttentionAccount {
+                        id: alert.account_id,
+                        name: alert.account_name,
+                        platform: a.platform,
+                        status,
+                        schedulable: a.schedulable,
+                        message,
+                        cooldown_until: None,
+                        budget: Some(alert.budget),
+                    });
+                }
+            }
+        }
         attention.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
 
         Ok(LiveOverview {

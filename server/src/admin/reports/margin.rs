@@ -1,4 +1,5 @@
-//! The margin report: revenue (what keys were sold for, on the day each key was created, in the
+//! The margin report: revenue (what keys were sold for on the day each key was created, and each
+//! key ledger entry's sale price on its day, in the
 //! operator's currency) against upstream cost (the priced usage, or the accounts' monthly cost
 //! spread over the days of each month), in total, by preset and by group.
 //!

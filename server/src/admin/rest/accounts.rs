@@ -45,6 +45,11 @@ pub(super) fn register(table: RouteTable) -> RouteTable {
             get(account_events),
         )
         .route(
+            "/admin/accounts/{id}/budget/top-ups",
+            &[Method::POST],
+            post(top_up_budget),
+        )
+        .route(
             "/admin/account-groups",
             &[Method::GET, Method::POST],
             get(list_groups).post(create_group),
@@ -113,6 +118,18 @@ async fn test_account(
     Path(id): Path<String>,
 ) -> ApiResult<Json<AccountTestResult>> {
     Ok(Json(s.test_account(&actor, &id).await?))
+}
+
+async fn top_up_budget(
+    State(s): Service,
+    Admin(actor): Admin,
+    Path(id): Path<String>,
+    AppJson(input): AppJson<app::types::BudgetTopUp>,
+) -> ApiResult<(StatusCode, Json<Account>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.top_up_budget(&actor, &id, input).await?),
+    ))
 }
 
 async fn reset_account(

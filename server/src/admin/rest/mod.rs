@@ -1,5 +1,5 @@
 //! The JSON REST API under `/admin/...`: a thin HTTP skin over the admin service, one file per
-//! area (`auth`, `accounts`, `keys`, `reports`, `webhooks`, `import`), each registering its routes into
+//! area (`auth`, `accounts`, `keys`, `reports`, `webhooks`, `import`, `sales`), each registering its routes into
 //! one [`RouteTable`] so the auth sweep test can call every route. Handlers see only the admin
 //! service; bodies and query strings are read by the strict extractors of `extract`.
 
@@ -9,6 +9,7 @@ pub mod extract;
 mod import;
 mod keys;
 mod reports;
+pub mod sales;
 mod users;
 mod webhooks;
 
@@ -62,6 +63,7 @@ pub fn routes() -> RouteTable {
     let table = keys::register(table);
     let table = webhooks::register(table);
     let table = import::register(table);
+    let table = sales::register(table);
     let table = users::register(table);
     reports::register(table)
 }

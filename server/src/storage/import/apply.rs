@@ -74,6 +74,7 @@ impl Store {
                     .bind(now)
                     .bind(fold(&k.key.name))
                     .bind(fold(&c.description))
+                    .bind(c.expires_on.as_deref())
                     .execute(&mut *tx)
                     .await?;
             }
@@ -86,6 +87,7 @@ impl Store {
                     .bind(k.key.id.as_str())
                     .bind(fold(&k.key.name))
                     .bind(fold(&c.description))
+                    .bind(c.expires_on.as_deref())
                     .execute(&mut *tx)
                     .await?;
             }

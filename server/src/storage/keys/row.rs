@@ -49,6 +49,8 @@ pub struct KeyRow {
     pub created_by_id: Option<String>,
     #[sqlx(default)]
     pub created_by_name: Option<String>,
+    /// The expiry as the operator wrote it, when it was a date (`YYYY-MM-DD`).
+    pub expires_on: Option<String>,
 }
 
 /// The settings of a key an administrator controls, validated, in storage units.
@@ -59,6 +61,8 @@ pub struct KeyConfig {
     pub is_active: bool,
     pub quota_limit_micros: i64,
     pub expires_at: Option<i64>,
+    /// `expires_at` as the operator wrote it, when they wrote a date (`YYYY-MM-DD`).
+    pub expires_on: Option<String>,
     pub activation_days: Option<i64>,
     pub concurrency_limit: i64,
     pub queue_enabled: bool,
@@ -152,6 +156,7 @@ impl NewKey {
             updated_at: now,
             created_by_id: None,
             created_by_name: None,
+            expires_on: c.expires_on,
         }
     }
 }
@@ -165,6 +170,7 @@ impl KeyRow {
             is_active: self.is_active,
             quota_limit_micros: self.quota_limit_micros,
             expires_at: self.expires_at,
+            expires_on: self.expires_on.clone(),
             activation_days: self.activation_days,
             concurrency_limit: self.concurrency_limit,
             queue_enabled: self.queue_enabled,

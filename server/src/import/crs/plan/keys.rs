@@ -82,6 +82,7 @@ impl Planner<'_> {
             is_active: t.is_active,
             quota_limit_micros: t.quota_limit_micros,
             expires_at: t.expires_at,
+            expires_on: None,
             activation_days: t.activation_days,
             concurrency_limit: t.concurrency_limit,
             queue_enabled: t.queue_enabled,

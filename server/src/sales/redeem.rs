@@ -1,0 +1,290 @@
+//! Redeeming a code: onto the presenting key (its value added as a `redemption` ledger entry)
+//! or, for someone without a key, as a new key built from the code's preset. Both claim the
+//! code with one conditional update in the transaction that adds its value, so a code is
+//! redeemed exactly once however many try at the same time; the losers are told it was
+//! already redeemed. Unknown codes count against the caller's address (and key) first.
+
+use std::net::IpAddr;
+
+use app::error::AdminError;
+use app::types::{micros_to_usd, KeySettings, RedeemedNewKey, RedeemedOnKey};
+use chrono::DateTime;
+
+use super::code;
+use super::KEY_HOLDER_ACTOR;
+use crate::keys::lifecycle::{self, Lifecycle, Renewal};
+use crate::keys::presets::{self as preset_rules, PresetConfig};
+use crate::keys::validate::{self, Mode};
+use crate::relay::Relay;
+use crate::storage::codes::CodeRow;
+use crate::storage::keys::{KeyRow, NewKey};
+use crate::storage::ledger::{ChangeError, LedgerRow};
+use crate::storage::{now_ms, StoreError};
+
+const DAY_MS: i64 = 86_400_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RedeemError {
+    #[error("no such redemption code")]
+    Unknown,
+    #[error("this code has already been redeemed")]
+    AlreadyRedeemed,
+    #[error("this code has been revoked")]
+    Revoked,
+    #[error("this code could be redeemed until {0}; it has expired")]
+    Expired(String),
+    #[error("too many failed redemptions, retry in {0}s")]
+    Throttled(u64),
+    #[error("invalid API key")]
+    UnknownKey,
+    #[error(transparent)]
+    Admin(AdminError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<RedeemError> for AdminError {
+    fn from(e: RedeemError) -> Self {
+        match e {
+            RedeemError::Unknown => AdminError::not_found("redemption code"),
+            RedeemError::AlreadyRedeemed | RedeemError::Revoked | RedeemError::Expired(_) => {
+                AdminError::conflict(e.to_string())
+            }
+            RedeemError::Throttled(retry_after) => AdminError::Throttled { retry_after },
+            RedeemError::UnknownKey => AdminError::Unauthorized,
+            RedeemError::Admin(e) => e,
+            RedeemError::Store(e) => crate::admin::error::internal(e),
+        }
+    }
+}
+
+fn lifecycle_of(row: &KeyRow) -> Lifecycle {
+    Lifecycle {
+        is_active: row.is_active,
+        expires_at: row.expires_at,
+        activation_days: row.activation_days,
+        activated_at: row.activated_at,
+        quota_limit_micros: row.quota_limit_micros,
+        spent_micros: row.spent_micros,
+    }
+}
+
+/// The code a caller typed, if it exists and is still redeemable; unknown codes are counted
+/// against the caller.
+async fn find_code(
+    relay: &Relay,
+    typed: &str,
+    client: IpAddr,
+    key_id: Option<&str>,
+    now: i64,
+) -> Result<(String, CodeRow), RedeemError> {
+    relay
+        .redeem
+        .check(client, key_id)
+        .map_err(RedeemError::Throttled)?;
+    let found = match code::hash_of(typed) {
+        Some(hash) => relay
+            .store
+            .code_by_hash(&hash)
+            .await?
+            .map(|row| (hash, row)),
+        None => None,
+    };
+    let Some((hash, row)) = found else {
+        relay.redeem.failed(client, key_id);
+        tracing::info!(%client, "redemption of an unknown code");
+        return Err(RedeemError::Unknown);
+    };
+    match row.status.as_str() {
+        "redeemed" => return Err(RedeemError::AlreadyRedeemed),
+        "revoked" => return Err(RedeemError::Revoked),
+        _ => {}
+    }
+    if let Some(by) = row.redeem_by.filter(|by| *by <= now) {
+        let when = DateTime::from_timestamp_millis(by)
+            .map(|t| {
+                t.with_timezone(&relay.settings.common.timezone)
+                    .to_rfc3339()
+            })
+            .unwrap_or_default();
+        return Err(RedeemError::Expired(when));
+    }
+    Ok((hash, row))
+}
+
+fn entry(code: &CodeRow, key: &KeyRow, now: i64) -> LedgerRow {
+    LedgerRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        key_id: key.id.clone(),
+        kind: "redemption".into(),
+        quota_add_micros: code.quota_micros,
+        days_add: code.days,
+        preset_from: key.preset_id.clone(),
+        preset_to: key.preset_id.clone(),
+        expires_before: key.expires_at,
+        expires_after: None,
+        sale_price_micros: code.sale_price_micros,
+        currency: code.currency.clone(),
+        actor: KEY_HOLDER_ACTOR.into(),
+        note: String::new(),
+        code_id: Some(code.id.clone()),
+        at: now,
+    }
+}
+
+/// Redeems `typed` onto the key `presented`: its quota and validity grow by the code's value,
+/// and the relay sees the new limits on the key's next request.
+pub async fn onto_key(
+    relay: &Relay,
+    presented: &str,
+    typed: &str,
+    client: IpAddr,
+) -> Result<RedeemedOnKey, RedeemError> {
+    let presented = presented.trim();
+    if presented.is_empty() || presented.len() > 512 {
+        return Err(RedeemError::UnknownKey);
+    }
+    relay
+        .redeem
+        .check(client, None)
+        .map_err(RedeemError::Throttled)?;
+    let hashes = relay
+        .keys
+        .stored_hashes(presented)
+        .await
+        .map_err(|_| RedeemError::Admin(AdminError::Internal))?;
+    let mut key = None;
+    for hash in &hashes {
+        key = relay.store.api_key_by_hash(hash).await?;
+        if key.is_some() {
+            break;
+        }
+    }
+    let Some(key) = key else {
+        relay.redeem.failed(client, None);
+        return Err(RedeemError::UnknownKey);
+    };
+    let now = now_ms();
+    let (hash, code) = find_code(relay, typed, client, Some(&key.id), now).await?;
+    let redeemed = relay
+        .store
+        .redeem_code_onto_key(&hash, &key.id, now, |row| {
+            let mut config = row.config()?;
+            let renewed = lifecycle::renew(
+                &lifecycle_of(row),
+                Renewal {
+                    quota_add_micros: code.quota_micros,
+                    days_add: code.days,
+                },
+                now,
+            );
+            config.quota_limit_micros = renewed.quota_limit_micros;
+            config.expires_at = renewed.expires_at;
+            config.activation_days = renewed.activation_days;
+            let mut e = entry(&code, row, now);
+            e.expires_after = lifecycle::expiry(
+                renewed.expires_at,
+                renewed.activation_days,
+                row.activated_at,
+            );
+            e.expires_before = row.expiry();
+            Ok::<_, StoreError>((config, e))
+        })
+        .await;
+    let entry = match redeemed {
+        Ok(Some(entry)) => entry,
+        Ok(None) => return Err(RedeemError::AlreadyRedeemed),
+        Err(ChangeError::Missing(_)) => return Err(RedeemError::UnknownKey),
+        Err(ChangeError::Refused(e) | ChangeError::Store(e)) => return Err(e.into()),
+    };
+    relay.keys.forget(&key.id);
+    let after = relay
+        .store
+        .api_key_by_id(&key.id)
+        .await?
+        .ok_or(RedeemError::UnknownKey)?;
+    tracing::info!(key_id = %key.id, code_id = %code.id, ledger = %entry.id, "code redeemed onto a key");
+    Ok(RedeemedOnKey {
+        quota_added: micros_to_usd(code.quota_micros),
+        days_added: code.days.clamp(0, i64::from(u32::MAX)) as u32,
+        quota_limit: micros_to_usd(after.quota_limit_micros),
+        expires_at: after.expiry().and_then(DateTime::from_timestamp_millis),
+    })
+}
+
+/// The settings of a key bought with `code`: its preset's, with the code's quota, validity
+/// (days from now) and sale price.
+async fn new_key_settings(
+    relay: &Relay,
+    code: &CodeRow,
+    now: i64,
+) -> Result<crate::storage::keys::KeyConfig, RedeemError> {
+    let preset: PresetConfig = match relay.store.key_preset(&code.preset_id).await? {
+        Some(row) => serde_json::from_str(&row.config)
+            .map_err(|e| StoreError::Corrupt(format!("key_presets.config: {e}")))?,
+        None => PresetConfig::default(),
+    };
+    let explicit = KeySettings {
+        quota_limit: Some(micros_to_usd(code.quota_micros)),
+        expires_at: (code.days > 0)
+            .then(|| DateTime::from_timestamp_millis(now + code.days * DAY_MS))
+            .flatten()
+            .map(app::types::When::At),
+        activation_days: None,
+        sale_price: Some(micros_to_usd(code.sale_price_micros)),
+        currency: Some(code.currency.clone()),
+        ..KeySettings::default()
+    };
+    let mut settings = preset_rules::apply(&code.preset_id, &preset, &explicit, now);
+    if code.days <= 0 {
+        settings.expires_at = None;
+        settings.activation_days = None;
+    }
+    validate::key_settings(&settings, Mode::Create { now }, "").map_err(RedeemError::Admin)
+}
+
+/// Redeems `typed` for a new key from the code's preset; the key is in this answer only.
+pub async fn new_key(
+    relay: &Relay,
+    typed: &str,
+    client: IpAddr,
+) -> Result<RedeemedNewKey, RedeemError> {
+    let now = now_ms();
+    let (hash, code) = find_code(relay, typed, client, None, now).await?;
+    let config = new_key_settings(relay, &code, now).await?;
+    let generated = crate::keys::generate();
+    let name = if code.order_number.is_empty() {
+        format!("redeemed {}", code.code_hint)
+    } else {
+        code.order_number.clone()
+    };
+    let key = NewKey {
+        id: uuid::Uuid::now_v7().to_string(),
+        key_hash: generated.hash,
+        key_prefix: generated.prefix,
+        name,
+        config,
+    };
+    let row = key.clone().into_row(now);
+    let mut ledger = entry(&code, &row, now);
+    // The key's own sale price is its revenue at creation; the entry records the code.
+    ledger.sale_price_micros = 0;
+    ledger.preset_from = None;
+    ledger.expires_before = None;
+    ledger.expires_after = row.expiry();
+    ledger.note = "new key".into();
+    if !relay
+        .store
+        .redeem_code_new_key(&hash, &key, &ledger, now)
+        .await?
+    {
+        return Err(RedeemError::AlreadyRedeemed);
+    }
+    tracing::info!(key_id = %key.id, code_id = %code.id, "code redeemed for a new key");
+    Ok(RedeemedNewKey {
+        key: generated.plaintext,
+        key_prefix: crate::keys::display_prefix(&key.key_prefix),
+        quota_limit: micros_to_usd(row.quota_limit_micros),
+        expires_at: row.expiry().and_then(DateTime::from_timestamp_millis),
+    })
+}
