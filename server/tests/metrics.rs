@@ -199,7 +199,10 @@ async fn counters_and_gauges_follow_the_traffic() {
     has(&text, &format!("tollgate_account_status{{platform=\"claude\",account_id=\"{steady}\",account=\"steady\",status=\"active\"}}"), 1.0);
     let cooldown = value(&text, &format!("tollgate_account_cooldown_seconds{{platform=\"claude\",account_id=\"{busy}\",account=\"busy\"}}")).unwrap();
     // The first 529 cools the account for the short first step (30 s), not the old 10 minutes.
-    assert!(cooldown > 20.0 && cooldown <= 30.0, "the 529 cooldown shows: {cooldown}");
+    assert!(
+        cooldown > 20.0 && cooldown <= 30.0,
+        "the 529 cooldown shows: {cooldown}"
+    );
 
     // A slow stream holds the key's only slot and one request in flight on the steady
     // account; a second request waits in the key's queue.
