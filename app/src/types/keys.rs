@@ -259,6 +259,7 @@ pub struct UpdateKey {
     pub strict_max_tokens: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_server_tools: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_clients: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_cidrs: Option<Vec<String>>,
