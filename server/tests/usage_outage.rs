@@ -19,17 +19,20 @@ use tollgate::mock::{Behavior, MockUpstream};
 
 type Step = Box<dyn Fn() -> futures::future::LocalBoxFuture<'static, ()>>;
 
-/// Waits until `/health` says the writer is behind with events in the spool.
-async fn until_spooling(url: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
+/// Sends load in rounds of 150 answered requests until `/health` says the writer is behind with
+/// events in the spool (how many fit in the writer's batch depends on how fast the machine
+/// answers), and returns how many were answered and the health seen.
+async fn load_until_spooling(url: &str, key: &str) -> (usize, Value) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut answered = 0;
     loop {
+        answered += load(url, key, 4, 150, CancellationToken::new()).await;
         let (status, body) = get_json(&format!("{url}/health")).await;
         assert_eq!(status, 200, "/health is about the process: 200");
         if body["status"] == "degraded" && body["usageWriter"]["spooled"].as_u64() > Some(0) {
-            return body;
+            return (answered, body);
         }
         assert!(Instant::now() < deadline, "health never degraded: {body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -59,12 +62,11 @@ async fn outage_story(db: &TestDb, db_url: &str, begin_outage: Step, end_outage:
 
     // Outage 1, under load; answers keep coming, events beyond the queue are spooled.
     begin_outage().await;
-    let first = load(&server.url, &key, 4, 150, CancellationToken::new()).await;
+    let (first, health) = load_until_spooling(&server.url, &key).await;
     assert!(
         first >= 150,
         "the relay answers while the database is down: {first}"
     );
-    let health = until_spooling(&server.url).await;
     assert!(
         health["details"]
             .to_string()
@@ -91,8 +93,7 @@ async fn outage_story(db: &TestDb, db_url: &str, begin_outage: Step, end_outage:
 
     // Outage 2 outlives a SIGTERM: what is still queued goes to the spool; exit 0.
     begin_outage().await;
-    let second = load(&server.url, &key, 4, 150, CancellationToken::new()).await;
-    until_spooling(&server.url).await;
+    let (second, _) = load_until_spooling(&server.url, &key).await;
     let signalled = Instant::now();
     signal(&server.child, "TERM");
     let status = wait_exit(server.child).await;
