@@ -15,7 +15,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use crate::startup::AppState;
+use std::sync::Arc;
+
+use crate::relay::Relay;
 
 /// How long the database has to answer a health or readiness probe.
 const PING_LIMIT: Duration = Duration::from_secs(2);
@@ -28,9 +30,9 @@ struct Probe {
     spooled: usize,
 }
 
-async fn probe(state: &AppState) -> Probe {
-    let ping = tokio::time::timeout(PING_LIMIT, state.store.ping()).await;
-    let writer = &state.relay.writer;
+async fn probe(relay: &Relay) -> Probe {
+    let ping = tokio::time::timeout(PING_LIMIT, relay.store.ping()).await;
+    let writer = &relay.writer;
     let database_up = matches!(ping, Ok(Ok(()))) && writer.database_up();
     if !database_up {
         tracing::error!("health check: database unreachable");
@@ -65,16 +67,16 @@ impl Probe {
     }
 }
 
-pub async fn health(State(state): State<AppState>) -> Response {
-    let p = probe(&state).await;
+pub async fn health(State(relay): State<Arc<Relay>>) -> Response {
+    let p = probe(&relay).await;
     if p.details().is_empty() {
         return Json(json!({ "status": "ok" })).into_response();
     }
     Json(p.body("degraded")).into_response()
 }
 
-pub async fn ready(State(state): State<AppState>) -> Response {
-    let p = probe(&state).await;
+pub async fn ready(State(relay): State<Arc<Relay>>) -> Response {
+    let p = probe(&relay).await;
     if p.database_up && p.spooled == 0 {
         return Json(json!({ "status": "ready" })).into_response();
     }

@@ -95,8 +95,7 @@ impl RelayError {
             res.headers_mut().insert(k, v);
         }
         if self.unknown_key {
-            res.extensions_mut()
-                .insert(super::gate::UnknownKeyPresented);
+            res.extensions_mut().insert(UnknownKeyPresented);
         }
         res
     }
@@ -352,3 +351,8 @@ impl From<NoAccount> for RelayError {
         }
     }
 }
+
+/// Marks an answer that refused an unknown key (set by [`RelayError::into_response`]; the
+/// relay's gate counts these per client address).
+#[derive(Clone, Copy, Debug)]
+pub struct UnknownKeyPresented;

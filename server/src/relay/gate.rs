@@ -36,9 +36,7 @@ pub fn key_failure_policy() -> FailurePolicy {
     }
 }
 
-/// Marks an answer that refused an unknown key (set by [`RelayError::into_response`]).
-#[derive(Clone, Copy, Debug)]
-pub struct UnknownKeyPresented;
+pub use super::error::UnknownKeyPresented;
 
 /// The protocol a relay path speaks, for answers given before its handler runs.
 pub fn protocol_of(path: &str) -> Protocol {

@@ -23,8 +23,9 @@ use serde_json::Value;
 
 use super::error::{Protocol, RelayError};
 use super::forward::{Adapter, BodyTransform, Call};
+use super::usage_json::JsonBody;
 use super::usage_openai::{read_openai_json, ChatSse, ResponsesSse};
-use super::usage_parse::{JsonBody, UsageParser};
+use super::usage_parse::UsageParser;
 use crate::scheduler::health::Outcome;
 use crate::scheduler::pool::UpstreamAccount;
 

@@ -250,8 +250,6 @@ pub fn estimate_tokens(bytes: u64) -> u64 {
     bytes.div_ceil(4)
 }
 
-pub use super::usage_json::JsonBody;
-
 /// Anthropic non-streaming answer: the top-level `usage`.
 pub fn read_anthropic_json(v: &Value, out: &mut ParsedUsage) {
     if let Some(usage) = v.get("usage") {
@@ -270,6 +268,7 @@ pub fn read_anthropic_json(v: &Value, out: &mut ParsedUsage) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::relay::usage_json::JsonBody;
 
     const STREAM: &str = "event: message_start\n\
 data: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":120,\"cache_creation_input_tokens\":30,\"cache_read_input_tokens\":400,\"cache_creation\":{\"ephemeral_5m_input_tokens\":10,\"ephemeral_1h_input_tokens\":20},\"output_tokens\":1}}}\n\n\

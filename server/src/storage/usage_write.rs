@@ -12,7 +12,32 @@ use std::collections::{HashMap, HashSet};
 use chrono::TimeZone;
 
 use super::{with_pool, Store, StoreResult};
-use crate::relay::writer::UsageEvent;
+use crate::pricing::TokenUsage;
+
+/// One relayed request, as it is billed.
+#[derive(Clone, Debug, Default)]
+pub struct UsageEvent {
+    pub request_id: String,
+    pub key_id: std::sync::Arc<str>,
+    pub account_id: Option<std::sync::Arc<str>>,
+    pub group_id: Option<std::sync::Arc<str>>,
+    pub platform: &'static str,
+    pub model: String,
+    pub usage: TokenUsage,
+    pub cost_micros: i64,
+    /// The price used, as JSON (micro-USD per MTok by token kind).
+    pub price: String,
+    pub priced_by_fallback: bool,
+    pub status: u16,
+    pub error_type: Option<String>,
+    pub latency_ms: i64,
+    pub ttft_ms: Option<i64>,
+    pub stream: bool,
+    pub client_disconnected: bool,
+    /// Some of `usage` was estimated: the answer ended without (all of) its usage.
+    pub usage_estimated: bool,
+    pub created_at: i64,
+}
 
 const ROWS_PER_INSERT: usize = 200;
 

@@ -27,37 +27,11 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::pricing::TokenUsage;
 use crate::storage::Store;
 use crate::webhooks::{EventKind, Webhooks};
 pub use spool::Spooled;
 
-pub use crate::storage::usage_write::write_batch;
-
-/// One relayed request, as it is billed.
-#[derive(Clone, Debug, Default)]
-pub struct UsageEvent {
-    pub request_id: String,
-    pub key_id: Arc<str>,
-    pub account_id: Option<Arc<str>>,
-    pub group_id: Option<Arc<str>>,
-    pub platform: &'static str,
-    pub model: String,
-    pub usage: TokenUsage,
-    pub cost_micros: i64,
-    /// The price used, as JSON (micro-USD per MTok by token kind).
-    pub price: String,
-    pub priced_by_fallback: bool,
-    pub status: u16,
-    pub error_type: Option<String>,
-    pub latency_ms: i64,
-    pub ttft_ms: Option<i64>,
-    pub stream: bool,
-    pub client_disconnected: bool,
-    /// Some of `usage` was estimated: the answer ended without (all of) its usage.
-    pub usage_estimated: bool,
-    pub created_at: i64,
-}
+pub use crate::storage::usage_write::{write_batch, UsageEvent};
 
 /// How the writer is built: its queue's size and where it spools (`None`: no spool, for CLI
 /// commands that write no usage).

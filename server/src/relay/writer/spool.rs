@@ -93,22 +93,24 @@ impl Spool {
             text.push(b'\n');
         }
         let mut current = self.current.lock();
-        if current.is_none() {
-            let path = self
-                .dir
-                .join(format!("{}.jsonl", uuid::Uuid::now_v7().simple()));
-            let mut opts = OpenOptions::new();
-            opts.append(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                opts.mode(0o600);
+        let file = match current.as_mut() {
+            Some(file) => file,
+            None => {
+                let path = self
+                    .dir
+                    .join(format!("{}.jsonl", uuid::Uuid::now_v7().simple()));
+                let mut opts = OpenOptions::new();
+                opts.append(true).create_new(true);
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    opts.mode(0o600);
+                }
+                let file = opts.open(&path)?;
+                file.try_lock().map_err(std::io::Error::other)?;
+                current.insert(file)
             }
-            let file = opts.open(&path)?;
-            file.try_lock().map_err(std::io::Error::other)?;
-            *current = Some(file);
-        }
-        let file = current.as_mut().expect("opened above");
+        };
         file.write_all(&text)?;
         self.backlog.fetch_add(events.len(), Ordering::Relaxed);
         Ok(())
