@@ -19,6 +19,10 @@ pub enum AdminError {
     /// The password was right; the user's second factor (a TOTP or recovery code) is needed.
     #[error("a code from the authenticator app is required")]
     TotpRequired,
+    /// The "require TOTP" policy applies to this user, who has no second factor yet: only
+    /// setting one up works until they do.
+    #[error("set up two-step sign-in (an authenticator app) on your account page first")]
+    TotpSetupRequired,
     /// Too many failed logins; retry after the given number of seconds.
     #[error("too many failed attempts, retry in {retry_after}s")]
     Throttled { retry_after: u64 },
@@ -71,7 +75,7 @@ impl AdminError {
             AdminError::Unauthorized | AdminError::BadCredentials | AdminError::TotpRequired => 401,
             AdminError::Throttled { .. } => 429,
             AdminError::Validation { .. } => 400,
-            AdminError::Forbidden { .. } => 403,
+            AdminError::Forbidden { .. } | AdminError::TotpSetupRequired => 403,
             AdminError::NotFound { .. } => 404,
             AdminError::Conflict { .. } => 409,
             AdminError::Internal => 500,
@@ -88,6 +92,7 @@ impl AdminError {
             AdminError::Throttled { .. } => "throttled",
             AdminError::Validation { .. } => "validation",
             AdminError::Forbidden { .. } => "forbidden",
+            AdminError::TotpSetupRequired => "totp_setup_required",
             AdminError::NotFound { .. } => "not_found",
             AdminError::Conflict { .. } => "conflict",
             AdminError::Internal => "internal",

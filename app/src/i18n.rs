@@ -220,6 +220,7 @@ pub fn error_text(locale: Locale, err: &crate::error::AdminError) -> String {
         E::Conflict { message } => t(locale, "error.conflict").replace("{message}", message),
         E::Forbidden { .. } => t(locale, "error.forbidden").to_string(),
         E::TotpRequired => t(locale, "error.totp_required").to_string(),
+        E::TotpSetupRequired => t(locale, "error.totp_setup_required").to_string(),
     }
 }
 

@@ -138,6 +138,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("accounts") view=pages::accounts::AccountsPage />
                     <Route path=path!("groups") view=pages::groups::GroupsPage />
                     <Route path=path!("usage-report") view=pages::usage_report::UsageReportPage />
+                    <Route path=path!("sales") view=pages::sales::SalesPage />
                     <Route path=path!("settings") view=pages::settings::SettingsPage />
                     <Route path=path!("users") view=pages::staff::StaffPage />
                     <Route path=path!("audit") view=pages::audit::AuditPage />

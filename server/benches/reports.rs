@@ -244,6 +244,7 @@ async fn measure(admin: &AdminService, store: &Store, shape: &Shape, runs: usize
             let query = MarginQuery {
                 cost_basis: basis,
                 exchange_rate: None,
+                seller: None,
             };
             let times = timed(runs, || {
                 admin.margin_report(crate::cli(), r.clone(), query.clone())

@@ -306,6 +306,11 @@ async fn cleanup_dry_run_lists_and_changes_nothing() {
     assert!(text.contains("dry run: 2 keys"), "{text}");
     assert!(deleted(&db).await.is_empty());
     assert_eq!(live_keys(&db).await, 6);
+    let audited: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
+        .fetch_one(pool(&db))
+        .await
+        .unwrap();
+    assert_eq!(audited, 0, "a dry run changes nothing and records nothing");
 }
 
 #[tokio::test]
@@ -331,6 +336,17 @@ async fn cleanup_deletes_only_old_expired_keys_and_keeps_usage() {
             .await
             .unwrap();
     assert_eq!(usage, 1, "usage history stays");
+    // One audit row, by the command line's actor, naming what went.
+    let (actor, action, summary): (String, String, String) = sqlx::query_as(
+        "SELECT actor_id, action, summary FROM audit_events WHERE action = 'key.cleanup'",
+    )
+    .fetch_one(pool(&db))
+    .await
+    .unwrap();
+    assert_eq!((actor.as_str(), action.as_str()), ("cli", "key.cleanup"));
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(summary["deleted"], 2, "{summary}");
+    assert_eq!(summary["ids"], serde_json::json!(["old-activation", "old-fixed"]));
 
     // Nothing left at 7 days: still success. The default (0) then takes the recent one too.
     let out = tollgate(&db, &["keys", "cleanup", "--older-than", "7d"]);

@@ -120,6 +120,8 @@ async fn full_import(backend: Backend, redis_db: u32) {
     assert_eq!(dry["changed"], true);
     assert_eq!(counts(&dry, "accounts"), (4, 0, 0, 3), "{dry}");
     assert_eq!(snapshot(&app).await, before, "a dry run wrote something");
+    let audited = "SELECT COUNT(*) FROM audit_events WHERE action = 'import.crs'";
+    assert_eq!(app.count(audited).await, 0, "a dry run records nothing");
 
     let report = import(&app, &token, &fx.url, false).await;
     assert_eq!(report["changed"], true);
@@ -127,6 +129,17 @@ async fn full_import(backend: Backend, redis_db: u32) {
     assert_eq!(counts(&report, "accounts"), (4, 0, 0, 3), "{report}");
     assert_eq!(counts(&report, "groups"), (1, 0, 0, 0), "{report}");
     assert_eq!(counts(&report, "keys"), (5, 0, 0, 0), "{report}");
+    // One audit row by the admin, committed with the run.
+    let (actor, summary): (String, String) = app
+        .fetch_one(
+            "SELECT a.actor_name, a.summary FROM audit_events a JOIN import_runs r
+             ON r.id = a.target_id WHERE a.action = 'import.crs'",
+        )
+        .await;
+    assert_eq!(actor, "admin");
+    let summary: Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(summary["keys"]["imported"], 5, "{summary}");
+    assert!(!summary.to_string().contains(CRS_KEY));
     assert_eq!(app.count("SELECT COUNT(*) FROM accounts").await, 4);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM account_group_members")
@@ -319,6 +332,7 @@ async fn full_import(backend: Backend, redis_db: u32) {
         before,
         "the second run changed the database"
     );
+    assert_eq!(app.count(audited).await, 1, "an import that changes nothing");
     fx.drop_db().await;
     app.stop().await;
 }
@@ -417,6 +431,15 @@ async fn cli_refuses_a_wrong_key_and_imports_with_the_right_one() {
     let report: Value = serde_json::from_slice(&keys.stdout).unwrap();
     assert_eq!(counts(&report, "keys"), (5, 0, 0, 0), "{report}");
     assert_eq!(count(&db, "SELECT COUNT(*) FROM import_runs").await, 2);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'import.crs' AND actor_id = 'cli'"
+        )
+        .await,
+        2,
+        "each run that wrote is audited as the command line"
+    );
     let local = |kind: &str, crs_id: &str| {
         format!(
             "(SELECT local_id FROM import_map WHERE kind = '{kind}' AND foreign_id = '{crs_id}')"

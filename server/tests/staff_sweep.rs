@@ -48,6 +48,9 @@ fn rest_gate(method: &Method, path: &str) -> Gate {
     let get = *method == Method::GET;
     match path {
         p if p.starts_with("/admin/auth/") => Gate::Any,
+        "/admin/settings/security" => Gate::Admin,
+        // Sellers get their own sales; admins and viewers anyone's.
+        "/admin/reports/sales" => Gate::Any,
         "/admin/settings" if get => Gate::Any,
         // Everyone reads keys (sellers only their own); viewers change none.
         "/admin/api-keys" | "/admin/api-keys/{id}" if get => Gate::Any,
@@ -78,7 +81,7 @@ fn fn_gate(name: &str) -> Gate {
         "current_admin" | "change_password" | "logout" | "begin_totp" | "confirm_totp"
         | "disable_totp" | "operator_settings" | "list_presets" | "key_usage" | "list_keys"
         | "get_key" => Gate::Any,
-        "key_ledger" | "list_codes" => Gate::Any,
+        "key_ledger" | "list_codes" | "sales_summary" => Gate::Any,
         "create_key" | "batch_create_keys" | "update_key" | "delete_key" | "renew_key"
         | "renew_keys" | "create_codes" | "revoke_code" => Gate::Keys,
         "list_accounts" | "account_events" | "list_groups" | "load_overview" | "overview_live"
@@ -104,6 +107,8 @@ fn rest_request(method: &Method, path: &str, preset: &str, n: usize) -> (String,
         ("POST", "/admin/key-presets") => json!({ "name": format!("sweep-{n}") }),
         ("PATCH", "/admin/key-presets/{id}") => json!({ "name": "x" }),
         ("PUT", "/admin/settings") => json!({ "currency": "USD", "usdExchangeRate": 1.0 }),
+        // Off: requiring TOTP would send the sweep's own admin to enrol.
+        ("PUT", "/admin/settings/security") => json!({ "totpRequired": "off" }),
         ("PUT", "/admin/pricing/{model}") => json!({
             "input": 1.0, "output": 1.0, "cacheWrite5m": 1.0, "cacheWrite1h": 1.0, "cacheRead": 0.1
         }),
@@ -166,7 +171,11 @@ fn fn_args(name: &str, preset: &str, n: usize) -> Option<Value> {
         "create_preset" => json!({ "input": { "name": format!("sweep-fn-{n}") } }),
         "update_preset" => json!({ "id": id, "patch": { "name": "x" } }),
         "usage_report" => json!({ "range": {}, "split_by": "model" }),
-        "margin_report" => json!({ "range": {}, "cost_basis": "usage", "exchange_rate": null }),
+        "margin_report" => {
+            json!({ "range": {}, "cost_basis": "usage", "exchange_rate": null, "seller": null })
+        }
+        "sales_summary" => json!({ "range": {}, "seller": null }),
+        "save_security_settings" => json!({ "input": { "totpRequired": "off" } }),
         "save_operator_settings" => {
             json!({ "input": { "currency": "USD", "usdExchangeRate": 1.0 } })
         }
@@ -358,5 +367,65 @@ async fn every_route_and_server_fn_answers_each_role_as_the_table_says() {
         rest.forbidden > 20 && fns.forbidden > 20,
         "{rest:?} {fns:?}"
     );
+    app.stop().await;
+}
+
+/// With TOTP required of all staff, a user without a second factor reaches nothing but its
+/// set-up: every other route and server function answers 403 `totp_setup_required`.
+#[tokio::test]
+async fn with_totp_required_only_the_set_up_answers_the_unenrolled() {
+    let app = spawn_app().await;
+    let admin_token = app.admin_token().await;
+    let sold = preset(&app, &admin_token, "Sweep card", 9.0).await;
+    let viewer = staff(&app, &admin_token, "sweep-viewer", "viewer", &[]).await;
+    let (status, _) = call(
+        &app,
+        Method::PUT,
+        "/admin/settings/security",
+        Some(&admin_token),
+        &json!({ "totpRequired": "all" }),
+        false,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let public = tollgate::auth::PUBLIC_EXACT;
+    let allowed = tollgate::admin::TOTP_SETUP_PATHS;
+    let (mut refused, mut open) = (0, 0);
+    let mut n = 0;
+    let routes = app
+        .admin_routes
+        .iter()
+        .map(|(m, p)| (m.clone(), p.to_string()))
+        .chain(server_fn::axum::server_fn_paths().map(|(p, m)| {
+            (Method::from_bytes(m.as_str().as_bytes()).unwrap(), p.to_string())
+        }));
+    for (method, path) in routes.collect::<Vec<_>>() {
+        if public.contains(&path.as_str()) || path.ends_with("/logout") {
+            continue;
+        }
+        n += 1;
+        let (concrete, body) = match path.strip_prefix("/admin/fn/") {
+            Some(name) => (path.clone(), fn_args(name, &sold, n).unwrap_or_else(|| json!({}))),
+            None => rest_request(&method, &path, &sold, n),
+        };
+        let form = path.starts_with("/admin/fn/")
+            && (FORM_FNS.iter().any(|f| path.ends_with(f)) || body == json!({}));
+        let (status, answer) =
+            call(&app, method.clone(), &concrete, Some(&viewer.token), &body, form).await;
+        let code = answer["error"]["code"].as_str().or(answer["code"].as_str());
+        if allowed.contains(&path.as_str()) {
+            assert_ne!(code, Some("totp_setup_required"), "{method} {path}");
+            open += 1;
+        } else {
+            assert_eq!(
+                (status, code),
+                (StatusCode::FORBIDDEN, Some("totp_setup_required")),
+                "{method} {path}: {answer}"
+            );
+            refused += 1;
+        }
+    }
+    println!("TOTP required: {refused} routes refused before enrolment, {open} open for it");
+    assert!(refused > 80 && open >= 6, "{refused} {open}");
     app.stop().await;
 }

@@ -4,14 +4,17 @@
 mod common;
 mod staff;
 
-use common::spawn_app;
+use common::{spawn_app_clocked, Backend, TestDb};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use staff::{staff, STAFF_PASSWORD};
+use tollgate::clock::{Clock, ManualClock};
 
 #[tokio::test]
 async fn totp_second_factor_with_recovery_codes() {
-    let app = spawn_app().await;
+    let clock = ManualClock::new();
+    let app = spawn_app_clocked(TestDb::new(Backend::Sqlite).await, clock.clone(), |_| {}).await;
+    let now = || (clock.now_ms() / 1000) as u64;
     let admin = app.admin_token().await;
     let seller = staff(&app, &admin, "frank", "seller", &[]).await;
     let (s, setup) = app
@@ -48,7 +51,7 @@ async fn totp_second_factor_with_recovery_codes() {
         .admin_post(
             &seller.token,
             "/admin/auth/totp/confirm",
-            json!({ "code": totp.generate_current().unwrap() }),
+            json!({ "code": totp.generate(now()) }),
         )
         .await;
     assert_eq!(s, 200, "{enabled}");
@@ -85,7 +88,11 @@ async fn totp_second_factor_with_recovery_codes() {
         (s, v["error"]["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("bad_credentials"))
     );
-    let (s, _) = login(Some(totp.generate_current().unwrap())).await;
+    // The code that confirmed the set-up is used up; the next one signs in, once.
+    let (s, _) = login(Some(totp.generate(now()))).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    clock.advance(std::time::Duration::from_secs(30));
+    let (s, _) = login(Some(totp.generate(now()))).await;
     assert_eq!(s, 200);
     // A recovery code works once, in any case and with blanks.
     let code = codes[0].to_uppercase().replace('-', " - ");

@@ -287,3 +287,62 @@ async fn audit_rows_filter_page_and_prune(db: TestDb) {
     assert_eq!(s.prune_audit_events(1_020).await.unwrap(), 20);
     assert_eq!(s.list_audit_events(&all, 100, 0).await.unwrap().1, 5);
 }
+
+story!(concurrent_cross_demotions_leave_an_admin);
+/// Two admins demote (or disable) each other at the same moment, many times over: exactly one
+/// of each pair passes, never both (on PostgreSQL the active admins' rows are locked first).
+async fn concurrent_cross_demotions_leave_an_admin(db: TestDb) {
+    let s = &db.store;
+    for id in ["a1", "a2"] {
+        s.insert_user(&user(id, "admin"), &event("user.create", "cli", 1))
+            .await
+            .unwrap();
+    }
+    let demote = UserChange {
+        role: Some("seller".into()),
+        end_sessions: true,
+        ..Default::default()
+    };
+    let disable = UserChange {
+        is_active: Some(false),
+        ..Default::default()
+    };
+    let restore = UserChange {
+        role: Some("admin".into()),
+        is_active: Some(true),
+        ..Default::default()
+    };
+    for round in 0..30 {
+        let (first, second) = if round % 2 == 0 {
+            (&demote, &disable)
+        } else {
+            (&demote, &demote)
+        };
+        let (e1, e2) = (
+            event("user.update", "a2", 10),
+            event("user.update", "a1", 10),
+        );
+        let (r1, r2) = tokio::join!(
+            s.update_user("a1", first, &e1),
+            s.update_user("a2", second, &e2)
+        );
+        let outcomes = [r1.unwrap(), r2.unwrap()];
+        assert!(
+            outcomes.contains(&UserWrite::Done) && outcomes.contains(&UserWrite::LastAdmin),
+            "round {round}: {outcomes:?}"
+        );
+        let active: i64 = s
+            .list_users()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.role == "admin" && r.is_active)
+            .count() as i64;
+        assert_eq!(active, 1, "round {round}");
+        for id in ["a1", "a2"] {
+            s.update_user(id, &restore, &event("user.update", "cli", 11))
+                .await
+                .unwrap();
+        }
+    }
+}

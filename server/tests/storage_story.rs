@@ -744,7 +744,10 @@ async fn api_keys_and_presets(db: TestDb) {
         .await
         .unwrap()
         .is_empty());
-    let gone = s.delete_api_keys_expired_before(now - day).await.unwrap();
+    let gone = s
+        .delete_api_keys_expired_before(now - day, |_| event())
+        .await
+        .unwrap();
     assert_eq!(
         gone.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
         due.iter().map(|k| k.id.as_str()).collect::<Vec<_>>()
@@ -752,7 +755,7 @@ async fn api_keys_and_presets(db: TestDb) {
     assert_eq!(gone[0].expired_at, now - 2 * day);
     assert_eq!(count(KeyFilter::default()).await, 284);
     assert!(s
-        .delete_api_keys_expired_before(now - day)
+        .delete_api_keys_expired_before(now - day, |_| event())
         .await
         .unwrap()
         .is_empty());

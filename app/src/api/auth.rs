@@ -30,11 +30,12 @@ pub async fn login(
         .insert(SESSION_ADMIN_KEY, &info.id)
         .await
         .map_err(|_| fail(AdminError::Internal))?;
-    // Sellers land on their keys page; everyone else on the overview.
-    let home = if info.role == crate::types::Role::Seller {
-        "/keys"
+    // A second factor the policy requires comes first; then sellers land on their keys page,
+    // everyone else on the overview.
+    let home = if info.totp_setup_required {
+        "/account"
     } else {
-        "/"
+        crate::pages::home_of(info.role)
     };
     leptos_axum::redirect(home);
     Ok(())

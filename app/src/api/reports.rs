@@ -8,7 +8,8 @@ use server_fn::codec::Json;
 use crate::error::AdminError;
 use crate::types::{
     CostBasis, KeyHolderUsage, KeyUsage, LiveOverview, MarginReport, OperatorSettings,
-    OperatorSettingsInput, PriceInput, PricingList, ReportRange, SplitBy, UsageReport,
+    OperatorSettingsInput, PriceInput, PricingList, ReportRange, SalesSummary, SplitBy,
+    UsageReport,
 };
 
 #[server(prefix = "/admin/fn", endpoint = "overview_live")]
@@ -39,12 +40,14 @@ pub async fn margin_report(
     range: ReportRange,
     cost_basis: CostBasis,
     exchange_rate: Option<f64>,
+    seller: Option<String>,
 ) -> Result<MarginReport, AdminError> {
     use crate::api::support::*;
     let actor = identity()?;
     let query = crate::types::MarginQuery {
         cost_basis,
         exchange_rate,
+        seller,
     };
     crate::port::admin_service()?
         .margin_report(&actor, range, query)
@@ -120,6 +123,20 @@ pub async fn key_holder_usage(presented_key: String) -> Result<KeyHolderUsage, A
     use crate::api::support::*;
     crate::port::admin_service()?
         .key_holder_usage(&presented_key)
+        .await
+        .map_err(fail)
+}
+
+/// What a seller sold and how their keys were used, by day (sellers: their own only).
+#[server(name = SalesSummaryFn, prefix = "/admin/fn", endpoint = "sales_summary", input = Json)]
+pub async fn sales_summary(
+    range: ReportRange,
+    seller: Option<String>,
+) -> Result<SalesSummary, AdminError> {
+    use crate::api::support::*;
+    let actor = identity()?;
+    crate::port::admin_service()?
+        .sales_summary(&actor, range, crate::types::SalesQuery { seller })
         .await
         .map_err(fail)
 }

@@ -7,7 +7,8 @@ use server_fn::codec::Json;
 
 use crate::error::AdminError;
 use crate::types::{
-    AuditPage, AuditQuery, SavedUser, StaffUser, TotpEnabled, TotpSetup, UserInput, UserPatch,
+    AuditPage, AuditQuery, SavedUser, SecuritySettings, StaffUser, TotpEnabled, TotpSetup,
+    UserInput, UserPatch,
 };
 
 #[server(prefix = "/admin/fn", endpoint = "list_users")]
@@ -86,6 +87,33 @@ pub async fn disable_totp(password: String) -> Result<(), AdminError> {
     let actor = identity()?;
     crate::port::admin_service()?
         .disable_totp(&actor, &password)
+        .await
+        .map_err(fail)
+}
+
+#[server(name = SecuritySettingsFn, prefix = "/admin/fn", endpoint = "security_settings")]
+pub async fn security_settings() -> Result<SecuritySettings, AdminError> {
+    use crate::api::support::*;
+    let actor = identity()?;
+    crate::port::admin_service()?
+        .security_settings(&actor)
+        .await
+        .map_err(fail)
+}
+
+#[server(
+    name = SaveSecuritySettingsFn,
+    prefix = "/admin/fn",
+    endpoint = "save_security_settings",
+    input = Json
+)]
+pub async fn save_security_settings(
+    input: SecuritySettings,
+) -> Result<SecuritySettings, AdminError> {
+    use crate::api::support::*;
+    let actor = identity()?;
+    crate::port::admin_service()?
+        .save_security_settings(&actor, input)
         .await
         .map_err(fail)
 }

@@ -21,6 +21,9 @@ pub fn GroupCard(
     group: AccountGroup,
     accounts: Vec<Account>,
     #[prop(into)] on_changed: Callback<()>,
+    /// Viewers: the members and keys only, nothing to change.
+    #[prop(optional)]
+    read_only: bool,
 ) -> impl IntoView {
     let toasts = use_toasts();
     let id = group.id.clone();
@@ -103,6 +106,7 @@ pub fn GroupCard(
                     <h2>{group.name.clone()}</h2>
                     <span class="pill">{platform_name(group.platform)}</span>
                 </div>
+                {(!read_only).then(|| view! {
                 <div class="toolbar">
                     <button type="button" class="btn btn-small" on:click=move |_| renaming.update(|r| *r = !*r)>
                         {tr("groups.rename")}
@@ -117,6 +121,7 @@ pub fn GroupCard(
                         }
                     />
                 </div>
+                })}
             </div>
             {(!group.description.is_empty()).then(|| view! { <p class="muted">{group.description.clone()}</p> })}
             <Show when=move || renaming.get()>
@@ -149,7 +154,7 @@ pub fn GroupCard(
                         .map(|(a, on)| {
                             view! {
                                 <label class="check">
-                                    <input type="checkbox" value=a.id.clone() data-testid="member-checkbox" bind:checked=on />
+                                    <input type="checkbox" value=a.id.clone() data-testid="member-checkbox" disabled=read_only bind:checked=on />
                                     {a.name}
                                 </label>
                             }
@@ -157,9 +162,11 @@ pub fn GroupCard(
                         .collect_view()
                         .into_any()
                 }}
-                <button type="button" class="btn btn-small" data-testid="save-members" disabled=move || pending.get() on:click=save_members>
-                    {move || busy_label(pending.get(), "groups.save_members")}
-                </button>
+                {(!read_only).then(|| view! {
+                    <button type="button" class="btn btn-small" data-testid="save-members" disabled=move || pending.get() on:click=save_members>
+                        {move || busy_label(pending.get(), "groups.save_members")}
+                    </button>
+                })}
             </fieldset>
             <div class="bound-keys">
                 <h3>{tr("groups.bound_keys")}</h3>

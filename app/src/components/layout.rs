@@ -13,6 +13,7 @@ use crate::use_locale;
 pub fn Shell() -> impl IntoView {
     provide_toasts();
     let me = Resource::new(|| (), |_| current_admin());
+    provide_context(crate::components::role::Me(me));
     let logout = ServerAction::<Logout>::new();
     let locale = use_locale();
     let other = locale.other();

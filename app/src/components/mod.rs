@@ -8,6 +8,7 @@ pub mod layout;
 pub mod modal;
 pub mod overview;
 pub mod reports;
+pub mod role;
 pub mod settings;
 pub mod staff;
 pub mod table;

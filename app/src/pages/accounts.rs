@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use serde_json::json;
 
+use crate::components::role::use_is_admin;
 use crate::api::{
     delete_account, list_accounts, list_groups, reset_account_status, test_account, update_account,
 };
@@ -90,13 +91,19 @@ pub fn AccountsPage() -> impl IntoView {
         panel.set(Panel::Closed);
     });
 
+    // Viewers read accounts; only admins add, edit, test, reset or delete them.
+    let is_admin = use_is_admin();
     view! {
         <Title text=tr("accounts.title") />
         <div class="page-head">
             <h1>{tr("accounts.title")}</h1>
-            <button type="button" class="btn btn-primary-inline" data-testid="add-account" on:click=move |_| panel.set(Panel::Add)>
-                {tr("accounts.add")}
-            </button>
+            <Suspense fallback=|| ()>
+                <Show when=move || is_admin.get()>
+                    <button type="button" class="btn btn-primary-inline" data-testid="add-account" on:click=move |_| panel.set(Panel::Add)>
+                        {tr("accounts.add")}
+                    </button>
+                </Show>
+            </Suspense>
         </div>
         <Transition fallback=move || view! { <p>{tr("common.loading")}</p> }>
             {move || {
@@ -106,14 +113,16 @@ pub fn AccountsPage() -> impl IntoView {
                     .map(|r| match r {
                         Ok(list) if list.is_empty() => view! {
                             <EmptyState text=tr("accounts.empty")>
-                                <button type="button" class="btn" on:click=move |_| panel.set(Panel::Add)>
-                                    {tr("accounts.add")}
-                                </button>
+                                <Show when=move || is_admin.get()>
+                                    <button type="button" class="btn" on:click=move |_| panel.set(Panel::Add)>
+                                        {tr("accounts.add")}
+                                    </button>
+                                </Show>
                             </EmptyState>
                         }
                         .into_any(),
                         Ok(list) => view! {
-                            <AccountTable accounts=list groups=groups tests=tests on_action=on_action busy=act.pending() />
+                            <AccountTable accounts=list groups=groups tests=tests on_action=on_action busy=act.pending() can_change=is_admin.get() />
                         }
                         .into_any(),
                         Err(e) => view! { <ErrorBanner error=Some(e) /> }.into_any(),

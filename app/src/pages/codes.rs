@@ -1,5 +1,5 @@
 //! Redemption codes: create a batch from a preset (shown once, exported as CSV or TXT for a
-//! shop's automatic delivery), list them by status, revoke unused ones.
+//! shop's automatic delivery), list them by status, revoke unused ones. Viewers only list.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -8,6 +8,7 @@ use crate::api::{create_codes, list_codes, list_presets, revoke_code};
 use crate::components::browser::{csv, download};
 use crate::components::feedback::{use_toasts, EmptyState};
 use crate::components::keys::word_list;
+use crate::components::role::use_can_change;
 use crate::components::table::{Column, DataTable};
 use crate::i18n::{fmt_date, fmt_usd};
 use crate::types::{CodeQuery, CodeStatus, CreateCodes, CreatedCode, RedemptionCode};
@@ -130,9 +131,13 @@ pub fn CodesPage() -> impl IntoView {
             refresh.update(|n| *n += 1);
         }
     });
+    // Viewers read the list; creating and revoking are for admins and sellers.
+    let can_change = use_can_change();
     view! {
         <Title text=tr("codes.title") />
         <h1>{tr("codes.title")}</h1>
+        <Suspense fallback=|| ()>
+        <Show when=move || can_change.get()>
         <section class="card">
             <h2>{tr("codes.new")}</h2>
             <form on:submit=submit data-testid="codes-form">
@@ -174,6 +179,8 @@ pub fn CodesPage() -> impl IntoView {
                 </button>
             </form>
         </section>
+        </Show>
+        </Suspense>
         {move || {
             let list = created.get();
             (!list.is_empty()).then(|| {
@@ -208,7 +215,7 @@ pub fn CodesPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>{tr("common.loading")}</p> }>
                 {move || codes.get().map(|r| match r {
                     Ok(page) if page.items.is_empty() => view! { <EmptyState text=tr("codes.none") /> }.into_any(),
-                    Ok(page) => view! { <CodeTable codes=page.items on_revoke=Callback::new(move |id: String| { revoke.dispatch(id); }) /> }.into_any(),
+                    Ok(page) => view! { <CodeTable codes=page.items can_revoke=can_change.get() on_revoke=Callback::new(move |id: String| { revoke.dispatch(id); }) /> }.into_any(),
                     Err(e) => view! { <div class="banner banner-error" role="alert">{crate::i18n::error_text(use_locale(), &e)}</div> }.into_any(),
                 })}
             </Suspense>
@@ -217,7 +224,11 @@ pub fn CodesPage() -> impl IntoView {
 }
 
 #[component]
-fn CodeTable(codes: Vec<RedemptionCode>, on_revoke: Callback<String>) -> impl IntoView {
+fn CodeTable(
+    codes: Vec<RedemptionCode>,
+    can_revoke: bool,
+    on_revoke: Callback<String>,
+) -> impl IntoView {
     let locale = use_locale();
     let offset = use_utc_offset();
     let cols = [
@@ -245,7 +256,7 @@ fn CodeTable(codes: Vec<RedemptionCode>, on_revoke: Callback<String>) -> impl In
                     <td data-label=cols[4].label class="mono">{c.redeemed_key_id.clone().unwrap_or_default()}</td>
                     <td data-label=cols[5].label>{fmt_date(locale, c.created_at, offset)}</td>
                     <td class="actions">
-                        {(c.status == CodeStatus::Unused).then(|| view! {
+                        {(can_revoke && c.status == CodeStatus::Unused).then(|| view! {
                             <button type="button" class="btn btn-small" data-testid="code-revoke" on:click=move |_| on_revoke.run(id.clone())>
                                 {tr("codes.revoke")}
                             </button>

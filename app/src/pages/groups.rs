@@ -7,6 +7,7 @@ use leptos_meta::Title;
 use crate::api::{create_group, list_accounts, list_groups};
 use crate::components::feedback::{busy_label, use_toasts, EmptyState};
 use crate::components::group_card::GroupCard;
+use crate::components::role::use_is_admin;
 use crate::components::ui::{platform_name, ErrorBanner};
 use crate::tr;
 use crate::types::{GroupInput, Platform};
@@ -44,9 +45,13 @@ pub fn GroupsPage() -> impl IntoView {
     };
     let changed = Callback::new(move |_| refresh.update(|n| *n += 1));
 
+    // Viewers read groups; only admins create or change them.
+    let is_admin = use_is_admin();
     view! {
         <Title text=tr("groups.title") />
         <h1>{tr("groups.title")}</h1>
+        <Suspense fallback=|| ()>
+        <Show when=move || is_admin.get()>
         <section class="card">
             <h2>{tr("groups.create")}</h2>
             <p class="hint">{tr("groups.hint")}</p>
@@ -75,6 +80,8 @@ pub fn GroupsPage() -> impl IntoView {
                 </button>
             </form>
         </section>
+        </Show>
+        </Suspense>
         <Transition fallback=move || view! { <p>{tr("common.loading")}</p> }>
             {move || {
                 let accounts = accounts.get().and_then(|r| r.ok()).unwrap_or_default();
@@ -86,7 +93,7 @@ pub fn GroupsPage() -> impl IntoView {
                             <div class="group-grid">
                                 {list
                                     .into_iter()
-                                    .map(|g| view! { <GroupCard group=g accounts=accounts.clone() on_changed=changed /> })
+                                    .map(|g| view! { <GroupCard group=g accounts=accounts.clone() on_changed=changed read_only=!is_admin.get() /> })
                                     .collect_view()}
                             </div>
                         }

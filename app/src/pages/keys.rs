@@ -178,7 +178,7 @@ pub fn KeysPage() -> impl IntoView {
                 <h1>{tr("keys.title")}</h1>
                 <div class="toolbar">
                     <Suspense fallback=|| ()>
-    <Show when=move || me.get().is_some() && !is_seller()>
+    <Show when=move || me.get().and_then(|r| r.ok()).is_some_and(|m| m.role == Role::Admin)>
                         <button type="button" class="btn" data-testid="presets" on:click=move |_| panel.set(Panel::Presets)>
                             {tr("presets.title")}
                         </button>
@@ -186,10 +186,13 @@ pub fn KeysPage() -> impl IntoView {
                             {tr("keys.new")}
                         </button>
                     </Show>
-    </Suspense>
+                    // Viewers create nothing.
+                    <Show when=move || me.get().and_then(|r| r.ok()).is_some_and(|m| m.role != Role::Viewer)>
                     <button type="button" class="btn btn-primary-inline" data-testid="new-batch" on:click=move |_| panel.set(Panel::Batch)>
                         {tr("keys.new_batch")}
                     </button>
+                    </Show>
+    </Suspense>
                 </div>
             </div>
             <Transition fallback=move || view! { <p>{tr("common.loading")}</p> }>

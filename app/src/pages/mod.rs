@@ -9,6 +9,7 @@ pub mod my_account;
 pub mod not_found;
 pub mod overview;
 pub mod redeem;
+pub mod sales;
 pub mod settings;
 pub mod staff;
 pub mod usage_report;
@@ -33,6 +34,11 @@ pub const PAGES: &[(&str, &str, &[Role])] = &[
     ("/accounts", "nav.accounts", &[Role::Admin, Role::Viewer]),
     ("/groups", "nav.groups", &[Role::Admin, Role::Viewer]),
     ("/usage-report", "nav.usage", &[Role::Admin, Role::Viewer]),
+    (
+        "/sales",
+        "nav.sales",
+        &[Role::Admin, Role::Seller, Role::Viewer],
+    ),
     ("/users", "nav.users", &[Role::Admin]),
     ("/audit", "nav.audit", &[Role::Admin]),
     ("/settings", "nav.settings", &[Role::Admin]),
@@ -73,6 +79,7 @@ mod tests {
     fn sellers_see_only_their_pages() {
         assert!(page_allowed(Role::Seller, "/keys"));
         assert!(page_allowed(Role::Seller, "/account"));
+        assert!(page_allowed(Role::Seller, "/sales"));
         assert!(!page_allowed(Role::Seller, "/accounts"));
         assert!(!page_allowed(Role::Seller, "/accounts/"));
         assert!(!page_allowed(Role::Seller, "/"));

@@ -30,8 +30,14 @@ pub fn MyAccountPage() -> impl IntoView {
                 let line = tr("account.role")
                     .replace("{user}", &m.username)
                     .replace("{role}", role_label(m.role));
+                let due = m.totp_setup_required;
                 view! {
                     <p class="muted" data-testid="account-role">{line}</p>
+                    <Show when=move || due>
+                        <p class="banner banner-warn" role="alert" data-testid="totp-setup-required">
+                            {tr("account.totp_setup_required")}
+                        </p>
+                    </Show>
                     <TotpSection enabled=m.totp_enabled on_changed=move |_| me.refetch() />
                 }
             })}

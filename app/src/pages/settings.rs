@@ -1,4 +1,4 @@
-//! Settings: currency and exchange rate, price overrides, webhooks, importing from CRS, and
+//! Settings: currency and exchange rate, the "require TOTP" policy, price overrides, webhooks, importing from CRS, and
 //! the password.
 
 use leptos::prelude::*;
@@ -8,6 +8,7 @@ use crate::api::ChangePassword;
 use crate::components::settings::import::ImportSection;
 use crate::components::settings::operator::OperatorSection;
 use crate::components::settings::pricing::PricingSection;
+use crate::components::settings::security::SecuritySection;
 use crate::components::settings::webhooks::WebhooksSection;
 use crate::components::ui::ErrorBanner;
 use crate::tr;
@@ -21,12 +22,14 @@ pub fn SettingsPage() -> impl IntoView {
         <h1>{tr("settings.title")}</h1>
         <nav class="toolbar section-links" aria-label=tr("settings.sections")>
             <a href="#operator-heading">{tr("settings.business")}</a>
+            <a href="#security-heading">{tr("security.heading")}</a>
             <a href="#pricing-heading">{tr("pricing.heading")}</a>
             <a href="#webhooks-heading">{tr("webhooks.heading")}</a>
             <a href="#import-heading">{tr("import.heading")}</a>
             <a href="#password-heading">{tr("settings.password")}</a>
         </nav>
         <OperatorSection />
+        <SecuritySection />
         <PricingSection />
         <WebhooksSection />
         <ImportSection />

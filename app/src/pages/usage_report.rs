@@ -22,6 +22,7 @@ fn range_link(
     split: SplitBy,
     basis: CostBasis,
     rate: &Option<String>,
+    seller: &Option<String>,
 ) -> String {
     let from = NaiveDate::parse_from_str(to, "%Y-%m-%d")
         .map(|d| {
@@ -37,6 +38,13 @@ fn range_link(
     );
     if let Some(rate) = rate {
         link.push_str(&format!("&rate={rate}"));
+    }
+    // User ids are UUIDs: nothing to escape (anything else is left out of the link).
+    if let Some(seller) = seller.as_ref().filter(|s| {
+        s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    }) {
+        link.push_str(&format!("&seller={seller}"));
     }
     link
 }
@@ -63,13 +71,14 @@ pub fn UsageReportPage() -> impl IntoView {
             .unwrap_or_default()
     });
     let rate = Memo::new(move |_| param("rate").and_then(|r| r.trim().parse::<f64>().ok()));
+    let seller = Memo::new(move |_| param("seller"));
     let usage = Resource::new(
         move || (range.get(), split.get()),
         |(r, s)| usage_report(r, s),
     );
     let margin = Resource::new(
-        move || (range.get(), basis.get(), rate.get()),
-        |(r, b, x)| margin_report(r, b, x),
+        move || (range.get(), basis.get(), rate.get(), seller.get()),
+        |(r, b, x, s)| margin_report(r, b, x, s),
     );
 
     let saved_version = RwSignal::new(0u32);
@@ -103,14 +112,32 @@ pub fn UsageReportPage() -> impl IntoView {
                 let rate_text = param("rate").or_else(|| current_rate.as_ref().map(|(_, r)| r.to_string()));
                 let quick = resolved.map(|(_, to)| {
                     let raw_rate = param("rate");
+                    let raw_seller = seller.get();
                     [(7, "reports.last_7"), (30, "reports.last_30"), (90, "reports.last_90")]
                         .into_iter()
                         .map(|(n, key)| {
-                            view! { <a class="btn btn-small" href=range_link(&to, n, split.get(), basis.get(), &raw_rate)>{tr(key)}</a> }
+                            view! { <a class="btn btn-small" href=range_link(&to, n, split.get(), basis.get(), &raw_rate, &raw_seller)>{tr(key)}</a> }
                         })
                         .collect_view()
                 });
                 let stored = settings.get().and_then(|r| r.ok());
+                // Who can be chosen: the sellers of the report (one, once filtered).
+                let chosen = seller.get().unwrap_or_default();
+                let mut sellers: Vec<(String, String)> = margin
+                    .as_ref()
+                    .and_then(|r| r.as_ref().ok())
+                    .map(|m| m.by_seller.iter().filter(|s| !s.key.is_empty()).map(|s| (s.key.clone(), s.label.clone())).collect())
+                    .unwrap_or_default();
+                if !chosen.is_empty() && !sellers.iter().any(|(k, _)| *k == chosen) {
+                    sellers.push((chosen.clone(), chosen.clone()));
+                }
+                let seller_options = sellers
+                    .into_iter()
+                    .map(|(k, label)| {
+                        let selected = k == chosen;
+                        view! { <option value=k selected=selected>{label}</option> }
+                    })
+                    .collect_view();
                 view! {
                     <Form method="GET" action="/usage-report" attr:class="filters" attr:data-testid="report-filters">
                         <div>
@@ -142,6 +169,13 @@ pub fn UsageReportPage() -> impl IntoView {
                                 {tr("margin.exchange_rate").replace("{currency}", &current_rate.as_ref().map(|(c, _)| c.clone()).unwrap_or_else(|| "USD".into()))}
                             </label>
                             <input id="rf-rate" type="number" name="rate" min="0" step="any" value=rate_text.clone().unwrap_or_default() />
+                        </div>
+                        <div>
+                            <label for="rf-seller">{tr("margin.seller")}</label>
+                            <select id="rf-seller" name="seller" data-testid="margin-seller">
+                                <option value="" selected=chosen.is_empty()>{tr("margin.all_sellers")}</option>
+                                {seller_options}
+                            </select>
                         </div>
                         <div class="filters-submit">
                             <button type="submit" class="btn">{tr("reports.apply")}</button>

@@ -19,6 +19,9 @@ pub struct Actor {
     pub allowed_preset_ids: Vec<String>,
     /// The client address (after trusted proxy headers), for the audit trail.
     pub client_addr: String,
+    /// The "require TOTP" policy applies and the user has no second factor yet: the auth layer
+    /// lets them set one up and nothing else.
+    pub totp_setup_due: bool,
 }
 
 /// The audit trail's user id for command-line actions.
@@ -33,6 +36,7 @@ impl Actor {
             role: Role::Admin,
             allowed_preset_ids: Vec::new(),
             client_addr: "local".into(),
+            totp_setup_due: false,
         }
     }
 
@@ -44,6 +48,7 @@ impl Actor {
             role: Role::Admin,
             allowed_preset_ids: Vec::new(),
             client_addr: "local".into(),
+            totp_setup_due: false,
         }
     }
 
@@ -122,6 +127,7 @@ mod tests {
             role,
             allowed_preset_ids: presets.iter().map(|p| p.to_string()).collect(),
             client_addr: String::new(),
+            totp_setup_due: false,
         }
     }
 

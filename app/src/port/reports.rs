@@ -4,7 +4,8 @@ use super::Actor;
 use crate::error::AdminError;
 use crate::types::{
     KeyHolderUsage, KeyUsage, LiveOverview, MarginQuery, MarginReport, OperatorSettings,
-    OperatorSettingsInput, PriceInput, PricingList, ReportRange, SplitBy, UsageReport,
+    OperatorSettingsInput, PriceInput, PricingList, ReportRange, SalesQuery, SalesSummary,
+    SplitBy, UsageReport,
 };
 
 /// What the dashboard shows about traffic and money: live figures, usage and margin reports
@@ -30,6 +31,15 @@ pub trait ReportsPort {
         range: ReportRange,
         query: MarginQuery,
     ) -> Result<MarginReport, AdminError>;
+
+    /// A seller's keys sold, revenue and their keys' usage by day: sellers their own only,
+    /// admins and viewers any seller's (or everyone's without `seller`).
+    async fn sales_summary(
+        &self,
+        actor: &Actor,
+        range: ReportRange,
+        query: SalesQuery,
+    ) -> Result<SalesSummary, AdminError>;
 
     async fn operator_settings(&self, actor: &Actor) -> Result<OperatorSettings, AdminError>;
 

@@ -2,7 +2,9 @@ use async_trait::async_trait;
 
 use super::Actor;
 use crate::error::AdminError;
-use crate::types::{AuditPage, AuditQuery, SavedUser, StaffUser, UserInput, UserPatch};
+use crate::types::{
+    AuditPage, AuditQuery, SavedUser, SecuritySettings, StaffUser, UserInput, UserPatch,
+};
 
 /// Staff users (admins only) and the audit trail.
 #[async_trait]
@@ -28,4 +30,14 @@ pub trait StaffPort {
         actor: &Actor,
         query: AuditQuery,
     ) -> Result<AuditPage, AdminError>;
+
+    /// The "require TOTP" policy (admins only).
+    async fn security_settings(&self, actor: &Actor) -> Result<SecuritySettings, AdminError>;
+
+    /// Changes the "require TOTP" policy (admins only, audited).
+    async fn save_security_settings(
+        &self,
+        actor: &Actor,
+        input: SecuritySettings,
+    ) -> Result<SecuritySettings, AdminError>;
 }

@@ -16,6 +16,10 @@ pub struct AdminInfo {
     pub allowed_preset_ids: Vec<String>,
     #[serde(default)]
     pub totp_enabled: bool,
+    /// The "require TOTP" policy applies to this user and they have no second factor yet:
+    /// nothing but setting one up works until they do.
+    #[serde(default)]
+    pub totp_setup_required: bool,
 }
 
 /// `POST /admin/auth/login` body.
@@ -35,6 +39,10 @@ pub struct LoginRequest {
 pub struct LoginResponse {
     pub token: String,
     pub expires_at: i64,
+    /// The token works only for `/admin/auth/me`, `/admin/auth/logout` and
+    /// `/admin/auth/totp/setup|confirm` until the user sets up a second factor.
+    #[serde(default)]
+    pub totp_setup_required: bool,
 }
 
 /// Live counts from the database for the overview page.

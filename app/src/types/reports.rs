@@ -280,6 +280,9 @@ pub struct MarginQuery {
     pub cost_basis: CostBasis,
     /// Overrides the stored exchange rate for this report.
     pub exchange_rate: Option<f64>,
+    /// Only the sales of keys this staff user created, and the usage cost of those keys
+    /// (`?seller=<userId>`, also `createdBy`; usage cost basis only).
+    pub seller: Option<String>,
 }
 
 /// Settings of the operator's business, stored in the database.

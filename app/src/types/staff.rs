@@ -148,3 +148,49 @@ pub struct TotpSetup {
 pub struct TotpEnabled {
     pub recovery_codes: Vec<String>,
 }
+
+/// Who must sign in with a second factor (TOTP). A user it applies to who has none yet can
+/// only set one up (their account page, `/admin/auth/totp/...`, `me`, logout) until they do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TotpPolicy {
+    /// Optional for everyone.
+    #[default]
+    Off,
+    /// Required of admins.
+    Admins,
+    /// Required of every staff user.
+    All,
+}
+
+impl TotpPolicy {
+    pub const ALL: [TotpPolicy; 3] = [TotpPolicy::Off, TotpPolicy::Admins, TotpPolicy::All];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TotpPolicy::Off => "off",
+            TotpPolicy::Admins => "admins",
+            TotpPolicy::All => "all",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TotpPolicy> {
+        TotpPolicy::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+
+    /// Whether a user with `role` must have a second factor.
+    pub fn applies_to(self, role: Role) -> bool {
+        match self {
+            TotpPolicy::Off => false,
+            TotpPolicy::Admins => role == Role::Admin,
+            TotpPolicy::All => true,
+        }
+    }
+}
+
+/// `GET/PUT /admin/settings/security` (admins only).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecuritySettings {
+    pub totp_required: TotpPolicy,
+}

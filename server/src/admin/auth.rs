@@ -96,13 +96,15 @@ impl AuthPort for AdminService {
             role: Role::Viewer,
             allowed_preset_ids: Vec::new(),
             client_addr: ip.to_string(),
+            totp_setup_due: false,
         };
         match (row, second) {
             (Some(row), Ok(())) => {
                 attempt.succeeded();
                 from_address.succeeded();
                 tracing::info!(%ip, user = %row.username, role = %row.role, "staff user signed in");
-                let info = admin_info(&row);
+                let mut info = admin_info(&row);
+                info.totp_setup_required = self.totp_setup_due(&row).await?;
                 self.audit_event(audit::row(
                     &who(&Some(row)),
                     "login",
@@ -153,12 +155,17 @@ impl AuthPort for AdminService {
         client_addr: String,
     ) -> Result<Option<Actor>, AdminError> {
         let row = self.store.admin_by_id(user_id).await.map_err(internal)?;
-        Ok(row.filter(|r| r.is_active).map(|row| Actor {
+        let Some(row) = row.filter(|r| r.is_active) else {
+            return Ok(None);
+        };
+        let totp_setup_due = self.totp_setup_due(&row).await?;
+        Ok(Some(Actor {
             role: Role::parse(&row.role).unwrap_or(Role::Viewer),
             allowed_preset_ids: serde_json::from_str(&row.allowed_preset_ids).unwrap_or_default(),
             id: row.id,
             name: row.username,
             client_addr,
+            totp_setup_due,
         }))
     }
 
@@ -176,7 +183,10 @@ impl AuthPort for AdminService {
 
     async fn admin_info(&self, actor: &Actor) -> Result<AdminInfo, AdminError> {
         match self.store.admin_by_id(&actor.id).await.map_err(internal)? {
-            Some(row) => Ok(admin_info(&row)),
+            Some(row) => Ok(AdminInfo {
+                totp_setup_required: self.totp_setup_due(&row).await?,
+                ..admin_info(&row)
+            }),
             None => Err(AdminError::Unauthorized),
         }
     }
@@ -250,6 +260,7 @@ pub(crate) fn admin_info(row: &AdminRow) -> AdminInfo {
         role: Role::parse(&row.role).unwrap_or(Role::Viewer),
         allowed_preset_ids: serde_json::from_str(&row.allowed_preset_ids).unwrap_or_default(),
         totp_enabled: row.totp_enabled,
+        totp_setup_required: false,
     }
 }
 
@@ -262,7 +273,11 @@ impl AdminService {
             .insert_admin_token(&token_hash(&token), &admin.id, expires_at)
             .await
             .map_err(internal)?;
-        Ok(LoginResponse { token, expires_at })
+        Ok(LoginResponse {
+            token,
+            expires_at,
+            totp_setup_required: admin.totp_setup_required,
+        })
     }
 
     pub async fn revoke_token(&self, token: &str) -> Result<(), AdminError> {

@@ -63,6 +63,7 @@ impl ImportPort for AdminService {
             dry_run: request.dry_run,
             only: request.only,
             started_by: format!("admin:{}", actor.id),
+            actor: Some(actor.clone()),
         };
         // One import at a time on this instance (a second click, a second admin).
         let Ok(_running) = RUNNING.try_lock() else {

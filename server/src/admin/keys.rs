@@ -2,6 +2,7 @@
 //! pure parts) and storage. Every committed write tells the relay through `key_changed`.
 
 mod bindings;
+mod cleanup;
 mod presets;
 pub(crate) mod view;
 
@@ -19,7 +20,7 @@ use super::AdminService;
 use crate::keys::presets as preset_rules;
 use crate::keys::validate::{self, Mode};
 use crate::keys::{self as key_rules, names, patch};
-use crate::storage::keys::{ExpiredKey, KeyConfig, KeyFilter, NewKey};
+use crate::storage::keys::{KeyConfig, KeyFilter, NewKey};
 use crate::storage::now_ms;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -178,33 +179,6 @@ impl AdminService {
             .map_err(internal)?
             .filter(|row| actor.can_see_key(row.created_by_id.as_deref()))
             .ok_or_else(key_not_found)
-    }
-
-    /// Soft-deletes keys whose validity ended more than `older_than_ms` ago (or, with
-    /// `dry_run`, only lists them). Usage history stays.
-    pub async fn cleanup_expired_keys(
-        &self,
-        older_than_ms: i64,
-        dry_run: bool,
-    ) -> Result<Vec<ExpiredKey>, AdminError> {
-        let cutoff = now_ms().saturating_sub(older_than_ms.max(0));
-        if dry_run {
-            return self
-                .store
-                .api_keys_expired_before(cutoff)
-                .await
-                .map_err(internal);
-        }
-        let deleted = self
-            .store
-            .delete_api_keys_expired_before(cutoff)
-            .await
-            .map_err(internal)?;
-        for key in &deleted {
-            self.key_changed(&key.id);
-        }
-        tracing::debug!(count = deleted.len(), "expired api keys deleted");
-        Ok(deleted)
     }
 }
 

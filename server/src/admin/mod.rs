@@ -12,10 +12,13 @@ mod reports;
 pub mod rest;
 mod sales;
 mod totp;
+mod totp_policy;
 mod users;
 mod webhooks;
 
 use std::sync::Arc;
+
+pub use totp_policy::{TOTP_POLICY_SETTING, TOTP_SETUP_PATHS};
 
 use crate::auth::client_addr::ProxyTrust;
 use crate::auth::AuthGuards;

@@ -6,6 +6,7 @@
 pub mod days;
 mod live;
 pub mod margin;
+mod sales;
 pub mod usage;
 
 use std::collections::HashMap;
@@ -14,8 +15,8 @@ use app::error::AdminError;
 use app::port::{Actor, ReportsPort};
 use app::types::{
     usd_to_micros, KeyHolderUsage, KeyUsage, LiveOverview, MarginQuery, MarginReport,
-    OperatorSettings, OperatorSettingsInput, PriceInput, PricingList, ReportRange, SplitBy,
-    UsageReport,
+    OperatorSettings, OperatorSettingsInput, PriceInput, PricingList, ReportRange, SalesQuery,
+    SalesSummary, SplitBy, UsageReport,
 };
 use async_trait::async_trait;
 
@@ -196,14 +197,18 @@ impl ReportsPort for AdminService {
         let (start, end) = days.bounds_ms(tz);
         // Independent reads, run side by side: the preset split dominates, the rest hides
         // behind it (each takes its own pool connection).
-        let (sales, usage_by_preset, usage_by_group, accounts, memberships) = tokio::try_join!(
+        let seller = sales::seller_filter(query.seller.as_deref(), query.cost_basis)?;
+        let (mut sales, usage_by_preset, usage_by_group, accounts, memberships) = tokio::try_join!(
             self.store.key_sales(start, end),
-            self.store.daily_usage(&from, &to, SplitBy::Preset),
-            self.store.daily_usage(&from, &to, SplitBy::Group),
+            self.usage_split(&from, &to, seller, SplitBy::Preset),
+            self.usage_split(&from, &to, seller, SplitBy::Group),
             self.store.account_costs(),
             self.store.group_memberships(),
         )
         .map_err(internal)?;
+        if let Some(seller) = seller {
+            sales.retain(|s| s.seller_id == seller);
+        }
         let presets = self.names(SplitBy::Preset).await?;
         let groups = self.names(SplitBy::Group).await?;
         let input = MarginInputs {
@@ -219,6 +224,15 @@ impl ReportsPort for AdminService {
             memberships: &memberships,
         };
         Ok(margin::build(&input, labeller(&presets), labeller(&groups)))
+    }
+
+    async fn sales_summary(
+        &self,
+        actor: &Actor,
+        range: ReportRange,
+        query: SalesQuery,
+    ) -> Result<SalesSummary, AdminError> {
+        self.seller_sales(actor, range, query).await
     }
 
     async fn operator_settings(&self, actor: &Actor) -> Result<OperatorSettings, AdminError> {

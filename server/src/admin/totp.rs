@@ -59,6 +59,20 @@ fn new_recovery_codes() -> Vec<String> {
         .collect()
 }
 
+/// The time step (unix time / step length) within the allowed skew whose code is `code`.
+/// Compared in constant time.
+fn matching_step(totp: &TOTP, code: &str, now: u64) -> Option<i64> {
+    let step = now / totp.step;
+    let skew = u64::from(totp.skew);
+    (step.saturating_sub(skew)..=step + skew)
+        .find(|s| same_bytes(totp.generate(s * totp.step).as_bytes(), code.as_bytes()))
+        .and_then(|s| i64::try_from(s).ok())
+}
+
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// The SVG QR code of `text`.
 fn qr_svg(text: &str) -> Result<String, AdminError> {
     let code = qrcode::QrCode::new(text.as_bytes()).map_err(|e| {
@@ -111,9 +125,20 @@ impl AdminService {
         let totp = self.totp_of(row)?.ok_or(AdminError::Internal)?;
         let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
         if digits.len() == 6 && digits.chars().all(|c| c.is_ascii_digit()) {
-            return if totp.check(&digits, self.now_secs()) {
+            let Some(step) = matching_step(&totp, &digits, self.now_secs()) else {
+                return Err(AdminError::BadCredentials);
+            };
+            // Only a step later than the last one accepted: a code works once, also when two
+            // instances share the database (one conditional UPDATE decides).
+            return if self
+                .store
+                .take_totp_step(&row.id, step)
+                .await
+                .map_err(internal)?
+            {
                 Ok(())
             } else {
+                tracing::warn!(user = %row.username, "a TOTP code was presented again");
                 Err(AdminError::BadCredentials)
             };
         }
@@ -150,7 +175,7 @@ impl AdminService {
         let secret = totp.get_secret_base32();
         let stored = self.cipher.encrypt(Binding::user_totp(&row.id), &secret);
         self.store
-            .set_user_totp(&row.id, Some(&stored), false, "[]", None)
+            .set_user_totp(&row.id, Some(&stored), false, "[]", None, None)
             .await
             .map_err(internal)?;
         let url = totp.get_url();
@@ -174,12 +199,12 @@ impl AdminService {
             AdminError::validation("code", "start the set-up first (no pending secret)")
         })?;
         let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-        if !totp.check(&code, self.now_secs()) {
+        let Some(step) = matching_step(&totp, &code, self.now_secs()) else {
             return Err(AdminError::validation(
                 "code",
                 "the code does not match; check the phone's clock and try the next one",
             ));
-        }
+        };
         let codes = new_recovery_codes();
         let hashes: Vec<String> = codes
             .iter()
@@ -199,6 +224,7 @@ impl AdminService {
                 row.totp_secret_enc.as_deref(),
                 true,
                 &serde_json::to_string(&hashes).unwrap_or_else(|_| "[]".into()),
+                Some(step),
                 Some(&event),
             )
             .await
@@ -224,6 +250,7 @@ impl AdminService {
         if !ok {
             return Err(AdminError::validation("password", "the password is wrong"));
         }
+        self.totp_may_be_turned_off(actor.role).await?;
         let event = audit::row(
             actor,
             "totp.disable",
@@ -233,7 +260,7 @@ impl AdminService {
             serde_json::json!({ "totp": "changed" }),
         );
         self.store
-            .set_user_totp(&row.id, None, false, "[]", Some(&event))
+            .set_user_totp(&row.id, None, false, "[]", None, Some(&event))
             .await
             .map_err(internal)?;
         tracing::info!(user = %row.username, "second factor turned off");

@@ -5,7 +5,9 @@
 
 use app::error::AdminError;
 use app::port::{Actor, StaffPort};
-use app::types::{AuditPage, AuditQuery, Role, SavedUser, StaffUser, UserInput, UserPatch};
+use app::types::{
+    AuditPage, AuditQuery, Role, SavedUser, SecuritySettings, StaffUser, UserInput, UserPatch,
+};
 use async_trait::async_trait;
 use serde_json::json;
 
@@ -263,5 +265,17 @@ impl StaffPort for AdminService {
         query: AuditQuery,
     ) -> Result<AuditPage, AdminError> {
         self.audit_page(actor, query).await
+    }
+
+    async fn security_settings(&self, actor: &Actor) -> Result<SecuritySettings, AdminError> {
+        self.read_security_settings(actor).await
+    }
+
+    async fn save_security_settings(
+        &self,
+        actor: &Actor,
+        input: SecuritySettings,
+    ) -> Result<SecuritySettings, AdminError> {
+        self.write_security_settings(actor, input).await
     }
 }

@@ -6,7 +6,9 @@
 //! (a disabled or deleted user is nobody), and refuses the request unless the route is on the
 //! public allow-list below: `/admin/...` and server functions answer 401 JSON (a browser's plain
 //! form post is sent to `/login` instead); dashboard pages redirect to `/login`, and a page the
-//! role may not open redirects to the role's home. What a role may *do* is decided by the admin
+//! role may not open redirects to the role's home. A user the "require TOTP" policy asks for a
+//! second factor they have not set up reaches only its set-up (`admin::TOTP_SETUP_PATHS`;
+//! anything else is 403 `totp_setup_required`, pages redirect to `/account`). What a role may *do* is decided by the admin
 //! service with the actor, not here. Cookie-authenticated writes must come from our own origin (CSRF). Unknown bearer
 //! tokens are refused by their shape or a negative cache before any database lookup, and count
 //! as failures against the client's address. The relay's routes are not behind this layer: they
@@ -61,6 +63,12 @@ pub const PUBLIC_PREFIXES: &[&str] = &["/pkg/"];
 
 pub fn is_public(path: &str) -> bool {
     PUBLIC_EXACT.contains(&path) || PUBLIC_PREFIXES.iter().any(|p| path.starts_with(p))
+}
+
+/// What a user whose second factor is due may still reach: public routes, assets, and the
+/// set-up itself.
+fn totp_setup_allows(path: &str) -> bool {
+    is_public(path) || crate::admin::TOTP_SETUP_PATHS.contains(&path)
 }
 
 /// True when a cookie-authenticated write comes from another site.
@@ -230,6 +238,16 @@ pub async fn require_admin(
     };
 
     match actor {
+        Some(actor) if actor.totp_setup_due && !totp_setup_allows(&path) => {
+            // The "require TOTP" policy: nothing but setting up the second factor until it is.
+            let mut res = if !path.starts_with("/admin/") && method == Method::GET {
+                Redirect::to("/account").into_response()
+            } else {
+                ApiError(AdminError::TotpSetupRequired).into_response()
+            };
+            super::headers::apply(res.headers_mut());
+            return res;
+        }
         Some(actor) => {
             // A page this role may not open: its home instead (the service refuses the data
             // anyway; this keeps the dashboard from rendering an empty frame of errors).

@@ -73,6 +73,7 @@ pub async fn run(common: &CommonOpts, command: ImportCommand) -> i32 {
         dry_run: args.dry_run,
         only: args.only,
         started_by: "cli".into(),
+        actor: Some(app::port::Actor::cli()),
     };
     let code = match crs::run(&store, &cipher, &opts).await {
         Ok(outcome) => {

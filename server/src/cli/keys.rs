@@ -298,7 +298,7 @@ fn format_age(age: Duration) -> String {
 async fn cleanup(admin: &AdminService, args: KeysCleanupArgs) -> i32 {
     let older_than_ms = i64::try_from(args.older_than.as_millis()).unwrap_or(i64::MAX);
     let keys = match admin
-        .cleanup_expired_keys(older_than_ms, args.dry_run)
+        .cleanup_expired_keys(&app::port::Actor::cli(), older_than_ms, args.dry_run)
         .await
     {
         Ok(keys) => keys,

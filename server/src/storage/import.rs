@@ -119,6 +119,8 @@ pub struct ImportWrites {
     pub daily: Vec<DailyWrite>,
     pub records: Vec<ImportedRecord>,
     pub run: Option<ImportRun>,
+    /// The audit row of the run, committed with its writes.
+    pub audit: Option<super::audit::AuditRow>,
 }
 
 impl ImportWrites {

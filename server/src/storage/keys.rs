@@ -280,6 +280,7 @@ impl Store {
     pub async fn delete_api_keys_expired_before(
         &self,
         cutoff: i64,
+        audit: impl FnOnce(&[ExpiredKey]) -> AuditRow,
     ) -> StoreResult<Vec<ExpiredKey>> {
         let now = now_ms();
         let sql = format!(
@@ -287,15 +288,22 @@ impl Store {
              WHERE deleted_at IS NULL AND {EXPIRY_SQL} <= $2
              RETURNING id, name, {EXPIRY_SQL} AS expired_at"
         );
-        let mut rows = with_pool!(self, |pool| {
-            sqlx::query_as::<_, ExpiredKey>(&sql)
+        // The audit row (built from what was deleted) commits with the deletion, when there
+        // was any.
+        Ok(with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut rows = sqlx::query_as::<_, ExpiredKey>(&sql)
                 .bind(now)
                 .bind(cutoff)
-                .fetch_all(pool)
-                .await?
-        });
-        rows.sort_by(|a, b| (a.expired_at, &a.id).cmp(&(b.expired_at, &b.id)));
-        Ok(rows)
+                .fetch_all(&mut *tx)
+                .await?;
+            rows.sort_by(|a, b| (a.expired_at, &a.id).cmp(&(b.expired_at, &b.id)));
+            if !rows.is_empty() {
+                insert_audit!(&mut *tx, &audit(&rows));
+            }
+            tx.commit().await?;
+            rows
+        }))
     }
 
     /// The platform of the account group `id`, if it exists.

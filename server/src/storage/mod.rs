@@ -4,6 +4,7 @@
 //! through [`with_pool!`]; where the dialects differ a method matches on the backend explicitly.
 //! Each backend has its own migrations folder, kept in step.
 
+pub mod account_status;
 pub mod accounts;
 pub mod admins;
 pub mod audit;
@@ -18,6 +19,7 @@ pub mod presets;
 pub mod pricing;
 pub mod reports;
 pub mod retention;
+pub mod seller_reports;
 pub mod sessions;
 pub mod text;
 pub mod usage_export;

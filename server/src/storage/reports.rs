@@ -91,7 +91,7 @@ pub struct AccountCostRow {
 }
 
 /// The summed columns of a `usage_daily` query; `t` is the table's alias prefix (`""` or `"d."`).
-fn usage_sums(t: &str) -> String {
+pub(super) fn usage_sums(t: &str) -> String {
     [
         "requests",
         "errors",

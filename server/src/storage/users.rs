@@ -1,6 +1,7 @@
 //! Managing staff users: every write carries its audit row in the same transaction, and the
 //! last active admin is checked inside that transaction (a change that would leave no active
-//! admin is rolled back).
+//! admin is rolled back), with the active admins' rows locked first on PostgreSQL so two
+//! concurrent removals of different admins cannot both pass.
 
 use super::admins::{AdminRow, ADMIN_COLUMNS};
 use super::audit::{insert_audit, AuditRow};
@@ -59,6 +60,25 @@ pub enum UserWrite {
 
 const ACTIVE_ADMINS: &str = "SELECT COUNT(*) FROM admins WHERE role = 'admin' AND is_active";
 
+/// On PostgreSQL, the first statement of a user write: locks the active admins' rows, so two
+/// concurrent writes that each remove a different admin (cross-demotions) run one after the
+/// other and the second one's count sees the first. (Under READ COMMITTED each would otherwise
+/// count the other's admin as still active.) SQLite needs none: a transaction's first write
+/// takes the database's write lock, and the count runs inside the same transaction after it.
+const LOCK_ACTIVE_ADMINS: &str =
+    "SELECT id FROM admins WHERE role = 'admin' AND is_active ORDER BY id FOR UPDATE";
+
+/// Takes the active admins' row locks within `$tx` when `$lock` (PostgreSQL).
+macro_rules! lock_admins {
+    ($tx:expr, $lock:expr) => {{
+        if $lock {
+            sqlx::query(LOCK_ACTIVE_ADMINS)
+                .fetch_all(&mut **$tx)
+                .await?;
+        }
+    }};
+}
+
 impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn list_users(&self) -> StoreResult<Vec<AdminRow>> {
@@ -111,8 +131,10 @@ impl Store {
         audit: &AuditRow,
     ) -> StoreResult<UserWrite> {
         let now = now_ms();
+        let lock = matches!(self, Store::Postgres(_));
         Ok(with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
+            lock_admins!(&mut tx, lock);
             let changed = sqlx::query(
                 "UPDATE admins SET
                     display_name = COALESCE($1, display_name),
@@ -159,8 +181,10 @@ impl Store {
     /// Deletes the user, their sessions and tokens. Keys they created keep their id and name.
     #[tracing::instrument(skip_all)]
     pub async fn delete_user(&self, id: &str, audit: &AuditRow) -> StoreResult<UserWrite> {
+        let lock = matches!(self, Store::Postgres(_));
         Ok(with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
+            lock_admins!(&mut tx, lock);
             end_sessions!(&mut tx, id);
             let gone = sqlx::query("DELETE FROM admins WHERE id = $1")
                 .bind(id)
@@ -184,7 +208,8 @@ impl Store {
     }
 
     /// Stores the user's second factor: a pending secret (`enabled` false), the confirmed one
-    /// with its recovery code hashes, or nothing (turned off).
+    /// with its recovery code hashes, or nothing (turned off). `last_step` is the time step of
+    /// the code that confirmed it (used up, like a sign-in's).
     #[tracing::instrument(skip_all)]
     pub async fn set_user_totp(
         &self,
@@ -192,6 +217,7 @@ impl Store {
         secret_enc: Option<&str>,
         enabled: bool,
         recovery_codes: &str,
+        last_step: Option<i64>,
         audit: Option<&AuditRow>,
     ) -> StoreResult<()> {
         let now = now_ms();
@@ -199,13 +225,14 @@ impl Store {
             let mut tx = pool.begin().await?;
             sqlx::query(
                 "UPDATE admins SET totp_secret_enc = $1, totp_enabled = $2, recovery_codes = $3,
-                 updated_at = $4 WHERE id = $5",
+                 updated_at = $4, totp_last_step = COALESCE($6, totp_last_step) WHERE id = $5",
             )
             .bind(secret_enc)
             .bind(enabled)
             .bind(recovery_codes)
             .bind(now)
             .bind(id)
+            .bind(last_step)
             .execute(&mut *tx)
             .await?;
             if let Some(audit) = audit {
@@ -232,6 +259,25 @@ impl Store {
             .bind(after)
             .bind(id)
             .bind(before)
+            .execute(pool)
+            .await?
+            .rows_affected()
+                == 1
+        }))
+    }
+
+    /// Uses up TOTP time step `step` of user `id`: true when it is later than the last step
+    /// accepted (which it becomes). One conditional statement, so of two sign-ins with the same
+    /// code, on one instance or two, exactly one passes.
+    #[tracing::instrument(skip_all)]
+    pub async fn take_totp_step(&self, id: &str, step: i64) -> StoreResult<bool> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE admins SET totp_last_step = $1
+                 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+            )
+            .bind(step)
+            .bind(id)
             .execute(pool)
             .await?
             .rows_affected()

@@ -32,6 +32,8 @@ pub fn AccountTable(
     tests: TestResults,
     #[prop(into)] on_action: Callback<AccountAction>,
     #[prop(into)] busy: Signal<bool>,
+    /// Admins change accounts; viewers only read them (no switch, no buttons).
+    can_change: bool,
 ) -> impl IntoView {
     let locale = use_locale();
     let offset = use_utc_offset();
@@ -113,7 +115,7 @@ pub fn AccountTable(
                                 role="switch"
                                 aria-label=switch_label
                                 prop:checked=schedulable
-                                disabled=move || busy.get()
+                                disabled=move || busy.get() || !can_change
                                 on:change=move |ev| {
                                     on_action.run(AccountAction::SetSchedulable(switch_id.clone(), event_target_checked(&ev)))
                                 }
@@ -124,6 +126,7 @@ pub fn AccountTable(
                     </td>
                     <td class="num" data-label=cols[5].label>{fmt_usd(a.monthly_cost)}</td>
                     <td class="actions">
+                        {can_change.then(|| view! {
                         <div class="row-actions">
                             <button type="button" class="btn btn-small" data-testid="account-edit" on:click=move |_| on_action.run(AccountAction::Edit(Box::new(edit.clone())))>
                                 {tr("common.edit")}
@@ -150,6 +153,7 @@ pub fn AccountTable(
                                 on_confirm=move |_| on_action.run(AccountAction::Delete(delete_id.clone()))
                             />
                         </div>
+                        })}
                     </td>
                 </tr>
                 {move || {

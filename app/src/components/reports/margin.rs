@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use super::sellers::SellerTable;
 use super::{plain, CsvButton};
 use crate::components::chart::{ChartLine, ChartValues, DailyChart};
 use crate::components::feedback::EmptyState;
@@ -122,6 +123,7 @@ pub fn MarginSection(report: MarginReport) -> impl IntoView {
         </section>
         <Breakdown title=tr("margin.by_preset") lines=report.by_preset.clone() days=days.clone() currency=report.currency.clone() by_group=false filename=filename("presets") test_id="margin-presets" />
         <Breakdown title=tr("margin.by_group") lines=report.by_group.clone() days=days currency=report.currency.clone() by_group=true filename=filename("groups") test_id="margin-groups" />
+        <SellerTable lines=report.by_seller.clone() currency=report.currency.clone() filename=filename("sellers") />
     }
 }
 

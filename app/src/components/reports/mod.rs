@@ -1,6 +1,7 @@
 //! The usage and margin page's sections.
 
 pub mod margin;
+pub mod sellers;
 pub mod usage;
 
 use leptos::prelude::*;

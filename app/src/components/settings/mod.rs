@@ -3,5 +3,6 @@
 pub mod import;
 pub mod operator;
 pub mod pricing;
+pub mod security;
 pub mod webhook_form;
 pub mod webhooks;

@@ -207,8 +207,19 @@ impl AccountsPort for AdminService {
 
     async fn test_account(&self, actor: &Actor, id: &str) -> Result<AccountTestResult, AdminError> {
         actor.require_admin()?;
-        self.load_account(id).await?;
+        let row = self.load_account(id).await?;
         let result = self.probe_account(id).await?;
+        // A test changes no stored setting (only the live health, persisted by the recorder):
+        // its audit row stands alone.
+        self.audit_event(super::audit::row(
+            actor,
+            "account.test",
+            "account",
+            id,
+            &row.name,
+            serde_json::json!({ "ok": result.ok, "httpStatus": result.http_status }),
+        ))
+        .await;
         if result.ok {
             // A successful test clears an error state (e.g. after the credential was replaced).
             let health = self.relay.scheduler.live().health(id);
@@ -227,16 +238,24 @@ impl AccountsPort for AdminService {
 
     async fn reset_account_status(&self, actor: &Actor, id: &str) -> Result<Account, AdminError> {
         actor.require_admin()?;
-        self.load_account(id).await?;
+        let row = self.load_account(id).await?;
         self.relay.scheduler.reset_account(id, now_ms());
-        // Persist at once so the answer (and a restart) sees it, not only the recorder.
+        // Persist at once so the answer (and a restart) sees it, not only the recorder; the
+        // audit row commits with it.
+        let event = super::audit::row(
+            actor,
+            "account.reset_status",
+            "account",
+            id,
+            &row.name,
+            serde_json::json!({ "status": [row.status, AccountStatus::Active.as_str()] }),
+        );
         self.store
-            .record_account_state(
+            .reset_account_state(
                 id,
                 AccountStatus::Active.as_str(),
                 "reset by an administrator",
-                None,
-                None,
+                &event,
             )
             .await
             .map_err(internal)?;

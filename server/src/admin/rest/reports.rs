@@ -5,7 +5,8 @@ use app::error::AdminError;
 use app::port::ReportsPort;
 use app::types::{
     CostBasis, KeyUsage, LiveOverview, MarginQuery, MarginReport, OperatorSettings,
-    OperatorSettingsInput, PriceInput, PricingList, ReportRange, SplitBy, UsageReport,
+    OperatorSettingsInput, PriceInput, PricingList, ReportRange, SalesQuery, SalesSummary,
+    SplitBy, UsageReport,
 };
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
@@ -22,6 +23,7 @@ pub(super) fn register(table: RouteTable) -> RouteTable {
         .route("/admin/reports/overview", &[Method::GET], get(overview))
         .route("/admin/reports/usage", &[Method::GET], get(usage))
         .route("/admin/reports/margin", &[Method::GET], get(margin))
+        .route("/admin/reports/sales", &[Method::GET], get(sales))
         .route(
             "/admin/reports/key-usage/{id}",
             &[Method::GET],
@@ -76,6 +78,26 @@ impl QueryParams for MarginParams {
             }
             "exchangeRate" if value.trim().is_empty() => self.query.exchange_rate = None,
             "exchangeRate" => self.query.exchange_rate = Some(number(name, value)?),
+            "seller" | "createdBy" => self.query.seller = text(value),
+            other => return Err(unknown(other)),
+        }
+        Ok(())
+    }
+}
+
+/// `from`, `to` and `seller` (also `createdBy`) of a seller's sales.
+#[derive(Default)]
+struct SalesParams {
+    range: ReportRange,
+    query: SalesQuery,
+}
+
+impl QueryParams for SalesParams {
+    fn set(&mut self, name: &str, value: &str) -> Result<(), AdminError> {
+        match name {
+            "from" => self.range.from = text(value),
+            "to" => self.range.to = text(value),
+            "seller" | "createdBy" => self.query.seller = text(value),
             other => return Err(unknown(other)),
         }
         Ok(())
@@ -106,6 +128,14 @@ async fn margin(
     StrictQuery(q): StrictQuery<MarginParams>,
 ) -> ApiResult<Json<MarginReport>> {
     Ok(Json(s.margin_report(&actor, q.range, q.query).await?))
+}
+
+async fn sales(
+    State(s): Service,
+    Admin(actor): Admin,
+    StrictQuery(q): StrictQuery<SalesParams>,
+) -> ApiResult<Json<SalesSummary>> {
+    Ok(Json(s.sales_summary(&actor, q.range, q.query).await?))
 }
 
 async fn key_usage(
@@ -182,6 +212,9 @@ mod tests {
         let (_, q) = parse_margin_query(Some("costBasis=amortized&exchangeRate=7.2")).unwrap();
         assert_eq!(q.cost_basis, CostBasis::Amortized);
         assert_eq!(q.exchange_rate, Some(7.2));
+        assert_eq!(q.seller, None);
+        let (_, q) = parse_margin_query(Some("createdBy=u1")).unwrap();
+        assert_eq!(q.seller.as_deref(), Some("u1"));
         let field = |r: Result<(), AdminError>| match r {
             Err(AdminError::Validation { field, .. }) => field,
             other => panic!("{other:?}"),

@@ -1,10 +1,12 @@
 //! `/admin/users` (staff, admins only), `/admin/audit-events` (JSON, or CSV with
-//! `format=csv`), and the caller's own second factor under `/admin/auth/totp/...`.
+//! `format=csv`), the caller's own second factor under `/admin/auth/totp/...`, and the
+//! "require TOTP" policy at `/admin/settings/security`.
 
 use app::error::AdminError;
 use app::port::{AuthPort, StaffPort};
 use app::types::{
-    AuditPage, AuditQuery, SavedUser, StaffUser, TotpEnabled, TotpSetup, UserInput, UserPatch,
+    AuditPage, AuditQuery, SavedUser, SecuritySettings, StaffUser, TotpEnabled, TotpSetup,
+    UserInput, UserPatch,
 };
 use axum::extract::{Path, State};
 use axum::http::{header, Method, StatusCode};
@@ -41,6 +43,11 @@ pub(super) fn register(table: RouteTable) -> RouteTable {
             "/admin/auth/totp/disable",
             &[Method::POST],
             post(totp_disable),
+        )
+        .route(
+            "/admin/settings/security",
+            &[Method::GET, Method::PUT],
+            get(get_security).put(put_security),
         )
 }
 
@@ -173,4 +180,20 @@ async fn totp_disable(
 ) -> ApiResult<StatusCode> {
     s.disable_totp(&actor, &body.password).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn get_security(
+    State(s): Service,
+    Admin(actor): Admin,
+    _q: StrictQuery<NoParams>,
+) -> ApiResult<Json<SecuritySettings>> {
+    Ok(Json(s.security_settings(&actor).await?))
+}
+
+async fn put_security(
+    State(s): Service,
+    Admin(actor): Admin,
+    AppJson(body): AppJson<SecuritySettings>,
+) -> ApiResult<Json<SecuritySettings>> {
+    Ok(Json(s.save_security_settings(&actor, body).await?))
 }

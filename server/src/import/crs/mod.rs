@@ -41,6 +41,8 @@ pub struct CrsImportOptions {
     pub only: Vec<ImportKind>,
     /// Who runs it (an admin id, or `cli`), recorded with the run.
     pub started_by: String,
+    /// Who runs it, for the audit row written with the run's changes (none: no audit row).
+    pub actor: Option<app::port::Actor>,
 }
 
 impl CrsImportOptions {
@@ -151,7 +153,23 @@ pub async fn run(
     };
     let mut planner = plan::Planner::new(store, cipher, opts, &data, &derived, damaged).await?;
     planner.plan(key.as_deref()).await?;
-    let (report, writes) = planner.finish();
+    let (report, mut writes) = planner.finish();
+    if let (Some(actor), Some(run)) = (&opts.actor, &writes.run) {
+        writes.audit = Some(crate::admin::audit::row(
+            actor,
+            "import.crs",
+            "import",
+            &run.id,
+            "crs",
+            serde_json::json!({
+                "source": report.source,
+                "accounts": report.accounts,
+                "groups": report.groups,
+                "keys": report.keys,
+                "usage": report.usage,
+            }),
+        ));
+    }
     if !opts.dry_run && !writes.is_empty() {
         store.apply_import(&writes).await.map_err(|e| {
             if e.is_unique_violation() {

@@ -2,6 +2,7 @@
 
 use super::super::accounts::{bind_account, SAVE_ACCOUNT, SAVE_GROUP};
 use super::super::keys::{bind_config, ConfigJson, INSERT_KEY, UPDATE_KEY};
+use super::super::audit::insert_audit;
 use super::super::text::fold;
 use super::super::{now_ms, with_pool, Store, StoreResult};
 use super::ImportWrites;
@@ -243,6 +244,9 @@ impl Store {
                 .bind(&run.report)
                 .execute(&mut *tx)
                 .await?;
+            }
+            if let Some(audit) = &w.audit {
+                insert_audit!(&mut *tx, audit);
             }
             tx.commit().await?;
         });
