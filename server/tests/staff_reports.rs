@@ -45,8 +45,8 @@ both!(sellers_see_their_own_sales_admins_filter_by_seller);
 async fn sellers_see_their_own_sales_admins_filter_by_seller(backend: Backend) {
     let app = spawn_app_with(backend, |_| {}).await;
     let admin = app.admin_token().await;
-    let trial = preset(&app, &admin, "Trial", 5.0).await;
-    let monthly = preset(&app, &admin, "Monthly", 30.0).await;
+    let trial = preset(&app, &admin, "Seller trial", 5.0).await;
+    let monthly = preset(&app, &admin, "Seller monthly", 30.0).await;
     let alice = staff(&app, &admin, "alice", "seller", &[&trial]).await;
     let bob = staff(&app, &admin, "bob", "seller", &[&trial, &monthly]).await;
     let viewer = staff(&app, &admin, "vera", "viewer", &[]).await;
@@ -187,7 +187,7 @@ async fn sellers_see_their_own_sales_admins_filter_by_seller(backend: Backend) {
         .admin_post(
             &admin,
             "/admin/fn/margin_report",
-            json!({ "range": {}, "costBasis": "usage", "exchangeRate": null, "seller": alice.id }),
+            json!({ "range": {}, "cost_basis": "usage", "exchange_rate": null, "seller": alice.id }),
         )
         .await;
     assert_eq!(

@@ -90,6 +90,7 @@ async fn the_policy_sends_staff_to_enrol_first(backend: Backend) {
     let admin = app.admin_token().await;
     let seller = staff(&app, &admin, "sally", "seller", &[]).await;
     let viewer = staff(&app, &admin, "vic", "viewer", &[]).await;
+    let ann = staff(&app, &admin, "ann", "admin", &[]).await;
 
     // Off by default; only admins read or change it.
     let (s, v) = app
@@ -129,6 +130,15 @@ async fn the_policy_sends_staff_to_enrol_first(backend: Backend) {
         .fetch_one("SELECT summary FROM audit_events WHERE target_id = 'security'")
         .await;
     assert_eq!(summary, r#"{"totpRequired":["off","all"]}"#);
+    // "All staff" includes the admin who set it: nothing else until they enrol.
+    let (s, v) = app
+        .admin_send(&admin, Method::GET, "/admin/users", None)
+        .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::FORBIDDEN, Some("totp_setup_required"))
+    );
+    enrol(&app, &admin, &clock).await;
 
     // The seller's existing token and a fresh sign-in reach only the set-up.
     let (s, v) = login(&app, "sally", None).await;
@@ -184,7 +194,7 @@ async fn the_policy_sends_staff_to_enrol_first(backend: Backend) {
     let (s, v) = login(&app, "sally", Some(code(&totp, &clock))).await;
     assert_eq!((s, &v["totpSetupRequired"]), (StatusCode::OK, &json!(false)));
 
-    // "Admins only": the viewer is free again, the admin (without a factor) is sent to enrol.
+    // "Admins only": the viewer is free again, an admin without a factor is sent to enrol.
     let (s, _) = app
         .admin_send(
             &admin,
@@ -199,12 +209,16 @@ async fn the_policy_sends_staff_to_enrol_first(backend: Backend) {
         .await;
     assert_eq!(s, StatusCode::OK);
     let (s, v) = app
-        .admin_send(&admin, Method::GET, "/admin/users", None)
+        .admin_send(&ann.token, Method::GET, "/admin/users", None)
         .await;
     assert_eq!(
         (s, error_code(&v)),
         (StatusCode::FORBIDDEN, Some("totp_setup_required"))
     );
+    let (s, _) = app
+        .admin_send(&admin, Method::GET, "/admin/users", None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "the enrolled admin");
     app.stop().await;
 }
 
