@@ -346,7 +346,10 @@ async fn cleanup_deletes_only_old_expired_keys_and_keeps_usage() {
     assert_eq!((actor.as_str(), action.as_str()), ("cli", "key.cleanup"));
     let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
     assert_eq!(summary["deleted"], 2, "{summary}");
-    assert_eq!(summary["ids"], serde_json::json!(["old-activation", "old-fixed"]));
+    assert_eq!(
+        summary["ids"],
+        serde_json::json!(["old-activation", "old-fixed"])
+    );
 
     // Nothing left at 7 days: still success. The default (0) then takes the recent one too.
     let out = tollgate(&db, &["keys", "cleanup", "--older-than", "7d"]);

@@ -332,7 +332,11 @@ async fn full_import(backend: Backend, redis_db: u32) {
         before,
         "the second run changed the database"
     );
-    assert_eq!(app.count(audited).await, 1, "an import that changes nothing");
+    assert_eq!(
+        app.count(audited).await,
+        1,
+        "an import that changes nothing"
+    );
     fx.drop_db().await;
     app.stop().await;
 }

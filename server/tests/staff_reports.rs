@@ -77,7 +77,10 @@ async fn sellers_see_their_own_sales_admins_filter_by_seller(backend: Backend) {
         (&mine["totals"]["keysSold"], &mine["totals"]["revenue"]),
         (&json!(2), &json!(10.0))
     );
-    assert_eq!((&mine["liveKeys"], &mine["sellers"]), (&json!(2), &json!([])));
+    assert_eq!(
+        (&mine["liveKeys"], &mine["sellers"]),
+        (&json!(2), &json!([]))
+    );
     let (s, v) = get(
         &app,
         &alice.token,
@@ -113,7 +116,12 @@ async fn sellers_see_their_own_sales_admins_filter_by_seller(backend: Backend) {
     let last = mine["days"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["day"], today);
     assert_eq!(
-        (&last["keysSold"], &last["requests"], &last["tokens"], &last["spent"]),
+        (
+            &last["keysSold"],
+            &last["requests"],
+            &last["tokens"],
+            &last["spent"]
+        ),
         (&json!(2), &json!(7), &json!(150), &json!(1.5))
     );
     assert!(mine.get("cost").is_none() && mine.get("margin").is_none());
@@ -179,7 +187,10 @@ async fn sellers_see_their_own_sales_admins_filter_by_seller(backend: Backend) {
     let (s, v) = get(
         &app,
         &admin,
-        &format!("/admin/reports/margin?seller={}&costBasis=amortized", bob.id),
+        &format!(
+            "/admin/reports/margin?seller={}&costBasis=amortized",
+            bob.id
+        ),
     )
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");

@@ -397,7 +397,10 @@ async fn with_totp_required_only_the_set_up_answers_the_unenrolled() {
         .iter()
         .map(|(m, p)| (m.clone(), p.to_string()))
         .chain(server_fn::axum::server_fn_paths().map(|(p, m)| {
-            (Method::from_bytes(m.as_str().as_bytes()).unwrap(), p.to_string())
+            (
+                Method::from_bytes(m.as_str().as_bytes()).unwrap(),
+                p.to_string(),
+            )
         }));
     for (method, path) in routes.collect::<Vec<_>>() {
         if public.contains(&path.as_str()) || path.ends_with("/logout") {
@@ -405,13 +408,23 @@ async fn with_totp_required_only_the_set_up_answers_the_unenrolled() {
         }
         n += 1;
         let (concrete, body) = match path.strip_prefix("/admin/fn/") {
-            Some(name) => (path.clone(), fn_args(name, &sold, n).unwrap_or_else(|| json!({}))),
+            Some(name) => (
+                path.clone(),
+                fn_args(name, &sold, n).unwrap_or_else(|| json!({})),
+            ),
             None => rest_request(&method, &path, &sold, n),
         };
         let form = path.starts_with("/admin/fn/")
             && (FORM_FNS.iter().any(|f| path.ends_with(f)) || body == json!({}));
-        let (status, answer) =
-            call(&app, method.clone(), &concrete, Some(&viewer.token), &body, form).await;
+        let (status, answer) = call(
+            &app,
+            method.clone(),
+            &concrete,
+            Some(&viewer.token),
+            &body,
+            form,
+        )
+        .await;
         let code = answer["error"]["code"].as_str().or(answer["code"].as_str());
         if allowed.contains(&path.as_str()) {
             assert_ne!(code, Some("totp_setup_required"), "{method} {path}");

@@ -170,11 +170,18 @@ async fn the_policy_sends_staff_to_enrol_first(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::SEE_OTHER);
-    assert_eq!(page.headers()["location"], "/account", "pages send to the set-up");
+    assert_eq!(
+        page.headers()["location"],
+        "/account",
+        "pages send to the set-up"
+    );
     let (s, me) = app
         .admin_send(&seller.token, Method::GET, "/admin/auth/me", None)
         .await;
-    assert_eq!((s, &me["totpSetupRequired"]), (StatusCode::OK, &json!(true)));
+    assert_eq!(
+        (s, &me["totpSetupRequired"]),
+        (StatusCode::OK, &json!(true))
+    );
 
     // Enrolled: everything the role allows works again, and the factor cannot be turned off.
     let totp = enrol(&app, &seller.token, &clock).await;
@@ -189,10 +196,16 @@ async fn the_policy_sends_staff_to_enrol_first(backend: Backend) {
             json!({ "password": STAFF_PASSWORD }),
         )
         .await;
-    assert_eq!((s, error_code(&v)), (StatusCode::CONFLICT, Some("conflict")));
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
     clock.advance(Duration::from_secs(30));
     let (s, v) = login(&app, "sally", Some(code(&totp, &clock))).await;
-    assert_eq!((s, &v["totpSetupRequired"]), (StatusCode::OK, &json!(false)));
+    assert_eq!(
+        (s, &v["totpSetupRequired"]),
+        (StatusCode::OK, &json!(false))
+    );
 
     // "Admins only": the viewer is free again, an admin without a factor is sent to enrol.
     let (s, _) = app

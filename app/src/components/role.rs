@@ -14,7 +14,11 @@ pub struct Me(pub Resource<Result<AdminInfo, AdminError>>);
 /// The signed-in user's role once known (`None` while loading, or outside the frame).
 pub fn use_role() -> Signal<Option<Role>> {
     let me = use_context::<Me>();
-    Signal::derive(move || me.and_then(|Me(r)| r.get()).and_then(|r| r.ok()).map(|m| m.role))
+    Signal::derive(move || {
+        me.and_then(|Me(r)| r.get())
+            .and_then(|r| r.ok())
+            .map(|m| m.role)
+    })
 }
 
 /// True once the role is known and may change things (admins, sellers); false for viewers

@@ -5,7 +5,6 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use serde_json::json;
 
-use crate::components::role::use_is_admin;
 use crate::api::{
     delete_account, list_accounts, list_groups, reset_account_status, test_account, update_account,
 };
@@ -13,6 +12,7 @@ use crate::components::accounts::form::AccountForm;
 use crate::components::accounts::table::{AccountAction, AccountTable, TestResults};
 use crate::components::feedback::{use_toasts, EmptyState};
 use crate::components::modal::Modal;
+use crate::components::role::use_is_admin;
 use crate::components::ui::ErrorBanner;
 use crate::i18n::error_text;
 use crate::types::Account;

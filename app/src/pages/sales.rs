@@ -54,7 +54,11 @@ pub fn SalesPage() -> impl IntoView {
 
 #[component]
 fn SalesFilters(summary: SalesSummary, seller: bool) -> impl IntoView {
-    let chosen = summary.seller.as_ref().map(|s| s.id.clone()).unwrap_or_default();
+    let chosen = summary
+        .seller
+        .as_ref()
+        .map(|s| s.id.clone())
+        .unwrap_or_default();
     let mut choices = summary.sellers.clone();
     if let Some(current) = summary.seller.clone() {
         if !choices.iter().any(|c| c.id == current.id) {
@@ -113,12 +117,7 @@ fn SalesView(summary: SalesSummary) -> impl IntoView {
         Column::figure(tr("sales.spent")),
     ];
     let mut csv_rows = vec![[
-        "day",
-        "keysSold",
-        "revenue",
-        "requests",
-        "tokens",
-        "spentUsd",
+        "day", "keysSold", "revenue", "requests", "tokens", "spentUsd",
     ]
     .map(str::to_owned)
     .to_vec()];

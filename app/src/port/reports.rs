@@ -4,8 +4,8 @@ use super::Actor;
 use crate::error::AdminError;
 use crate::types::{
     KeyHolderUsage, KeyUsage, LiveOverview, MarginQuery, MarginReport, OperatorSettings,
-    OperatorSettingsInput, PriceInput, PricingList, ReportRange, SalesQuery, SalesSummary,
-    SplitBy, UsageReport,
+    OperatorSettingsInput, PriceInput, PricingList, ReportRange, SalesQuery, SalesSummary, SplitBy,
+    UsageReport,
 };
 
 /// What the dashboard shows about traffic and money: live figures, usage and margin reports

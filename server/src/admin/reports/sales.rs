@@ -71,9 +71,9 @@ impl AdminService {
             .filter(|s| !s.is_empty());
         if actor.is_seller() {
             return match asked {
-                Some(id) if id != actor.id => Err(AdminError::forbidden(
-                    "sellers see only their own sales",
-                )),
+                Some(id) if id != actor.id => {
+                    Err(AdminError::forbidden("sellers see only their own sales"))
+                }
                 _ => Ok(Some(actor.id.clone())),
             };
         }

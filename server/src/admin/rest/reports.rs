@@ -5,8 +5,8 @@ use app::error::AdminError;
 use app::port::ReportsPort;
 use app::types::{
     CostBasis, KeyUsage, LiveOverview, MarginQuery, MarginReport, OperatorSettings,
-    OperatorSettingsInput, PriceInput, PricingList, ReportRange, SalesQuery, SalesSummary,
-    SplitBy, UsageReport,
+    OperatorSettingsInput, PriceInput, PricingList, ReportRange, SalesQuery, SalesSummary, SplitBy,
+    UsageReport,
 };
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
