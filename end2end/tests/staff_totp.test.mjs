@@ -65,7 +65,7 @@ before(async () => {
   tg = await startTollgate();
   api = await adminApi(tg);
   const preset = await api('POST', '/admin/key-presets', {
-    name: 'Trial card', validityDays: 7, settings: { quotaLimit: 2, salePrice: 9.5, currency: 'USD' },
+    name: 'TOTP shop card', validityDays: 7, settings: { quotaLimit: 2, salePrice: 9.5, currency: 'USD' },
   });
   // The seller sells two keys before the policy is turned on.
   const token = await staffUser('totp-seller', 'seller', [preset.id]);

@@ -22,6 +22,9 @@ pub fn MyAccountPage() -> impl IntoView {
     let me = Resource::new(|| (), |_| current_admin());
     let change = ServerAction::<ChangePassword>::new();
     let error = Signal::derive(move || change.value().get().and_then(|r| r.err()));
+    // Outside the section, which is rebuilt when `me` reloads after the set-up: the recovery
+    // codes are shown once and must survive that.
+    let recovery = RwSignal::new(Vec::<String>::new());
     view! {
         <Title text=tr("account.title") />
         <h1>{tr("account.title")}</h1>
@@ -38,7 +41,7 @@ pub fn MyAccountPage() -> impl IntoView {
                             {tr("account.totp_setup_required")}
                         </p>
                     </Show>
-                    <TotpSection enabled=m.totp_enabled on_changed=move |_| me.refetch() />
+                    <TotpSection enabled=m.totp_enabled recovery on_changed=move |_| me.refetch() />
                 }
             })}
         </Suspense>
@@ -66,10 +69,13 @@ pub fn MyAccountPage() -> impl IntoView {
 }
 
 #[component]
-fn TotpSection(enabled: bool, #[prop(into)] on_changed: Callback<()>) -> impl IntoView {
+fn TotpSection(
+    enabled: bool,
+    recovery: RwSignal<Vec<String>>,
+    #[prop(into)] on_changed: Callback<()>,
+) -> impl IntoView {
     let toasts = use_toasts();
     let setup = RwSignal::new(None::<TotpSetup>);
-    let recovery = RwSignal::new(Vec::<String>::new());
     let code = RwSignal::new(String::new());
     let begin = Action::new(move |_: &()| async move {
         match begin_totp().await {
