@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use axum::routing::post;
 use common::{messages_body, spawn_app_with, Backend};
+use mock_upstream::{Behavior, Fault, MockUpstream, MockUsage};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, Fault, MockUpstream, MockUsage};
 use tollgate::secret::Secret;
 
 async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {

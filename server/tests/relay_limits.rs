@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::{messages_body, spawn_app, spawn_app_with, Backend, TestApp};
 use futures::StreamExt;
+use mock_upstream::{Behavior, Fault, MockUpstream, MockUsage};
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, Fault, MockUpstream, MockUsage};
 
 const UPSTREAM: &str = "sk-upstream-limits";
 

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{messages_body, spawn_app, spawn_app_with, Backend, TestApp};
+use mock_upstream::{Behavior, Fault, MockUpstream};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, Fault, MockUpstream};
 
 struct Pool {
     app: TestApp,
