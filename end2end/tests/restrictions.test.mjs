@@ -239,6 +239,7 @@ test('the account form sets, shows and clears the first-token timeout', async ()
   await page.click('[data-testid=account-save]');
   await toast('between 1 and 600 seconds');
   await page.fill('#af-first-token', '45');
+  await screenshot(page, 'restrictions-account-form');
   await page.click('[data-testid=account-save]');
   await toast('Account added.');
   const created = (await api('GET', '/admin/accounts')).find((x) => x.name === 'slow-start');
@@ -260,6 +261,5 @@ test('the account form sets, shows and clears the first-token timeout', async ()
   await page.click('[data-testid=account-save]');
   await toast('Account saved.');
   assert.equal((await api('GET', `/admin/accounts/${created.id}`)).firstTokenTimeoutMs, null);
-  await screenshot(page, 'restrictions-account-form');
   assert.deepEqual(problems, [], 'no panics or hydration errors in the browser');
 });
