@@ -41,6 +41,10 @@ function run(command, args, env, timeoutMs = 120_000) {
     child.stdout.on('data', (c) => (stdout += c));
     child.stderr.on('data', (c) => (stderr += c));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolveRun({ code: null, signal: null, stdout, stderr: `${stderr}\n${e.message} (npm ci in end2end?)` });
+    });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolveRun({ code, signal, stdout, stderr });
