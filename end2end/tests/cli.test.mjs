@@ -1,6 +1,6 @@
 // The real command-line clients, installed from npm, each running one prompt headless through
 // Tollgate against the mock upstream: Claude Code (`claude -p`) on a Claude account with a key
-// limited to Claude Code, Codex CLI (`codex exec`) on an OpenAI account and translated onto a
+// limited to Claude Code (which Codex CLI is refused), Codex CLI (`codex exec`) on an OpenAI account and translated onto a
 // Claude account, Gemini CLI (`gemini -p`) on a Gemini account. Each runs with a throw-away home
 // and the switches that keep it off the network (no update checks, telemetry, plugins or
 // feedback), so the only traffic is to 127.0.0.1; an API key, never an OAuth login.
@@ -85,6 +85,10 @@ test('Claude Code answers through a key limited to Claude Code', async () => {
   const seen = await mock.lastRequest(CLAUDE_KEY);
   assert.equal(seen.path, '/v1/messages');
   assert.ok((await admin('GET', `/admin/api-keys/${card.id}`)).spent > 0, 'the request was billed to the key');
+  // The same card in Codex CLI: refused with the restriction named, in Codex's own output.
+  const codexTry = await codex(card.key, 'claude-sonnet-4-5', ['-c', 'features.multi_agent=false']);
+  assert.notEqual(codexTry.code, 0, explain(codexTry));
+  assert.match(codexTry.stdout + codexTry.stderr, /allowedClients/, explain(codexTry));
 });
 
 /// `codex exec` with Tollgate as a custom provider: the key in an environment variable.
