@@ -256,9 +256,11 @@ impl AdminService {
                 .await
                 .map_err(internal)?
                 .ok_or(AdminError::Internal)?;
+            let mut entry = crate::sales::ledger_entry(&entry);
+            entry.actor_name = actor.name.clone();
             renewed.push(Renewed {
                 key: self.api_key(&row, now_ms())?,
-                entry: crate::sales::ledger_entry(&entry),
+                entry,
             });
         }
         tracing::info!(count = renewed.len(), actor = %actor.id, "api keys renewed");
