@@ -181,11 +181,17 @@ pub async fn onto_key(
                 now,
             );
             config.quota_limit_micros = renewed.quota_limit_micros;
-            config.expires_at = renewed.expires_at;
+            (config.expires_at, config.expires_on) = lifecycle::renewed_expiry(
+                row.expires_on.as_deref(),
+                row.expires_at,
+                renewed.expires_at,
+                code.days,
+                relay.settings.common.timezone,
+            );
             config.activation_days = renewed.activation_days;
             let mut e = entry(&code, row, now);
             e.expires_after = lifecycle::expiry(
-                renewed.expires_at,
+                config.expires_at,
                 renewed.activation_days,
                 row.activated_at,
             );

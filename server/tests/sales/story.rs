@@ -45,6 +45,22 @@ async fn story(backend: Backend) {
     assert_eq!(key["quotaLimit"], 11.5);
     assert_eq!(key["presetId"], "preset-monthly");
 
+    // An expiry written as a date moves by the days added and stays a date.
+    let (dated, _) = app
+        .create_key(&token, json!({"name": "dated", "expiresAt": "2099-01-10"}))
+        .await;
+    let (status, v) = app
+        .admin_post(
+            &token,
+            &format!("/admin/api-keys/{dated}/renew"),
+            json!({"daysAdd": 30}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["key"]["expiresAt"], "2099-02-09", "{backend:?}: {v}");
+    let (_, key) = get(&app, &token, &format!("/admin/api-keys/{dated}")).await;
+    assert_eq!(key["expiresAt"], "2099-02-09");
+
     let created = create_codes(
         &app,
         &token,
