@@ -109,7 +109,7 @@ pub fn BudgetForm(account: Account, #[prop(into)] on_saved: Callback<Account>) -
             .collect::<Vec<_>>()
             .join(", "),
     );
-    let stop = RwSignal::new(b.as_ref().map_or(true, |b| b.stop_when_exhausted));
+    let stop = RwSignal::new(b.as_ref().is_none_or(|b| b.stop_when_exhausted));
     let top_up = RwSignal::new(String::new());
     let top_up_note = RwSignal::new(String::new());
     let id = account.id.clone();
@@ -149,10 +149,11 @@ pub fn BudgetForm(account: Account, #[prop(into)] on_saved: Callback<Account>) -
             toasts.error_text(t_number);
             return;
         }
+        let reset = if monthly { day } else { None };
         change.dispatch(Change::Set(json!({
             "kind": kind.get().as_str(),
             "amountUsd": amount,
-            "resetDay": if monthly { day } else { None },
+            "resetDay": reset,
             "thresholds": warn,
             "stopWhenExhausted": stop.get(),
         })));

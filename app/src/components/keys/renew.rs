@@ -111,6 +111,14 @@ pub fn RenewFieldset(
     #[prop(optional)] fallback_preset: Option<String>,
 ) -> impl IntoView {
     let f = fields;
+    let RenewFields {
+        days,
+        quota,
+        preset,
+        price,
+        currency,
+        note,
+    } = fields;
     let ids = |name: &str| format!("{id}-{name}");
     let terms = presets.clone();
     let take = move |_| {
@@ -126,15 +134,15 @@ pub fn RenewFieldset(
         <div class="form-row">
             <div>
                 <label for=ids("days")>{tr("renew.days")}</label>
-                <input id=ids("days") type="number" min="0" step="1" data-testid="renew-days" bind:value=f.days />
+                <input id=ids("days") type="number" min="0" step="1" data-testid="renew-days" bind:value=days />
             </div>
             <div>
                 <label for=ids("quota")>{tr("renew.quota")}</label>
-                <input id=ids("quota") type="number" min="0" step="0.01" data-testid="renew-quota" bind:value=f.quota />
+                <input id=ids("quota") type="number" min="0" step="0.01" data-testid="renew-quota" bind:value=quota />
             </div>
             <div>
                 <label for=ids("preset")>{tr("renew.preset")}</label>
-                <PresetSelect presets=presets value=f.preset id=ids("preset") />
+                <PresetSelect presets=presets value=preset id=ids("preset") />
             </div>
         </div>
         <p class="hint">{tr("renew.days_hint")}</p>
@@ -144,15 +152,15 @@ pub fn RenewFieldset(
         <div class="form-row">
             <div>
                 <label for=ids("price")>{tr("renew.price")}</label>
-                <input id=ids("price") type="number" min="0" step="0.01" data-testid="renew-price" bind:value=f.price />
+                <input id=ids("price") type="number" min="0" step="0.01" data-testid="renew-price" bind:value=price />
             </div>
             <div>
                 <label for=ids("currency")>{tr("renew.currency")}</label>
-                <input id=ids("currency") type="text" maxlength="3" bind:value=f.currency />
+                <input id=ids("currency") type="text" maxlength="3" bind:value=currency />
             </div>
             <div>
                 <label for=ids("note")>{tr("renew.note")}</label>
-                <input id=ids("note") type="text" maxlength="500" data-testid="renew-note" bind:value=f.note />
+                <input id=ids("note") type="text" maxlength="500" data-testid="renew-note" bind:value=note />
             </div>
         </div>
     }
