@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use axum::routing::post;
 use common::{messages_body, spawn_app_with, Backend, TestApp, TestDb};
-use tollgate::storage::Store;
 use parking_lot::Mutex;
 use reqwest::Method;
 use serde_json::{json, Value};
 use tollgate::mock::{Behavior, MockUpstream, MockUsage};
 use tollgate::secret::Secret;
+use tollgate::storage::Store;
 
 async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -371,9 +371,14 @@ async fn mid_hour_start(backend: Backend) {
         22_000_000,
         "only what came after 09:30"
     );
-    assert_eq!(spend_since(&db.store, "acc", hour).await.unwrap(), 23_000_000);
     assert_eq!(
-        spend_since(&db.store, "acc", hour + 125 * MIN).await.unwrap(),
+        spend_since(&db.store, "acc", hour).await.unwrap(),
+        23_000_000
+    );
+    assert_eq!(
+        spend_since(&db.store, "acc", hour + 125 * MIN)
+            .await
+            .unwrap(),
         16_000_000
     );
     let row = BudgetRow {

@@ -284,9 +284,7 @@ pub fn KeysPage() -> impl IntoView {
                                             .replace("{page}", &here.to_string())
                                             .replace("{pages}", &pages.to_string())}
                                     </p>
-                                    <Show when=move || !is_viewer()>
-                                        <SelectionBar selected=selected on_renew=move |keys| panel.set(Panel::BatchRenew(keys)) />
-                                    </Show>
+                                    <SelectionBar selected=selected on_renew=move |keys| panel.set(Panel::BatchRenew(keys)) />
                                     <KeyTable
                                         keys=page.items
                                         directory=dir

@@ -107,9 +107,10 @@ pub fn renewed_expiry(
     }
     let day = expires_on.and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
     let extended = before.map(|b| b.saturating_add(days.saturating_mul(DAY_MS))) == after;
-    match day.filter(|_| extended && days > 0).and_then(|d| {
-        d.checked_add_days(chrono::Days::new(days.unsigned_abs()))
-    }) {
+    match day
+        .filter(|_| extended && days > 0)
+        .and_then(|d| d.checked_add_days(chrono::Days::new(days.unsigned_abs())))
+    {
         Some(next) => (
             Some(app::types::When::Day(next).instant(&tz).timestamp_millis()),
             Some(next.format("%Y-%m-%d").to_string()),
@@ -165,7 +166,13 @@ mod tests {
         };
         let before = end("2030-01-10");
         assert_eq!(
-            renewed_expiry(Some("2030-01-10"), Some(before), Some(before + 30 * DAY_MS), 30, tz),
+            renewed_expiry(
+                Some("2030-01-10"),
+                Some(before),
+                Some(before + 30 * DAY_MS),
+                30,
+                tz
+            ),
             (Some(end("2030-02-09")), Some("2030-02-09".into()))
         );
         assert_eq!(

@@ -190,11 +190,8 @@ pub async fn onto_key(
             );
             config.activation_days = renewed.activation_days;
             let mut e = entry(&code, row, now);
-            e.expires_after = lifecycle::expiry(
-                config.expires_at,
-                renewed.activation_days,
-                row.activated_at,
-            );
+            e.expires_after =
+                lifecycle::expiry(config.expires_at, renewed.activation_days, row.activated_at);
             e.expires_before = row.expiry();
             Ok::<_, StoreError>((config, e))
         })

@@ -7,8 +7,8 @@ use sqlx::FromRow;
 
 use app::types::KeyCreator;
 
-use super::keys::{SET_CREATOR, UPDATE_KEY};
 use super::keys::{bind_config, ConfigJson, KeyConfig, KeyRow, NewKey, INSERT_KEY};
+use super::keys::{SET_CREATOR, UPDATE_KEY};
 use super::ledger::{bind_ledger, ChangeError, LedgerRow, INSERT_LEDGER, LOCKED_KEY, TOUCH_KEY};
 use super::text::fold;
 use super::{with_pool, Store, StoreResult};

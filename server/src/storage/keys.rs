@@ -116,11 +116,11 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query(SET_CREATOR)
-                .bind(creator.id.as_str())
-                .bind(creator.name.as_str())
-                .bind(k.id.as_str())
-                .execute(&mut *tx)
-                .await?;
+                    .bind(creator.id.as_str())
+                    .bind(creator.name.as_str())
+                    .bind(k.id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
                 for tag in &c.tags {
                     sqlx::query("INSERT INTO api_key_tags (key_id, tag) VALUES ($1, $2)")
                         .bind(k.id.as_str())

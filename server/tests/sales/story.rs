@@ -112,7 +112,10 @@ async fn story(backend: Backend) {
         .unwrap();
     assert_eq!(res.status(), 409);
     let refused = res.text().await.unwrap();
-    assert!(refused.contains("until 1970-01-01;"), "as written: {refused}");
+    assert!(
+        refused.contains("until 1970-01-01;"),
+        "as written: {refused}"
+    );
     let res = app
         .client
         .post(app.url("/redeem"))

@@ -9,8 +9,7 @@ use crate::api::{top_up_account_budget, update_account};
 use crate::components::feedback::{busy_label, use_toasts, ConfirmButton};
 use crate::i18n::{fmt_date, fmt_pct, fmt_usd};
 use crate::types::{
-    Account, AccountBudget, BudgetKind, BudgetTopUp, ATTENTION_REMAINING,
-    DEFAULT_BUDGET_THRESHOLDS,
+    Account, AccountBudget, BudgetKind, BudgetTopUp, ATTENTION_REMAINING, DEFAULT_BUDGET_THRESHOLDS,
 };
 use crate::{tr, use_locale, use_utc_offset};
 
@@ -92,7 +91,11 @@ pub fn BudgetForm(account: Account, #[prop(into)] on_saved: Callback<Account>) -
     let offset = use_utc_offset();
     let b = account.budget.clone();
     let kind = RwSignal::new(b.as_ref().map_or(BudgetKind::Prepaid, |b| b.kind));
-    let amount = RwSignal::new(b.as_ref().map(|b| b.amount_usd.to_string()).unwrap_or_default());
+    let amount = RwSignal::new(
+        b.as_ref()
+            .map(|b| b.amount_usd.to_string())
+            .unwrap_or_default(),
+    );
     let reset_day = RwSignal::new(
         b.as_ref()
             .and_then(|b| b.reset_day)
@@ -123,8 +126,14 @@ pub fn BudgetForm(account: Account, #[prop(into)] on_saved: Callback<Account>) -
         let (id, c) = (id.clone(), c.clone());
         async move {
             let (result, text) = match c {
-                Change::Set(budget) => (update_account(id, json!({ "budget": budget })).await, t_saved),
-                Change::Remove => (update_account(id, json!({ "budget": null })).await, t_removed),
+                Change::Set(budget) => (
+                    update_account(id, json!({ "budget": budget })).await,
+                    t_saved,
+                ),
+                Change::Remove => (
+                    update_account(id, json!({ "budget": null })).await,
+                    t_removed,
+                ),
                 Change::TopUp(input) => (top_up_account_budget(id, input).await, t_topped),
             };
             match result {
@@ -138,7 +147,12 @@ pub fn BudgetForm(account: Account, #[prop(into)] on_saved: Callback<Account>) -
     });
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let amount = amount.get().trim().parse::<f64>().ok().filter(|a| a.is_finite() && *a >= 0.0);
+        let amount = amount
+            .get()
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|a| a.is_finite() && *a >= 0.0);
         let day = reset_day.get().trim().parse::<u32>().ok();
         let (Some(amount), Some(warn)) = (amount, thresholds(&warn_at.get())) else {
             toasts.error_text(t_number);
@@ -160,7 +174,13 @@ pub fn BudgetForm(account: Account, #[prop(into)] on_saved: Callback<Account>) -
     };
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        match top_up.get().trim().parse::<f64>().ok().filter(|a| a.is_finite() && *a > 0.0) {
+        match top_up
+            .get()
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|a| a.is_finite() && *a > 0.0)
+        {
             Some(amount_usd) => {
                 let note = Some(top_up_note.get().trim().to_owned()).filter(|n| !n.is_empty());
                 change.dispatch(Change::TopUp(BudgetTopUp { amount_usd, note }));

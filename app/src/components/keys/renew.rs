@@ -7,7 +7,7 @@
 use leptos::prelude::*;
 
 use super::ledger::KeyLedger;
-use super::{optional_number, Directory, PresetSelect};
+use super::{optional_number, Directory};
 use crate::api::renew_key;
 use crate::components::feedback::{busy_label, use_toasts};
 use crate::i18n::{fmt_date, fmt_usd};
@@ -87,8 +87,10 @@ impl RenewFields {
                 .or(s.activation_days)
                 .map(|d| d.to_string()),
         ));
-        self.quota.set(or_empty(s.quota_limit.map(|q| q.to_string())));
-        self.price.set(or_empty(s.sale_price.map(|p| p.to_string())));
+        self.quota
+            .set(or_empty(s.quota_limit.map(|q| q.to_string())));
+        self.price
+            .set(or_empty(s.sale_price.map(|p| p.to_string())));
         if let Some(c) = &s.currency {
             self.currency.set(c.clone());
         }
@@ -142,7 +144,18 @@ pub fn RenewFieldset(
             </div>
             <div>
                 <label for=ids("preset")>{tr("renew.preset")}</label>
-                <PresetSelect presets=presets value=preset id=ids("preset") />
+                <select
+                    id=ids("preset")
+                    data-testid="renew-preset"
+                    on:change=move |ev| preset.set(event_target_value(&ev))
+                    prop:value=move || preset.get()
+                >
+                    <option value="">{tr("renew.keep_preset")}</option>
+                    {presets
+                        .into_iter()
+                        .map(|p| view! { <option value=p.id.clone()>{p.name}</option> })
+                        .collect_view()}
+                </select>
             </div>
         </div>
         <p class="hint">{tr("renew.days_hint")}</p>
@@ -171,13 +184,18 @@ pub fn standing_text(key: &ApiKey, locale: crate::i18n::Locale, offset: i32) -> 
     let quota = if key.quota_limit > 0.0 {
         format!("{} / {}", fmt_usd(key.spent), fmt_usd(key.quota_limit))
     } else {
-        format!("{} / {}", fmt_usd(key.spent), crate::i18n::t(locale, "common.unlimited"))
+        format!(
+            "{} / {}",
+            fmt_usd(key.spent),
+            crate::i18n::t(locale, "common.unlimited")
+        )
     };
     let expires = match (key.expires_at, key.activation_days) {
         (Some(When::At(at)), _) => fmt_date(locale, at, offset),
         (Some(When::Day(day)), _) => day.format("%Y-%m-%d").to_string(),
-        (None, Some(days)) => crate::i18n::t(locale, "keys.days_after_first_use")
-            .replace("{n}", &days.to_string()),
+        (None, Some(days)) => {
+            crate::i18n::t(locale, "keys.days_after_first_use").replace("{n}", &days.to_string())
+        }
         (None, None) => crate::i18n::t(locale, "keys.never").to_string(),
     };
     crate::i18n::t(locale, "renew.now")

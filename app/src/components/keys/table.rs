@@ -62,7 +62,11 @@ pub fn KeyTable(
     // Who sold the key, under its preset (a column of its own does not fit a laptop).
     let t_created_by = tr("keys.created_by");
     let (t_renew, t_select) = (
-        tr(if viewer { "renew.history" } else { "renew.open" }),
+        tr(if viewer {
+            "renew.history"
+        } else {
+            "renew.open"
+        }),
         tr("renew.select"),
     );
     let (t_edit, t_usage, t_disable, t_enable, t_delete) = (
@@ -110,7 +114,8 @@ pub fn KeyTable(
             let preset = k.preset_id.as_deref().map(|p| directory.preset_name(p));
             let (edit, usage, toggle, delete) = (k.clone(), k.clone(), k.clone(), k.clone());
             let renew = k.clone();
-            let select = selected.map(|sel| {
+            // Viewers renew nothing: no checkboxes.
+            let select = selected.filter(|_| !viewer).map(|sel| {
                 let (id, key) = (k.id.clone(), k.clone());
                 let checked = id.clone();
                 view! {
