@@ -69,7 +69,11 @@ pub(super) const TEXTS: &[(&str, &str, &str)] = &[
     ("ledgerkind.upgrade", "Upgrade", "升级"),
     ("ledgerkind.redemption", "Redemption", "卡密兑换"),
     ("ledgerkind.adjustment", "Adjustment", "调整"),
-    ("budget.column", "Budget", "预算"),
+    (
+        "budget.column",
+        "Monthly cost · budget (USD)",
+        "月成本 · 预算（美元）",
+    ),
     ("budget.none", "No budget", "无预算"),
     (
         "budget.left",

@@ -32,7 +32,7 @@ pub fn BudgetCell(budget: Option<AccountBudget>) -> impl IntoView {
     let locale = use_locale();
     let offset = use_utc_offset();
     let Some(b) = budget else {
-        return view! { <span class="muted" data-testid="account-budget" data-state="none">{tr("budget.none")}</span> }
+        return view! { <div class="muted small" data-testid="account-budget" data-state="none">{tr("budget.none")}</div> }
             .into_any();
     };
     let state = budget_state(&b);
@@ -50,7 +50,7 @@ pub fn BudgetCell(budget: Option<AccountBudget>) -> impl IntoView {
         .map(|at| tr("budget.runs_out").replace("{date}", &fmt_date(locale, at, offset)));
     view! {
         <div data-testid="account-budget" data-state=state>
-            <div class="nowrap">{left}</div>
+            <div>{left}</div>
             <span class=class>{label}</span>
             {b.stopped.then(|| view! { <div class="muted small">{tr("budget.stopped")}</div> })}
             {run_out.map(|r| view! { <div class="muted small" data-testid="account-budget-run-out">{r}</div> })}

@@ -1,6 +1,7 @@
 //! The accounts table: live status with cooldown and last error, in flight, groups, the
-//! schedulable switch with the priority, the budget (left of the limit, its state and projected
-//! run-out), and each row's actions with a test's result shown under the row.
+//! schedulable switch with the priority, the monthly cost and under it the budget (left of the
+//! limit, its state and projected run-out), and each row's actions with a test's result shown
+//! under the row.
 
 use std::collections::HashMap;
 
@@ -50,11 +51,12 @@ pub fn AccountTable(
         Column::figure(tr("accounts.in_flight")),
         Column::text(tr("accounts.groups")),
         Column::text(tr("accounts.scheduling")),
-        Column::figure(tr("accounts.monthly_cost")),
-        Column::text(tr("budget.column")),
+        // The budget under the monthly cost: a column of its own does not fit a laptop.
+        Column::figure(tr("budget.column")),
         Column::actions(tr("common.actions")),
     ];
     let (t_priority, t_last_error) = (tr("accounts.priority_n"), tr("accounts.last_error"));
+    let t_monthly = tr("accounts.monthly_cost");
     let rows = accounts
         .into_iter()
         .map(|a| {
@@ -127,8 +129,10 @@ pub fn AccountTable(
                         </label>
                         <div class="muted small nowrap">{t_priority.replace("{n}", &a.priority.to_string())}</div>
                     </td>
-                    <td class="num" data-label=cols[5].label>{fmt_usd(a.monthly_cost)}</td>
-                    <td data-label=cols[6].label><BudgetCell budget=a.budget.clone() /></td>
+                    <td class="num" data-label=cols[5].label>
+                        <div title=t_monthly>{fmt_usd(a.monthly_cost)}</div>
+                        <BudgetCell budget=a.budget.clone() />
+                    </td>
                     <td class="actions">
                         <div class="row-actions">
                             <button type="button" class="btn btn-small" data-testid="account-edit" on:click=move |_| on_action.run(AccountAction::Edit(Box::new(edit.clone())))>
@@ -177,7 +181,7 @@ pub fn AccountTable(
                         };
                         view! {
                             <tr class="subrow">
-                                <td colspan="8">
+                                <td colspan="7">
                                     <div class=class role="status" data-testid="account-test-result">{text}</div>
                                 </td>
                             </tr>
