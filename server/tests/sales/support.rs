@@ -1,9 +1,9 @@
 //! What the sales tests share: an app with an upstream account, raw SQL, a relayed request,
 //! admin reads and code creation.
 
+use mock_upstream::{Behavior, MockUpstream};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, MockUpstream};
 
 use crate::common::{messages_body, TestApp};
 
