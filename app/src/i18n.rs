@@ -10,6 +10,7 @@ mod format;
 mod import;
 mod keys;
 mod overview;
+mod renewals;
 mod reports;
 mod sales;
 mod settings;
@@ -188,6 +189,7 @@ const TABLES: &[&[(&str, &str, &str)]] = &[
     import::TEXTS,
     sales::TEXTS,
     staff::TEXTS,
+    renewals::TEXTS,
 ];
 
 pub fn t(locale: Locale, key: &'static str) -> &'static str {

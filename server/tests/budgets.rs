@@ -2,7 +2,8 @@
 //! mock upstream pushes a prepaid balance over 80% and then 100%, each announced once by
 //! webhook; once exhausted (stop switch on by default for prepaid) the scheduler no longer
 //! picks the account and the key fails over to the other one; a top-up brings it back. Monthly
-//! budgets, removal, validation, the overview's attention list and the CLI's report.
+//! budgets, removal, validation, the overview's attention list and the CLI's report; a budget
+//! set mid-hour counts none of that hour's earlier usage.
 
 mod common;
 
@@ -10,12 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::post;
-use common::{messages_body, spawn_app_with, Backend, TestApp};
+use common::{messages_body, spawn_app_with, Backend, TestApp, TestDb};
 use mock_upstream::{Behavior, MockUpstream, MockUsage};
 use parking_lot::Mutex;
 use reqwest::Method;
 use serde_json::{json, Value};
 use tollgate::secret::Secret;
+use tollgate::storage::Store;
 
 async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -322,4 +324,89 @@ async fn budgets_warn_exhaust_and_stop_on_sqlite() {
 #[tokio::test]
 async fn budgets_warn_exhaust_and_stop_on_postgres() {
     run(Backend::Postgres).await;
+}
+
+/// A budget set mid-hour counts none of that hour's earlier usage, though the hourly rollup
+/// holds the whole hour: the part before the start is taken back from the raw events.
+async fn mid_hour_start(backend: Backend) {
+    use tollgate::accounts::budget_check::{spend_since, stand};
+    use tollgate::storage::budgets::BudgetRow;
+    use tollgate::storage::usage_write::{write_batch, UsageEvent};
+    const MIN: i64 = 60_000;
+    let db = TestDb::new(backend).await;
+    let insert_key = "INSERT INTO api_keys (id, key_hash, key_prefix, name, created_at, updated_at)
+                      VALUES ('k', 'h-k', 'tg_', 'k', 0, 0)";
+    match &db.store {
+        Store::Sqlite(p) => sqlx::query(insert_key).execute(p).await.map(drop),
+        Store::Postgres(p) => sqlx::query(insert_key).execute(p).await.map(drop),
+    }
+    .unwrap();
+    // 2026-01-01T09:00:00Z, an hour's start.
+    let hour = 1_767_258_000_000_i64;
+    assert_eq!(hour % (60 * MIN), 0);
+    let event = |n: u32, at: i64, cost: i64| UsageEvent {
+        request_id: format!("r{n}"),
+        key_id: "k".into(),
+        account_id: Some("acc".into()),
+        platform: "claude",
+        model: "m".into(),
+        cost_micros: cost,
+        status: 200,
+        created_at: at,
+        ..Default::default()
+    };
+    let events = [
+        event(1, hour - 1, 8_000_000),
+        event(2, hour + 10 * MIN, 1_000_000),
+        event(3, hour + 40 * MIN, 2_000_000),
+        event(4, hour + 120 * MIN, 4_000_000),
+        event(5, hour + 130 * MIN, 16_000_000),
+    ];
+    write_batch(&db.store, chrono_tz::UTC, &events)
+        .await
+        .unwrap();
+    let start = hour + 30 * MIN;
+    assert_eq!(
+        spend_since(&db.store, "acc", start).await.unwrap(),
+        22_000_000,
+        "only what came after 09:30"
+    );
+    assert_eq!(
+        spend_since(&db.store, "acc", hour).await.unwrap(),
+        23_000_000
+    );
+    assert_eq!(
+        spend_since(&db.store, "acc", hour + 125 * MIN)
+            .await
+            .unwrap(),
+        16_000_000
+    );
+    let row = BudgetRow {
+        account_id: "acc".into(),
+        kind: "prepaid".into(),
+        amount_micros: 30_000_000,
+        reset_day: None,
+        thresholds: "[0.8,0.95]".into(),
+        stop_when_exhausted: true,
+        fired: "[]".into(),
+        period_start: start,
+        created_at: start,
+        updated_at: start,
+    };
+    db.store.set_account_budget(&row, None).await.unwrap();
+    let (standing, ..) = stand(&db.store, &row, hour + 180 * MIN, chrono_tz::UTC)
+        .await
+        .unwrap();
+    assert_eq!(standing.spent_micros, 22_000_000);
+    assert_eq!(standing.remaining_micros, 8_000_000);
+}
+
+#[tokio::test]
+async fn a_budget_set_mid_hour_counts_only_later_usage_on_sqlite() {
+    mid_hour_start(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_budget_set_mid_hour_counts_only_later_usage_on_postgres() {
+    mid_hour_start(Backend::Postgres).await;
 }

@@ -166,6 +166,7 @@ fn fn_args(name: &str, preset: &str, n: usize) -> Option<Value> {
         "update_key" => json!({ "id": id, "input": { "isActive": false } }),
         "renew_key" => json!({ "id": id, "input": { "daysAdd": 30 } }),
         "renew_keys" => json!({ "input": { "ids": [id], "quotaAddUsd": 1.0 } }),
+        "top_up_account_budget" => json!({ "id": id, "input": { "amountUsd": 5.0 } }),
         "create_codes" => json!({ "input": { "presetId": preset, "count": 1 } }),
         "list_codes" => json!({ "query": {} }),
         "create_preset" => json!({ "input": { "name": format!("sweep-fn-{n}") } }),

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod auth;
+mod budgets;
 mod import;
 mod keys;
 mod reports;
@@ -13,6 +14,7 @@ mod webhooks;
 
 pub use accounts::*;
 pub use auth::*;
+pub use budgets::*;
 pub use import::*;
 pub use keys::*;
 pub use reports::*;

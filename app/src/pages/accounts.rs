@@ -1,5 +1,6 @@
-//! Upstream accounts: live status, in flight, cooldowns, last errors and groups; add and edit
-//! (secrets write-only), test with the result inline, reset, pause, delete.
+//! Upstream accounts: live status, in flight, cooldowns, last errors, groups and budgets; add
+//! and edit (secrets write-only), set a budget or top it up, test with the result inline,
+//! reset, pause, delete.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -8,6 +9,7 @@ use serde_json::json;
 use crate::api::{
     delete_account, list_accounts, list_groups, reset_account_status, test_account, update_account,
 };
+use crate::components::accounts::budget::BudgetForm;
 use crate::components::accounts::form::AccountForm;
 use crate::components::accounts::table::{AccountAction, AccountTable, TestResults};
 use crate::components::feedback::{use_toasts, EmptyState};
@@ -23,6 +25,7 @@ enum Panel {
     Closed,
     Add,
     Edit(Box<Account>),
+    Budget(Box<Account>),
 }
 
 /// How often the table refreshes its live figures (in flight, status, cooldown).
@@ -74,13 +77,14 @@ pub fn AccountsPage() -> impl IntoView {
                     t_saved,
                 ),
                 AccountAction::Delete(id) => toasts.outcome(&delete_account(id).await, t_deleted),
-                AccountAction::Edit(_) => {}
+                AccountAction::Edit(_) | AccountAction::Budget(_) => {}
             }
             refresh.update(|n| *n += 1);
         }
     });
     let on_action = Callback::new(move |a: AccountAction| match a {
         AccountAction::Edit(account) => panel.set(Panel::Edit(account)),
+        AccountAction::Budget(account) => panel.set(Panel::Budget(account)),
         other => {
             act.dispatch(other);
         }
@@ -140,6 +144,12 @@ pub fn AccountsPage() -> impl IntoView {
             Panel::Edit(account) => view! {
                 <Modal title=tr("accounts.edit") on_close=close test_id="account-dialog" wide=true>
                     <AccountForm existing=Some(*account) on_saved=saved />
+                </Modal>
+            }
+            .into_any(),
+            Panel::Budget(account) => view! {
+                <Modal title=tr("budget.title").replace("{name}", &account.name) on_close=close test_id="budget-dialog" wide=true>
+                    <BudgetForm account=*account on_saved=saved />
                 </Modal>
             }
             .into_any(),

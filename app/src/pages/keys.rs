@@ -1,6 +1,6 @@
 //! API keys: a filtered, paginated list (the filters live in the URL, so the page reads the
 //! same without JavaScript), and dialogs to create one key or a batch for orders, show new keys
-//! once, edit, and see a key's usage.
+//! once, edit, see a key's usage, renew a key (with its ledger) or a selection of keys.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -13,11 +13,13 @@ use crate::api::{
 };
 use crate::components::feedback::use_toasts;
 use crate::components::keys::batch::BatchForm;
+use crate::components::keys::batch_renew::{BatchRenewForm, SelectionBar};
 use crate::components::keys::create::CreateKeyForm;
 use crate::components::keys::created::CreatedKeys;
 use crate::components::keys::edit::EditKeyForm;
 use crate::components::keys::presets::PresetsPanel;
-use crate::components::keys::table::{KeyTable, RowAction};
+use crate::components::keys::renew::RenewPanel;
+use crate::components::keys::table::{KeyTable, RowAction, Selection};
 use crate::components::keys::usage::KeyUsagePanel;
 use crate::components::keys::Directory;
 use crate::components::modal::Modal;
@@ -37,6 +39,8 @@ enum Panel {
     Created(Vec<CreatedKey>),
     Edit(ApiKey),
     Usage(ApiKey),
+    Renew(ApiKey),
+    BatchRenew(Vec<ApiKey>),
     Presets,
 }
 
@@ -76,6 +80,12 @@ pub fn KeysPage() -> impl IntoView {
             .and_then(|r| r.ok())
             .is_some_and(|m| m.role == Role::Seller)
     };
+    let is_viewer = move || {
+        me.get()
+            .and_then(|r| r.ok())
+            .is_some_and(|m| m.role == Role::Viewer)
+    };
+    let selected: Selection = RwSignal::new(Default::default());
     // Admins filter by seller: the staff list (other roles are refused it, and see no filter).
     // Asked only of the roles that may read them: a refused call would mark the page 403.
     let staff = Resource::new(
@@ -145,6 +155,7 @@ pub fn KeysPage() -> impl IntoView {
     let on_action = Callback::new(move |a: RowAction| match a {
         RowAction::Edit(k) => panel.set(Panel::Edit(k)),
         RowAction::Usage(k) => panel.set(Panel::Usage(k)),
+        RowAction::Renew(k) => panel.set(Panel::Renew(k)),
         other => {
             row_action.dispatch(other);
         }
@@ -276,7 +287,16 @@ pub fn KeysPage() -> impl IntoView {
                                             .replace("{page}", &here.to_string())
                                             .replace("{pages}", &pages.to_string())}
                                     </p>
-                                    <KeyTable keys=page.items directory=dir on_action=on_action busy=row_action.pending() seller=is_seller() />
+                                    <SelectionBar selected=selected on_renew=move |keys| panel.set(Panel::BatchRenew(keys)) />
+                                    <KeyTable
+                                        keys=page.items
+                                        directory=dir
+                                        on_action=on_action
+                                        busy=row_action.pending()
+                                        seller=is_seller()
+                                        viewer=is_viewer()
+                                        selected=selected
+                                    />
                                     <nav class="pager" aria-label=tr("keys.pages")>
                                         {(here > 1).then(|| view! { <a class="btn btn-small" href=page_link(here - 1)>{tr("keys.prev")}</a> })}
                                         {(here < pages).then(|| view! { <a class="btn btn-small" href=page_link(here + 1)>{tr("keys.next")}</a> })}
@@ -326,6 +346,26 @@ pub fn KeysPage() -> impl IntoView {
                     Panel::Presets => view! {
                         <Modal title=tr("presets.title") on_close=close test_id="presets-dialog" wide=true>
                             <PresetsPanel on_changed=move |_| directory.refetch() />
+                        </Modal>
+                    }
+                    .into_any(),
+                    Panel::Renew(key) => view! {
+                        <Modal title=tr("renew.title").replace("{name}", &key.name) on_close=close test_id="renew-dialog" wide=true>
+                            <RenewPanel key=key directory=dir() writer=!is_viewer() on_renewed=move |_| refresh.update(|n| *n += 1) />
+                        </Modal>
+                    }
+                    .into_any(),
+                    Panel::BatchRenew(keys) => view! {
+                        <Modal title=tr("renew.batch_title").replace("{n}", &keys.len().to_string()) on_close=close test_id="batch-renew-dialog" wide=true>
+                            <BatchRenewForm
+                                keys=keys
+                                presets=dir().presets
+                                currency=currency()
+                                on_renewed=move |_| {
+                                    selected.set(Default::default());
+                                    refresh.update(|n| *n += 1);
+                                }
+                            />
                         </Modal>
                     }
                     .into_any(),

@@ -63,6 +63,9 @@ pub struct LedgerEntry {
     pub currency: String,
     /// Who made it: an admin's id, or `key-holder` for a redemption.
     pub actor: String,
+    /// The staff user's name (their id when the user is gone; `key-holder` as is).
+    #[serde(default)]
+    pub actor_name: String,
     pub note: String,
     pub code_id: Option<String>,
     pub at: DateTime<Utc>,

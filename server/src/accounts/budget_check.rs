@@ -38,6 +38,19 @@ pub fn thresholds_of(row: &BudgetRow) -> Vec<f64> {
     }
 }
 
+/// The account's usage from `start` on: the hourly rollup from `start`'s hour, less that
+/// hour's raw events before `start`, so a budget set (or a month reset) mid-hour does not count
+/// the usage before it. Both are written in one transaction by the usage writer, so they agree;
+/// once the raw events are pruned (`USAGE_RETENTION_DAYS`) the whole first hour counts.
+pub async fn spend_since(store: &Store, account_id: &str, start: i64) -> StoreResult<i64> {
+    let hour = budget::hour_floor(start);
+    let mut spent = store.account_spend_since(account_id, hour).await?;
+    if hour < start {
+        spent -= store.account_event_spend(account_id, hour, start).await?;
+    }
+    Ok(spent.max(0))
+}
+
 /// Where one budget stands at `now`, and its current period.
 pub async fn stand(
     store: &Store,
@@ -58,9 +71,7 @@ pub async fn stand(
         BudgetKind::Prepaid => store.budget_top_ups_since(&row.account_id, start).await?,
         BudgetKind::Monthly => 0,
     };
-    let spent = store
-        .account_spend_since(&row.account_id, budget::hour_floor(start))
-        .await?;
+    let spent = spend_since(store, &row.account_id, start).await?;
     let recent = store
         .account_spend_since(
             &row.account_id,

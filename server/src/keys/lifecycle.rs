@@ -89,6 +89,36 @@ pub fn renew(key: &Lifecycle, renewal: Renewal, now: i64) -> Renewed {
     }
 }
 
+/// The expiry to store after a renewal moved it from `before` to `after` by `days`, for a key
+/// whose expiry was written as a date (`expires_on`: the end of that day in `tz`). When the
+/// days extended that expiry (rather than starting from now, the key having expired), the new
+/// expiry is the date `days` later, kept as a date: a key sold "until 2026-01-18" renewed by 30
+/// days is valid until the end of 2026-02-17 and shows so. Otherwise the written date no longer
+/// holds, and the expiry reads as the instant.
+pub fn renewed_expiry(
+    expires_on: Option<&str>,
+    before: Option<i64>,
+    after: Option<i64>,
+    days: i64,
+    tz: chrono_tz::Tz,
+) -> (Option<i64>, Option<String>) {
+    if after == before {
+        return (after, expires_on.map(str::to_owned));
+    }
+    let day = expires_on.and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    let extended = before.map(|b| b.saturating_add(days.saturating_mul(DAY_MS))) == after;
+    match day
+        .filter(|_| extended && days > 0)
+        .and_then(|d| d.checked_add_days(chrono::Days::new(days.unsigned_abs())))
+    {
+        Some(next) => (
+            Some(app::types::When::Day(next).instant(&tz).timestamp_millis()),
+            Some(next.format("%Y-%m-%d").to_string()),
+        ),
+        None => (after, None),
+    }
+}
+
 /// [`expiry`] in SQL (NULL when the key never expires), over the `api_keys` columns.
 pub const EXPIRY_SQL: &str = "COALESCE(expires_at, activated_at + activation_days * 86400000)";
 
@@ -123,6 +153,42 @@ mod tests {
             is_active: true,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_written_date_moves_by_the_days_added_or_gives_way_to_the_instant() {
+        let tz = chrono_tz::Asia::Shanghai;
+        let end = |d: &str| {
+            app::types::When::parse(d)
+                .unwrap()
+                .instant(&tz)
+                .timestamp_millis()
+        };
+        let before = end("2030-01-10");
+        assert_eq!(
+            renewed_expiry(
+                Some("2030-01-10"),
+                Some(before),
+                Some(before + 30 * DAY_MS),
+                30,
+                tz
+            ),
+            (Some(end("2030-02-09")), Some("2030-02-09".into()))
+        );
+        assert_eq!(
+            renewed_expiry(Some("2030-01-10"), Some(before), Some(before), 0, tz),
+            (Some(before), Some("2030-01-10".into())),
+            "nothing moved"
+        );
+        assert_eq!(
+            renewed_expiry(Some("2030-01-10"), Some(before), Some(NOW + DAY_MS), 1, tz),
+            (Some(NOW + DAY_MS), None),
+            "renewed from now: an instant"
+        );
+        assert_eq!(
+            renewed_expiry(None, Some(5), Some(5 + DAY_MS), 1, tz),
+            (Some(5 + DAY_MS), None)
+        );
     }
 
     #[test]

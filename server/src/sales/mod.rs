@@ -37,6 +37,7 @@ pub fn ledger_entry(row: &LedgerRow) -> LedgerEntry {
         sale_price: micros_to_usd(row.sale_price_micros),
         currency: row.currency.clone(),
         actor: row.actor.clone(),
+        actor_name: row.actor.clone(),
         note: row.note.clone(),
         code_id: row.code_id.clone(),
         at: time(row.at),

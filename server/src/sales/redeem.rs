@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 
 use app::error::AdminError;
-use app::types::{micros_to_usd, KeySettings, RedeemedNewKey, RedeemedOnKey};
+use app::types::{micros_to_usd, KeyCreator, KeySettings, RedeemedNewKey, RedeemedOnKey, When};
 use chrono::DateTime;
 
 use super::code;
@@ -101,12 +101,14 @@ async fn find_code(
         _ => {}
     }
     if let Some(by) = row.redeem_by.filter(|by| *by <= now) {
-        let when = DateTime::from_timestamp_millis(by)
-            .map(|t| {
-                t.with_timezone(&relay.settings.common.timezone)
-                    .to_rfc3339()
-            })
-            .unwrap_or_default();
+        // As the operator wrote it: a date stays a date.
+        let when = match When::from_stored(by, row.redeem_by_on.as_deref()) {
+            Some(When::At(t)) => t
+                .with_timezone(&relay.settings.common.timezone)
+                .to_rfc3339(),
+            Some(day) => day.to_string(),
+            None => String::new(),
+        };
         return Err(RedeemError::Expired(when));
     }
     Ok((hash, row))
@@ -179,14 +181,17 @@ pub async fn onto_key(
                 now,
             );
             config.quota_limit_micros = renewed.quota_limit_micros;
-            config.expires_at = renewed.expires_at;
+            (config.expires_at, config.expires_on) = lifecycle::renewed_expiry(
+                row.expires_on.as_deref(),
+                row.expires_at,
+                renewed.expires_at,
+                code.days,
+                relay.settings.common.timezone,
+            );
             config.activation_days = renewed.activation_days;
             let mut e = entry(&code, row, now);
-            e.expires_after = lifecycle::expiry(
-                renewed.expires_at,
-                renewed.activation_days,
-                row.activated_at,
-            );
+            e.expires_after =
+                lifecycle::expiry(config.expires_at, renewed.activation_days, row.activated_at);
             e.expires_before = row.expiry();
             Ok::<_, StoreError>((config, e))
         })
@@ -243,6 +248,20 @@ async fn new_key_settings(
     validate::key_settings(&settings, Mode::Create { now }, "").map_err(RedeemError::Admin)
 }
 
+/// Who a key bought with `code` is recorded as created by: the code's creator (so a seller
+/// sees the keys their codes sold), by the name they have now; the command line and server
+/// work by their own names.
+async fn code_creator(relay: &Relay, code: &CodeRow) -> Result<KeyCreator, RedeemError> {
+    let name = match relay.store.admin_by_id(&code.created_by).await? {
+        Some(user) => user.username,
+        None => code.created_by.clone(),
+    };
+    Ok(KeyCreator {
+        id: code.created_by.clone(),
+        name,
+    })
+}
+
 /// Redeems `typed` for a new key from the code's preset; the key is in this answer only.
 pub async fn new_key(
     relay: &Relay,
@@ -273,9 +292,10 @@ pub async fn new_key(
     ledger.expires_before = None;
     ledger.expires_after = row.expiry();
     ledger.note = "new key".into();
+    let creator = code_creator(relay, &code).await?;
     if !relay
         .store
-        .redeem_code_new_key(&hash, &key, &ledger, now)
+        .redeem_code_new_key(&hash, &key, &creator, &ledger, now)
         .await?
     {
         return Err(RedeemError::AlreadyRedeemed);

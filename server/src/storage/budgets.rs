@@ -1,6 +1,7 @@
 //! Upstream account budgets (`account_budgets`), their top-ups, and the spend they are measured
 //! against: the account's priced usage from the hourly rollup (what the usage writer has
-//! settled), so no upstream API is needed.
+//! settled), and from the raw events for the part of an hour before a budget's start, so no
+//! upstream API is needed.
 
 use super::audit::{insert_audit, AuditRow};
 use sqlx::FromRow;
@@ -183,6 +184,28 @@ impl Store {
             )
             .bind(account_id)
             .bind(since_hour)
+            .fetch_one(pool)
+            .await?
+        }))
+    }
+
+    /// The account's priced usage in the raw events from `from` (inclusive) to `to`
+    /// (exclusive): the part of an hour the hourly rollup can't split.
+    #[tracing::instrument(skip_all)]
+    pub async fn account_event_spend(
+        &self,
+        account_id: &str,
+        from: i64,
+        to: i64,
+    ) -> StoreResult<i64> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT)
+                 FROM usage_events WHERE account_id = $1 AND created_at >= $2 AND created_at < $3",
+            )
+            .bind(account_id)
+            .bind(from)
+            .bind(to)
             .fetch_one(pool)
             .await?
         }))

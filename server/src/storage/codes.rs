@@ -5,8 +5,10 @@
 use super::audit::{insert_audit, AuditRow};
 use sqlx::FromRow;
 
-use super::keys::UPDATE_KEY;
+use app::types::KeyCreator;
+
 use super::keys::{bind_config, ConfigJson, KeyConfig, KeyRow, NewKey, INSERT_KEY};
+use super::keys::{SET_CREATOR, UPDATE_KEY};
 use super::ledger::{bind_ledger, ChangeError, LedgerRow, INSERT_LEDGER, LOCKED_KEY, TOUCH_KEY};
 use super::text::fold;
 use super::{with_pool, Store, StoreResult};
@@ -23,6 +25,8 @@ pub struct CodeRow {
     pub currency: String,
     pub order_number: String,
     pub redeem_by: Option<i64>,
+    /// `redeem_by` as the operator wrote it, when they wrote a date (`YYYY-MM-DD`).
+    pub redeem_by_on: Option<String>,
     pub status: String,
     pub redeemed_key_id: Option<String>,
     pub redeemed_at: Option<i64>,
@@ -39,8 +43,8 @@ pub struct NewCode {
 }
 
 const CODE_COLUMNS: &str = "id, code_hint, batch_id, preset_id, quota_micros, days,
-    sale_price_micros, currency, order_number, redeem_by, status, redeemed_key_id, redeemed_at,
-    revoked_at, created_by, created_at";
+    sale_price_micros, currency, order_number, redeem_by, redeem_by_on, status, redeemed_key_id,
+    redeemed_at, revoked_at, created_by, created_at";
 
 /// Claims an unused, still redeemable code by its hash for a key.
 const CLAIM: &str = "UPDATE redemption_codes SET status = 'redeemed', redeemed_key_id = $1,
@@ -101,8 +105,8 @@ impl Store {
                 sqlx::query(
                     "INSERT INTO redemption_codes (id, code_hash, code_hint, batch_id, preset_id,
                      quota_micros, days, sale_price_micros, currency, order_number, redeem_by,
-                     status, created_by, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'unused', $12, $13)",
+                     redeem_by_on, status, created_by, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'unused', $13, $14)",
                 )
                 .bind(r.id.as_str())
                 .bind(c.code_hash.as_str())
@@ -115,6 +119,7 @@ impl Store {
                 .bind(r.currency.as_str())
                 .bind(r.order_number.as_str())
                 .bind(r.redeem_by)
+                .bind(r.redeem_by_on.as_deref())
                 .bind(r.created_by.as_str())
                 .bind(r.created_at)
                 .execute(&mut *tx)
@@ -266,12 +271,14 @@ impl Store {
     }
 
     /// Redeems the code for a new key, in one transaction: claims the code for `key.id`
-    /// (false when it is no longer redeemable), inserts the key and its ledger entry.
+    /// (false when it is no longer redeemable), inserts the key (created by `creator`, the
+    /// code's creator) and its ledger entry.
     #[tracing::instrument(skip_all)]
     pub async fn redeem_code_new_key(
         &self,
         code_hash: &str,
         key: &NewKey,
+        creator: &KeyCreator,
         entry: &LedgerRow,
         now: i64,
     ) -> StoreResult<bool> {
@@ -299,6 +306,12 @@ impl Store {
                 .bind(fold(&key.name))
                 .bind(fold(&c.description))
                 .bind(c.expires_on.as_deref())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(SET_CREATOR)
+                .bind(creator.id.as_str())
+                .bind(creator.name.as_str())
+                .bind(key.id.as_str())
                 .execute(&mut *tx)
                 .await?;
             for tag in &c.tags {

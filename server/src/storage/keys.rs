@@ -81,6 +81,10 @@ pub(super) const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
     updated_at = $28, name_key = $30, description_key = $31, expires_on = $32
     WHERE id = $29 AND deleted_at IS NULL";
 
+/// Records who created a key (kept when the user is deleted: no foreign key).
+pub(super) const SET_CREATOR: &str =
+    "UPDATE api_keys SET created_by_id = $1, created_by_name = $2 WHERE id = $3";
+
 impl Store {
     /// Inserts keys and their tags in one transaction, created at `now`: all or nothing.
     #[tracing::instrument(skip_all, fields(count = keys.len()))]
@@ -111,14 +115,12 @@ impl Store {
                     .bind(c.expires_on.as_deref())
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query(
-                    "UPDATE api_keys SET created_by_id = $1, created_by_name = $2 WHERE id = $3",
-                )
-                .bind(creator.id.as_str())
-                .bind(creator.name.as_str())
-                .bind(k.id.as_str())
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(SET_CREATOR)
+                    .bind(creator.id.as_str())
+                    .bind(creator.name.as_str())
+                    .bind(k.id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
                 for tag in &c.tags {
                     sqlx::query("INSERT INTO api_key_tags (key_id, tag) VALUES ($1, $2)")
                         .bind(k.id.as_str())

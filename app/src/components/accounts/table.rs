@@ -1,11 +1,13 @@
 //! The accounts table: live status with cooldown and last error, in flight, groups, the
-//! schedulable switch with the priority, and each row's actions with a test's result shown
+//! schedulable switch with the priority, the monthly cost and under it the budget (left of the
+//! limit, its state and projected run-out), and each row's actions with a test's result shown
 //! under the row.
 
 use std::collections::HashMap;
 
 use leptos::prelude::*;
 
+use super::budget::BudgetCell;
 use crate::components::feedback::ConfirmButton;
 use crate::components::table::{Column, DataTable};
 use crate::components::ui::{platform_name, AccountStatusPill};
@@ -16,6 +18,8 @@ use crate::{tr, use_locale, use_utc_offset};
 #[derive(Clone, Debug, PartialEq)]
 pub enum AccountAction {
     Edit(Box<Account>),
+    /// Set, change, remove or top up the budget.
+    Budget(Box<Account>),
     Test(String),
     Reset(String),
     SetSchedulable(String, bool),
@@ -49,10 +53,12 @@ pub fn AccountTable(
         Column::figure(tr("accounts.in_flight")),
         Column::text(tr("accounts.groups")),
         Column::text(tr("accounts.scheduling")),
-        Column::figure(tr("accounts.monthly_cost")),
+        // The budget under the monthly cost: a column of its own does not fit a laptop.
+        Column::figure(tr("budget.column")),
         Column::actions(tr("common.actions")),
     ];
     let (t_priority, t_last_error) = (tr("accounts.priority_n"), tr("accounts.last_error"));
+    let t_monthly = tr("accounts.monthly_cost");
     let rows = accounts
         .into_iter()
         .map(|a| {
@@ -86,6 +92,7 @@ pub fn AccountTable(
             });
             let id = a.id.clone();
             let (edit, test_id, reset_id, switch_id, delete_id) = (a.clone(), id.clone(), id.clone(), id.clone(), id.clone());
+            let budget_of = a.clone();
             let result_id = id.clone();
             let schedulable = a.schedulable;
             let needs_reset = a.status != AccountStatus::Active && a.status != AccountStatus::Disabled;
@@ -124,12 +131,18 @@ pub fn AccountTable(
                         </label>
                         <div class="muted small nowrap">{t_priority.replace("{n}", &a.priority.to_string())}</div>
                     </td>
-                    <td class="num" data-label=cols[5].label>{fmt_usd(a.monthly_cost)}</td>
+                    <td class="num" data-label=cols[5].label>
+                        <div title=t_monthly>{fmt_usd(a.monthly_cost)}</div>
+                        <BudgetCell budget=a.budget.clone() />
+                    </td>
                     <td class="actions">
                         {can_change.then(|| view! {
                         <div class="row-actions">
                             <button type="button" class="btn btn-small" data-testid="account-edit" on:click=move |_| on_action.run(AccountAction::Edit(Box::new(edit.clone())))>
                                 {tr("common.edit")}
+                            </button>
+                            <button type="button" class="btn btn-small" data-testid="account-budget-edit" on:click=move |_| on_action.run(AccountAction::Budget(Box::new(budget_of.clone())))>
+                                {tr("budget.edit")}
                             </button>
                             <button
                                 type="button"

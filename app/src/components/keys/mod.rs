@@ -1,12 +1,16 @@
 //! The keys page's parts: the table, the forms (one key, a batch for orders, edit), the
-//! keys shown once after creation, the binding pickers and the usage panel.
+//! keys shown once after creation, the binding pickers, the usage panel, and renewals (one
+//! key's ledger and renew form, a selection renewed at once).
 
 pub mod batch;
+pub mod batch_renew;
 pub mod binding;
 pub mod create;
 pub mod created;
 pub mod edit;
+pub mod ledger;
 pub mod presets;
+pub mod renew;
 pub mod restrictions;
 pub mod table;
 pub mod usage;

@@ -1,4 +1,5 @@
-//! One page of keys as a table, with the actions of each row.
+//! One page of keys as a table, with the actions of each row and a checkbox per row that
+//! selects keys for a batch renewal.
 
 use leptos::prelude::*;
 
@@ -10,11 +11,16 @@ use crate::i18n::{fmt_date, fmt_int, fmt_usd};
 use crate::types::{ApiKey, Platform};
 use crate::{tr, use_locale, use_utc_offset};
 
+/// The keys selected for a batch action, by id (kept across pages).
+pub type Selection = RwSignal<std::collections::BTreeMap<String, ApiKey>>;
+
 /// What a row asks the page to do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RowAction {
     Edit(ApiKey),
     Usage(ApiKey),
+    /// The key's ledger and renew form.
+    Renew(ApiKey),
     SetActive(ApiKey, bool),
     Delete(ApiKey),
 }
@@ -28,6 +34,12 @@ pub fn KeyTable(
     /// A seller's view: no settings editor (their keys' settings come from presets).
     #[prop(optional)]
     seller: bool,
+    /// A viewer's view: the ledger without the renew form.
+    #[prop(optional)]
+    viewer: bool,
+    /// Rows get a checkbox that adds the key to (or takes it from) this selection.
+    #[prop(optional)]
+    selected: Option<Selection>,
 ) -> impl IntoView {
     let locale = use_locale();
     let offset = use_utc_offset();
@@ -49,6 +61,14 @@ pub fn KeyTable(
     ];
     // Who sold the key, under its preset (a column of its own does not fit a laptop).
     let t_created_by = tr("keys.created_by");
+    let (t_renew, t_select) = (
+        tr(if viewer {
+            "renew.history"
+        } else {
+            "renew.open"
+        }),
+        tr("renew.select"),
+    );
     let (t_edit, t_usage, t_disable, t_enable, t_delete) = (
         tr("common.edit"),
         tr("keys.usage"),
@@ -93,12 +113,37 @@ pub fn KeyTable(
             };
             let preset = k.preset_id.as_deref().map(|p| directory.preset_name(p));
             let (edit, usage, toggle, delete) = (k.clone(), k.clone(), k.clone(), k.clone());
+            let renew = k.clone();
+            // Viewers renew nothing: no checkboxes.
+            let select = selected.filter(|_| !viewer).map(|sel| {
+                let (id, key) = (k.id.clone(), k.clone());
+                let checked = id.clone();
+                view! {
+                    <input
+                        type="checkbox"
+                        class="row-select"
+                        data-testid="key-select"
+                        aria-label=format!("{t_select} {}", k.name)
+                        prop:checked=move || sel.with(|s| s.contains_key(&checked))
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            sel.update(|s| {
+                                if on {
+                                    s.insert(id.clone(), key.clone());
+                                } else {
+                                    s.remove(&id);
+                                }
+                            });
+                        }
+                    />
+                }
+            });
             let active = k.is_active;
             let creator = k.created_by.as_ref().map(|c| c.name.clone()).unwrap_or_default();
             view! {
                 <tr data-key-id=k.id.clone() data-testid="key-row">
                     <td>
-                        <div class="strong">{k.name.clone()}</div>
+                        <div class="strong">{select}{k.name.clone()}</div>
                         <div class="mono muted">{k.key_prefix.clone()}</div>
                     </td>
                     <td data-label=cols[1].label><KeyStatusPill status=k.status /></td>
@@ -122,6 +167,14 @@ pub fn KeyTable(
                                     {t_edit}
                                 </button>
                             })}
+                            <button
+                                type="button"
+                                class="btn btn-small"
+                                data-testid="key-renew"
+                                on:click=move |_| on_action.run(RowAction::Renew(renew.clone()))
+                            >
+                                {t_renew}
+                            </button>
                             <button
                                 type="button"
                                 class="btn btn-small"

@@ -7,7 +7,6 @@ use app::types::{
     micros_to_usd, usd_to_micros, CodePage, CodeQuery, CodeStatus, CreateCodes, CreatedCode,
     CreatedCodes, RedemptionCode, When, MAX_BATCH,
 };
-use chrono::DateTime;
 
 use super::permit::{self, Actor};
 use crate::admin::error::internal;
@@ -41,8 +40,7 @@ pub(super) fn view(row: &CodeRow, now: i64) -> RedemptionCode {
         order_number: row.order_number.clone(),
         redeem_by: row
             .redeem_by
-            .and_then(DateTime::from_timestamp_millis)
-            .map(When::At),
+            .and_then(|at| When::from_stored(at, row.redeem_by_on.as_deref())),
         status,
         redeemed_key_id: row.redeemed_key_id.clone(),
         redeemed_at: row.redeemed_at.map(time),
@@ -143,6 +141,11 @@ impl AdminService {
             }
             None => None,
         };
+        // A date is shown back as written, like a key's expiry.
+        let redeem_by_on = input
+            .redeem_by
+            .and_then(When::day)
+            .map(|d| d.format("%Y-%m-%d").to_string());
         let batch_id = uuid::Uuid::now_v7().to_string();
         let mut rows = Vec::with_capacity(count);
         let mut plaintexts = Vec::with_capacity(count);
@@ -160,6 +163,7 @@ impl AdminService {
                     currency: currency.clone(),
                     order_number: orders.get(i).cloned().unwrap_or_default(),
                     redeem_by,
+                    redeem_by_on: redeem_by_on.clone(),
                     status: "unused".into(),
                     redeemed_key_id: None,
                     redeemed_at: None,

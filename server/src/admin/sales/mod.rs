@@ -49,7 +49,26 @@ impl SalesPort for AdminService {
             .ok_or_else(|| AdminError::not_found("api key"))?;
         permit::view_ledger(actor, &row)?;
         let rows = self.store.key_ledger(id).await.map_err(internal)?;
-        Ok(rows.iter().map(crate::sales::ledger_entry).collect())
+        let mut entries: Vec<LedgerEntry> = rows.iter().map(crate::sales::ledger_entry).collect();
+        // Staff by the names they have now (a key's ledger names a handful of people).
+        let mut names = std::collections::HashMap::new();
+        for entry in &mut entries {
+            if entry.actor == crate::sales::KEY_HOLDER_ACTOR {
+                continue;
+            }
+            if !names.contains_key(&entry.actor) {
+                let user = self
+                    .store
+                    .admin_by_id(&entry.actor)
+                    .await
+                    .map_err(internal)?;
+                names.insert(entry.actor.clone(), user.map(|u| u.username));
+            }
+            if let Some(Some(name)) = names.get(&entry.actor) {
+                entry.actor_name = name.clone();
+            }
+        }
+        Ok(entries)
     }
 
     async fn create_codes(

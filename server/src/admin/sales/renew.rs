@@ -28,6 +28,8 @@ struct Plan {
     sale_price_micros: i64,
     currency: Option<String>,
     note: String,
+    /// The configured time zone: an expiry written as a date ends that day there.
+    tz: chrono_tz::Tz,
 }
 
 fn lifecycle_of(row: &KeyRow) -> Lifecycle {
@@ -79,7 +81,13 @@ impl Plan {
             now,
         );
         config.quota_limit_micros = renewed.quota_limit_micros;
-        config.expires_at = renewed.expires_at;
+        (config.expires_at, config.expires_on) = lifecycle::renewed_expiry(
+            row.expires_on.as_deref(),
+            row.expires_at,
+            renewed.expires_at,
+            self.days_add,
+            self.tz,
+        );
         config.activation_days = renewed.activation_days;
         let kind = if moved.is_some() {
             LedgerKind::Upgrade
@@ -100,7 +108,7 @@ impl Plan {
             preset_to: config.preset_id.clone(),
             expires_before: row.expiry(),
             expires_after: lifecycle::expiry(
-                renewed.expires_at,
+                config.expires_at,
                 renewed.activation_days,
                 row.activated_at,
             ),
@@ -178,6 +186,7 @@ impl AdminService {
             sale_price_micros,
             currency,
             note,
+            tz: self.config.common.timezone,
         })
     }
 
@@ -256,9 +265,11 @@ impl AdminService {
                 .await
                 .map_err(internal)?
                 .ok_or(AdminError::Internal)?;
+            let mut entry = crate::sales::ledger_entry(&entry);
+            entry.actor_name = actor.name.clone();
             renewed.push(Renewed {
                 key: self.api_key(&row, now_ms())?,
-                entry: crate::sales::ledger_entry(&entry),
+                entry,
             });
         }
         tracing::info!(count = renewed.len(), actor = %actor.id, "api keys renewed");
