@@ -128,7 +128,7 @@ test('Codex CLI answers on an OpenAI account and, translated, on a Claude accoun
   assert.match(translated.stdout, new RegExp(ANSWER), explain(translated));
   const upstream = await mock.lastRequest(CLAUDE_KEY);
   assert.equal(upstream.path, '/v1/messages');
-  const names = upstream.body.tools.map((t) => t.name);
+  const names = JSON.parse(upstream.body).tools.map((t) => t.name);
   assert.ok(names.includes('multi_agent_v1__spawn_agent'), `sub-agent tools offered to Claude: ${names}`);
 });
 
