@@ -23,7 +23,6 @@ use crate::limits::Admitted;
 use crate::pricing::{cost_with_tools_micros, PriceLookup, PriceSource, TokenUsage};
 use crate::scheduler::health::Outcome;
 use crate::scheduler::Lease;
-use crate::storage::now_ms;
 
 pub(super) struct Accounting {
     pub relay: Arc<Relay>,
@@ -132,7 +131,8 @@ impl Finish for Accounting {
                 _ => None,
             };
             if let Some(outcome) = outcome {
-                self.relay.scheduler.report(lease, outcome, now_ms());
+                let now = self.relay.scheduler.now_ms();
+                self.relay.scheduler.report(lease, outcome, now);
             }
         }
         let account = lease.as_ref().map(|l| l.account.id.clone());

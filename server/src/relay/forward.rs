@@ -419,7 +419,7 @@ async fn attempt_loop(
     });
 
     for _ in 0..max_attempts {
-        let now = now_ms();
+        let now = relay.scheduler.now_ms();
         let mut lease =
             match relay
                 .scheduler
@@ -476,7 +476,7 @@ async fn attempt_loop(
                         status: None,
                         message,
                     },
-                    now_ms(),
+                    relay.scheduler.now_ms(),
                 );
                 last = Some(Failure::Transport(status, kind));
                 exclude.push(lease.account.id.clone());
@@ -492,7 +492,9 @@ async fn attempt_loop(
         let body: BoxStream<'static, reqwest::Result<Bytes>> = if needs_verdict(adapter, status) {
             let bytes = read_error_body(answer).await;
             if let Some(outcome) = verdict(adapter, status, &headers, &bytes, call.billable) {
-                relay.scheduler.report(&mut lease, outcome, now_ms());
+                relay
+                    .scheduler
+                    .report(&mut lease, outcome, relay.scheduler.now_ms());
                 exclude.push(lease.account.id.clone());
                 last = Some(Failure::Upstream { status, headers });
                 continue;
@@ -518,7 +520,7 @@ async fn attempt_loop(
                             status: None,
                             message: format!("no first token within {} ms", wait.as_millis()),
                         },
-                        now_ms(),
+                        relay.scheduler.now_ms(),
                     );
                     last = Some(Failure::Transport(
                         StatusCode::GATEWAY_TIMEOUT,
@@ -536,7 +538,7 @@ async fn attempt_loop(
         if status.is_success() {
             relay
                 .scheduler
-                .report(&mut lease, Outcome::Success, now_ms());
+                .report(&mut lease, Outcome::Success, relay.scheduler.now_ms());
         }
         let upstream = Upstream {
             status,
@@ -555,7 +557,9 @@ async fn attempt_loop(
     // in its protocol's shape, never the upstream's own text: that describes the operator's
     // accounts (organisation ids, key hints) and would make the client doubt its own key.
     // When the accounts tried are cooling down now, the soonest recovery says when to retry.
-    let recovery = relay.scheduler.soonest_recovery(&exclude, now_ms());
+    let recovery = relay
+        .scheduler
+        .soonest_recovery(&exclude, relay.scheduler.now_ms());
     let err = match last {
         Some(Failure::Upstream { status, headers }) => {
             let retry_after = recovery.or_else(|| {

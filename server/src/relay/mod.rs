@@ -122,6 +122,7 @@ impl Relay {
         webhooks: Webhooks,
         tasks: &TaskTracker,
         stop: CancellationToken,
+        clock: crate::clock::SharedClock,
     ) -> anyhow::Result<Arc<Relay>> {
         let writer = UsageWriter::spawn(
             store.clone(),
@@ -143,6 +144,7 @@ impl Relay {
             webhooks.clone(),
             writer,
             tasks,
+            clock,
         )?;
         relay.scheduler.reload(true).await?;
         relay.reload_pricing().await?;
@@ -179,7 +181,8 @@ impl Relay {
             None,
             WriterOptions::default(),
         )?;
-        Ok(Self::assemble(settings, store, cipher, webhooks, writer, &tasks)?.0)
+        let clock = crate::clock::system();
+        Ok(Self::assemble(settings, store, cipher, webhooks, writer, &tasks, clock)?.0)
     }
 
     fn assemble(
@@ -189,6 +192,7 @@ impl Relay {
         webhooks: Webhooks,
         writer: UsageWriter,
         tasks: &TaskTracker,
+        clock: crate::clock::SharedClock,
     ) -> anyhow::Result<(
         Arc<Relay>,
         tokio::sync::mpsc::UnboundedReceiver<AccountTransition>,
@@ -217,6 +221,7 @@ impl Relay {
             live,
             Duration::from_secs(opts.scheduler.sticky_grace_secs),
             tx,
+            clock,
         ));
         let proxies =
             ProxyTrust::from_settings(opts.trust_proxy_headers, opts.trusted_proxies.as_deref())
@@ -478,7 +483,7 @@ pub fn spawn_housekeeping(relay: &Arc<Relay>, stop: CancellationToken) {
                 }
                 _ = every.tick() => {
                     let now = now_ms();
-                    relay.scheduler.live().sticky().sweep(now);
+                    relay.scheduler.live().sticky().sweep(relay.scheduler.now_ms());
                     match relay.store.keys_expired_between(watermark, now).await {
                         Ok(expired) => {
                             watermark = now;
