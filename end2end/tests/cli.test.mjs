@@ -86,7 +86,7 @@ test('Claude Code answers through a key limited to Claude Code', async () => {
   assert.equal(seen.path, '/v1/messages');
   assert.ok((await admin('GET', `/admin/api-keys/${card.id}`)).spent > 0, 'the request was billed to the key');
   // The same card in Codex CLI: refused with the restriction named, in Codex's own output.
-  const codexTry = await codex(card.key, 'claude-sonnet-4-5', ['-c', 'features.multi_agent=false']);
+  const codexTry = await codex(card.key, 'claude-sonnet-4-5');
   assert.notEqual(codexTry.code, 0, explain(codexTry));
   assert.match(codexTry.stdout + codexTry.stderr, /allowedClients/, explain(codexTry));
 });
@@ -121,13 +121,15 @@ test('Codex CLI answers on an OpenAI account and, translated, on a Claude accoun
   assert.match(native.stdout, new RegExp(ANSWER), explain(native));
   assert.equal((await mock.lastRequest(OPENAI_KEY)).path, '/v1/responses');
 
-  // Codex 0.171 also offers its sub-agent tools grouped as one `namespace` tool, a tool type the
-  // Responses→Claude translation does not know (400 `tools[4].type: unknown tool type`);
-  // without the sub-agent feature it sends only function and web search tools.
-  const translated = await codex(key.key, 'claude-sonnet-4-5', ['-c', 'features.multi_agent=false']);
+  // In its default configuration: Codex 0.171 also sends its sub-agent tools grouped as one
+  // `namespace` tool, which reaches Claude as one tool per member.
+  const translated = await codex(key.key, 'claude-sonnet-4-5');
   assert.equal(translated.code, 0, explain(translated));
   assert.match(translated.stdout, new RegExp(ANSWER), explain(translated));
-  assert.equal((await mock.lastRequest(CLAUDE_KEY)).path, '/v1/messages');
+  const upstream = await mock.lastRequest(CLAUDE_KEY);
+  assert.equal(upstream.path, '/v1/messages');
+  const names = JSON.parse(upstream.body).tools.map((t) => t.name);
+  assert.ok(names.includes('multi_agent_v1__spawn_agent'), `sub-agent tools offered to Claude: ${names}`);
 });
 
 test('Gemini CLI answers on a Gemini account', async () => {

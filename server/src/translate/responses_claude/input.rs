@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 
+use super::names::NamespacedNames;
 use super::Result;
 use crate::translate::chat_claude::{base64_source, text_block, Role, Turns};
 use crate::translate::TranslateError;
@@ -14,8 +15,12 @@ pub struct Converted {
 type At<'a> = &'a dyn Fn(&str) -> String;
 
 /// Custom tool calls carry their raw string as `{"input": ..}`, the shape their Claude tool
-/// declares (see `tools`).
-pub fn convert_input(instructions: Option<&Value>, input: &Value) -> Result<Converted> {
+/// declares (see `tools`); calls to a tool inside a namespace use its Claude name (see `names`).
+pub fn convert_input(
+    instructions: Option<&Value>,
+    input: &Value,
+    namespaced: &NamespacedNames,
+) -> Result<Converted> {
     let mut system = Vec::new();
     match instructions {
         None | Some(Value::Null) => {}
@@ -28,7 +33,7 @@ pub fn convert_input(instructions: Option<&Value>, input: &Value) -> Result<Conv
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 let at = |path: &str| format!("input[{i}]{path}");
-                convert_item(item, &at, &mut system, &mut turns)?;
+                convert_item(item, &at, namespaced, &mut system, &mut turns)?;
             }
         }
         _ => return Err(TranslateError::new("input", "must be a string or an array")),
@@ -48,6 +53,7 @@ pub fn convert_input(instructions: Option<&Value>, input: &Value) -> Result<Conv
 fn convert_item(
     item: &Value,
     at: At<'_>,
+    namespaced: &NamespacedNames,
     system: &mut Vec<Value>,
     turns: &mut Turns,
 ) -> Result<()> {
@@ -77,7 +83,12 @@ fn convert_item(
         }
         "function_call" | "custom_tool_call" => {
             let id = required_str(item, "call_id", at)?;
-            let name = required_str(item, "name", at)?;
+            let mut name = required_str(item, "name", at)?.to_owned();
+            match item.get("namespace") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(namespace)) => name = namespaced.joined(namespace, &name),
+                Some(_) => return Err(TranslateError::new(at(".namespace"), "must be a string")),
+            }
             let input = if kind == "custom_tool_call" {
                 let raw = item.get("input").and_then(Value::as_str).unwrap_or("");
                 json!({ "input": raw })

@@ -7,11 +7,12 @@
 //! |---|---|
 //! | `model` | copied |
 //! | `instructions`; `system`/`developer` input messages | → `system` text blocks, in order |
-//! | `input` (string, or items) | `message` items → turns (`input_text`/`output_text` → text, `input_image` → image, `input_file` PDF → document; file ids refused); `function_call` / `custom_tool_call` → `tool_use`; `*_output` → `tool_result`; `reasoning` made by Tollgate → the original thinking block, others dropped (OpenAI-encrypted); `web_search_call` dropped (its findings are in the answer after it); `item_reference`, `compaction` refused |
+//! | `input` (string, or items) | `message` items → turns (`input_text`/`output_text` → text, `input_image` → image, `input_file` PDF → document; file ids refused); `function_call` / `custom_tool_call` → `tool_use` (with `namespace`: under the joined name); `*_output` → `tool_result`; `reasoning` made by Tollgate → the original thinking block, others dropped (OpenAI-encrypted); `web_search_call` dropped (its findings are in the answer after it); `item_reference`, `compaction` refused |
 //! | `max_output_tokens` | → `max_tokens`; default 32000 (8192 / 4096 for Claude 3.5 / 3 models) |
 //! | `temperature`, `top_p` | copied for 0–1, refused above 1; refused together with reasoning (Claude reasons at its own temperature) |
 //! | `tools`: `function` | → tool with `input_schema`; `strict` accepted, not enforced |
 //! | `tools`: `custom` (Codex's `apply_patch`) | → tool with one string field `input`; a grammar is appended to the description as text, not enforced |
+//! | `tools`: `namespace` (Codex's sub-agent tools) | each member function/custom tool → a tool named `<namespace>__<tool>` (made valid and unique with a hash when needed, see `names`); other members refused |
 //! | `tools`: `web_search*` | dropped: Codex offers it by default; the model answers without searching |
 //! | `tools`: `file_search`, `computer_use_preview`, `code_interpreter`, `image_generation`, `mcp`, `local_shell` | refused |
 //! | `tool_choice` | `auto`/`none`/`required` → `auto`/`none`/`any`, `{function|custom, name}` → `{tool}`; `allowed_tools` and hosted tools refused |
@@ -26,13 +27,14 @@
 //! | `metadata`, `client_metadata`, `prompt_cache_key`, `service_tier`, `truncation`, `stream_options` | ignored (OpenAI-side bookkeeping) |
 //!
 //! Answers: each Claude block becomes an output item in order (text → `message`, `tool_use` →
-//! `function_call` or `custom_tool_call`, thinking → `reasoning`); `max_tokens` →
+//! `function_call` or `custom_tool_call` (for a namespaced tool: its own `name` plus `namespace`), thinking → `reasoning`); `max_tokens` →
 //! `incomplete` (`max_output_tokens`), `refusal` → `incomplete` (`content_filter`), others →
 //! `completed`. Usage: `input_tokens` counts cache reads and writes, `cached_tokens` the reads;
 //! `reasoning_tokens` is 0 (Claude does not count thinking apart). Streams follow the Responses
 //! event sequence; an upstream error or a cut stream ends with `response.failed`.
 
 mod input;
+mod names;
 mod request;
 mod response;
 mod stream;
@@ -65,6 +67,7 @@ pub struct ResponsesContext {
     /// Request settings every response object repeats.
     echo: Map<String, Value>,
     custom_tools: HashSet<String>,
+    namespaced: names::NamespacedNames,
     summaries: bool,
     encrypted_reasoning: bool,
 }
@@ -74,7 +77,7 @@ impl ResponsesContext {
         body: &Map<String, Value>,
         model: &str,
         max_tokens: u64,
-        custom_tools: HashSet<String>,
+        (custom_tools, namespaced): (HashSet<String>, names::NamespacedNames),
         summaries: bool,
         encrypted_reasoning: bool,
     ) -> ResponsesContext {
@@ -114,6 +117,7 @@ impl ResponsesContext {
             created_at: super::now_secs(),
             echo,
             custom_tools,
+            namespaced,
             summaries,
             encrypted_reasoning,
         }

@@ -91,8 +91,8 @@ pub fn responses_to_messages_request(request: &Value) -> Result<ResponsesTransla
         .get("input")
         .filter(|v| !v.is_null())
         .ok_or_else(|| TranslateError::new("input", "input is required"))?;
-    let converted = convert_input(body.get("instructions"), input)?;
     let tools = translate_tools(body)?;
+    let converted = convert_input(body.get("instructions"), input, &tools.namespaced)?;
     let include = include_flags(body)?;
 
     let mut out = Map::new();
@@ -146,7 +146,14 @@ pub fn responses_to_messages_request(request: &Value) -> Result<ResponsesTransla
     {
         out.insert("metadata".into(), json!({ "user_id": user }));
     }
-    let context = ResponsesContext::new(body, model, max_tokens, tools.custom, summary, include);
+    let context = ResponsesContext::new(
+        body,
+        model,
+        max_tokens,
+        (tools.custom, tools.namespaced),
+        summary,
+        include,
+    );
     Ok(ResponsesTranslation {
         messages_request: Value::Object(out),
         context,

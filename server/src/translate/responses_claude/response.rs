@@ -77,8 +77,24 @@ pub(super) fn message_item(id: &str, text: &str, status: &str) -> Value {
 }
 
 /// A `function_call`, or a `custom_tool_call` for a tool the client declared as custom.
-/// `input` is the arguments JSON, or the raw input of a custom tool.
+/// `input` is the arguments JSON, or the raw input of a custom tool. A tool inside a namespace
+/// is called by its own name with `namespace` beside it.
 pub(super) fn tool_call_item(
+    ctx: &ResponsesContext,
+    call_id: &str,
+    name: &str,
+    input: &str,
+    status: &str,
+) -> Value {
+    let mut item = plain_tool_call_item(ctx, call_id, name, input, status);
+    if let Some((namespace, tool)) = ctx.namespaced.split(name) {
+        item["name"] = json!(tool);
+        item["namespace"] = json!(namespace);
+    }
+    item
+}
+
+fn plain_tool_call_item(
     ctx: &ResponsesContext,
     call_id: &str,
     name: &str,

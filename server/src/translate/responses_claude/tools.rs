@@ -4,15 +4,26 @@ use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
 
+use super::names::NamespacedNames;
 use super::Result;
 use crate::translate::TranslateError;
 
-/// The tools Claude is given, and which of them are custom (freeform) tools.
+/// The tools Claude is given, which of them are custom (freeform) tools, and the Claude names
+/// of the tools inside `namespace` tools (all by Claude name).
 #[derive(Default)]
 pub struct Tools {
     pub tools: Vec<Value>,
     pub custom: HashSet<String>,
+    pub namespaced: NamespacedNames,
     pub choice: Option<Value>,
+}
+
+/// A tool inside a namespace, named once all top-level names are known.
+struct Pending {
+    index: usize,
+    namespace: String,
+    name: String,
+    custom: bool,
 }
 
 /// Why a hosted tool cannot be offered through Claude.
@@ -34,6 +45,7 @@ fn hosted_refusal(kind: &str) -> Option<&'static str> {
 
 pub fn translate_tools(body: &Map<String, Value>) -> Result<Tools> {
     let mut out = Tools::default();
+    let mut pending = Vec::new();
     match body.get("tools") {
         None | Some(Value::Null) => {}
         Some(Value::Array(tools)) => {
@@ -50,6 +62,7 @@ pub fn translate_tools(body: &Map<String, Value>) -> Result<Tools> {
                     // Codex offers web search in its default configuration; refusing it would
                     // refuse Codex. Without it the model answers from what it knows.
                     "web_search" | "web_search_preview" | "web_search_preview_2025_03_11" => {}
+                    "namespace" => namespace_tools(tool, &at, &mut out.tools, &mut pending)?,
                     other => {
                         let reason = hosted_refusal(other).unwrap_or("unknown tool type");
                         return Err(TranslateError::new(at(".type"), reason));
@@ -59,6 +72,7 @@ pub fn translate_tools(body: &Map<String, Value>) -> Result<Tools> {
         }
         Some(_) => return Err(TranslateError::new("tools", "must be an array")),
     }
+    name_namespaced(&mut out, pending);
     let names: Vec<&str> = out
         .tools
         .iter()
@@ -86,6 +100,78 @@ pub fn translate_tools(body: &Map<String, Value>) -> Result<Tools> {
     }
     out.choice = choice;
     Ok(out)
+}
+
+/// The function and custom tools of a `namespace` tool, pushed unnamed (see [`name_namespaced`]).
+fn namespace_tools(
+    tool: &Value,
+    at: &dyn Fn(&str) -> String,
+    tools: &mut Vec<Value>,
+    pending: &mut Vec<Pending>,
+) -> Result<()> {
+    let namespace = tool_name(tool, at)?;
+    let about = description(tool, at)?.filter(|d| !d.trim().is_empty());
+    let Some(inner) = tool.get("tools").and_then(Value::as_array) else {
+        return Err(TranslateError::new(
+            at(".tools"),
+            "must be an array of tools",
+        ));
+    };
+    for (j, member) in inner.iter().enumerate() {
+        let at = |path: &str| at(&format!(".tools[{j}]{path}"));
+        let (mut claude_tool, name, custom) =
+            match member.get("type").and_then(Value::as_str).unwrap_or("") {
+                "function" => {
+                    let t = function_tool(member, &at)?;
+                    (t, tool_name(member, &at)?.to_owned(), false)
+                }
+                "custom" => {
+                    let (t, name) = custom_tool(member, &at)?;
+                    (t, name, true)
+                }
+                _ => {
+                    return Err(TranslateError::new(
+                        at(".type"),
+                        "a namespace holds only function and custom tools",
+                    ))
+                }
+            };
+        if let Some(about) = &about {
+            let own = claude_tool.get("description").and_then(Value::as_str);
+            let text = match own {
+                Some(own) => format!("{namespace}: {about}\n\n{own}"),
+                None => format!("{namespace}: {about}"),
+            };
+            claude_tool["description"] = json!(text);
+        }
+        pending.push(Pending {
+            index: tools.len(),
+            namespace: namespace.to_owned(),
+            name,
+            custom,
+        });
+        tools.push(claude_tool);
+    }
+    Ok(())
+}
+
+/// Names the tools inside namespaces, clear of every top-level tool name.
+fn name_namespaced(out: &mut Tools, pending: Vec<Pending>) {
+    let pending_at: HashSet<usize> = pending.iter().map(|p| p.index).collect();
+    let mut taken: HashSet<String> = out
+        .tools
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !pending_at.contains(i))
+        .filter_map(|(_, t)| t.get("name").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    for p in pending {
+        let name = out.namespaced.assign(&p.namespace, &p.name, &mut taken);
+        if p.custom {
+            out.custom.insert(name.clone());
+        }
+        out.tools[p.index]["name"] = json!(name);
+    }
 }
 
 fn tool_name<'a>(tool: &'a Value, at: &dyn Fn(&str) -> String) -> Result<&'a str> {
