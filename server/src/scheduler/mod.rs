@@ -22,8 +22,8 @@ use tokio::sync::mpsc;
 
 use crate::crypto::Cipher;
 use crate::limits::{Binding, KeyLimits};
-use crate::relay::clients::HttpClients;
 use crate::storage::Store;
+use crate::upstream_http::HttpClients;
 use health::{Availability, Outcome, Transition};
 use live::LiveState;
 use pool::{build_account, platform_index, GroupInfo, PoolSnapshot, UpstreamAccount};

@@ -7,10 +7,10 @@ use app::error::AdminError;
 use app::types::{AccountTestResult, Platform};
 
 use super::AdminService;
-use crate::relay::claude::ClaudeAdapter;
-use crate::relay::forward::{Adapter, Call};
-use crate::relay::gemini::{Action, GeminiAdapter};
-use crate::relay::openai::{Endpoint, OpenAiAdapter};
+use crate::relay::platforms::claude::ClaudeAdapter;
+use crate::relay::platforms::gemini::{Action, GeminiAdapter};
+use crate::relay::platforms::openai::{Endpoint, OpenAiAdapter};
+use crate::relay::platforms::{Adapter, Call};
 
 impl AdminService {
     /// Sends a minimal real request through the account's client and proxy.

@@ -8,26 +8,27 @@
 //! is the client's without it.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use app::types::Platform;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::error::{ErrorKind, Protocol, RelayError};
-use super::forward::{read_key_body, relay_call, Adapter, Call};
-use super::request_cost::{OutputField, RequestShape};
 use super::usage_gemini::{read_gemini_json, GeminiStream};
 use super::usage_json::JsonBody;
 use super::usage_parse::UsageParser;
-use super::Relay;
-use crate::limits::{KeyLimits, Refusal};
+use super::{Adapter, Call};
+use crate::limits::Refusal;
+use crate::relay::admission::relay_call;
+use crate::relay::error::{ErrorKind, Protocol, RelayError};
+use crate::relay::extract::{answer, key_of, Incoming};
+use crate::relay::request_cost::{OutputField, RequestShape};
+use crate::relay::Relay;
 use crate::scheduler::health::Outcome;
 use crate::scheduler::pool::UpstreamAccount;
 use crate::scheduler::sticky::session_hash;
@@ -206,36 +207,7 @@ pub fn gemini_retry_at(
 /// The client's query as forwarded: `alt` only (`alt=sse` picks the stream framing). `key=`
 /// stays behind, and so does everything else: `fields=` could drop `usageMetadata`.
 fn query_without_key(query: Option<&str>) -> Option<String> {
-    super::guards::allowed_query(query, &["alt"])
-}
-
-/// The key from `x-goog-api-key`, `Authorization: Bearer`, or `?key=`.
-fn gemini_key(headers: &HeaderMap, query: Option<&str>) -> String {
-    let from_headers = super::presented_key(headers, Protocol::Gemini);
-    if !from_headers.is_empty() {
-        return from_headers.to_owned();
-    }
-    query
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()))
-        .and_then(|mut pairs| pairs.find(|(n, _)| n == "key"))
-        .map(|(_, v)| v.trim().to_owned())
-        .unwrap_or_default()
-}
-
-async fn authenticate(
-    relay: &Relay,
-    headers: &HeaderMap,
-    extensions: &axum::http::Extensions,
-    query: Option<&str>,
-) -> Result<Arc<KeyLimits>, Response> {
-    super::key_gate::admit_key(
-        relay,
-        headers,
-        extensions,
-        &gemini_key(headers, query),
-        Protocol::Gemini,
-    )
-    .await
+    crate::relay::guards::allowed_query(query, &["alt"])
 }
 
 #[derive(Deserialize)]
@@ -282,7 +254,7 @@ fn version_of(path: &str) -> &'static str {
 /// `:` or dots-only segment can steer the request to another Google endpoint.
 pub fn valid_model_name(model: &str) -> bool {
     !model.is_empty()
-        && model.len() <= super::guards::MAX_MODEL_NAME_CHARS
+        && model.len() <= crate::relay::guards::MAX_MODEL_NAME_CHARS
         && model
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
@@ -294,45 +266,41 @@ pub async fn model_action(
     segment: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Response {
-    let started = Instant::now();
-    let (parts, body) = req.into_parts();
-    let key = match authenticate(&relay, &parts.headers, &parts.extensions, parts.uri.query()).await
-    {
-        Ok(k) => k,
-        Err(res) => return res,
-    };
-    let segment = match path_segment(segment) {
-        Ok(s) => s,
-        Err(e) => return e.into_response(Protocol::Gemini),
-    };
+    answer(model_call(&relay, segment, req).await)
+}
+
+async fn model_call(
+    relay: &Arc<Relay>,
+    segment: Result<Path<String>, PathRejection>,
+    req: Request,
+) -> Result<Response, Response> {
+    let mut incoming = Incoming::admit(relay, req, Protocol::Gemini).await?;
+    let segment = path_segment(segment).map_err(|e| e.into_response(Protocol::Gemini))?;
     let Some((model, action)) = segment
         .rsplit_once(':')
         .and_then(|(m, a)| Some((m, Action::parse(a)?)))
     else {
         let message = format!("models/{segment} is not a method this relay serves: use generateContent, streamGenerateContent or countTokens");
-        return RelayError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, message)
-            .into_response(Protocol::Gemini);
+        return Err(
+            RelayError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, message)
+                .into_response(Protocol::Gemini),
+        );
     };
-    if let Err(e) = super::guards::check_model_name(model) {
-        return e.into_response(Protocol::Gemini);
-    }
+    crate::relay::guards::check_model_name(model).map_err(|e| e.into_response(Protocol::Gemini))?;
     if !valid_model_name(model) {
-        return RelayError::invalid(format!(
+        return Err(RelayError::invalid(format!(
             "invalid model name {model:?}: use letters, digits, '.', '-' and '_' only"
         ))
-        .into_response(Protocol::Gemini);
+        .into_response(Protocol::Gemini));
     }
-    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::Gemini).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(Protocol::Gemini),
-    };
-    let peek: GeminiPeek = match serde_json::from_slice(&bytes) {
-        Ok(p) => p,
-        Err(e) => {
-            return RelayError::invalid(format!("Invalid JSON payload received: {e}"))
-                .into_response(Protocol::Gemini)
-        }
-    };
+    let bytes = incoming.body(relay).await?;
+    let peek: GeminiPeek = incoming.peek(&bytes)?;
+    let Incoming {
+        started,
+        parts,
+        key,
+        ..
+    } = incoming;
     let counting = action == Action::CountTokens;
     let candidates = peek
         .generation_config
@@ -386,7 +354,7 @@ pub async fn model_action(
         action,
         query,
     };
-    relay_call(&relay, &adapter, key, call, started).await
+    Ok(relay_call(relay, &adapter, key, call, price, started).await)
 }
 
 /// A priced Gemini model as the Models API describes it.
@@ -404,7 +372,7 @@ fn model_entry(model: &str, input_limit: Option<u64>, output_limit: Option<u64>)
 
 /// The Gemini models in the pricing table the key may use.
 async fn catalog(relay: &Arc<Relay>, req: &Parts) -> Result<Vec<(String, Value)>, Response> {
-    let key = authenticate(relay, &req.headers, &req.extensions, req.uri.query()).await?;
+    let key = key_of(relay, req, Protocol::Gemini).await?;
     if !key.platform_allowed(Platform::Gemini) {
         return Err(RelayError::from(Refusal::PlatformNotAllowed {
             platform: Platform::Gemini,
@@ -537,10 +505,18 @@ mod tests {
             Some("alt=sse".into())
         );
         assert_eq!(query_without_key(None), None);
+        use axum::http::HeaderMap;
+        let gemini_key =
+            |h: &HeaderMap, q| crate::relay::extract::presented(h, q, Protocol::Gemini);
         let mut h = HeaderMap::new();
         assert_eq!(gemini_key(&h, Some("alt=sse&key=tg%5Fabc")), "tg_abc");
         h.insert("x-goog-api-key", "tg_header".parse().unwrap());
         assert_eq!(gemini_key(&h, Some("key=tg_query")), "tg_header");
+        // Other protocols' clients never present a key in the query.
+        assert_eq!(
+            crate::relay::extract::presented(&HeaderMap::new(), Some("key=tg_q"), Protocol::OpenAi),
+            ""
+        );
     }
 
     #[test]
