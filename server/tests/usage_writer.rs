@@ -240,3 +240,75 @@ async fn a_batch_written_twice_counts_once_on_both_databases() {
     a_batch_written_twice_counts_once(Backend::Sqlite).await;
     a_batch_written_twice_counts_once(Backend::Postgres).await;
 }
+
+#[path = "webhooks/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+
+/// The `usage.dead_letter` webhook reaches a real receiver over HTTP when PostgreSQL refuses an
+/// event, naming how many were set aside and which requests; a batch without poison sends none.
+#[tokio::test]
+async fn dead_letters_are_announced_by_webhook() {
+    let rx = harness::Receiver::start(harness::Script::ok()).await;
+    let mut o = harness::opts();
+    harness::env_target(&mut o, rx.url("/hooks/generic"), None);
+    let hooks = harness::Running::start(&o).await;
+
+    let db = TestDb::new(Backend::Postgres).await;
+    add_key(&db.store, "k1").await;
+    let tasks = TaskTracker::new();
+    let stop = CancellationToken::new();
+    let writer = UsageWriter::spawn(
+        db.store.clone(),
+        chrono_tz::UTC,
+        &tasks,
+        stop.clone(),
+        Some(hooks.hooks.clone()),
+        WriterOptions {
+            queue_capacity: 4096,
+            spool_dir: None,
+        },
+    )
+    .unwrap();
+    writer.started().await;
+    for n in 0..10 {
+        writer.record(event(n, "k1", "claude-sonnet-4-5"));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while scalar(&db.store, "SELECT COUNT(*) FROM usage_events").await < 10 {
+        assert!(Instant::now() < deadline, "clean events were not written");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(rx.requests().is_empty(), "no webhook for a clean batch");
+
+    for n in 10..20 {
+        let model = if n == 13 {
+            "claude\u{0}sonnet".to_owned()
+        } else {
+            "claude-sonnet-4-5".to_owned()
+        };
+        writer.record(event(n, "k1", &model));
+    }
+    let req = rx.wait_for(1).await.remove(0);
+    assert_eq!(req.header("x-tollgate-event"), "usage.dead_letter");
+    let body = req.json();
+    assert_eq!(body["event"], "usage.dead_letter", "{body}");
+    assert_eq!(body["data"]["events"], 1, "{body}");
+    assert_eq!(body["data"]["requestIds"][0], "req-13", "{body}");
+    assert_eq!(writer.dead_letters(), 1);
+    assert_eq!(
+        scalar(&db.store, "SELECT COUNT(*) FROM usage_events").await,
+        20,
+        "the rest of the batch and the sanitised copy are billed"
+    );
+    let log = harness::wait_for_log(&hooks.db.store, 1).await;
+    assert_eq!(
+        (log[0].ok, log[0].event.as_str()),
+        (true, "usage.dead_letter")
+    );
+
+    stop.cancel();
+    tasks.close();
+    tasks.wait().await;
+    hooks.shutdown().await;
+}

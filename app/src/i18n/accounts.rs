@@ -26,6 +26,21 @@ pub(super) const TEXTS: &[(&str, &str, &str)] = &[
     ("accounts.azure_deployment", "Azure deployment", "Azure 部署名"),
     ("accounts.azure_version", "Azure API version", "Azure API 版本"),
     ("accounts.notes", "Notes", "备注"),
+    (
+        "accounts.first_token_timeout",
+        "First-token timeout (s)",
+        "首个 token 超时（秒）",
+    ),
+    (
+        "accounts.first_token_hint",
+        "A stream that sends no content within this time is abandoned and, if nothing reached the client yet, moved to another account. Empty: the server's FIRST_TOKEN_TIMEOUT_MS (60 s unless set). 1 to 600 s.",
+        "流式响应在此时间内未发送任何内容即放弃；若客户端尚未收到内容，则改由其他账户处理。留空：使用服务器的 FIRST_TOKEN_TIMEOUT_MS（未设置时为 60 秒）。范围 1 至 600 秒。",
+    ),
+    (
+        "accounts.bad_first_token",
+        "The first-token timeout must be between 1 and 600 seconds, or empty for the server's default.",
+        "首个 token 超时须在 1 至 600 秒之间，留空则使用服务器默认值。",
+    ),
     ("accounts.schedulable", "Schedulable", "参与调度"),
     ("accounts.active", "Active", "启用"),
     ("accounts.saved", "Account saved.", "账户已保存。"),

@@ -235,6 +235,11 @@ pub(super) const TEXTS: &[(&str, &str, &str)] = &[
         "Daily USD cap per model family (e.g. opus=5)",
         "按模型系列的每日费用上限（美元，如 opus=5）",
     ),
+    (
+        "keys.bad_caps",
+        "Write the daily caps as family=USD, comma-separated, e.g. opus=5, sonnet=20.",
+        "每日上限请写成 系列=美元，逗号分隔，如 opus=5, sonnet=20。",
+    ),
     ("presets.title", "Presets", "预设"),
     ("presets.add", "Add preset", "添加预设"),
     ("presets.name", "Preset name", "预设名称"),

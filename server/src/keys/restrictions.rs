@@ -5,8 +5,9 @@
 //!
 //! Clients are recognised by what they really send: Claude Code's `claude-cli/…` user agent
 //! (and `x-app: cli`), Codex CLI's `codex_cli_rs/…` user agent (and its `originator` header),
-//! Gemini CLI's `GeminiCLI/…` user agent. Any client can send those, so this is a deterrent
-//! (it keeps a "Claude Code card" out of a chat app), not a security boundary.
+//! Gemini CLI's `GeminiCLI/…` user agent (`GeminiCLI-tui/…` from 0.61 on). Any client can send
+//! those, so this is a deterrent (it keeps a "Claude Code card" out of a chat app), not a
+//! security boundary. `end2end/tests/cli.test.mjs` runs the real clients through it.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -72,7 +73,7 @@ pub fn recognise(headers: &HeaderMap) -> Option<&'static str> {
         || header("originator").starts_with("codex_")
     {
         Some("codex_cli")
-    } else if ua.starts_with("GeminiCLI/") || ua.contains("gemini-cli") {
+    } else if ua.starts_with("GeminiCLI") || ua.contains("gemini-cli") {
         Some("gemini_cli")
     } else {
         None
@@ -185,6 +186,12 @@ mod tests {
         assert_eq!(recognise(&codex), Some("codex_cli"));
         let gemini = headers(&[("user-agent", "GeminiCLI/0.9.0 (darwin; arm64)")]);
         assert_eq!(recognise(&gemini), Some("gemini_cli"));
+        // What Gemini CLI 0.61.0 really sent in `gemini -p` (end2end/tests/cli.test.mjs).
+        let tui = headers(&[(
+            "user-agent",
+            "GeminiCLI-tui/0.61.0/gemini-2.5-flash (linux; x64; terminal)",
+        )]);
+        assert_eq!(recognise(&tui), Some("gemini_cli"));
         let sdk = headers(&[("user-agent", "Anthropic/JS 0.65.0")]);
         assert_eq!(recognise(&sdk), None);
         let gate = Gate {

@@ -56,10 +56,16 @@ pub fn AccountForm(
         .as_ref()
         .and_then(|a| a.azure_api_version.clone())
         .unwrap_or_default());
+    let first_token = s(e
+        .as_ref()
+        .and_then(|a| a.first_token_timeout_ms)
+        .map(ms_as_secs)
+        .unwrap_or_default());
     let schedulable = RwSignal::new(e.as_ref().map(|a| a.schedulable).unwrap_or(true));
     let active = RwSignal::new(e.as_ref().map(|a| a.is_active).unwrap_or(true));
     let key_hint = e.as_ref().map(|a| a.api_key_hint.clone());
     let proxy_hint = e.as_ref().and_then(|a| a.proxy.clone());
+    let t_bad_first_token = tr("accounts.bad_first_token");
     let (t_bad_number, t_saved, t_created) = (
         tr("common.bad_number"),
         tr("accounts.saved"),
@@ -99,6 +105,10 @@ pub fn AccountForm(
             toasts.error_text(t_bad_number);
             return;
         };
+        let Ok(first_token_timeout) = first_token_ms(&first_token.get()) else {
+            toasts.error_text(t_bad_first_token);
+            return;
+        };
         let opt = |v: String| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
         let is_openai = platform.get() == Platform::Openai;
         let mut body = Map::new();
@@ -112,6 +122,8 @@ pub fn AccountForm(
         body.insert("notes".into(), json!(notes.get()));
         body.insert("schedulable".into(), json!(schedulable.get()));
         body.insert("isActive".into(), json!(active.get()));
+        // Empty: `null`, the server's FIRST_TOKEN_TIMEOUT_MS (an edit goes back to it).
+        body.insert("firstTokenTimeoutMs".into(), json!(first_token_timeout));
         if is_openai {
             body.insert("azureDeployment".into(), json!(opt(azure_deployment.get())));
             body.insert("azureApiVersion".into(), json!(opt(azure_version.get())));
@@ -228,7 +240,12 @@ pub fn AccountForm(
                     <label for="af-cost">{tr("accounts.monthly_cost")}</label>
                     <input id="af-cost" type="number" min="0" step="0.01" bind:value=monthly_cost />
                 </div>
+                <div>
+                    <label for="af-first-token">{tr("accounts.first_token_timeout")}</label>
+                    <input id="af-first-token" type="number" step="any" placeholder="60" bind:value=first_token />
+                </div>
             </div>
+            <p class="hint">{tr("accounts.first_token_hint")}</p>
             <label for="af-models">{tr("accounts.models")}</label>
             <input id="af-models" type="text" bind:value=models />
             <Show when=move || platform.get() == Platform::Openai>
@@ -257,5 +274,49 @@ pub fn AccountForm(
                 {move || busy_label(save.pending().get(), "common.save")}
             </button>
         </form>
+    }
+}
+
+/// Seconds as the form shows them: `60000` → `60`, `1500` → `1.5`.
+fn ms_as_secs(ms: u64) -> String {
+    if ms.is_multiple_of(1000) {
+        (ms / 1000).to_string()
+    } else {
+        (ms as f64 / 1000.0).to_string()
+    }
+}
+
+/// The first-token timeout field (seconds) as milliseconds: empty is `None` (the server's
+/// default); the server accepts 1 s to 10 minutes.
+fn first_token_ms(text: &str) -> Result<Option<u64>, ()> {
+    let Some(secs) = optional_number::<f64>(text)? else {
+        return Ok(None);
+    };
+    let ms = (secs * 1000.0).round();
+    if !ms.is_finite() || !(FIRST_TOKEN_MIN_MS as f64..=FIRST_TOKEN_MAX_MS as f64).contains(&ms) {
+        return Err(());
+    }
+    Ok(Some(ms as u64))
+}
+
+/// The range `PATCH /admin/accounts` accepts for `firstTokenTimeoutMs`.
+const FIRST_TOKEN_MIN_MS: u64 = 1_000;
+const FIRST_TOKEN_MAX_MS: u64 = 600_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_token_timeout_is_seconds_in_the_server_range() {
+        assert_eq!(first_token_ms(""), Ok(None));
+        assert_eq!(first_token_ms(" 60 "), Ok(Some(60_000)));
+        assert_eq!(first_token_ms("1.5"), Ok(Some(1_500)));
+        assert_eq!(first_token_ms("600"), Ok(Some(600_000)));
+        assert_eq!(first_token_ms("0.5"), Err(()));
+        assert_eq!(first_token_ms("601"), Err(()));
+        assert_eq!(first_token_ms("soon"), Err(()));
+        assert_eq!(ms_as_secs(60_000), "60");
+        assert_eq!(ms_as_secs(1_500), "1.5");
     }
 }

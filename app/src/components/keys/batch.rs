@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use super::restrictions::{RestrictionFields, RestrictionSignals};
 use super::{optional_number, word_list, PresetSelect};
 use crate::api::batch_create_keys;
 use crate::components::feedback::{busy_label, use_toasts};
@@ -38,6 +39,8 @@ pub fn BatchForm(
     let price = RwSignal::new(String::new());
     let currency = RwSignal::new(currency);
     let tags = RwSignal::new(String::new());
+    let t_bad_caps = tr("keys.bad_caps");
+    let restrictions = RestrictionSignals::empty();
     let (t_bad_number, t_none, t_too_many, t_created) = (
         tr("common.bad_number"),
         tr("keys.batch_nothing"),
@@ -90,6 +93,16 @@ pub fn BatchForm(
             toasts.error_text(t_bad_number);
             return;
         };
+        // Sellers never see the restriction fields: the preset sets them.
+        let restricted = if seller {
+            KeySettings::default()
+        } else {
+            let Some(restricted) = restrictions.settings() else {
+                toasts.error_text(t_bad_caps);
+                return;
+            };
+            restricted
+        };
         let names: Vec<String> = orders
             .get()
             .lines()
@@ -109,7 +122,7 @@ pub fn BatchForm(
                 sale_price: price,
                 currency: price.map(|_| currency.get().trim().to_uppercase()),
                 tags: (!tags.is_empty()).then_some(tags),
-                ..Default::default()
+                ..restricted
             },
         });
     };
@@ -181,6 +194,7 @@ pub fn BatchForm(
                     <input id="bk-tags" type="text" bind:value=tags />
                 </div>
             </div>
+            {(!seller).then(|| view! { <RestrictionFields signals=restrictions id="bk" /> })}
             <p class="hint" data-testid="batch-planned">
                 {move || t_will_create.replace("{n}", &planned().to_string())}
             </p>

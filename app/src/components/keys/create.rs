@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use super::restrictions::{RestrictionFields, RestrictionSignals};
 use super::{date_input, optional_number, PresetSelect};
 use crate::api::create_key;
 use crate::components::feedback::{busy_label, use_toasts};
@@ -24,6 +25,8 @@ pub fn CreateKeyForm(
     let price = RwSignal::new(String::new());
     let currency = RwSignal::new(currency);
     let description = RwSignal::new(String::new());
+    let t_bad_caps = tr("keys.bad_caps");
+    let restrictions = RestrictionSignals::empty();
     let (t_bad_number, t_created) = (tr("common.bad_number"), tr("keys.created_one"));
 
     let create = Action::new(move |input: &CreateKey| {
@@ -53,6 +56,10 @@ pub fn CreateKeyForm(
             toasts.error_text(t_bad_number);
             return;
         };
+        let Some(restricted) = restrictions.settings() else {
+            toasts.error_text(t_bad_caps);
+            return;
+        };
         let preset = preset.get();
         let description = description.get();
         create.dispatch(CreateKey {
@@ -66,7 +73,7 @@ pub fn CreateKeyForm(
                 sale_price: price,
                 currency: price.map(|_| currency.get().trim().to_uppercase()),
                 preset_id: (!preset.is_empty()).then_some(preset),
-                ..Default::default()
+                ..restricted
             },
         });
     };
@@ -106,6 +113,7 @@ pub fn CreateKeyForm(
             </div>
             <label for="ck-description">{tr("keys.description")}</label>
             <input id="ck-description" type="text" maxlength="500" bind:value=description />
+            <RestrictionFields signals=restrictions id="ck" />
             <button type="submit" class="btn btn-primary" disabled=move || create.pending().get()>
                 {move || busy_label(create.pending().get(), "keys.create")}
             </button>

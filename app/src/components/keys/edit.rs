@@ -76,6 +76,7 @@ pub fn EditKeyForm(
         &key.allowed_cidrs,
         &key.model_daily_cost_limits,
     );
+    let t_bad_caps = tr("keys.bad_caps");
     let price = text(key.sale_price);
     let currency = text(&key.currency);
     let (t_bad_number, t_bad_date, t_saved) = (
@@ -130,7 +131,7 @@ pub fn EditKeyForm(
             return;
         };
         let Some(caps) = restrictions.caps() else {
-            toasts.error_text(t_bad_number);
+            toasts.error_text(t_bad_caps);
             return;
         };
         let (expires_at, activation_days) = match validity.get().as_str() {

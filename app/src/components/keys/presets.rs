@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use super::optional_number;
+use super::restrictions::{RestrictionFields, RestrictionSignals};
 use crate::api::{create_preset, delete_preset, list_presets, update_preset};
 use crate::components::feedback::{busy_label, use_toasts, ConfirmButton};
 use crate::components::ui::ErrorBanner;
@@ -137,6 +138,8 @@ fn PresetForm(
     let requests = text(base.rate_limit_requests.map(|v| v.to_string()));
     let price = text(base.sale_price.map(|v| v.to_string()));
     let currency = text(base.currency.clone());
+    let t_bad_caps = tr("keys.bad_caps");
+    let restrictions = RestrictionSignals::from_settings(&base);
     let id = preset.map(|p| p.id);
     let t_bad = tr("common.bad_number");
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -157,6 +160,10 @@ fn PresetForm(
             toasts.error_text(t_bad);
             return;
         };
+        let Some(restricted) = restrictions.settings() else {
+            toasts.error_text(t_bad_caps);
+            return;
+        };
         let currency = Some(currency.get().trim().to_uppercase()).filter(|c| !c.is_empty());
         let settings = KeySettings {
             quota_limit: quota,
@@ -170,6 +177,9 @@ fn PresetForm(
             allow_server_tools: Some(server_tools.get()),
             sale_price: price,
             currency,
+            allowed_clients: restricted.allowed_clients,
+            allowed_cidrs: restricted.allowed_cidrs,
+            model_daily_cost_limits: restricted.model_daily_cost_limits,
             ..base.clone()
         };
         on_save.run((
@@ -220,6 +230,7 @@ fn PresetForm(
                 <input type="checkbox" data-testid="pr-server-tools" bind:checked=server_tools />
                 {tr("keys.allow_server_tools")}
             </label>
+            <RestrictionFields signals=restrictions id="pr" />
             <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
                 {move || busy_label(pending.get(), "common.save")}
             </button>

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use super::word_list;
 use crate::tr;
+use crate::types::KeySettings;
 
 /// The clients `allowedClients` can name, with their labels.
 const CLIENTS: [(&str, &str); 3] = [
@@ -39,6 +40,35 @@ impl RestrictionSignals {
                     .join(", "),
             ),
         }
+    }
+
+    /// A new key's or preset's fields: nothing restricted.
+    pub fn empty() -> RestrictionSignals {
+        RestrictionSignals::new(&[], &[], &BTreeMap::new())
+    }
+
+    /// A preset's saved restrictions.
+    pub fn from_settings(s: &KeySettings) -> RestrictionSignals {
+        RestrictionSignals::new(
+            s.allowed_clients.as_deref().unwrap_or_default(),
+            s.allowed_cidrs.as_deref().unwrap_or_default(),
+            &s.model_daily_cost_limits.clone().unwrap_or_default(),
+        )
+    }
+
+    /// The restrictions as settings for a new key or a preset, everything else default; an
+    /// empty field is left out (a new key then takes its preset's). `None` when a cap does not
+    /// parse.
+    pub fn settings(&self) -> Option<KeySettings> {
+        let caps = self.caps()?;
+        let clients = self.clients();
+        let cidrs = self.cidrs();
+        Some(KeySettings {
+            allowed_clients: (!clients.is_empty()).then_some(clients),
+            allowed_cidrs: (!cidrs.is_empty()).then_some(cidrs),
+            model_daily_cost_limits: (!caps.is_empty()).then_some(caps),
+            ..Default::default()
+        })
     }
 
     pub fn clients(&self) -> Vec<String> {
@@ -84,10 +114,10 @@ pub fn RestrictionFields(signals: RestrictionSignals, id: &'static str) -> impl 
                 {CLIENTS
                     .into_iter()
                     .zip(signals.clients)
-                    .map(|((_, label), on)| {
+                    .map(|((client, label), on)| {
                         view! {
                             <label class="check">
-                                <input type="checkbox" bind:checked=on />
+                                <input type="checkbox" data-testid=format!("{id}-client-{client}") bind:checked=on />
                                 {label}
                             </label>
                         }

@@ -23,7 +23,7 @@
 //! | `user`, `safety_identifier` | → `metadata.user_id` |
 //! | `store: true`, `previous_response_id`, `conversation`, `background: true`, `prompt` | refused: no server-side state |
 //! | `top_logprobs` > 0, `max_tool_calls` | refused |
-//! | `metadata`, `prompt_cache_key`, `service_tier`, `truncation`, `stream_options` | ignored (OpenAI-side bookkeeping) |
+//! | `metadata`, `client_metadata`, `prompt_cache_key`, `service_tier`, `truncation`, `stream_options` | ignored (OpenAI-side bookkeeping) |
 //!
 //! Answers: each Claude block becomes an output item in order (text → `message`, `tool_use` →
 //! `function_call` or `custom_tool_call`, thinking → `reasoning`); `max_tokens` →

@@ -28,10 +28,12 @@ const TRANSLATED: &[&str] = &[
     "store",
 ];
 
-/// Fields that cannot change the answer: OpenAI-side tagging, cache routing, scheduling,
+/// Fields that cannot change the answer: OpenAI-side tagging (Codex CLI sends its ids as
+/// `client_metadata`), cache routing, scheduling,
 /// stream obfuscation, and `truncation` (Claude refuses an over-long context rather than
 /// truncating it, which is what `disabled` asks for; `auto` is a permission, not a demand).
 const IGNORED: &[&str] = &[
+    "client_metadata",
     "metadata",
     "prompt_cache_key",
     "prompt_cache_retention",
