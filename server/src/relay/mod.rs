@@ -6,6 +6,7 @@
 pub mod accounting;
 pub mod admission;
 pub mod body;
+pub mod control;
 pub mod error;
 pub mod extract;
 pub mod failover;
@@ -14,6 +15,7 @@ pub mod guards;
 mod jobs;
 pub mod key_gate;
 pub mod platforms;
+pub mod probe;
 pub mod request_cost;
 mod routes;
 pub mod self_service;

@@ -248,7 +248,7 @@ impl AdminService {
             budget_check::stand(&self.store, &row, now_ms(), self.config.common.timezone)
                 .await
                 .map_err(internal)?;
-        let stopped = self.relay.scheduler.budget_stopped(id);
+        let stopped = self.relay.pool().budget_stopped(id);
         Ok(Some(budget_check::view(
             &row, &standing, start, top_ups, stopped,
         )))

@@ -69,7 +69,7 @@ impl AdminService {
     }
 
     pub(super) async fn refresh_scheduler(&self) -> Result<(), AdminError> {
-        self.relay.scheduler.reload(false).await.map_err(|e| {
+        self.relay.pool_changed().await.map_err(|e| {
             tracing::error!(error = %e, "reloading the account pool failed");
             AdminError::Internal
         })
@@ -211,15 +211,15 @@ impl AccountsPort for AdminService {
         let result = self.probe_account(id).await?;
         if result.ok {
             // A successful test clears an error state (e.g. after the credential was replaced).
-            let health = self.relay.scheduler.live().health(id);
+            let health = self.relay.pool().live().health(id);
             if health.status != AccountStatus::Active {
-                self.relay.scheduler.reset_account(id, now_ms());
+                self.relay.pool().reset_account(id, now_ms());
             }
         } else if result.http_status == Some(401) {
             // A failed probe: our own valid request refused for the credential.
             let message = result.error.clone().unwrap_or_default();
             self.relay
-                .scheduler
+                .pool()
                 .credential_refused(id, 401, message, now_ms());
         }
         Ok(result)
@@ -228,7 +228,7 @@ impl AccountsPort for AdminService {
     async fn reset_account_status(&self, actor: &Actor, id: &str) -> Result<Account, AdminError> {
         actor.require_admin()?;
         self.load_account(id).await?;
-        self.relay.scheduler.reset_account(id, now_ms());
+        self.relay.pool().reset_account(id, now_ms());
         // Persist at once so the answer (and a restart) sees it, not only the recorder.
         self.store
             .record_account_state(
