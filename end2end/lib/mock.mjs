@@ -1,6 +1,6 @@
 // Starts the in-repo mock upstream (`target/debug/mock-upstream`: Anthropic, OpenAI and Gemini
 // wire formats) on a free loopback port and hands back its URL plus helpers for its
-// `/_mock/...` control API (see server/src/mock/behavior.rs for behaviours).
+// `/_mock/...` control API (see server/mock-upstream/src/behavior.rs for behaviours).
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

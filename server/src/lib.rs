@@ -14,7 +14,6 @@ pub mod keys;
 pub mod limits;
 pub mod listener;
 pub mod metrics;
-pub mod mock;
 pub mod ops;
 pub mod pricing;
 pub mod private_files;

@@ -69,8 +69,9 @@ impl Application {
         Self::build_with_clock(settings, store, crate::clock::system()).await
     }
 
-    /// As [`Application::build_with_store`], with the clock that sessions, login throttling and
-    /// failure limits read (tests move a manual one).
+    /// As [`Application::build_with_store`], with the clock that sessions, login throttling,
+    /// failure limits and the scheduler's cooldowns and sticky mappings read (tests move a
+    /// manual one).
     pub async fn build_with_clock(
         settings: Settings,
         store: Store,
@@ -121,6 +122,7 @@ impl Application {
             cipher.clone(),
             &tasks,
             shutdown.clone(),
+            clock.clone(),
         )
         .context("starting webhooks")?;
         let relay = Relay::start(
@@ -130,6 +132,7 @@ impl Application {
             webhooks.clone(),
             &tasks,
             shutdown.clone(),
+            clock.clone(),
         )
         .await
         .context("starting the relay")?;

@@ -7,9 +7,9 @@ mod common;
 use std::collections::HashMap;
 
 use common::{messages_body, spawn_app, TestApp};
+use mock_upstream::{Behavior, Fault, MockUpstream};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, Fault, MockUpstream};
 
 struct Pool {
     app: TestApp,

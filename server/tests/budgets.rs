@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use axum::routing::post;
 use common::{messages_body, spawn_app_with, Backend, TestApp};
+use mock_upstream::{Behavior, MockUpstream, MockUsage};
 use parking_lot::Mutex;
 use reqwest::Method;
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, MockUpstream, MockUsage};
 use tollgate::secret::Secret;
 
 async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use common::{spawn_app_with, Backend, TestApp};
 use futures::StreamExt;
+use mock_upstream::{Behavior, MockUpstream};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, MockUpstream};
 
 const REQUESTS: usize = 10_000;
 const CONCURRENCY: usize = 48;

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use axum::routing::post;
 use common::{Backend, TestDb};
+use mock_upstream::{Behavior, Fault, MockUpstream};
 use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::process::Command;
 use tollgate::crypto::Cipher;
-use tollgate::mock::{Behavior, Fault, MockUpstream};
 use tollgate::secret::Secret;
 use tollgate::storage::Store;
 

@@ -9,11 +9,11 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use common::{messages_body, spawn_app, spawn_app_on_with, Backend, TestApp, TestDb};
+use mock_upstream::{Behavior, MockUpstream};
 use reqwest::StatusCode;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tollgate::crypto::Binding;
-use tollgate::mock::{Behavior, MockUpstream};
 
 /// The key `test_settings` configures (64 hex characters).
 fn test_key() -> [u8; 32] {

@@ -8,9 +8,9 @@ mod common;
 use std::time::Duration;
 
 use common::{messages_body, spawn_app_with, Backend, TestApp};
+use mock_upstream::{Behavior, Fault, MockUpstream};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, Fault, MockUpstream};
 
 async fn account(app: &TestApp, token: &str, id: &str) -> Value {
     app.admin_send(token, Method::GET, &format!("/admin/accounts/{id}"), None)

@@ -12,10 +12,10 @@ mod fixture;
 
 use common::{spawn_app_with, Backend, TestApp, TestDb};
 use fixture::{Fixture, CRS_KEY, KEYS};
+use mock_upstream::proxy::ConnectProxy;
+use mock_upstream::{Behavior, MockUpstream};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tollgate::mock::proxy::ConnectProxy;
-use tollgate::mock::{Behavior, MockUpstream};
 
 const CONSOLE_A: &str = "sk-ant-fixture-console-a-0001";
 const CONSOLE_B: &str = "sk-ant-fixture-console-b-0002";

@@ -6,9 +6,9 @@
 mod common;
 
 use common::{messages_body, spawn_app_with, Backend, TestApp};
+use mock_upstream::{Behavior, MockUpstream};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, MockUpstream};
 
 const CLAUDE_CODE_UA: &str = "claude-cli/2.0.14 (external, cli)";
 const CODEX_UA: &str = "codex_cli_rs/0.46.0 (Mac OS 15.6.1; arm64) iTerm.app/3.6.2";

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use common::{messages_body, spawn_app, spawn_app_with, Backend, TestApp};
 use futures::StreamExt;
+use mock_upstream::{Behavior, Fault, MockUpstream};
 use serde_json::json;
-use tollgate::mock::{Behavior, Fault, MockUpstream};
 use tollgate::secret::Secret;
 
 const TOKEN: &str = "scrape-token-for-tests";

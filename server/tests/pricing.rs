@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use axum::routing::get;
 use common::{spawn_app, spawn_app_with, Backend, TestApp};
+use mock_upstream::{Behavior, MockUpstream, MockUsage};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, MockUpstream, MockUsage};
 use tollgate::pricing::{PriceRule, PriceSource, TableOrigin, TokenUsage};
 use tollgate::secret::Secret;
 

@@ -8,9 +8,9 @@ mod common;
 
 use common::{spawn_app, spawn_app_with, Backend, TestApp};
 use futures::StreamExt;
+use mock_upstream::{Behavior, Fault, MockUpstream};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, Fault, MockUpstream};
 use tollgate::pricing::TokenUsage;
 
 const CLAUDE_KEY: &str = "sk-ant-billing-1";

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use common::{messages_body, spawn_app, spawn_app_with, Backend, TestApp};
 use futures::StreamExt;
+use mock_upstream::{Behavior, Fault, MockUpstream, MockUsage};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, Fault, MockUpstream, MockUsage};
 use tollgate::pricing::TokenUsage;
 
 struct Setup {
@@ -560,7 +560,7 @@ async fn accounts_behind_http_and_socks_proxies() {
     let s = setup().await;
     let token = s.app.admin_token().await;
     let http_proxy =
-        tollgate::mock::proxy::ConnectProxy::start(Some(("u".into(), "p".into()))).await;
+        mock_upstream::proxy::ConnectProxy::start(Some(("u".into(), "p".into()))).await;
     let (status, v) = s
         .app
         .admin_send(
@@ -583,7 +583,7 @@ async fn accounts_behind_http_and_socks_proxies() {
     assert_eq!(res.status(), 200);
     assert!(http_proxy.tunnels() >= 1, "went through the CONNECT proxy");
 
-    let socks = tollgate::mock::proxy::Socks5Proxy::start(None).await;
+    let socks = mock_upstream::proxy::Socks5Proxy::start(None).await;
     s.app
         .admin_send(
             &token,

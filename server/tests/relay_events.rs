@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::post;
-use common::{messages_body, spawn_app_with, Backend};
+use common::{messages_body, spawn_app_clocked, Backend, TestDb};
+use mock_upstream::{Behavior, Fault, MockUpstream, MockUsage};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, Fault, MockUpstream, MockUsage};
 use tollgate::secret::Secret;
 
 async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
@@ -49,7 +49,8 @@ async fn wait_for(seen: &Mutex<Vec<Value>>, event: &str, n: usize) {
 #[tokio::test]
 async fn account_and_quota_events_fire_once_per_transition() {
     let (url, seen) = receiver().await;
-    let app = spawn_app_with(Backend::Sqlite, |s| {
+    let clock = tollgate::clock::ManualClock::new();
+    let app = spawn_app_clocked(TestDb::new(Backend::Sqlite).await, clock.clone(), |s| {
         s.serve.webhooks.webhook_enabled = true;
         s.serve.webhooks.webhook_urls = vec![Secret::new(url)];
         s.serve.scheduler.overload_cooldown_secs = 1;
@@ -109,7 +110,7 @@ async fn account_and_quota_events_fire_once_per_transition() {
     wait_for(&seen, "key.quota_exhausted", 1).await;
     // Recovery: the fault is gone, the cooldown ends, a probe succeeds.
     mock.clear_behavior("flaky");
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    clock.advance(Duration::from_millis(1_200));
     let (_, key2) = app.create_key(&token, json!({"name": "more"})).await;
     for i in 0..6 {
         let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": format!("r{i}")}]});

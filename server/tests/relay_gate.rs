@@ -8,9 +8,9 @@ mod common;
 use std::time::Duration;
 
 use common::{messages_body, spawn_app_with, Backend, TestApp};
+use mock_upstream::{Behavior, MockUpstream};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tollgate::mock::{Behavior, MockUpstream};
 
 async fn with_account(app: &TestApp, mock: &MockUpstream) -> String {
     let token = app.admin_token().await;

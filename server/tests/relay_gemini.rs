@@ -6,8 +6,8 @@ mod common;
 
 use app::types::AccountStatus;
 use common::{spawn_app, TestApp};
+use mock_upstream::{Behavior, Fault, MockUpstream, MockUsage};
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, Fault, MockUpstream, MockUsage};
 use tollgate::pricing::TokenUsage;
 
 const UPSTREAM_KEY: &str = "AIza-upstream-gemini-1";

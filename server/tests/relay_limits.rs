@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::{messages_body, spawn_app, spawn_app_with, Backend, TestApp};
 use futures::StreamExt;
+use mock_upstream::{Behavior, Fault, MockUpstream, MockUsage};
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, Fault, MockUpstream, MockUsage};
 
 const UPSTREAM: &str = "sk-upstream-limits";
 
@@ -279,6 +279,84 @@ async fn expiry_by_activation_days() {
     .await;
     assert_eq!(s, 401);
     assert!(m.contains("expired"), "{m}");
+}
+
+/// A corrupt `allowed_models` refuses the key (fail closed) instead of allowing every model;
+/// the admin side reports the same row as corrupt, and a repaired row works at once.
+async fn corrupt_settings_refuse_the_key(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let (_mock, token) = with_account(&app, Behavior::default()).await;
+    let (id, key) = app
+        .create_key(
+            &token,
+            json!({"name": "c", "allowedModels": ["claude-haiku-4-5"]}),
+        )
+        .await;
+    let ok = |model: &'static str| {
+        let app = &app;
+        let key = key.clone();
+        async move {
+            send(app, &key, &messages_body(model, false))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(ok("claude-haiku-4-5").await.status(), 200);
+
+    for (column, value) in [
+        ("allowed_models", "'[\"claude-haiku'"),
+        ("permissions", "'{'"),
+    ] {
+        sql(
+            &app,
+            &format!("UPDATE api_keys SET {column} = {value} WHERE id = '{id}'"),
+        )
+        .await;
+        app.relay().keys.forget(&id);
+        for model in ["claude-haiku-4-5", "claude-opus-4-8"] {
+            let (s, t, m, _) = error_of(ok(model).await).await;
+            assert_eq!(
+                (s, t.as_str()),
+                (403, "permission_error"),
+                "{column} {model}"
+            );
+            assert!(m.contains("unreadable"), "{m}");
+        }
+        let (status, v) = app
+            .admin_send(
+                &token,
+                reqwest::Method::GET,
+                &format!("/admin/api-keys/{id}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 500, "the admin side calls it corrupt too: {v}");
+        sql(
+            &app,
+            &format!(
+                "UPDATE api_keys SET {column} = '{}' WHERE id = '{id}'",
+                match column {
+                    "allowed_models" => "[\"claude-haiku-4-5\"]",
+                    _ => "[]",
+                }
+            ),
+        )
+        .await;
+        assert_eq!(ok("claude-haiku-4-5").await.status(), 200, "repaired");
+        let (s, _, _, _) = error_of(ok("claude-opus-4-8").await).await;
+        assert_eq!(s, 403, "the repaired list applies");
+    }
+}
+
+#[tokio::test]
+async fn corrupt_settings_refuse_the_key_sqlite() {
+    corrupt_settings_refuse_the_key(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn corrupt_settings_refuse_the_key_postgres() {
+    corrupt_settings_refuse_the_key(Backend::Postgres).await;
 }
 
 #[tokio::test]

@@ -7,9 +7,9 @@ mod common;
 
 use app::types::AccountStatus;
 use common::{spawn_app, TestApp};
+use mock_upstream::{Behavior, Fault, MockUpstream, MockUsage};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, Fault, MockUpstream, MockUsage};
 use tollgate::pricing::TokenUsage;
 
 const UPSTREAM_KEY: &str = "sk-openai-upstream-1";

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{messages_body, spawn_app_on_with, spawn_app_with, Backend, TestApp, TestDb};
+use mock_upstream::{Behavior, MockUpstream};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, MockUpstream};
 use tollgate::secret::Secret;
 
 async fn account(app: &TestApp, mock: &MockUpstream, name: &str, platform: &str) -> String {

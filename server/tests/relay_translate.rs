@@ -5,9 +5,9 @@
 mod common;
 
 use common::{spawn_app, TestApp};
+use mock_upstream::{Behavior, Fault, MockUpstream, MockUsage};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
-use tollgate::mock::{Behavior, Fault, MockUpstream, MockUsage};
 use tollgate::pricing::{cost_micros, TokenUsage};
 
 const UPSTREAM_KEY: &str = "sk-ant-upstream-translate";

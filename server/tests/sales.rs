@@ -6,9 +6,9 @@
 mod common;
 
 use common::{messages_body, spawn_app, spawn_app_with, Backend, TestApp};
+use mock_upstream::{Behavior, MockUpstream};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, MockUpstream};
 
 async fn with_account(app: &TestApp) -> (MockUpstream, String) {
     let mock = MockUpstream::start(Behavior::default()).await;

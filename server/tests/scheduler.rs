@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{messages_body, spawn_app, spawn_app_with, Backend, TestApp};
+use common::{messages_body, spawn_app, spawn_app_clocked, Backend, TestApp, TestDb};
+use mock_upstream::{Behavior, Fault, MockUpstream};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, Fault, MockUpstream};
+use tollgate::clock::ManualClock;
 
 struct Pool {
     app: TestApp,
@@ -286,9 +287,10 @@ fn turn(session: &str, n: usize) -> Value {
 
 #[tokio::test]
 async fn sticky_sessions_hold_and_expire() {
-    // TTL ≈ 1.8 s so expiry can be observed.
-    let app = spawn_app_with(Backend::Sqlite, |s| {
-        s.serve.scheduler.sticky_ttl_hours = 0.0005
+    // The scheduler's clock is moved by hand past the one-hour TTL.
+    let clock = ManualClock::new();
+    let app = spawn_app_clocked(TestDb::new(Backend::Sqlite).await, clock.clone(), |s| {
+        s.serve.scheduler.sticky_ttl_hours = 1.0
     })
     .await;
     let p = pool(app, &[("a", "shared"), ("b", "shared"), ("c", "shared")]).await;
@@ -333,12 +335,12 @@ async fn sticky_sessions_hold_and_expire() {
     let sticky = p.app.relay().scheduler.live().sticky();
     let session = tollgate::scheduler::sticky::session_hash(Some("conv-1"), None, None).unwrap();
     let key_id: Arc<str> = key_id.into();
-    let now = || chrono::Utc::now().timestamp_millis();
+    let now = || tollgate::clock::Clock::now_ms(&*clock);
     assert_eq!(
         sticky.get(&key_id, session, now()).as_deref(),
         Some(p.ids[home].as_str())
     );
-    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    clock.advance(Duration::from_secs(3_600));
     assert_eq!(sticky.get(&key_id, session, now()), None, "expired");
     assert_eq!(p.send(&key, &turn("conv-1", 21)).await.status(), 200);
     assert!(
@@ -349,7 +351,8 @@ async fn sticky_sessions_hold_and_expire() {
 
 #[tokio::test]
 async fn overloaded_account_is_failed_over_then_recovers_through_a_probe() {
-    let app = spawn_app_with(Backend::Sqlite, |s| {
+    let clock = ManualClock::new();
+    let app = spawn_app_clocked(TestDb::new(Backend::Sqlite).await, clock.clone(), |s| {
         s.serve.scheduler.overload_cooldown_secs = 1;
         s.serve.scheduler.max_cooldown_secs = 2;
     })
@@ -396,7 +399,7 @@ async fn overloaded_account_is_failed_over_then_recovers_through_a_probe() {
     assert!(bad["stats24h"]["overloaded"].as_u64().unwrap() >= 1);
     // Fix the account; after the cooldown one probe brings it back.
     p.mock.clear_behavior("bad");
-    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    clock.advance(Duration::from_millis(2_200));
     p.mock.reset_stats();
     for i in 0..30 {
         let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": format!("r{i}")}]});

@@ -7,8 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use mock_upstream::{Behavior, MockUpstream};
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, MockUpstream};
 
 struct Server {
     child: Child,

@@ -238,6 +238,28 @@ async fn overview_counts(db: TestDb) {
         };
         assert_eq!(row.status(now), expected, "{}", row.name);
     }
+    // The expired-key watch applies the same rule: both expiries, not the disabled key.
+    let mut ended: Vec<(String, i64)> = s
+        .keys_expired_between(0, now)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, name, at)| (name, at))
+        .collect();
+    ended.sort();
+    let trial_end = all
+        .iter()
+        .find(|k| k.name == "expired-trial")
+        .and_then(|k| k.expiry())
+        .unwrap();
+    assert_eq!(
+        ended,
+        [
+            ("expired-fixed".to_owned(), now - day),
+            ("expired-trial".to_owned(), trial_end)
+        ]
+    );
+    assert_eq!(trial_end, now - day, "activated 8 days ago for 7 days");
 }
 
 story!(unicode_search_and_sort);

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Backend, TestDb};
+use mock_upstream::{Behavior, MockUpstream};
 use outage_support::*;
 use serde_json::{json, Value};
 use sqlx::Connection;
 use tokio_util::sync::CancellationToken;
-use tollgate::mock::{Behavior, MockUpstream};
 
 type Step = Box<dyn Fn() -> futures::future::LocalBoxFuture<'static, ()>>;
 

@@ -66,16 +66,15 @@ async fn server_errors_are_retried_with_growing_backoff_until_success() {
     let rx = Receiver::start(Script::failing(2, 500)).await;
     let mut o = opts();
     env_target(&mut o, rx.url("/hook"), None);
-    let run = Running::start(&o).await;
+    // The backoffs wait on a manual clock: no real waiting, and their lengths are counted.
+    let clock = tollgate::clock::ManualClock::new();
+    let run = Running::start_clocked(&o, clock.clone()).await;
     run.hooks
         .emit(EventKind::SystemError, json!({ "message": "disk full" }));
     let reqs = rx.wait_for(3).await;
     let log = wait_for_log(&run.db.store, 3).await;
 
-    let first_gap = reqs[1].at - reqs[0].at;
-    let second_gap = reqs[2].at - reqs[1].at;
-    assert!(first_gap >= Duration::from_millis(50), "{first_gap:?}");
-    assert!(second_gap >= Duration::from_millis(100), "{second_gap:?}");
+    assert_eq!(clock.slept_ms(), 50 + 100, "backoff 1× then 2× the base");
     let ids: Vec<&str> = reqs
         .iter()
         .map(|r| r.header("x-tollgate-delivery"))
@@ -99,9 +98,9 @@ async fn server_errors_are_retried_with_growing_backoff_until_success() {
         ]
     );
     assert_eq!(log[0].error.as_deref(), Some("HTTP 500: receiver says no"));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(rx.requests().len(), 3, "no attempts after success");
+    // Shutdown drains the worker: an attempt after the success would have been sent by now.
     run.shutdown().await;
+    assert_eq!(rx.requests().len(), 3, "no attempts after success");
 }
 
 #[tokio::test]
@@ -114,21 +113,21 @@ async fn too_many_requests_is_retried_but_other_client_errors_are_not() {
         Secret::new(limited.url("/a")),
         Secret::new(refused.url("/b")),
     ];
-    let run = Running::start(&o).await;
+    let run = Running::start_clocked(&o, tollgate::clock::ManualClock::new()).await;
     run.hooks
         .emit(EventKind::KeyExpired, json!({ "keyName": "trial" }));
     assert_eq!(limited.wait_for(2).await.len(), 2);
     wait_for_log(&run.db.store, 3).await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Shutdown drains the worker (retries wait on the manual clock, so none is pending).
+    let db = run.shutdown().await;
     assert_eq!(refused.requests().len(), 1, "404 is final");
-    let log = wait_for_log(&run.db.store, 3).await;
+    let log = wait_for_log(&db.store, 3).await;
     assert_eq!(log.len(), 3);
     let refusal = log
         .iter()
         .find(|r| r.http_status == Some(404))
         .expect("404 logged");
     assert!(!refusal.ok && refusal.attempt == 1);
-    run.shutdown().await;
 }
 
 #[tokio::test]

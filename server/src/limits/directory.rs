@@ -62,14 +62,43 @@ pub fn day_start(now_ms: i64, tz: chrono_tz::Tz) -> i64 {
     next - 86_400_000
 }
 
-fn json_list(text: &str) -> Vec<String> {
-    serde_json::from_str(text).unwrap_or_default()
+/// A stored setting that cannot be read: the key is refused rather than run without it (an
+/// unreadable `allowed_models` must not mean "every model"). The admin side reports the same
+/// row as corrupt ([`crate::storage::keys::KeyRow::config`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("api_keys.{column} of key {key} is unreadable: {reason}")]
+pub struct Unreadable {
+    pub key: String,
+    pub column: &'static str,
+    pub reason: String,
 }
 
-pub fn limits_from_row(row: &KeyLimitsRow) -> KeyLimits {
+fn json_list(
+    row: &KeyLimitsRow,
+    column: &'static str,
+    text: &str,
+) -> Result<Vec<String>, Unreadable> {
+    serde_json::from_str(text).map_err(|e| Unreadable {
+        key: row.id.clone(),
+        column,
+        reason: e.to_string(),
+    })
+}
+
+/// The relay's limits of a stored key; an error when a setting that narrows what the key may
+/// do (models, platforms, restrictions) cannot be read.
+pub fn limits_from_row(row: &KeyLimitsRow) -> Result<KeyLimits, Unreadable> {
     let window = (row.rate_limit_window_min > 0)
         .then(|| Duration::from_secs(row.rate_limit_window_min as u64 * 60));
-    KeyLimits {
+    let restrictions =
+        crate::keys::restrictions::Restrictions::parse(&row.restrictions).map_err(|e| {
+            Unreadable {
+                key: row.id.clone(),
+                column: "restrictions",
+                reason: e.to_string(),
+            }
+        })?;
+    Ok(KeyLimits {
         id: row.id.as_str().into(),
         name: row.name.clone(),
         is_active: row.is_active,
@@ -86,8 +115,8 @@ pub fn limits_from_row(row: &KeyLimitsRow) -> KeyLimits {
         rate_requests: row.rate_limit_requests.clamp(0, u32::MAX as i64) as u32,
         rate_cost: row.rate_limit_cost_micros.max(0),
         daily_cost_limit: row.daily_cost_limit_micros.max(0),
-        allowed_models: json_list(&row.allowed_models),
-        permissions: json_list(&row.permissions)
+        allowed_models: json_list(row, "allowed_models", &row.allowed_models)?,
+        permissions: json_list(row, "permissions", &row.permissions)?
             .iter()
             .filter_map(|p| Platform::parse(p))
             .collect(),
@@ -98,15 +127,8 @@ pub fn limits_from_row(row: &KeyLimitsRow) -> KeyLimits {
         strict_max_tokens: row.strict_max_tokens,
         allow_server_tools: row.allow_server_tools,
         preset_id: row.preset_id.clone(),
-        gate: Arc::new(crate::keys::restrictions::Gate::from_stored(
-            &crate::keys::restrictions::Restrictions::parse(&row.restrictions).unwrap_or_else(
-                |e| {
-                    tracing::error!(key = %row.id, error = %e, "unreadable key restrictions");
-                    Default::default()
-                },
-            ),
-        )),
-    }
+        gate: Arc::new(crate::keys::restrictions::Gate::from_stored(&restrictions)),
+    })
 }
 
 impl KeyDirectory {
@@ -235,8 +257,13 @@ impl KeyDirectory {
                 return Err(Refusal::Unavailable);
             }
         };
+        let limits = limits_from_row(&row).map_err(|e| {
+            // Not cached: the next request reads the row again, so a repaired key works at once.
+            tracing::error!(error = %e, key_id = %row.id, "refusing a key whose settings are unreadable");
+            Refusal::Unreadable
+        })?;
         self.seed(&row).await?;
-        let limits = Arc::new(ArcSwap::from_pointee(limits_from_row(&row)));
+        let limits = Arc::new(ArcSwap::from_pointee(limits));
         let mut by_hash = self.by_hash.write();
         // Another request may have loaded it meanwhile: keep the first.
         let slot = by_hash.entry(hash.to_owned()).or_insert(limits).clone();

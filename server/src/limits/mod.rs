@@ -169,6 +169,9 @@ pub enum Refusal {
     },
     /// The limits backend failed (e.g. the database was unreachable while loading the key).
     Unavailable,
+    /// A stored setting of the key cannot be read (e.g. a corrupt `allowed_models`): the key is
+    /// refused until an administrator saves it again, never run without the setting.
+    Unreadable,
 }
 
 /// What a request holds against the quota until it settles.

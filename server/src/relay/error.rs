@@ -310,6 +310,11 @@ impl From<Refusal> for RelayError {
                 RelayError::new(StatusCode::TOO_MANY_REQUESTS, RateLimit, message)
                     .retry_after(Duration::from_secs(1))
             }
+            Refusal::Unreadable => RelayError::new(
+                StatusCode::FORBIDDEN,
+                Permission,
+                "this API key's settings are unreadable; ask the administrator to save the key again",
+            ),
             Refusal::Unavailable => RelayError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Api,

@@ -117,7 +117,7 @@ fn spawn_housekeeping(relay: &Arc<Relay>, stop: CancellationToken) {
                 }
                 _ = every.tick() => {
                     let now = now_ms();
-                    relay.scheduler.live().sticky().sweep(now);
+                    relay.scheduler.live().sticky().sweep(relay.scheduler.now_ms());
                     match relay.store.keys_expired_between(watermark, now).await {
                         Ok(expired) => {
                             watermark = now;

@@ -110,6 +110,7 @@ impl Relay {
         webhooks: Webhooks,
         tasks: &TaskTracker,
         stop: CancellationToken,
+        clock: crate::clock::SharedClock,
     ) -> anyhow::Result<Arc<Relay>> {
         let writer = UsageWriter::spawn(
             store.clone(),
@@ -125,7 +126,7 @@ impl Relay {
         // Usage spooled by earlier runs goes in before keys' spend is first read.
         writer.started().await;
         let (relay, transitions) =
-            Self::assemble(settings, store, cipher, webhooks, writer, tasks)?;
+            Self::assemble(settings, store, cipher, webhooks, writer, tasks, clock)?;
         relay.scheduler.reload(true).await?;
         relay.reload_pricing().await?;
         jobs::start(&relay, transitions, stop);
@@ -149,7 +150,8 @@ impl Relay {
             None,
             WriterOptions::default(),
         )?;
-        Ok(Self::assemble(settings, store, cipher, webhooks, writer, &tasks)?.0)
+        let clock = crate::clock::system();
+        Ok(Self::assemble(settings, store, cipher, webhooks, writer, &tasks, clock)?.0)
     }
 
     fn assemble(
@@ -159,6 +161,7 @@ impl Relay {
         webhooks: Webhooks,
         writer: UsageWriter,
         tasks: &TaskTracker,
+        clock: crate::clock::SharedClock,
     ) -> anyhow::Result<(
         Arc<Relay>,
         tokio::sync::mpsc::UnboundedReceiver<AccountTransition>,
@@ -187,6 +190,7 @@ impl Relay {
             live,
             Duration::from_secs(opts.scheduler.sticky_grace_secs),
             tx,
+            clock,
         ));
         let proxies =
             ProxyTrust::from_settings(opts.trust_proxy_headers, opts.trusted_proxies.as_deref())

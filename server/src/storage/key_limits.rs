@@ -4,6 +4,7 @@
 use sqlx::FromRow;
 
 use super::{with_pool, Store, StoreResult};
+use crate::keys::lifecycle::EXPIRY_SQL;
 
 #[derive(Clone, Debug, FromRow)]
 pub struct KeyLimitsRow {
@@ -127,13 +128,12 @@ impl Store {
         until: i64,
     ) -> StoreResult<Vec<(String, String, i64)>> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, (String, String, i64)>(
-                "SELECT id, name, COALESCE(expires_at, activated_at + activation_days * 86400000) AS ends
+            sqlx::query_as::<_, (String, String, i64)>(&format!(
+                "SELECT id, name, {EXPIRY_SQL} AS ends
                  FROM api_keys
                  WHERE deleted_at IS NULL AND is_active
-                   AND COALESCE(expires_at, activated_at + activation_days * 86400000) > $1
-                   AND COALESCE(expires_at, activated_at + activation_days * 86400000) <= $2",
-            )
+                   AND {EXPIRY_SQL} > $1 AND {EXPIRY_SQL} <= $2"
+            ))
             .bind(after)
             .bind(until)
             .fetch_all(pool)

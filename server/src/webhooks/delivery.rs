@@ -13,6 +13,7 @@ use super::config::{WebhookOpts, MAX_BACKOFF};
 use super::event::{truncate_chars, WebhookEvent};
 use super::formats::render;
 use super::target::{scrub, Target, TargetKind};
+use crate::clock::SharedClock;
 use crate::secret::Secret;
 use crate::storage::webhooks::NewWebhookDelivery;
 use crate::storage::{now_ms, Store};
@@ -38,15 +39,29 @@ pub enum Retry {
     Yes { after: Option<Duration> },
 }
 
-/// An HTTP client and the delivery policy; cheap to share.
-#[derive(Clone, Debug)]
+/// An HTTP client, the delivery policy and the clock the backoff waits on; cheap to share.
+#[derive(Clone)]
 pub struct Deliverer {
     client: reqwest::Client,
     opts: WebhookOpts,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for Deliverer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deliverer")
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Deliverer {
     pub fn new(opts: &WebhookOpts) -> anyhow::Result<Self> {
+        Self::with_clock(opts, crate::clock::system())
+    }
+
+    /// As [`Deliverer::new`], waiting out backoffs on `clock` (tests hand in a manual one).
+    pub fn with_clock(opts: &WebhookOpts, clock: SharedClock) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("Tollgate-Webhook/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(opts.timeout())
@@ -57,6 +72,7 @@ impl Deliverer {
         Ok(Deliverer {
             client,
             opts: opts.clone(),
+            clock,
         })
     }
 
@@ -132,7 +148,7 @@ impl Deliverer {
                 .max(retry_after.unwrap_or_default())
                 .min(MAX_BACKOFF);
             tracing::debug!(target = %target.hint, event = %event.event, attempt = attempt_no, wait_ms = wait.as_millis() as u64, "webhook attempt failed; retrying");
-            tokio::time::sleep(wait).await;
+            self.clock.sleep(wait).await;
             attempt_no += 1;
         }
     }

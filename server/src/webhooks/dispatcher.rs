@@ -78,6 +78,16 @@ impl Webhooks {
         store: Store,
         cipher: Cipher,
     ) -> anyhow::Result<(Webhooks, Worker)> {
+        Self::with_clock(opts, store, cipher, crate::clock::system())
+    }
+
+    /// As [`Webhooks::new`], with the clock that retry backoffs wait on.
+    pub fn with_clock(
+        opts: &WebhookOpts,
+        store: Store,
+        cipher: Cipher,
+        clock: crate::clock::SharedClock,
+    ) -> anyhow::Result<(Webhooks, Worker)> {
         let env_targets = opts
             .env_urls()
             .enumerate()
@@ -92,7 +102,7 @@ impl Webhooks {
             );
         }
         let shared = Arc::new(Shared {
-            deliverer: Deliverer::new(opts)?,
+            deliverer: Deliverer::with_clock(opts, clock)?,
             store,
             cipher,
             env_targets,
@@ -113,14 +123,16 @@ impl Webhooks {
     }
 
     /// Starts the worker and the log pruning on `tasks`; both stop when `shutdown` fires.
+    /// Retry backoffs wait on `clock`.
     pub fn start(
         opts: &WebhookOpts,
         store: Store,
         cipher: Cipher,
         tasks: &TaskTracker,
         shutdown: CancellationToken,
+        clock: crate::clock::SharedClock,
     ) -> anyhow::Result<Webhooks> {
-        let (handle, worker) = Webhooks::new(opts, store.clone(), cipher)?;
+        let (handle, worker) = Webhooks::with_clock(opts, store.clone(), cipher, clock)?;
         tasks.spawn(worker.run(shutdown.clone()));
         tasks.spawn(prune_loop(store, opts.webhook_log_retention_days, shutdown));
         Ok(handle)

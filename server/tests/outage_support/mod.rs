@@ -9,10 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use mock_upstream::MockUpstream;
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
-use tollgate::mock::MockUpstream;
 
 pub const PASSWORD: &str = "outage-test-password";
 

@@ -54,7 +54,6 @@ pub struct Recorded {
     pub uri: Uri,
     pub headers: HeaderMap,
     pub body: Bytes,
-    pub at: Instant,
 }
 
 impl Recorded {
@@ -103,12 +102,7 @@ impl Receiver {
 async fn record(State(rx): State<Receiver>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let n = {
         let mut log = rx.log.lock().unwrap();
-        log.push(Recorded {
-            uri,
-            headers,
-            body,
-            at: Instant::now(),
-        });
+        log.push(Recorded { uri, headers, body });
         log.len()
     };
     if n <= rx.script.fail_first {
@@ -173,10 +167,16 @@ pub struct Running {
 
 impl Running {
     pub async fn start(o: &WebhookOpts) -> Running {
+        Self::start_clocked(o, tollgate::clock::system()).await
+    }
+
+    /// Backoffs wait on `clock`: a manual one makes retries immediate and counts their waits.
+    pub async fn start_clocked(o: &WebhookOpts, clock: tollgate::clock::SharedClock) -> Running {
         let db = TestDb::new(Backend::Sqlite).await;
         let tasks = TaskTracker::new();
         let stop = CancellationToken::new();
-        let hooks = Webhooks::start(o, db.store.clone(), cipher(), &tasks, stop.clone()).unwrap();
+        let hooks =
+            Webhooks::start(o, db.store.clone(), cipher(), &tasks, stop.clone(), clock).unwrap();
         Running {
             db,
             hooks,

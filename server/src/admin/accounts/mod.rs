@@ -26,7 +26,6 @@ use async_trait::async_trait;
 use super::error::internal;
 use super::AdminService;
 use crate::storage::accounts::AccountRow;
-use crate::storage::now_ms;
 use view::event_view;
 
 impl AdminService {
@@ -213,14 +212,16 @@ impl AccountsPort for AdminService {
             // A successful test clears an error state (e.g. after the credential was replaced).
             let health = self.relay.pool().live().health(id);
             if health.status != AccountStatus::Active {
-                self.relay.pool().reset_account(id, now_ms());
+                self.relay
+                    .pool()
+                    .reset_account(id, self.relay.pool().now_ms());
             }
         } else if result.http_status == Some(401) {
             // A failed probe: our own valid request refused for the credential.
             let message = result.error.clone().unwrap_or_default();
             self.relay
                 .pool()
-                .credential_refused(id, 401, message, now_ms());
+                .credential_refused(id, 401, message, self.relay.pool().now_ms());
         }
         Ok(result)
     }
@@ -228,7 +229,9 @@ impl AccountsPort for AdminService {
     async fn reset_account_status(&self, actor: &Actor, id: &str) -> Result<Account, AdminError> {
         actor.require_admin()?;
         self.load_account(id).await?;
-        self.relay.pool().reset_account(id, now_ms());
+        self.relay
+            .pool()
+            .reset_account(id, self.relay.pool().now_ms());
         // Persist at once so the answer (and a restart) sees it, not only the recorder.
         self.store
             .record_account_state(

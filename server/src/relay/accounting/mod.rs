@@ -26,7 +26,6 @@ use crate::relay::writer::UsageEvent;
 use crate::relay::Relay;
 use crate::scheduler::health::Outcome;
 use crate::scheduler::Lease;
-use crate::storage::now_ms;
 use meter::{BodyEnd, Finish};
 
 pub(crate) struct Accounting {
@@ -136,7 +135,8 @@ impl Finish for Accounting {
                 _ => None,
             };
             if let Some(outcome) = outcome {
-                self.relay.scheduler.report(lease, outcome, now_ms());
+                let now = self.relay.scheduler.now_ms();
+                self.relay.scheduler.report(lease, outcome, now);
             }
         }
         let account = lease.as_ref().map(|l| l.account.id.clone());

@@ -59,7 +59,7 @@ pub(crate) async fn attempt_loop(
     });
 
     for _ in 0..max_attempts {
-        let now = now_ms();
+        let now = relay.scheduler.now_ms();
         let mut lease =
             match relay
                 .scheduler
@@ -116,7 +116,7 @@ pub(crate) async fn attempt_loop(
                         status: None,
                         message,
                     },
-                    now_ms(),
+                    relay.scheduler.now_ms(),
                 );
                 last = Some(Failure::Transport(status, kind));
                 exclude.push(lease.account.id.clone());
@@ -132,7 +132,8 @@ pub(crate) async fn attempt_loop(
         let body: BoxStream<'static, reqwest::Result<Bytes>> = if needs_verdict(adapter, status) {
             let bytes = read_error_body(answer).await;
             if let Some(outcome) = verdict(adapter, status, &headers, &bytes, call.billable) {
-                relay.scheduler.report(&mut lease, outcome, now_ms());
+                let now = relay.scheduler.now_ms();
+                relay.scheduler.report(&mut lease, outcome, now);
                 exclude.push(lease.account.id.clone());
                 last = Some(Failure::Upstream { status, headers });
                 continue;
@@ -158,7 +159,7 @@ pub(crate) async fn attempt_loop(
                             status: None,
                             message: format!("no first token within {} ms", wait.as_millis()),
                         },
-                        now_ms(),
+                        relay.scheduler.now_ms(),
                     );
                     last = Some(Failure::Transport(
                         StatusCode::GATEWAY_TIMEOUT,
@@ -176,7 +177,7 @@ pub(crate) async fn attempt_loop(
         if status.is_success() {
             relay
                 .scheduler
-                .report(&mut lease, Outcome::Success, now_ms());
+                .report(&mut lease, Outcome::Success, relay.scheduler.now_ms());
         }
         let upstream = Upstream {
             status,
@@ -195,7 +196,9 @@ pub(crate) async fn attempt_loop(
     // in its protocol's shape, never the upstream's own text: that describes the operator's
     // accounts (organisation ids, key hints) and would make the client doubt its own key.
     // When the accounts tried are cooling down now, the soonest recovery says when to retry.
-    let recovery = relay.scheduler.soonest_recovery(&exclude, now_ms());
+    let recovery = relay
+        .scheduler
+        .soonest_recovery(&exclude, relay.scheduler.now_ms());
     let err = match last {
         Some(Failure::Upstream { status, headers }) => {
             let retry_after = recovery.or_else(|| {

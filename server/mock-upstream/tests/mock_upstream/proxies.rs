@@ -1,10 +1,10 @@
 //! The CONNECT/forwarding HTTP proxy and the SOCKS5 proxy, in front of the mock.
 
+use mock_upstream::proxy::{ConnectProxy, Socks5Proxy};
+use mock_upstream::{Behavior, MockUpstream};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tollgate::mock::proxy::{ConnectProxy, Socks5Proxy};
-use tollgate::mock::{Behavior, MockUpstream};
 
 use crate::support::client_builder;
 

@@ -7,15 +7,13 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use super::behavior::MockUsage;
-use super::exchange::{
-    delta_text, full_text, insert_request_id, json_response, sse_data, to_json, unix_now, Exchange,
-    Platform, StreamScript, SSE,
-};
+use super::exchange::{Exchange, Platform, StreamScript};
+use super::wire::{delta_text, full_text, sse_data, to_json, unix_now, SSE};
 use super::MockState;
 
 /// Arguments of the tool call the mock makes when the request offers tools.
@@ -396,71 +394,6 @@ pub(crate) async fn models(state: &MockState, request: Request) -> Response {
         Ok(exchange) => exchange.json(MODELS.as_bytes().to_vec()),
         Err(response) => response,
     }
-}
-
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    message: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    param: Option<()>,
-    code: Option<&'static str>,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
-}
-
-fn error_kind(status: StatusCode) -> (&'static str, Option<&'static str>) {
-    match status.as_u16() {
-        401 => ("invalid_request_error", Some("invalid_api_key")),
-        429 => ("requests", Some("rate_limit_exceeded")),
-        500..=599 => ("server_error", None),
-        _ => ("invalid_request_error", None),
-    }
-}
-
-/// `{"error":{"message","type","param","code"}}` with `x-request-id`; a 429 carries the
-/// `x-ratelimit-*` headers (reset after the retry delay, 1 s without one) and `retry-after`
-/// when a delay is set.
-pub(crate) fn error(
-    status: StatusCode,
-    message: &str,
-    retry_after_secs: Option<u64>,
-    serial: u64,
-) -> Response {
-    let (kind, code) = error_kind(status);
-    let body = ErrorBody {
-        error: ErrorDetail {
-            message,
-            kind,
-            param: None,
-            code,
-        },
-    };
-    let mut response = json_response(status, to_json(&body));
-    let headers = response.headers_mut();
-    insert_request_id(headers, "x-request-id", serial);
-    if let Some(secs) = retry_after_secs {
-        headers.insert("retry-after", HeaderValue::from(secs));
-    }
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        let reset = format!("{}s", retry_after_secs.unwrap_or(1));
-        if let Ok(value) = HeaderValue::from_str(&reset) {
-            headers.insert("x-ratelimit-reset-requests", value.clone());
-            headers.insert("x-ratelimit-reset-tokens", value);
-        }
-        headers.insert(
-            "x-ratelimit-limit-requests",
-            HeaderValue::from_static("500"),
-        );
-        headers.insert(
-            "x-ratelimit-remaining-requests",
-            HeaderValue::from_static("0"),
-        );
-    }
-    response
 }
 
 #[cfg(test)]

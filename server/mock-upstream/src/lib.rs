@@ -4,6 +4,8 @@
 //! integration tests start it in-process ([`MockUpstream`]); the Node tests and the benchmark
 //! run the `mock-upstream` binary and drive it through the HTTP control API (`control.rs`).
 //! `proxy` holds the HTTP CONNECT and SOCKS5 proxies used by the proxy tests.
+//! A crate of its own (a dev-dependency of `server`), so the `tollgate` binary never contains it.
+//! Modules depend one way: `wire` (bytes) ← `errors` ← `exchange` ← each platform.
 //!
 //! A credential is the API key a request carries: Anthropic `x-api-key` (or `Authorization:
 //! Bearer`), OpenAI `Authorization: Bearer` (Azure `api-key`), Gemini `x-goog-api-key` or
@@ -14,6 +16,7 @@ mod anthropic;
 mod behavior;
 mod body;
 mod control;
+mod errors;
 mod exchange;
 mod gemini;
 mod openai;
@@ -21,6 +24,7 @@ pub mod proxy;
 mod registry;
 mod responses;
 mod server;
+mod wire;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};

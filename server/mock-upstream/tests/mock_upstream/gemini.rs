@@ -1,7 +1,7 @@
 //! Gemini answers: plain, SSE, JSON-array stream, countTokens, models.
 
+use mock_upstream::{Behavior, MockUpstream, MockUsage};
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, MockUpstream, MockUsage};
 
 use crate::support::{client, read_sse};
 

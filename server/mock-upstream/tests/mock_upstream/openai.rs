@@ -1,7 +1,7 @@
 //! OpenAI Chat Completions, Azure and Responses API answers.
 
+use mock_upstream::{Behavior, MockUpstream, MockUsage};
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, MockUpstream, MockUsage};
 
 use crate::support::{client, names, read_sse};
 

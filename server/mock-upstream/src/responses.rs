@@ -12,9 +12,8 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use super::behavior::MockUsage;
-use super::exchange::{
-    delta_text, full_text, sse_event, to_json, unix_now, Exchange, Platform, StreamScript, SSE,
-};
+use super::exchange::{Exchange, Platform, StreamScript};
+use super::wire::{delta_text, full_text, sse_event, to_json, unix_now, SSE};
 use super::MockState;
 
 #[derive(Deserialize)]

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use mock_upstream::{Behavior, Fault, MockUpstream};
 use serde_json::Value;
-use tollgate::mock::{Behavior, Fault, MockUpstream};
 
 use crate::support::{
     anthropic_body, client, client_builder, drain_events, eventually, names, read_sse,

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 
 use clap::Parser;
-use tollgate::mock::{Behavior, MockUpstream};
+use mock_upstream::{Behavior, MockUpstream};
 
 #[derive(Parser, Debug)]
 #[command(

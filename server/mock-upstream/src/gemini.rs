@@ -7,15 +7,13 @@ use std::sync::Arc;
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use super::behavior::MockUsage;
-use super::exchange::{
-    delta_text, estimate_tokens, full_text, json_response, to_json, Exchange, Platform,
-    StreamScript, JSON, SSE,
-};
+use super::exchange::{Exchange, Platform, StreamScript};
+use super::wire::{delta_text, estimate_tokens, full_text, to_json, JSON, SSE};
 use super::MockState;
 
 #[derive(Deserialize)]
@@ -217,68 +215,4 @@ pub(crate) async fn list_models(State(state): State<Arc<MockState>>, request: Re
         Ok(exchange) => exchange.json(MODELS.as_bytes().to_vec()),
         Err(response) => response,
     }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RetryInfo {
-    #[serde(rename = "@type")]
-    kind: &'static str,
-    retry_delay: String,
-}
-
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: u16,
-    message: &'a str,
-    status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<[RetryInfo; 1]>,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
-}
-
-fn status_name(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        400 | 413 => "INVALID_ARGUMENT",
-        401 => "UNAUTHENTICATED",
-        403 => "PERMISSION_DENIED",
-        404 => "NOT_FOUND",
-        409 => "ABORTED",
-        429 => "RESOURCE_EXHAUSTED",
-        499 => "CANCELLED",
-        501 => "UNIMPLEMENTED",
-        503 => "UNAVAILABLE",
-        504 => "DEADLINE_EXCEEDED",
-        500..=599 => "INTERNAL",
-        _ => "FAILED_PRECONDITION",
-    }
-}
-
-/// `{"error":{"code","message","status"}}`; with a retry delay, a `RetryInfo` detail and a
-/// `retry-after` header.
-pub(crate) fn error(status: StatusCode, message: &str, retry_after_secs: Option<u64>) -> Response {
-    let body = ErrorBody {
-        error: ErrorDetail {
-            code: status.as_u16(),
-            message,
-            status: status_name(status),
-            details: retry_after_secs.map(|secs| {
-                [RetryInfo {
-                    kind: "type.googleapis.com/google.rpc.RetryInfo",
-                    retry_delay: format!("{secs}s"),
-                }]
-            }),
-        },
-    };
-    let mut response = json_response(status, to_json(&body));
-    if let Some(secs) = retry_after_secs {
-        response
-            .headers_mut()
-            .insert("retry-after", HeaderValue::from(secs));
-    }
-    response
 }

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use mock_upstream::{Behavior, MockUpstream, MockUsage};
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, MockUpstream, MockUsage};
 
 use crate::support::{anthropic_body, client, names, read_sse};
 

@@ -6,16 +6,13 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::response::Response;
-use chrono::{SecondsFormat, TimeDelta, Utc};
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use super::behavior::MockUsage;
-use super::exchange::{
-    delta_text, estimate_tokens, full_text, insert_request_id, json_response, sse_event, to_json,
-    Exchange, Platform, StreamScript, SSE,
-};
+use super::exchange::{Exchange, Platform, StreamScript};
+use super::wire::{delta_text, estimate_tokens, full_text, sse_event, to_json, SSE};
 use super::MockState;
 
 #[derive(Deserialize)]
@@ -258,68 +255,4 @@ pub(crate) async fn models(state: &MockState, request: Request) -> Response {
         Ok(exchange) => exchange.json(MODELS.as_bytes().to_vec()),
         Err(response) => response,
     }
-}
-
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    message: &'a str,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    error: ErrorDetail<'a>,
-    request_id: String,
-}
-
-fn error_type(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        400 => "invalid_request_error",
-        401 => "authentication_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        413 => "request_too_large",
-        429 => "rate_limit_error",
-        529 => "overloaded_error",
-        _ => "api_error",
-    }
-}
-
-/// `{"type":"error","error":{"type":..,"message":..}}` with `request-id`, plus `retry-after`
-/// when a delay is set; a 429 also carries `anthropic-ratelimit-requests-reset` (RFC 3339,
-/// after the retry delay, 1 s without one).
-pub(crate) fn error(
-    status: StatusCode,
-    message: &str,
-    retry_after_secs: Option<u64>,
-    serial: u64,
-) -> Response {
-    let body = ErrorBody {
-        kind: "error",
-        error: ErrorDetail {
-            kind: error_type(status),
-            message,
-        },
-        request_id: format!("req_mock_{serial:016x}"),
-    };
-    let mut response = json_response(status, to_json(&body));
-    let headers = response.headers_mut();
-    insert_request_id(headers, "request-id", serial);
-    if let Some(secs) = retry_after_secs {
-        headers.insert("retry-after", HeaderValue::from(secs));
-    }
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        let reset = i64::try_from(retry_after_secs.unwrap_or(1))
-            .ok()
-            .and_then(TimeDelta::try_seconds)
-            .and_then(|delay| Utc::now().checked_add_signed(delay))
-            .map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true));
-        if let Some(Ok(value)) = reset.map(|at| HeaderValue::from_str(&at)) {
-            headers.insert("anthropic-ratelimit-requests-reset", value);
-        }
-    }
-    response
 }

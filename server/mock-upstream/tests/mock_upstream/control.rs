@@ -3,8 +3,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+use mock_upstream::{Behavior, MockUpstream};
 use serde_json::{json, Value};
-use tollgate::mock::{Behavior, MockUpstream};
 
 use crate::support::{anthropic_body, client};
 
@@ -113,7 +113,7 @@ async fn in_process_stats_reset_keeps_behaviors() {
     mock.set_behavior(
         "k",
         Behavior {
-            fault: Some(tollgate::mock::Fault::Status {
+            fault: Some(mock_upstream::Fault::Status {
                 status: 418,
                 retry_after_secs: None,
             }),
