@@ -25,4 +25,5 @@ pub mod startup;
 pub mod storage;
 pub mod telemetry;
 pub mod translate;
+pub mod upstream_http;
 pub mod webhooks;

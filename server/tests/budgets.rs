@@ -66,13 +66,10 @@ async fn ask(app: &TestApp, key: &str) -> u16 {
 
 /// Looks at the budgets now, as the relay's housekeeping does every 5 s.
 async fn look(app: &TestApp) -> Vec<app::types::BudgetAlert> {
-    tollgate::accounts::budget_check::check(
-        app.relay(),
-        chrono::Utc::now().timestamp_millis(),
-        true,
-    )
-    .await
-    .unwrap()
+    app.relay()
+        .check_budgets(chrono::Utc::now().timestamp_millis(), true)
+        .await
+        .unwrap()
 }
 
 async fn run(backend: Backend) {

@@ -13,10 +13,10 @@ use app::types::{
 use chrono::DateTime;
 
 use super::budget::{self, Crossing, Standing, HOUR_MS, PROJECTION_DAYS};
-use crate::relay::Relay;
+use crate::scheduler::Scheduler;
 use crate::storage::budgets::BudgetRow;
 use crate::storage::{Store, StoreResult};
-use crate::webhooks::EventKind;
+use crate::webhooks::{EventKind, Webhooks};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -116,12 +116,17 @@ pub fn view(
 /// Looks at every budget: announces crossings (when `announce`; a report such as the CLI's
 /// or the overview's leaves them to the serving instances), updates the scheduler's stopped
 /// accounts, and returns every budget with its account.
-pub async fn check(relay: &Relay, now: i64, announce: bool) -> StoreResult<Vec<BudgetAlert>> {
-    let tz = relay.settings.common.timezone;
+pub async fn check(
+    parts: (&Store, &Webhooks, &Scheduler),
+    tz: chrono_tz::Tz,
+    now: i64,
+    announce: bool,
+) -> StoreResult<Vec<BudgetAlert>> {
+    let (store, webhooks, scheduler) = parts;
     let mut stopped = HashSet::new();
     let mut all = Vec::new();
-    for (row, name) in relay.store.account_budgets().await? {
-        let (standing, start, _end, top_ups) = stand(&relay.store, &row, now, tz).await?;
+    for (row, name) in store.account_budgets().await? {
+        let (standing, start, _end, top_ups) = stand(store, &row, now, tz).await?;
         // A new monthly period starts with nothing announced.
         let fired = if start == row.period_start {
             parse_list(&row.fired)
@@ -130,8 +135,7 @@ pub async fn check(relay: &Relay, now: i64, announce: bool) -> StoreResult<Vec<B
         };
         let (crossed, crossing) = budget::crossings(&thresholds_of(&row), standing.used, &fired);
         if announce && (crossed != parse_list(&row.fired) || start != row.period_start) {
-            let claimed = relay
-                .store
+            let claimed = store
                 .mark_budget_fired(
                     &row.account_id,
                     (&row.fired, row.period_start),
@@ -144,7 +148,7 @@ pub async fn check(relay: &Relay, now: i64, announce: bool) -> StoreResult<Vec<B
                     Crossing::Warning(t) => (EventKind::AccountBudgetWarning, t),
                     Crossing::Exhausted => (EventKind::AccountBudgetExhausted, 1.0),
                 };
-                relay.webhooks.emit(
+                webhooks.emit(
                     kind,
                     serde_json::json!({
                         "accountId": row.account_id,
@@ -171,6 +175,6 @@ pub async fn check(relay: &Relay, now: i64, announce: bool) -> StoreResult<Vec<B
             budget: view(&row, &standing, start, top_ups, stop),
         });
     }
-    relay.scheduler.set_budget_stopped(stopped);
+    scheduler.set_budget_stopped(stopped);
     Ok(all)
 }

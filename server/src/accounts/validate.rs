@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use app::error::AdminError;
 use app::types::{usd_to_micros, AccountInput, AccountPatch, AccountType, Platform};
 
-use crate::relay::clients::validate_proxy;
+use crate::upstream_http::validate_proxy;
 
 const MAX_NAME_CHARS: usize = 100;
 const MAX_NOTES_CHARS: usize = 2000;

@@ -30,19 +30,21 @@ impl AdminService {
     /// Tells the relay what an import wrote.
     async fn imported(&self, w: &ImportWrites) -> Result<(), AdminError> {
         if !w.accounts.is_empty() || !w.groups.is_empty() || !w.memberships.is_empty() {
-            self.relay.scheduler.reload(false).await.map_err(|e| {
+            self.relay.pool_changed().await.map_err(|e| {
                 tracing::error!(error = %e, "reloading the account pool after an import failed");
                 AdminError::Internal
             })?;
-        }
-        for s in &w.spend {
-            self.relay.keys.state().add_spent(&s.key_id, s.spent_delta);
         }
         let changed = w.new_keys.iter().chain(&w.updated_keys).map(|k| &k.key.id);
         for id in changed.chain(w.spend.iter().map(|s| &s.key_id)) {
             self.key_changed(id);
         }
-        self.relay.keys.imported();
+        let spend: Vec<(&str, i64)> = w
+            .spend
+            .iter()
+            .map(|s| (s.key_id.as_str(), s.spent_delta))
+            .collect();
+        self.relay.keys_imported(&spend);
         Ok(())
     }
 }

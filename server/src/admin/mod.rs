@@ -16,6 +16,7 @@ mod totp_policy;
 mod users;
 mod webhooks;
 
+use crate::relay::control::RelayControl;
 use std::sync::Arc;
 
 pub use totp_policy::{TOTP_POLICY_SETTING, TOTP_SETUP_PATHS};
@@ -32,7 +33,7 @@ pub struct AdminService {
     pub(crate) config: Arc<Settings>,
     pub(crate) cipher: Cipher,
     pub(crate) webhooks: crate::webhooks::Webhooks,
-    pub(crate) relay: Arc<crate::relay::Relay>,
+    pub(crate) relay: Arc<dyn RelayControl>,
 }
 
 impl AdminService {
@@ -41,7 +42,7 @@ impl AdminService {
         config: Arc<Settings>,
         cipher: Cipher,
         webhooks: crate::webhooks::Webhooks,
-        relay: Arc<crate::relay::Relay>,
+        relay: Arc<dyn RelayControl>,
     ) -> Self {
         AdminService {
             store,
@@ -78,12 +79,12 @@ impl AdminService {
     /// Tells the relay that a key's stored settings changed (created, edited, disabled, deleted),
     /// so the next request sees them. Call after the storage write has committed.
     pub fn key_changed(&self, key_id: &str) {
-        self.relay.keys.forget(key_id);
+        self.relay.key_changed(key_id);
     }
 
     /// The key's live spend and reservations in this instance (zeros for a key it has not
     /// served since it started).
     pub fn live_usage(&self, key_id: &str) -> crate::limits::LiveUsage {
-        self.relay.keys.state().usage(key_id)
+        self.relay.key_usage(key_id)
     }
 }

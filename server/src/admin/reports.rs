@@ -286,7 +286,7 @@ impl ReportsPort for AdminService {
 
     async fn pricing(&self, actor: &Actor) -> Result<PricingList, AdminError> {
         actor.require_reader()?;
-        let pricing = self.relay.pricing.load();
+        let pricing = self.relay.pricing();
         let guessed = self
             .store
             .fallback_priced_models(FALLBACK_MODELS_SHOWN)
@@ -366,8 +366,7 @@ impl ReportsPort for AdminService {
     async fn key_holder_usage(&self, presented_key: &str) -> Result<KeyHolderUsage, AdminError> {
         let hashes = self
             .relay
-            .keys
-            .stored_hashes(presented_key.trim())
+            .key_hashes(presented_key.trim())
             .await
             .map_err(|_| holder_error(HolderError::Unavailable))?;
         holder::key_holder_usage(&self.store, self.tz(), presented_key, &hashes, |id| {
@@ -384,7 +383,7 @@ impl ReportsPort for AdminService {
 
 impl AdminService {
     async fn reload_prices(&self) -> Result<(), AdminError> {
-        self.relay.reload_pricing().await.map_err(|e| {
+        self.relay.pricing_changed().await.map_err(|e| {
             tracing::error!(error = %format!("{e:#}"), "reloading prices failed");
             AdminError::Internal
         })

@@ -2,7 +2,7 @@ use std::collections::VecDeque;
 
 use parking_lot::Mutex;
 
-use crate::relay::writer::UsageEvent;
+use crate::storage::usage_write::UsageEvent;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Minute {

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, StatusCode};
 use bytes::Bytes;
+use serde_json::Value;
 
 use app::types::Platform;
 
@@ -113,4 +114,22 @@ pub async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<
         }
         RelayError::invalid(format!("could not read the request body: {e}"))
     })
+}
+
+/// Parses a JSON object body, applies `edit`, serialises it again.
+pub(crate) fn rewrite_body(
+    body: &[u8],
+    edit: impl FnOnce(&mut serde_json::Map<String, Value>),
+) -> Result<Bytes, RelayError> {
+    let mut v: Value = serde_json::from_slice(body)
+        .map_err(|e| RelayError::invalid(format!("malformed JSON body: {e}")))?;
+    let Some(obj) = v.as_object_mut() else {
+        return Err(RelayError::invalid(
+            "the request body must be a JSON object",
+        ));
+    };
+    edit(obj);
+    serde_json::to_vec(&v)
+        .map(Bytes::from)
+        .map_err(|e| RelayError::invalid(format!("cannot rewrite the body: {e}")))
 }

@@ -3,43 +3,31 @@
 //! No database round-trip on the steady-state path: keys, limits and accounts live in memory,
 //! usage is written by a batching writer.
 
-mod accounting;
-pub mod blame;
+pub mod accounting;
+pub mod admission;
 pub mod body;
-pub mod chat_to_claude;
-pub mod chat_to_gemini;
-pub mod claude;
-pub mod clients;
+pub mod control;
 pub mod error;
-pub mod first_token;
-pub mod forward;
+pub mod extract;
+pub mod failover;
 pub mod gate;
-pub mod gemini;
 pub mod guards;
+mod jobs;
 pub mod key_gate;
-pub mod messages_to_openai;
-pub mod meter;
-pub mod openai;
-#[cfg(test)]
-mod proptests;
+pub mod platforms;
+pub mod probe;
 pub mod request_cost;
-pub mod responses_to_claude;
+mod routes;
 pub mod self_service;
-pub mod server_tools;
-pub mod translated;
-pub mod usage_gemini;
-pub mod usage_json;
-pub mod usage_openai;
-pub mod usage_parse;
 pub mod writer;
+
+pub use routes::routes;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::routing::{get, head, post};
-use axum::Router;
+use axum::http::{HeaderMap, HeaderValue};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -137,30 +125,11 @@ impl Relay {
         )?;
         // Usage spooled by earlier runs goes in before keys' spend is first read.
         writer.started().await;
-        let (relay, transitions) = Self::assemble(
-            settings,
-            store.clone(),
-            cipher,
-            webhooks.clone(),
-            writer,
-            tasks,
-            clock,
-        )?;
+        let (relay, transitions) =
+            Self::assemble(settings, store, cipher, webhooks, writer, tasks, clock)?;
         relay.scheduler.reload(true).await?;
         relay.reload_pricing().await?;
-        tasks.spawn(record_transitions(
-            transitions,
-            store,
-            webhooks,
-            stop.clone(),
-        ));
-        crate::ops::spawn_usage_retention(
-            &relay.settings.serve.ops,
-            relay.store.clone(),
-            tasks,
-            stop.clone(),
-        );
-        spawn_housekeeping(&relay, stop);
+        jobs::start(&relay, transitions, stop);
         Ok(relay)
     }
 
@@ -207,7 +176,7 @@ impl Relay {
             tasks.clone(),
             cipher.clone(),
         );
-        let clients = Arc::new(clients::HttpClients::new(&opts.relay));
+        let clients = Arc::new(crate::upstream_http::HttpClients::new(&opts.relay));
         let sticky = StickyMap::new(
             (opts.scheduler.sticky_ttl_hours * 3_600_000.0) as i64,
             opts.scheduler.sticky_renewal_threshold_minutes as i64 * 60_000,
@@ -285,6 +254,38 @@ impl Relay {
         }
     }
 
+    /// Looks at every account budget now (see [`crate::accounts::budget_check::check`]).
+    pub async fn check_budgets(
+        &self,
+        now: i64,
+        announce: bool,
+    ) -> crate::storage::StoreResult<Vec<app::types::BudgetAlert>> {
+        crate::accounts::budget_check::check(
+            (&self.store, &self.webhooks, &self.scheduler),
+            self.settings.common.timezone,
+            now,
+            announce,
+        )
+        .await
+    }
+
+    /// What `/metrics` reads at scrape time.
+    pub fn figures(&self) -> crate::metrics::prometheus::endpoint::Figures<'_> {
+        crate::metrics::prometheus::endpoint::Figures {
+            scheduler: &self.scheduler,
+            prometheus: &self.prometheus,
+            limits: self.keys.state().as_ref(),
+            writer: crate::metrics::prometheus::endpoint::WriterFigures {
+                pending: self.writer.pending(),
+                spooled: self.writer.spooled(),
+                database_up: self.writer.database_up(),
+                dead_letters: self.writer.dead_letters(),
+            },
+            webhooks: &self.webhooks,
+            pricing: self.pricing.load_full(),
+        }
+    }
+
     /// Hands a finished request to the usage writer and the live figures.
     pub fn record_event(&self, event: UsageEvent) {
         let (day, _) = crate::limits::directory::day_and_next_midnight(
@@ -320,264 +321,6 @@ impl Relay {
             self.webhooks.emit(EventKind::KeyQuotaExhausted, data());
         } else if crossed(warn_at) {
             self.webhooks.emit(EventKind::KeyQuotaWarning, data());
-        }
-    }
-}
-
-/// Persists account state changes and announces them, off the hot path.
-async fn record_transitions(
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<AccountTransition>,
-    store: Store,
-    webhooks: Webhooks,
-    stop: CancellationToken,
-) {
-    use app::types::AccountStatus;
-    loop {
-        let t = tokio::select! {
-            biased;
-            t = rx.recv() => match t {
-                Some(t) => t,
-                None => break,
-            },
-            _ = stop.cancelled() => match rx.try_recv() {
-                // Record what is queued, then stop.
-                Ok(t) => t,
-                Err(_) => break,
-            },
-        };
-        let tr = &t.transition;
-        if let Err(e) = store
-            .record_account_state(
-                &t.account_id,
-                tr.to.as_str(),
-                &tr.message,
-                tr.http_status,
-                tr.cooldown_until,
-            )
-            .await
-        {
-            tracing::error!(error = %e, account = %t.account_id, "recording an account state change failed");
-        }
-        let kind = match tr.to {
-            AccountStatus::RateLimited => Some(EventKind::AccountRateLimited),
-            AccountStatus::Overloaded => Some(EventKind::AccountOverloaded),
-            AccountStatus::Error => Some(EventKind::AccountError),
-            AccountStatus::Active if tr.from != AccountStatus::Active => {
-                Some(EventKind::AccountRecovered)
-            }
-            _ => None,
-        };
-        if let Some(kind) = kind {
-            webhooks.emit(
-                kind,
-                serde_json::json!({
-                    "accountId": &*t.account_id,
-                    "accountName": t.account_name,
-                    "platform": t.platform.as_str(),
-                    "from": tr.from.as_str(),
-                    "to": tr.to.as_str(),
-                    "httpStatus": tr.http_status,
-                    "message": tr.message,
-                    "cooldownUntil": tr.cooldown_until,
-                }),
-            );
-        }
-    }
-}
-
-/// Requests still waiting (queued, or for upstream headers) when the grace period ends are
-/// answered with 503 so shutdown can finish.
-async fn cut_on_shutdown(
-    axum::extract::State(relay): axum::extract::State<Arc<Relay>>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let cut = relay.cut.clone();
-    tokio::select! {
-        res = next.run(req) => res,
-        _ = cut.cancelled() => (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5")], "shutting down").into_response(),
-    }
-}
-
-/// `HEAD /`: Claude Code probes the base URL before its first request.
-async fn probe() -> StatusCode {
-    StatusCode::OK
-}
-
-pub fn routes(relay: Arc<Relay>) -> Router {
-    let mut router = Router::new().route("/", head(probe)).route(
-        "/metrics",
-        get(crate::metrics::prometheus::endpoint::scrape),
-    );
-    for prefix in ["", "/api", "/claude"] {
-        router = router
-            .route(&format!("{prefix}/v1/messages"), post(claude::messages))
-            .route(
-                &format!("{prefix}/v1/messages/count_tokens"),
-                post(claude::messages),
-            )
-            .route(&format!("{prefix}/v1/models"), get(claude::models));
-    }
-    for path in ["/v1/usage", "/api/v1/usage"] {
-        router = router.route(path, get(self_service::usage));
-    }
-    for path in ["/v1/redeem", "/api/v1/redeem"] {
-        router = router.route(path, post(self_service::redeem));
-    }
-    router = router
-        .route("/v1/chat/completions", post(openai::root_chat_completions))
-        .route("/v1/responses", post(openai::responses))
-        .route(
-            "/openai/v1/chat/completions",
-            post(openai::chat_completions),
-        )
-        .route("/openai/v1/responses", post(openai::responses))
-        .route("/openai/responses", post(openai::responses))
-        .route("/openai/v1/models", get(openai::models))
-        .route(
-            "/openai/claude/v1/chat/completions",
-            post(chat_to_claude::chat_completions),
-        )
-        .route("/openai/claude/v1/models", get(chat_to_claude::models));
-    for version in ["v1beta", "v1"] {
-        router = router
-            .route(&format!("/gemini/{version}/models"), get(gemini::models))
-            .route(
-                &format!("/gemini/{version}/models/{{model_action}}"),
-                get(gemini::model).post(gemini::model_action),
-            );
-    }
-    router
-        .layer(axum::middleware::from_fn_with_state(
-            relay.clone(),
-            gate::gate,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            relay.clone(),
-            cut_on_shutdown,
-        ))
-        .with_state(relay)
-}
-
-/// Sweeps expired sticky mappings, announces keys whose validity just ended, watches pool
-/// utilization for `pool.saturated`, and looks at account budgets (every 5 s).
-pub fn spawn_housekeeping(relay: &Arc<Relay>, stop: CancellationToken) {
-    let relay = relay.clone();
-    let tasks = relay.tasks.clone();
-    tasks.spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(30));
-        let mut watermark = now_ms();
-        let mut saturation = Saturation::default();
-        let mut changes = ConfigChanges::default();
-        let mut poll = tokio::time::interval(Duration::from_secs(5));
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => break,
-                _ = poll.tick() => {
-                    changes.poll(&relay).await;
-                    saturation.check(&relay, now_ms());
-                    if let Err(e) = crate::accounts::budget_check::check(&relay, now_ms(), true).await {
-                        tracing::warn!(error = %e, "checking account budgets failed");
-                    }
-                }
-                _ = every.tick() => {
-                    let now = now_ms();
-                    relay.scheduler.live().sticky().sweep(relay.scheduler.now_ms());
-                    match relay.store.keys_expired_between(watermark, now).await {
-                        Ok(expired) => {
-                            watermark = now;
-                            for (id, name, at) in expired {
-                                relay.webhooks.emit(
-                                    EventKind::KeyExpired,
-                                    serde_json::json!({ "keyId": id, "keyName": name, "expiredAt": at }),
-                                );
-                            }
-                        }
-                        Err(e) => tracing::warn!(error = %e, "checking for expired keys failed"),
-                    }
-                }
-            }
-        }
-    });
-}
-
-/// Picks up configuration changed outside this process (another instance sharing the
-/// database, or a hand edit): edited keys are re-read on their next request, and the account
-/// pool is rebuilt when accounts, groups or memberships changed. Local admin edits apply at
-/// once anyway; this bounds the staleness elsewhere to the poll interval.
-#[derive(Default)]
-struct ConfigChanges {
-    keys_seen: Option<i64>,
-    pool: Option<crate::storage::key_limits::PoolVersion>,
-}
-
-impl ConfigChanges {
-    async fn poll(&mut self, relay: &Relay) {
-        let since = *self.keys_seen.get_or_insert_with(now_ms);
-        match relay.store.keys_changed_since(since).await {
-            Ok(changed) => {
-                for (id, updated) in changed {
-                    relay.keys.forget(&id);
-                    self.keys_seen = Some(self.keys_seen.unwrap_or(since).max(updated));
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "polling for key changes failed"),
-        }
-        match relay.store.pool_version().await {
-            Ok(version) => {
-                if self.pool.is_some_and(|seen| seen != version) {
-                    if let Err(e) = relay.scheduler.reload(false).await {
-                        tracing::warn!(error = %e, "reloading the account pool failed");
-                        return;
-                    }
-                }
-                self.pool = Some(version);
-            }
-            Err(e) => tracing::warn!(error = %e, "polling for account changes failed"),
-        }
-    }
-}
-
-/// Per platform: since when utilization has been above the threshold, and whether that
-/// stretch was announced (once per stretch).
-#[derive(Default)]
-struct Saturation {
-    above_since: [Option<i64>; 3],
-    announced: [bool; 3],
-}
-
-impl Saturation {
-    fn check(&mut self, relay: &Relay, now: i64) {
-        let opts = &relay.settings.serve.relay;
-        let pool = relay.scheduler.snapshot();
-        for (i, platform) in app::types::Platform::ALL.into_iter().enumerate() {
-            let load = relay.scheduler.load_of(
-                pool.by_id
-                    .values()
-                    .filter(|a| a.platform == platform)
-                    .map(|a| a.as_ref()),
-                opts.default_account_capacity,
-            );
-            if load.capacity == 0 || load.utilization() < opts.pool_saturation_threshold {
-                self.above_since[i] = None;
-                self.announced[i] = false;
-                continue;
-            }
-            let since = *self.above_since[i].get_or_insert(now);
-            if !self.announced[i] && now - since >= opts.pool_saturation_minutes as i64 * 60_000 {
-                self.announced[i] = true;
-                relay.webhooks.emit(
-                    EventKind::PoolSaturated,
-                    serde_json::json!({
-                        "platform": platform.as_str(),
-                        "utilization": load.utilization(),
-                        "inFlight": load.in_flight,
-                        "capacity": load.capacity,
-                        "sinceMs": since,
-                    }),
-                );
-            }
         }
     }
 }

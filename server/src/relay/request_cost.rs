@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::error::RelayError;
-use super::server_tools::DeclaredTools;
+use super::platforms::server_tools::DeclaredTools;
 use crate::pricing::{estimate_micros, ModelPrice, RequestEstimate, ServerToolUse};
 
 /// Where a request names its output ceiling.
@@ -104,7 +104,7 @@ impl OutputField {
             OutputField::Responses => "max_output_tokens",
             OutputField::Chat | OutputField::Gemini => "",
         };
-        super::openai::rewrite_body(body, |obj| match self {
+        super::body::rewrite_body(body, |obj| match self {
             OutputField::Chat => {
                 let name = if obj.contains_key("max_tokens") {
                     "max_tokens"

@@ -23,8 +23,8 @@ use tokio::sync::mpsc;
 
 use crate::clock::SharedClock;
 use crate::crypto::Cipher;
-use crate::relay::clients::HttpClients;
 use crate::storage::Store;
+use crate::upstream_http::HttpClients;
 use health::{Outcome, Transition};
 use live::LiveState;
 use pool::{build_account, platform_index, GroupInfo, PoolSnapshot, UpstreamAccount};

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use app::types::{AccountStatus, AccountType, Platform};
 
 use crate::crypto::{Binding, Cipher};
-use crate::relay::clients::HttpClients;
 use crate::secret::Secret;
 use crate::storage::accounts::AccountRow;
+use crate::upstream_http::HttpClients;
 
 /// An upstream account, ready to send requests to.
 pub struct UpstreamAccount {

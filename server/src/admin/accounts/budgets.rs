@@ -225,14 +225,16 @@ impl AdminService {
     /// Looks at every budget now (announcing crossings, updating the scheduler) and returns
     /// them all.
     pub(crate) async fn look_at_budgets(&self) -> Result<Vec<BudgetAlert>, AdminError> {
-        budget_check::check(&self.relay, now_ms(), true)
+        self.relay
+            .check_budgets(now_ms(), true)
             .await
             .map_err(internal)
     }
 
     /// Every budget and where it stands, announcing nothing (reports: the overview, the CLI).
     pub(crate) async fn budget_report(&self) -> Result<Vec<BudgetAlert>, AdminError> {
-        budget_check::check(&self.relay, now_ms(), false)
+        self.relay
+            .check_budgets(now_ms(), false)
             .await
             .map_err(internal)
     }
@@ -246,7 +248,7 @@ impl AdminService {
             budget_check::stand(&self.store, &row, now_ms(), self.config.common.timezone)
                 .await
                 .map_err(internal)?;
-        let stopped = self.relay.scheduler.budget_stopped(id);
+        let stopped = self.relay.pool().budget_stopped(id);
         Ok(Some(budget_check::view(
             &row, &standing, start, top_ups, stopped,
         )))

@@ -68,7 +68,7 @@ impl AdminService {
     }
 
     pub(super) async fn refresh_scheduler(&self) -> Result<(), AdminError> {
-        self.relay.scheduler.reload(false).await.map_err(|e| {
+        self.relay.pool_changed().await.map_err(|e| {
             tracing::error!(error = %e, "reloading the account pool failed");
             AdminError::Internal
         })
@@ -221,21 +221,18 @@ impl AccountsPort for AdminService {
         .await;
         if result.ok {
             // A successful test clears an error state (e.g. after the credential was replaced).
-            let health = self.relay.scheduler.live().health(id);
+            let health = self.relay.pool().live().health(id);
             if health.status != AccountStatus::Active {
                 self.relay
-                    .scheduler
-                    .reset_account(id, self.relay.scheduler.now_ms());
+                    .pool()
+                    .reset_account(id, self.relay.pool().now_ms());
             }
         } else if result.http_status == Some(401) {
             // A failed probe: our own valid request refused for the credential.
             let message = result.error.clone().unwrap_or_default();
-            self.relay.scheduler.credential_refused(
-                id,
-                401,
-                message,
-                self.relay.scheduler.now_ms(),
-            );
+            self.relay
+                .pool()
+                .credential_refused(id, 401, message, self.relay.pool().now_ms());
         }
         Ok(result)
     }
@@ -244,8 +241,8 @@ impl AccountsPort for AdminService {
         actor.require_admin()?;
         let row = self.load_account(id).await?;
         self.relay
-            .scheduler
-            .reset_account(id, self.relay.scheduler.now_ms());
+            .pool()
+            .reset_account(id, self.relay.pool().now_ms());
         // Persist at once so the answer (and a restart) sees it, not only the recorder; the
         // audit row commits with it.
         let event = super::audit::row(

@@ -34,7 +34,7 @@ impl AdminService {
         last_error: Option<AccountEvent>,
         bound_keys: u64,
     ) -> Account {
-        let scheduler = &self.relay.scheduler;
+        let scheduler = self.relay.pool();
         let (status, cooldown_until, message) = scheduler.display_status(&row.id, row.is_active);
         let traffic = scheduler.live().traffic(&row.id, now_ms());
         let extra: crate::scheduler::pool::AccountExtra =

@@ -9,9 +9,9 @@ use crate::accounts::validate::{self, AzureChanges};
 use crate::admin::audit;
 use crate::admin::error::internal;
 use crate::crypto::{mask_secret, Binding};
-use crate::relay::clients::mask_proxy;
 use crate::storage::accounts::AccountRow;
 use crate::storage::now_ms;
+use crate::upstream_http::mask_proxy;
 use app::port::Actor;
 
 /// Writes Azure changes into the account's `extra` JSON, keeping its other fields.

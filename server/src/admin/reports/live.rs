@@ -32,14 +32,14 @@ type Load = crate::scheduler::PoolLoad;
 
 impl AdminService {
     fn load_of<'a>(&self, accounts: impl Iterator<Item = &'a UpstreamAccount>) -> Load {
-        let default_capacity = self.relay.settings.serve.relay.default_account_capacity;
-        self.relay.scheduler.load_of(accounts, default_capacity)
+        let default_capacity = self.config.serve.relay.default_account_capacity;
+        self.relay.pool().load_of(accounts, default_capacity)
     }
 
     pub(super) async fn live_overview(&self) -> Result<LiveOverview, AdminError> {
         let now = now_ms();
-        let m = self.relay.metrics.snapshot(now);
-        let pool = self.relay.scheduler.snapshot();
+        let m = self.relay.live_figures(now);
+        let pool = self.relay.pool().snapshot();
 
         let all = self.load_of(pool.by_id.values().map(|a| a.as_ref()));
         let platforms = Platform::ALL
@@ -83,7 +83,7 @@ impl AdminService {
             .values()
             .filter_map(|a| {
                 let (status, cooldown, message) =
-                    self.relay.scheduler.display_status(&a.id, a.is_active);
+                    self.relay.pool().display_status(&a.id, a.is_active);
                 let message = a.unusable.clone().unwrap_or(message);
                 let broken = a.unusable.is_some();
                 (status != AccountStatus::Active || broken).then(|| AttentionAccount {
@@ -117,7 +117,7 @@ impl AdminService {
                     let Some(a) = pool.by_id.get(alert.account_id.as_str()) else {
                         continue;
                     };
-                    let (status, _, _) = self.relay.scheduler.display_status(&a.id, a.is_active);
+                    let (status, _, _) = self.relay.pool().display_status(&a.id, a.is_active);
                     attention.push(AttentionAccount {
                         id: alert.account_id,
                         name: alert.account_name,

@@ -92,7 +92,7 @@ impl SalesPort for AdminService {
         code: &str,
         client: IpAddr,
     ) -> Result<RedeemedNewKey, AdminError> {
-        Ok(crate::sales::redeem::new_key(&self.relay, code, client).await?)
+        Ok(self.relay.redeem_new_key(code, client).await?)
     }
 
     async fn redeem_on_key(
@@ -101,6 +101,6 @@ impl SalesPort for AdminService {
         code: &str,
         client: IpAddr,
     ) -> Result<RedeemedOnKey, AdminError> {
-        Ok(crate::sales::redeem::onto_key(&self.relay, key, code, client).await?)
+        Ok(self.relay.redeem_onto_key(key, code, client).await?)
     }
 }

@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use super::secrets::{self, DecryptError};
 use super::source::{CrsAccount, Fields};
 use super::{field, flag, note, parse_time};
-use crate::relay::clients::validate_proxy;
 use crate::secret::Secret;
+use crate::upstream_http::validate_proxy;
 
 /// Tollgate's limit on account names.
 const MAX_NAME_CHARS: usize = 100;

@@ -6,22 +6,47 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::text::{Exposition, CONTENT_TYPE};
-use super::HistogramSnapshot;
-use crate::relay::Relay;
+use super::{HistogramSnapshot, Prometheus};
+use crate::limits::LimitState;
+use crate::pricing::Pricing;
 use crate::scheduler::pool::UpstreamAccount;
-use crate::storage::now_ms;
+use crate::scheduler::Scheduler;
+use crate::webhooks::Webhooks;
 
-pub async fn scrape(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Response {
-    let Some(token) = relay.settings.serve.ops.metrics_token() else {
+/// What `/metrics` reads at scrape time, handed in by the relay (which owns these parts).
+pub struct Figures<'a> {
+    pub scheduler: &'a Scheduler,
+    pub prometheus: &'a Prometheus,
+    pub limits: &'a dyn LimitState,
+    pub writer: WriterFigures,
+    pub webhooks: &'a Webhooks,
+    pub pricing: Arc<Pricing>,
+}
+
+/// The usage writer's gauges.
+pub struct WriterFigures {
+    pub pending: usize,
+    pub spooled: usize,
+    pub database_up: bool,
+    pub dead_letters: u64,
+}
+
+/// The answer to a scrape: 404 without a token, 401 without the right bearer, else the
+/// figures `render` produces.
+pub fn scrape(
+    token: Option<&str>,
+    headers: &HeaderMap,
+    render: impl FnOnce() -> String,
+) -> Response {
+    let Some(token) = token else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    if !authorized(&headers, token) {
+    if !authorized(headers, token) {
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -29,7 +54,7 @@ pub async fn scrape(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Resp
         )
             .into_response();
     }
-    let body = render(&relay, now_ms());
+    let body = render();
     (
         [
             (header::CONTENT_TYPE, CONTENT_TYPE),
@@ -55,8 +80,8 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
 }
 
 /// Everything `/metrics` shows, as Prometheus text.
-pub fn render(relay: &Relay, now: i64) -> String {
-    let snapshot = relay.scheduler.snapshot();
+pub fn render(figures: &Figures<'_>, now: i64) -> String {
+    let snapshot = figures.scheduler.snapshot();
     let mut accounts: Vec<&Arc<UpstreamAccount>> = snapshot.by_id.values().collect();
     accounts.sort_by(|a, b| (a.platform, &a.name, &a.id).cmp(&(b.platform, &b.name, &b.id)));
     let name_of = |id: Option<&Arc<str>>| -> String {
@@ -64,7 +89,7 @@ pub fn render(relay: &Relay, now: i64) -> String {
             .map(|a| a.name.clone())
             .unwrap_or_default()
     };
-    let p = &relay.prometheus;
+    let p = &figures.prometheus;
     let mut out = Exposition::with_capacity(16 * 1024);
 
     let mut requests = p.requests();
@@ -173,7 +198,7 @@ pub fn render(relay: &Relay, now: i64) -> String {
         );
     }
 
-    let live = relay.scheduler.live();
+    let live = figures.scheduler.live();
     out.family(
         "tollgate_account_in_flight",
         "gauge",
@@ -193,7 +218,7 @@ pub fn render(relay: &Relay, now: i64) -> String {
     );
     let statuses: Vec<_> = accounts
         .iter()
-        .map(|a| relay.scheduler.display_status(&a.id, a.is_active))
+        .map(|a| figures.scheduler.display_status(&a.id, a.is_active))
         .collect();
     for (a, (status, _, _)) in accounts.iter().zip(&statuses) {
         let mut labels = account_labels(a).to_vec();
@@ -214,7 +239,7 @@ pub fn render(relay: &Relay, now: i64) -> String {
         );
     }
 
-    let limits = relay.keys.state();
+    let limits = figures.limits;
     let (reserved, slots) = limits.totals();
     gauge(
         &mut out,
@@ -238,19 +263,19 @@ pub fn render(relay: &Relay, now: i64) -> String {
         &mut out,
         "tollgate_usage_writer_pending",
         "Usage events not yet in the database: queued, being written or spooled.",
-        relay.writer.pending(),
+        figures.writer.pending,
     );
     gauge(
         &mut out,
         "tollgate_usage_writer_spooled",
         "Usage events waiting in the spool file for the database.",
-        relay.writer.spooled(),
+        figures.writer.spooled,
     );
     gauge(
         &mut out,
         "tollgate_usage_writer_database_up",
         "1 while the usage writer can write to the database, 0 during an outage.",
-        u8::from(relay.writer.database_up()),
+        u8::from(figures.writer.database_up),
     );
     out.family(
         "tollgate_usage_dead_letters_total",
@@ -260,13 +285,13 @@ pub fn render(relay: &Relay, now: i64) -> String {
     out.sample(
         "tollgate_usage_dead_letters_total",
         &[],
-        relay.writer.dead_letters(),
+        figures.writer.dead_letters,
     );
     gauge(
         &mut out,
         "tollgate_webhook_queue_depth",
         "Webhook events waiting for delivery.",
-        relay.webhooks.queued(),
+        figures.webhooks.queued(),
     );
     out.family(
         "tollgate_webhook_dropped_total",
@@ -276,9 +301,9 @@ pub fn render(relay: &Relay, now: i64) -> String {
     out.sample(
         "tollgate_webhook_dropped_total",
         &[],
-        relay.webhooks.dropped(),
+        figures.webhooks.dropped(),
     );
-    pricing_metrics(&mut out, &relay.pricing.load());
+    pricing_metrics(&mut out, &figures.pricing);
     out.finish()
 }
 

@@ -24,7 +24,7 @@ use arc_swap::ArcSwap;
 use parking_lot::RwLock;
 
 use crate::pricing::{PriceSource, Pricing};
-use crate::relay::writer::UsageEvent;
+use crate::storage::usage_write::UsageEvent;
 
 /// Distinct model names that get a label of their own; the rest count as `other`.
 pub const MAX_MODEL_LABELS: usize = 512;

@@ -21,7 +21,6 @@ use super::keys::{self as key_map, KeyTarget, QueueConfig};
 use super::source::{CrsAccount, CrsData, CrsGroup, CrsKey};
 use super::{field, note, parse_time, secrets, usage, CrsImportOptions, ImportError, SOURCE};
 use crate::crypto::{mask_secret, Binding, Cipher};
-use crate::relay::clients::mask_proxy;
 use crate::secret::Secret;
 use crate::storage::accounts::{AccountRow, GroupRow};
 use crate::storage::import::{
@@ -30,6 +29,7 @@ use crate::storage::import::{
 };
 use crate::storage::keys::{KeyConfig, NewKey};
 use crate::storage::{now_ms, Store};
+use crate::upstream_http::mask_proxy;
 
 const MAX_GROUP_NAME_CHARS: usize = 100;
 const MAX_GROUP_DESCRIPTION_CHARS: usize = 500;

@@ -20,7 +20,7 @@ use futures::{Future, Stream};
 use tokio::time::Sleep;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
-use super::usage_parse::{ParsedUsage, UsageParser};
+use crate::relay::platforms::usage_parse::{ParsedUsage, UsageParser};
 
 /// How a response body ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -235,7 +235,7 @@ impl Drop for MeteredBody {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::relay::usage_parse::AnthropicSse;
+    use crate::relay::platforms::usage_parse::AnthropicSse;
     use futures::StreamExt;
     use std::sync::{Arc, Mutex};
 

@@ -16,14 +16,15 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::chat_to_claude::session_of;
 use super::claude::ClaudeAdapter;
-use super::error::{Protocol, RelayError};
-use super::forward::{relay_call, Call};
-use super::request_cost::{OutputField, RequestShape};
+use super::translated::session_of;
 use super::translated::{client_error, no_headers, refused, Translated};
-use super::Relay;
+use super::Call;
 use crate::limits::KeyLimits;
+use crate::relay::admission::relay_call;
+use crate::relay::error::{Protocol, RelayError};
+use crate::relay::request_cost::{OutputField, RequestShape};
+use crate::relay::Relay;
 use crate::scheduler::sticky::session_hash;
 use crate::translate::responses_claude::{
     messages_error_to_responses, responses_to_messages_request, whole_transform,
@@ -122,7 +123,8 @@ pub async fn relay_translated(
         }),
         body_for: None,
     };
-    let res = relay_call(relay, &adapter, key, call, started).await;
+    let price = relay.pricing.load().lookup(&call.model);
+    let res = relay_call(relay, &adapter, key, call, price, started).await;
     client_error(res, Protocol::OpenAi, messages_error_to_responses).await
 }
 

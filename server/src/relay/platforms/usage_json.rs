@@ -113,7 +113,7 @@ impl UsageParser for JsonBody {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::relay::usage_parse::read_anthropic_json;
+    use crate::relay::platforms::usage_parse::read_anthropic_json;
 
     #[test]
     fn an_answer_over_the_parse_buffer_is_billed_from_its_size() {

@@ -3,8 +3,8 @@
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::relay::forward::BodyTransform;
-use crate::relay::usage_openai::has_usage_object;
+use crate::relay::platforms::usage_openai::has_usage_object;
+use crate::relay::platforms::BodyTransform;
 
 /// Removes the usage-only chunk (`choices: []` with a `usage` object) from a Chat
 /// Completions stream, line by line, with the blank line that ends its event.

@@ -1,4 +1,5 @@
-//! One pooled HTTP client per distinct proxy setting, shared by every account that uses it.
+//! HTTP clients to the upstreams: one pooled client per distinct proxy setting, shared by every
+//! account that uses it (the scheduler hands them out), and the rules for proxy URLs.
 
 use std::collections::HashMap;
 use std::time::Duration;

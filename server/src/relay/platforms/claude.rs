@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Instant;
 
 use app::types::Platform;
 use axum::extract::{Request, State};
@@ -14,12 +13,14 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::error::{Protocol, RelayError};
-use super::forward::{read_key_body, relay_call, Adapter, Call};
-use super::request_cost::{OutputField, RequestShape};
 use super::usage_json::JsonBody;
 use super::usage_parse::{read_anthropic_json, AnthropicSse, UsageParser};
-use super::Relay;
+use super::{Adapter, Call};
+use crate::relay::admission::relay_call;
+use crate::relay::error::{Protocol, RelayError};
+use crate::relay::extract::{answer, key_of, Incoming};
+use crate::relay::request_cost::{OutputField, RequestShape};
+use crate::relay::Relay;
 use crate::scheduler::health::Outcome;
 use crate::scheduler::pool::UpstreamAccount;
 use crate::scheduler::sticky::{session_from_user_id, session_hash};
@@ -181,7 +182,7 @@ fn upstream_path(path: &str, query: Option<&str>) -> String {
         .strip_prefix("/api")
         .or_else(|| path.strip_prefix("/claude"))
         .unwrap_or(path);
-    match super::guards::allowed_query(query, FORWARDED_QUERY) {
+    match crate::relay::guards::allowed_query(query, FORWARDED_QUERY) {
         Some(q) => format!("{tail}?{q}"),
         None => tail.to_owned(),
     }
@@ -216,38 +217,28 @@ fn session_for(peek: &MessagesPeek<'_>, headers: &HeaderMap) -> Option<u64> {
 
 /// `POST /v1/messages` and `POST /v1/messages/count_tokens`.
 pub async fn messages(State(relay): State<Arc<Relay>>, req: Request) -> Response {
-    let started = Instant::now();
-    let (parts, body) = req.into_parts();
-    let key = match crate::relay::key_gate::admit_key(
-        &relay,
-        &parts.headers,
-        &parts.extensions,
-        super::presented_key(&parts.headers, Protocol::Anthropic),
-        Protocol::Anthropic,
-    )
-    .await
-    {
-        Ok(k) => k,
-        Err(res) => return res,
-    };
-    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::Anthropic).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(Protocol::Anthropic),
-    };
-    let peek: MessagesPeek = match serde_json::from_slice(&bytes) {
-        Ok(p) => p,
-        Err(e) => {
-            return RelayError::invalid(format!("malformed JSON body: {e}"))
-                .into_response(Protocol::Anthropic)
-        }
-    };
+    answer(messages_call(&relay, req).await)
+}
+
+async fn messages_call(relay: &Arc<Relay>, req: Request) -> Result<Response, Response> {
+    let mut incoming = Incoming::admit(relay, req, Protocol::Anthropic).await?;
+    let bytes = incoming.body(relay).await?;
+    let peek: MessagesPeek = incoming.peek(&bytes)?;
     let Some(model) = peek.model.as_deref().filter(|m| !m.is_empty()) else {
-        return RelayError::invalid("model: field required").into_response(Protocol::Anthropic);
+        return Err(RelayError::invalid("model: field required").into_response(Protocol::Anthropic));
     };
+    let Incoming {
+        started,
+        parts,
+        key,
+        ..
+    } = incoming;
     let counting = parts.uri.path().ends_with("/count_tokens");
-    if super::messages_to_openai::goes_to_openai(&relay, &key, model) {
-        return super::messages_to_openai::relay_translated(&relay, key, bytes, counting, started)
-            .await;
+    if super::messages_to_openai::goes_to_openai(relay, &key, model) {
+        return Ok(super::messages_to_openai::relay_translated(
+            relay, key, bytes, counting, started,
+        )
+        .await);
     }
     let price = relay.pricing.load().lookup(model);
     let call = Call {
@@ -273,21 +264,12 @@ pub async fn messages(State(relay): State<Arc<Relay>>, req: Request) -> Response
         headers: parts.headers,
         body: bytes,
     };
-    relay_call(&relay, &ClaudeAdapter, key, call, started).await
+    Ok(relay_call(relay, &ClaudeAdapter, key, call, price, started).await)
 }
 
 /// `GET /v1/models`: the Claude models the key may use, from the pricing table.
 pub async fn models(State(relay): State<Arc<Relay>>, req: Parts) -> Response {
-    let headers = &req.headers;
-    let key = match super::key_gate::admit_key(
-        &relay,
-        headers,
-        &req.extensions,
-        super::presented_key(headers, Protocol::Anthropic),
-        Protocol::Anthropic,
-    )
-    .await
-    {
+    let key = match key_of(&relay, &req, Protocol::Anthropic).await {
         Ok(k) => k,
         Err(res) => return res,
     };

@@ -7,30 +7,22 @@
 //! query is never logged (spans carry the matched route) nor forwarded: the upstream query
 //! is the client's without it.
 
-use std::sync::Arc;
-use std::time::Instant;
+mod handlers;
 
 use app::types::Platform;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Request, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use axum::http::StatusCode;
 use serde_json::Value;
 
-use super::error::{ErrorKind, Protocol, RelayError};
-use super::forward::{read_key_body, relay_call, Adapter, Call};
-use super::request_cost::{OutputField, RequestShape};
 use super::usage_gemini::{read_gemini_json, GeminiStream};
 use super::usage_json::JsonBody;
 use super::usage_parse::UsageParser;
-use super::Relay;
-use crate::limits::{KeyLimits, Refusal};
+use super::{Adapter, Call};
+use crate::relay::error::{Protocol, RelayError};
 use crate::scheduler::health::Outcome;
 use crate::scheduler::pool::UpstreamAccount;
-use crate::scheduler::sticky::session_hash;
+#[cfg(test)]
+pub(crate) use handlers::GeminiPeek;
+pub use handlers::{model, model_action, models, valid_model_name};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -203,277 +195,9 @@ pub fn gemini_retry_at(
     Some(now + (secs * 1000.0).ceil() as i64)
 }
 
-/// The client's query as forwarded: `alt` only (`alt=sse` picks the stream framing). `key=`
-/// stays behind, and so does everything else: `fields=` could drop `usageMetadata`.
-fn query_without_key(query: Option<&str>) -> Option<String> {
-    super::guards::allowed_query(query, &["alt"])
-}
-
-/// The key from `x-goog-api-key`, `Authorization: Bearer`, or `?key=`.
-fn gemini_key(headers: &HeaderMap, query: Option<&str>) -> String {
-    let from_headers = super::presented_key(headers, Protocol::Gemini);
-    if !from_headers.is_empty() {
-        return from_headers.to_owned();
-    }
-    query
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()))
-        .and_then(|mut pairs| pairs.find(|(n, _)| n == "key"))
-        .map(|(_, v)| v.trim().to_owned())
-        .unwrap_or_default()
-}
-
-async fn authenticate(
-    relay: &Relay,
-    headers: &HeaderMap,
-    extensions: &axum::http::Extensions,
-    query: Option<&str>,
-) -> Result<Arc<KeyLimits>, Response> {
-    super::key_gate::admit_key(
-        relay,
-        headers,
-        extensions,
-        &gemini_key(headers, query),
-        Protocol::Gemini,
-    )
-    .await
-}
-
-#[derive(Deserialize)]
-struct GenerationConfig {
-    #[serde(alias = "max_output_tokens", rename = "maxOutputTokens")]
-    max_output_tokens: Option<u64>,
-    #[serde(alias = "candidate_count", rename = "candidateCount")]
-    candidate_count: Option<u64>,
-}
-
-/// The fields of a Gemini request the relay needs.
-#[derive(Deserialize)]
-pub(super) struct GeminiPeek<'a> {
-    #[serde(rename = "generationConfig", alias = "generation_config")]
-    generation_config: Option<GenerationConfig>,
-    #[serde(borrow, rename = "systemInstruction", alias = "system_instruction")]
-    system_instruction: Option<&'a RawValue>,
-    #[serde(borrow)]
-    contents: Option<&'a RawValue>,
-    #[serde(borrow)]
-    tools: Option<&'a RawValue>,
-}
-
-/// The first user turn (a turn without a role is the user's).
-fn first_user_content(contents: Option<&RawValue>) -> Option<Value> {
-    let items: Vec<&RawValue> = serde_json::from_str(contents?.get()).ok()?;
-    items.into_iter().find_map(|item| {
-        let v: Value = serde_json::from_str(item.get()).ok()?;
-        matches!(v.get("role").and_then(Value::as_str), None | Some("user")).then_some(v)
-    })
-}
-
-fn version_of(path: &str) -> &'static str {
-    if path.starts_with("/gemini/v1beta/") {
-        "v1beta"
-    } else {
-        "v1"
-    }
-}
-
-/// `POST /gemini/{version}/models/{model}:{action}`: axum cannot route on `:` inside a
-/// segment, so the segment is split here.
-/// A model name that can only ever address `models/<name>` upstream: no `/`, `#`, `?`, `%`,
-/// `:` or dots-only segment can steer the request to another Google endpoint.
-pub fn valid_model_name(model: &str) -> bool {
-    !model.is_empty()
-        && model.len() <= super::guards::MAX_MODEL_NAME_CHARS
-        && model
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-        && !model.chars().all(|c| c == '.')
-}
-
-pub async fn model_action(
-    State(relay): State<Arc<Relay>>,
-    segment: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    let started = Instant::now();
-    let (parts, body) = req.into_parts();
-    let key = match authenticate(&relay, &parts.headers, &parts.extensions, parts.uri.query()).await
-    {
-        Ok(k) => k,
-        Err(res) => return res,
-    };
-    let segment = match path_segment(segment) {
-        Ok(s) => s,
-        Err(e) => return e.into_response(Protocol::Gemini),
-    };
-    let Some((model, action)) = segment
-        .rsplit_once(':')
-        .and_then(|(m, a)| Some((m, Action::parse(a)?)))
-    else {
-        let message = format!("models/{segment} is not a method this relay serves: use generateContent, streamGenerateContent or countTokens");
-        return RelayError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, message)
-            .into_response(Protocol::Gemini);
-    };
-    if let Err(e) = super::guards::check_model_name(model) {
-        return e.into_response(Protocol::Gemini);
-    }
-    if !valid_model_name(model) {
-        return RelayError::invalid(format!(
-            "invalid model name {model:?}: use letters, digits, '.', '-' and '_' only"
-        ))
-        .into_response(Protocol::Gemini);
-    }
-    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::Gemini).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(Protocol::Gemini),
-    };
-    let peek: GeminiPeek = match serde_json::from_slice(&bytes) {
-        Ok(p) => p,
-        Err(e) => {
-            return RelayError::invalid(format!("Invalid JSON payload received: {e}"))
-                .into_response(Protocol::Gemini)
-        }
-    };
-    let counting = action == Action::CountTokens;
-    let candidates = peek
-        .generation_config
-        .as_ref()
-        .and_then(|g| g.candidate_count)
-        .unwrap_or(1)
-        .max(1);
-    let shape = RequestShape {
-        answers: candidates,
-        tools: super::server_tools::gemini_declared(peek.tools, candidates),
-        output_field: if counting {
-            OutputField::None
-        } else {
-            OutputField::Gemini
-        },
-    };
-    let version = version_of(parts.uri.path());
-    let query = query_without_key(parts.uri.query());
-    let price = relay.pricing.load().lookup(model);
-    let system: Option<Value> = peek
-        .system_instruction
-        .and_then(|s| serde_json::from_str(s.get()).ok());
-    let call = Call {
-        path_and_query: match &query {
-            Some(q) => format!("/{version}/models/{model}:{}?{q}", action.name()),
-            None => format!("/{version}/models/{model}:{}", action.name()),
-        },
-        model: model.to_owned(),
-        stream: action == Action::StreamGenerate,
-        max_output_tokens: peek
-            .generation_config
-            .and_then(|g| g.max_output_tokens)
-            .or(price.max_output_tokens)
-            .unwrap_or(8_192),
-        session: if counting {
-            None
-        } else {
-            session_hash(
-                None,
-                system.as_ref(),
-                first_user_content(peek.contents).as_ref(),
-            )
-        },
-        billable: !counting,
-        shape,
-        headers: parts.headers,
-        body: bytes,
-    };
-    let adapter = GeminiAdapter {
-        version,
-        action,
-        query,
-    };
-    relay_call(&relay, &adapter, key, call, started).await
-}
-
-/// A priced Gemini model as the Models API describes it.
-fn model_entry(model: &str, input_limit: Option<u64>, output_limit: Option<u64>) -> Value {
-    serde_json::json!({
-        "name": format!("models/{model}"),
-        "baseModelId": model,
-        "version": "001",
-        "displayName": model,
-        "inputTokenLimit": input_limit.unwrap_or(1_048_576),
-        "outputTokenLimit": output_limit.unwrap_or(65_536),
-        "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
-    })
-}
-
-/// The Gemini models in the pricing table the key may use.
-async fn catalog(relay: &Arc<Relay>, req: &Parts) -> Result<Vec<(String, Value)>, Response> {
-    let key = authenticate(relay, &req.headers, &req.extensions, req.uri.query()).await?;
-    if !key.platform_allowed(Platform::Gemini) {
-        return Err(RelayError::from(Refusal::PlatformNotAllowed {
-            platform: Platform::Gemini,
-        })
-        .into_response(Protocol::Gemini));
-    }
-    Ok(relay
-        .pricing
-        .load()
-        .catalog()
-        .into_iter()
-        .filter(|m| {
-            super::openai::model_of_platform(&m.model, m.provider.as_deref(), Platform::Gemini)
-        })
-        .filter(|m| key.model_allowed(&m.model))
-        .map(|m| {
-            (
-                m.model.clone(),
-                model_entry(&m.model, m.max_input_tokens, m.max_output_tokens),
-            )
-        })
-        .collect())
-}
-
-/// `GET /gemini/{version}/models`.
-pub async fn models(State(relay): State<Arc<Relay>>, req: Parts) -> Response {
-    match catalog(&relay, &req).await {
-        Ok(models) => {
-            let models: Vec<Value> = models.into_iter().map(|(_, m)| m).collect();
-            axum::Json(serde_json::json!({ "models": models })).into_response()
-        }
-        Err(res) => res,
-    }
-}
-
-/// The `{model}` path segment, or a Gemini-shaped 400 when it does not decode (axum's own
-/// rejection text never reaches the client).
-fn path_segment(segment: Result<Path<String>, PathRejection>) -> Result<String, RelayError> {
-    segment.map(|Path(s)| s).map_err(|_| {
-        RelayError::invalid("the model in the path is not valid UTF-8 once percent-decoded")
-    })
-}
-
-/// `GET /gemini/{version}/models/{model}`.
-pub async fn model(
-    State(relay): State<Arc<Relay>>,
-    name: Result<Path<String>, PathRejection>,
-    req: Parts,
-) -> Response {
-    let name = match path_segment(name) {
-        Ok(n) => n,
-        Err(e) => return e.into_response(Protocol::Gemini),
-    };
-    match catalog(&relay, &req).await {
-        Ok(models) => match models.into_iter().find(|(m, _)| *m == name) {
-            Some((_, entry)) => axum::Json(entry).into_response(),
-            None => RelayError::new(
-                StatusCode::NOT_FOUND,
-                ErrorKind::NotFound,
-                format!("models/{name} is not found"),
-            )
-            .into_response(Protocol::Gemini),
-        },
-        Err(res) => res,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::handlers::{first_user_content, query_without_key};
     use super::*;
 
     #[test]
@@ -537,10 +261,18 @@ mod tests {
             Some("alt=sse".into())
         );
         assert_eq!(query_without_key(None), None);
+        use axum::http::HeaderMap;
+        let gemini_key =
+            |h: &HeaderMap, q| crate::relay::extract::presented(h, q, Protocol::Gemini);
         let mut h = HeaderMap::new();
         assert_eq!(gemini_key(&h, Some("alt=sse&key=tg%5Fabc")), "tg_abc");
         h.insert("x-goog-api-key", "tg_header".parse().unwrap());
         assert_eq!(gemini_key(&h, Some("key=tg_query")), "tg_header");
+        // Other protocols' clients never present a key in the query.
+        assert_eq!(
+            crate::relay::extract::presented(&HeaderMap::new(), Some("key=tg_q"), Protocol::OpenAi),
+            ""
+        );
     }
 
     #[test]

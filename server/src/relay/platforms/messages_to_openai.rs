@@ -19,14 +19,15 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::chat_to_claude::session_of;
-use super::error::{Protocol, RelayError};
-use super::forward::{relay_call, Call};
 use super::openai::{model_of_platform, Endpoint, OpenAiAdapter};
-use super::request_cost::{OutputField, RequestShape};
+use super::translated::session_of;
 use super::translated::{client_error, no_headers, refused, Translated};
-use super::Relay;
+use super::Call;
 use crate::limits::{Binding, KeyLimits};
+use crate::relay::admission::relay_call;
+use crate::relay::error::{Protocol, RelayError};
+use crate::relay::request_cost::{OutputField, RequestShape};
+use crate::relay::Relay;
 use crate::scheduler::pool::UpstreamAccount;
 use crate::translate::messages_openai::{
     messages_to_chat_request, openai_error_to_anthropic, whole_transform, ChatTarget,
@@ -150,6 +151,7 @@ pub async fn relay_translated(
                 .map_err(|e| RelayError::invalid(format!("cannot encode the request: {e}")))
         })),
     };
-    let res = relay_call(relay, &adapter, key, call, started).await;
+    let price = relay.pricing.load().lookup(&call.model);
+    let res = relay_call(relay, &adapter, key, call, price, started).await;
     client_error(res, Protocol::Anthropic, openai_error_to_anthropic).await
 }

@@ -5,12 +5,12 @@
 use proptest::prelude::*;
 use serde_json::value::RawValue;
 
-use super::guards::{allowed_query, check_model_name};
 use super::server_tools;
 use super::usage_gemini::{read_gemini_json, GeminiStream};
 use super::usage_json::JsonBody;
 use super::usage_openai::{read_openai_json, ChatSse, ResponsesSse};
 use super::usage_parse::{read_anthropic_json, AnthropicSse, ParsedUsage, UsageParser};
+use crate::relay::guards::{allowed_query, check_model_name};
 
 const ANTHROPIC_SSE: &str = "event: message_start\n\
 data: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"claude-sonnet-4-5-20250929\",\"usage\":{\"input_tokens\":120,\"cache_creation_input_tokens\":30,\"cache_read_input_tokens\":400,\"cache_creation\":{\"ephemeral_5m_input_tokens\":10,\"ephemeral_1h_input_tokens\":20},\"output_tokens\":1}}}\n\n\

@@ -20,16 +20,18 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::claude::{ClaudeAdapter, DEFAULT_ANTHROPIC_VERSION};
-use super::error::{Protocol, RelayError};
-use super::forward::{read_key_body, relay_call, Adapter, BodyTransform, Call};
 use super::openai::with_model;
-use super::request_cost::{OutputField, RequestShape};
+use super::translated::session_of;
 use super::usage_parse::{LineSplitter, UsageParser};
-use super::Relay;
+use super::{Adapter, BodyTransform, Call};
 use crate::limits::KeyLimits;
+use crate::relay::admission::relay_call;
+use crate::relay::error::{Protocol, RelayError};
+use crate::relay::extract::{answer, Incoming};
+use crate::relay::request_cost::{OutputField, RequestShape};
+use crate::relay::Relay;
 use crate::scheduler::health::Outcome;
 use crate::scheduler::pool::UpstreamAccount;
-use crate::scheduler::sticky::{session_from_user_id, session_hash};
 use crate::translate::{
     chat_to_messages_request, messages_error_to_openai, messages_to_chat_response,
     stream_include_usage, ChatStreamTranslator, DEFAULT_MAX_TOKENS,
@@ -189,26 +191,6 @@ impl BodyTransform for WholeToChat {
     }
 }
 
-/// The session of a translated request: Claude Code style `metadata.user_id`, else the
-/// system prompt and first user turn (as on `/v1/messages`).
-pub(crate) fn session_of(messages_request: &Value) -> Option<u64> {
-    let explicit = messages_request
-        .pointer("/metadata/user_id")
-        .and_then(Value::as_str)
-        .and_then(session_from_user_id);
-    if explicit.is_some() {
-        return session_hash(explicit, None, None);
-    }
-    let first_user = messages_request
-        .get("messages")
-        .and_then(Value::as_array)
-        .and_then(|ms| {
-            ms.iter()
-                .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
-        });
-    session_hash(None, messages_request.get("system"), first_user)
-}
-
 /// Translates, relays on the Claude platform, and puts error answers in OpenAI's shape.
 pub async fn relay_translated(
     relay: &Arc<Relay>,
@@ -271,7 +253,8 @@ pub async fn relay_translated(
         requested_model: model,
         include_usage: stream_include_usage(&chat),
     };
-    let res = relay_call(relay, &adapter, key, call, started).await;
+    let price = relay.pricing.load().lookup(&call.model);
+    let res = relay_call(relay, &adapter, key, call, price, started).await;
     to_openai_error(res).await
 }
 
@@ -316,25 +299,13 @@ async fn to_openai_error(res: Response) -> Response {
 
 /// `POST /openai/claude/v1/chat/completions`: Claude accounts whatever the model is called.
 pub async fn chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> Response {
-    let started = Instant::now();
-    let (parts, body) = req.into_parts();
-    let key = match crate::relay::key_gate::admit_key(
-        &relay,
-        &parts.headers,
-        &parts.extensions,
-        super::presented_key(&parts.headers, Protocol::OpenAi),
-        Protocol::OpenAi,
-    )
-    .await
-    {
-        Ok(k) => k,
-        Err(res) => return res,
-    };
-    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(Protocol::OpenAi),
-    };
-    relay_translated(&relay, key, bytes, started).await
+    answer(chat_completions_call(&relay, req).await)
+}
+
+async fn chat_completions_call(relay: &Arc<Relay>, req: Request) -> Result<Response, Response> {
+    let mut incoming = Incoming::admit(relay, req, Protocol::OpenAi).await?;
+    let bytes = incoming.body(relay).await?;
+    Ok(relay_translated(relay, incoming.key, bytes, incoming.started).await)
 }
 
 /// `GET /openai/claude/v1/models`: the Claude models in OpenAI's list shape.
@@ -345,6 +316,7 @@ pub async fn models(State(relay): State<Arc<Relay>>, req: Parts) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheduler::sticky::session_hash;
 
     const SSE: &str = "event: message_start\n\
 data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"usage\":{\"input_tokens\":9,\"output_tokens\":1}}}\n\n\

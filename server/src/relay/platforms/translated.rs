@@ -13,11 +13,12 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::error::{Protocol, RelayError};
-use super::forward::{Adapter, BodyTransform, Call};
 use super::usage_parse::UsageParser;
+use super::{Adapter, BodyTransform, Call};
+use crate::relay::error::{Protocol, RelayError};
 use crate::scheduler::health::Outcome;
 use crate::scheduler::pool::UpstreamAccount;
+use crate::scheduler::sticky::{session_from_user_id, session_hash};
 use crate::translate::StreamTransform;
 
 /// Makes the answer transform of one request: streamed or whole.
@@ -190,6 +191,26 @@ pub fn refused(err: &crate::translate::TranslateError, client: Protocol) -> Resp
 /// protocol, not the upstream's.
 pub fn no_headers() -> HeaderMap {
     HeaderMap::new()
+}
+
+/// The session of a translated request: Claude Code style `metadata.user_id`, else the
+/// system prompt and first user turn (as on `/v1/messages`).
+pub(crate) fn session_of(messages_request: &Value) -> Option<u64> {
+    let explicit = messages_request
+        .pointer("/metadata/user_id")
+        .and_then(Value::as_str)
+        .and_then(session_from_user_id);
+    if explicit.is_some() {
+        return session_hash(explicit, None, None);
+    }
+    let first_user = messages_request
+        .get("messages")
+        .and_then(Value::as_array)
+        .and_then(|ms| {
+            ms.iter()
+                .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        });
+    session_hash(None, messages_request.get("system"), first_user)
 }
 
 #[cfg(test)]

@@ -16,11 +16,14 @@ use serde_json::Value;
 
 use super::{first_with_role, rewrite_body, Endpoint, OpenAiAdapter};
 use crate::limits::{KeyLimits, Refusal};
+use crate::relay::admission::relay_call;
 use crate::relay::error::{Protocol, RelayError};
-use crate::relay::forward::{read_key_body, relay_call, Call};
+use crate::relay::extract::{answer, key_of, peek, Incoming};
+use crate::relay::platforms::server_tools;
+use crate::relay::platforms::Call;
+use crate::relay::platforms::{chat_to_claude, chat_to_gemini, responses_to_claude};
 use crate::relay::request_cost::{OutputField, RequestShape};
-use crate::relay::server_tools;
-use crate::relay::{chat_to_claude, presented_key, Relay};
+use crate::relay::Relay;
 use crate::scheduler::sticky::session_hash;
 
 #[derive(Deserialize)]
@@ -89,12 +92,9 @@ pub async fn relay_chat(
     body: Bytes,
     started: Instant,
 ) -> Response {
-    let peek: ChatPeek = match serde_json::from_slice(&body) {
+    let peek: ChatPeek = match peek(&body, Protocol::OpenAi) {
         Ok(p) => p,
-        Err(e) => {
-            return RelayError::invalid(format!("malformed JSON body: {e}"))
-                .into_response(Protocol::OpenAi)
-        }
+        Err(res) => return res,
     };
     let model = match required_model(peek.model) {
         Ok(m) => m,
@@ -166,30 +166,24 @@ pub async fn relay_chat(
         endpoint: Endpoint::ChatCompletions,
         hide_usage_chunk,
     };
-    relay_call(relay, &adapter, key, call, started).await
+    relay_call(relay, &adapter, key, call, price, started).await
 }
 
 /// `POST /openai/v1/chat/completions`: always the OpenAI platform, whatever the model.
 pub async fn chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> Response {
-    let started = Instant::now();
-    let (parts, body) = req.into_parts();
-    let key = match crate::relay::key_gate::admit_key(
-        &relay,
-        &parts.headers,
-        &parts.extensions,
-        presented_key(&parts.headers, Protocol::OpenAi),
-        Protocol::OpenAi,
-    )
-    .await
-    {
-        Ok(k) => k,
-        Err(res) => return res,
-    };
-    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(Protocol::OpenAi),
-    };
-    relay_chat(&relay, key, parts.headers, bytes, started).await
+    answer(chat_completions_call(&relay, req).await)
+}
+
+async fn chat_completions_call(relay: &Arc<Relay>, req: Request) -> Result<Response, Response> {
+    let mut incoming = Incoming::admit(relay, req, Protocol::OpenAi).await?;
+    let bytes = incoming.body(relay).await?;
+    let Incoming {
+        started,
+        parts,
+        key,
+        ..
+    } = incoming;
+    Ok(relay_chat(relay, key, parts.headers, bytes, started).await)
 }
 
 #[derive(Deserialize)]
@@ -201,81 +195,58 @@ struct ModelOnly<'a> {
 /// `POST /v1/chat/completions` at the root: `claude-*` models are translated for Claude
 /// accounts, `gemini-*` models for Gemini accounts, the rest goes to OpenAI.
 pub async fn root_chat_completions(State(relay): State<Arc<Relay>>, req: Request) -> Response {
-    let started = Instant::now();
-    let (parts, body) = req.into_parts();
-    let key = match crate::relay::key_gate::admit_key(
-        &relay,
-        &parts.headers,
-        &parts.extensions,
-        presented_key(&parts.headers, Protocol::OpenAi),
-        Protocol::OpenAi,
-    )
-    .await
-    {
-        Ok(k) => k,
-        Err(res) => return res,
-    };
-    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(Protocol::OpenAi),
-    };
-    let model = match serde_json::from_slice::<ModelOnly>(&bytes) {
-        Ok(m) => m.model.map(Cow::into_owned).unwrap_or_default(),
-        Err(e) => {
-            return RelayError::invalid(format!("malformed JSON body: {e}"))
-                .into_response(Protocol::OpenAi)
-        }
-    };
+    answer(root_chat_call(&relay, req).await)
+}
+
+async fn root_chat_call(relay: &Arc<Relay>, req: Request) -> Result<Response, Response> {
+    let mut incoming = Incoming::admit(relay, req, Protocol::OpenAi).await?;
+    let bytes = incoming.body(relay).await?;
+    let model = incoming
+        .peek::<ModelOnly>(&bytes)?
+        .model
+        .map(Cow::into_owned)
+        .unwrap_or_default();
+    let Incoming {
+        started,
+        parts,
+        key,
+        ..
+    } = incoming;
     if model.starts_with("claude-") {
-        return chat_to_claude::relay_translated(&relay, key, bytes, started).await;
+        return Ok(chat_to_claude::relay_translated(relay, key, bytes, started).await);
     }
     if model.starts_with("gemini-") {
-        return crate::relay::chat_to_gemini::relay_translated(&relay, key, bytes, started).await;
+        return Ok(chat_to_gemini::relay_translated(relay, key, bytes, started).await);
     }
-    relay_chat(&relay, key, parts.headers, bytes, started).await
+    Ok(relay_chat(relay, key, parts.headers, bytes, started).await)
 }
 
 /// `POST /openai/v1/responses` and `POST /v1/responses` (Claude models, and keys that reach
 /// only Claude accounts, are translated for Claude accounts).
 pub async fn responses(State(relay): State<Arc<Relay>>, req: Request) -> Response {
-    let started = Instant::now();
-    let (parts, body) = req.into_parts();
-    let key = match crate::relay::key_gate::admit_key(
-        &relay,
-        &parts.headers,
-        &parts.extensions,
-        presented_key(&parts.headers, Protocol::OpenAi),
-        Protocol::OpenAi,
-    )
-    .await
-    {
-        Ok(k) => k,
-        Err(res) => return res,
-    };
-    let bytes = match read_key_body(&relay, &key, body, &parts.headers, Protocol::OpenAi).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(Protocol::OpenAi),
-    };
-    let peek: ResponsesPeek = match serde_json::from_slice(&bytes) {
-        Ok(p) => p,
-        Err(e) => {
-            return RelayError::invalid(format!("malformed JSON body: {e}"))
-                .into_response(Protocol::OpenAi)
-        }
-    };
-    let model = match required_model(peek.model) {
-        Ok(m) => m,
-        Err(e) => return e.into_response(Protocol::OpenAi),
-    };
-    if crate::relay::responses_to_claude::goes_to_claude(&key, &model) {
-        return crate::relay::responses_to_claude::relay_translated(
-            &relay,
+    answer(responses_call(&relay, req).await)
+}
+
+async fn responses_call(relay: &Arc<Relay>, req: Request) -> Result<Response, Response> {
+    let mut incoming = Incoming::admit(relay, req, Protocol::OpenAi).await?;
+    let bytes = incoming.body(relay).await?;
+    let peek: ResponsesPeek = incoming.peek(&bytes)?;
+    let model = required_model(peek.model).map_err(|e| e.into_response(Protocol::OpenAi))?;
+    let Incoming {
+        started,
+        parts,
+        key,
+        ..
+    } = incoming;
+    if responses_to_claude::goes_to_claude(&key, &model) {
+        return Ok(responses_to_claude::relay_translated(
+            relay,
             key,
             &parts.headers,
             bytes,
             started,
         )
-        .await;
+        .await);
     }
     let session = match peek
         .prompt_cache_key
@@ -319,7 +290,7 @@ pub async fn responses(State(relay): State<Arc<Relay>>, req: Request) -> Respons
         endpoint: Endpoint::Responses,
         hide_usage_chunk: false,
     };
-    relay_call(&relay, &adapter, key, call, started).await
+    Ok(relay_call(relay, &adapter, key, call, price, started).await)
 }
 
 /// Whether a priced model belongs to `platform`, by the table's provider or, for price
@@ -339,16 +310,7 @@ pub(crate) fn model_of_platform(model: &str, provider: Option<&str>, platform: P
 
 /// An OpenAI-shaped model list of `platform`'s priced models the key may use.
 pub(crate) async fn model_list(relay: &Arc<Relay>, req: &Parts, platform: Platform) -> Response {
-    let headers = &req.headers;
-    let key = match crate::relay::key_gate::admit_key(
-        relay,
-        headers,
-        &req.extensions,
-        presented_key(headers, Protocol::OpenAi),
-        Protocol::OpenAi,
-    )
-    .await
-    {
+    let key = match key_of(relay, req, Protocol::OpenAi).await {
         Ok(k) => k,
         Err(res) => return res,
     };

@@ -14,13 +14,14 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::error::{Protocol, RelayError};
-use super::forward::{relay_call, Call};
 use super::gemini::{valid_model_name, Action, GeminiAdapter};
-use super::request_cost::{OutputField, RequestShape};
 use super::translated::{client_error, no_headers, refused, Translated};
-use super::Relay;
+use super::Call;
 use crate::limits::KeyLimits;
+use crate::relay::admission::relay_call;
+use crate::relay::error::{Protocol, RelayError};
+use crate::relay::request_cost::{OutputField, RequestShape};
+use crate::relay::Relay;
 use crate::scheduler::sticky::session_hash;
 use crate::translate::chat_gemini::{
     chat_to_gemini_request, gemini_error_to_openai, whole_transform, GeminiToChatStream,
@@ -122,6 +123,6 @@ pub async fn relay_translated(
         }),
         body_for: None,
     };
-    let res = relay_call(relay, &adapter, key, call, started).await;
+    let res = relay_call(relay, &adapter, key, call, price, started).await;
     client_error(res, Protocol::OpenAi, gemini_error_to_openai).await
 }

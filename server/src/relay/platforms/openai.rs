@@ -21,11 +21,12 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::error::{Protocol, RelayError};
-use super::forward::{Adapter, BodyTransform, Call};
 use super::usage_json::JsonBody;
 use super::usage_openai::{read_openai_json, ChatSse, ResponsesSse};
 use super::usage_parse::UsageParser;
+use super::{Adapter, BodyTransform, Call};
+pub(crate) use crate::relay::body::rewrite_body;
+use crate::relay::error::{Protocol, RelayError};
 use crate::scheduler::health::Outcome;
 use crate::scheduler::pool::UpstreamAccount;
 
@@ -71,7 +72,7 @@ fn azure_chat_url(account: &UpstreamAccount, deployment: &str) -> Result<String,
     let mut url = url::Url::parse(&account.base_url).map_err(|e| {
         RelayError::new(
             StatusCode::BAD_GATEWAY,
-            super::error::ErrorKind::Api,
+            crate::relay::error::ErrorKind::Api,
             format!("the account's base URL is invalid: {e}"),
         )
     })?;
@@ -79,7 +80,7 @@ fn azure_chat_url(account: &UpstreamAccount, deployment: &str) -> Result<String,
         .map_err(|_| {
             RelayError::new(
                 StatusCode::BAD_GATEWAY,
-                super::error::ErrorKind::Api,
+                crate::relay::error::ErrorKind::Api,
                 "the account's base URL cannot take a path",
             )
         })?
@@ -192,24 +193,6 @@ pub(crate) fn with_model(
     rewrite_body(body, |obj| {
         obj.insert("model".into(), Value::String(upstream.to_owned()));
     })
-}
-
-/// Parses a JSON object body, applies `edit`, serialises it again.
-pub(crate) fn rewrite_body(
-    body: &[u8],
-    edit: impl FnOnce(&mut serde_json::Map<String, Value>),
-) -> Result<Bytes, RelayError> {
-    let mut v: Value = serde_json::from_slice(body)
-        .map_err(|e| RelayError::invalid(format!("malformed JSON body: {e}")))?;
-    let Some(obj) = v.as_object_mut() else {
-        return Err(RelayError::invalid(
-            "the request body must be a JSON object",
-        ));
-    };
-    edit(obj);
-    serde_json::to_vec(&v)
-        .map(Bytes::from)
-        .map_err(|e| RelayError::invalid(format!("cannot rewrite the body: {e}")))
 }
 
 /// The first message of `role` (any of `roles`) in a `messages`/`input` array, for sessions.

@@ -6,18 +6,13 @@
 //! API key) is evidence against the account, and even that takes several in a row (see
 //! `scheduler::health`).
 //!
-//! The rest of the status codes are decided in `forward.rs`: 401 is always about the
+//! The rest of the status codes are decided in `failover::classify`: 401 is always about the
 //! credential; 400/404/413/422 and the other 4xx (except 429) are the request's, unless an
 //! adapter recognises an account fault in the body (Gemini's 400 `API_KEY_INVALID`).
 
-use axum::http::StatusCode;
 use serde_json::Value;
 
 use app::types::Platform;
-
-use super::forward::Adapter;
-use crate::scheduler::health::Outcome;
-use crate::storage::now_ms;
 
 /// Texts of moderation and safety refusals (OpenAI-compatible gateways answer flagged prompts
 /// with 403): always the request's doing.
@@ -119,47 +114,6 @@ pub fn forbidden_by_request(platform: Platform, body: &[u8]) -> bool {
     }
     // An unknown shape: only a text that speaks of the key counts against the account.
     !ACCOUNT_WORDS.iter().any(|w| contains(&lower, w))
-}
-
-/// Whether an upstream answer's status may be the account's fault, so its body must be read
-/// before deciding (failover, health) — everything else streams through untouched.
-pub fn needs_verdict(adapter: &dyn Adapter, status: StatusCode) -> bool {
-    status == StatusCode::TOO_MANY_REQUESTS
-        || status.as_u16() == 529
-        || status.is_server_error()
-        || status == StatusCode::UNAUTHORIZED
-        || status == StatusCode::FORBIDDEN
-        || (status.is_client_error() && adapter.inspects_client_errors())
-}
-
-/// How an error answer bears on the account: `Some` fails over and feeds its health, `None`
-/// passes the answer to the client as the request's own error.
-///
-/// - token counting (`billable == false`) costs the upstream nothing worth protecting: its
-///   429/529/503 go to the client (the key's own counting limit applies) and never cool the
-///   account, so they cannot be used to throttle the pool;
-/// - 5xx, 529 and 429 are the account's (load, limits, outages);
-/// - 401 is about the credential; a 403 only when its body says so ([`forbidden_by_request`]);
-/// - other 4xx are the request's, unless the adapter recognises an account fault in the body.
-pub fn verdict(
-    adapter: &dyn Adapter,
-    status: StatusCode,
-    headers: &reqwest::header::HeaderMap,
-    body: &[u8],
-    billable: bool,
-) -> Option<Outcome> {
-    let code = status.as_u16();
-    if !billable && matches!(code, 429 | 503 | 529) {
-        return None;
-    }
-    if status.is_server_error() || code == 429 || code == 529 || code == 401 {
-        return Some(adapter.classify(status, headers, body, now_ms()));
-    }
-    if status == StatusCode::FORBIDDEN {
-        return (!adapter.request_fault(status, body))
-            .then(|| adapter.classify(status, headers, body, now_ms()));
-    }
-    adapter.account_fault(status, body)
 }
 
 #[cfg(test)]

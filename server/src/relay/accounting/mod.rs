@@ -10,21 +10,25 @@
 //! event is flagged `usage_estimated`. The upstream bills the operator for that work, so it is
 //! never free for the key.
 
+pub mod answer;
+pub mod meter;
+pub mod unanswered;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::meter::{BodyEnd, Finish};
-use super::request_cost::RequestShape;
-use super::server_tools::chat_search_model;
-use super::usage_parse::{estimate_tokens, ParsedUsage};
-use super::writer::UsageEvent;
-use super::Relay;
 use crate::limits::Admitted;
 use crate::pricing::{cost_with_tools_micros, PriceLookup, PriceSource, TokenUsage};
+use crate::relay::platforms::server_tools::chat_search_model;
+use crate::relay::platforms::usage_parse::{estimate_tokens, ParsedUsage};
+use crate::relay::request_cost::RequestShape;
+use crate::relay::writer::UsageEvent;
+use crate::relay::Relay;
 use crate::scheduler::health::Outcome;
 use crate::scheduler::Lease;
+use meter::{BodyEnd, Finish};
 
-pub(super) struct Accounting {
+pub(crate) struct Accounting {
     pub relay: Arc<Relay>,
     pub admitted: Option<Admitted>,
     pub lease: Option<Lease>,

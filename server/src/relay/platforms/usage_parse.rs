@@ -268,7 +268,7 @@ pub fn read_anthropic_json(v: &Value, out: &mut ParsedUsage) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::relay::usage_json::JsonBody;
+    use crate::relay::platforms::usage_json::JsonBody;
 
     const STREAM: &str = "event: message_start\n\
 data: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":120,\"cache_creation_input_tokens\":30,\"cache_read_input_tokens\":400,\"cache_creation\":{\"ephemeral_5m_input_tokens\":10,\"ephemeral_1h_input_tokens\":20},\"output_tokens\":1}}}\n\n\
