@@ -2,7 +2,7 @@
 // is sent to their account page (every other page sends them back there), sets up the
 // authenticator from the secret shown, and only then reaches their keys and their own sales
 // page (their two keys sold, their revenue). A viewer on /codes sees no create or revoke
-// controls. English at 1280 px for the seller; the viewer at 375 px.
+// controls, and on /keys no edit, switch, delete or selection. English at 1280 px for the seller; the viewer at 375 px.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
@@ -143,6 +143,15 @@ test('a viewer sees codes without create or revoke controls', async () => {
   assert.equal(await v.locator('[data-testid=codes-form]').count(), 0);
   assert.equal(await v.locator('[data-testid=code-revoke]').count(), 0);
   assert.deepEqual(await overflowProblems(v), []);
+  // Nor on /keys: the seller's keys are listed, with their history and usage but no edit,
+  // switch, delete or batch selection.
+  await v.goto(`${tg.url}/keys`);
+  await waitForHydration(v);
+  await v.waitForSelector('[data-testid=key-row]');
+  assert.ok(await v.locator('[data-testid=key-renew]').count() > 0);
+  assert.equal(await v.locator('[data-testid=key-edit]').count(), 0);
+  assert.equal(await v.locator('[data-testid=key-delete]').count(), 0);
+  assert.equal(await v.locator('[data-testid=key-select]').count(), 0);
   await ctx.close();
   assert.deepEqual(pageErrors, [], 'no panics or hydration errors in the browser');
 });

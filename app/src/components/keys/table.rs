@@ -157,7 +157,7 @@ pub fn KeyTable(
                     <td class="num" data-label=cols[6].label>{fmt_int(k.requests as i64)}</td>
                     <td class="actions">
                         <div class="row-actions">
-                            {(!seller).then(|| view! {
+                            {(!seller && !viewer).then(|| view! {
                                 <button
                                     type="button"
                                     class="btn btn-small"
@@ -183,21 +183,24 @@ pub fn KeyTable(
                             >
                                 {t_usage}
                             </button>
-                            <button
-                                type="button"
-                                class="btn btn-small"
-                                disabled=move || busy.get()
-                                on:click=move |_| on_action.run(RowAction::SetActive(toggle.clone(), !active))
-                            >
-                                {if active { t_disable } else { t_enable }}
-                            </button>
-                            <ConfirmButton
-                                label=t_delete
-                                question=t_delete_q
-                                pending=busy
-                                test_id="key-delete"
-                                on_confirm=move |_| on_action.run(RowAction::Delete(delete.clone()))
-                            />
+                            // Viewers change nothing: no switch, no delete.
+                            {(!viewer).then(|| view! {
+                                <button
+                                    type="button"
+                                    class="btn btn-small"
+                                    disabled=move || busy.get()
+                                    on:click=move |_| on_action.run(RowAction::SetActive(toggle.clone(), !active))
+                                >
+                                    {if active { t_disable } else { t_enable }}
+                                </button>
+                                <ConfirmButton
+                                    label=t_delete
+                                    question=t_delete_q
+                                    pending=busy
+                                    test_id="key-delete"
+                                    on_confirm=move |_| on_action.run(RowAction::Delete(delete.clone()))
+                                />
+                            })}
                         </div>
                     </td>
                 </tr>
