@@ -37,15 +37,25 @@ pub fn SalesPage() -> impl IntoView {
     };
     view! {
         <Title text=tr("sales.title") />
-        <h1>{move || if is_seller() { tr("sales.mine") } else { tr("sales.title") }}</h1>
-        <Transition fallback=move || view! { <p>{tr("common.loading")}</p> }>
+        // The heading depends on who is asking, so it is read inside the transition with the
+        // summary: rendered on the server and hydrated the same, never swapped afterwards.
+        <Transition fallback=move || {
+            view! {
+                <h1>{tr("sales.title")}</h1>
+                <p>{tr("common.loading")}</p>
+            }
+        }>
             {move || {
+                let seller = is_seller();
+                let heading = if seller { tr("sales.mine") } else { tr("sales.title") };
                 summary.get().map(|r| match r {
                     Ok(s) => {
-                        let filters = view! { <SalesFilters summary=s.clone() seller=is_seller() /> };
-                        view! { {filters} <SalesView summary=s /> }.into_any()
+                        let filters = view! { <SalesFilters summary=s.clone() seller=seller /> };
+                        view! { <h1>{heading}</h1> {filters} <SalesView summary=s /> }.into_any()
                     }
-                    Err(e) => view! { <ErrorBanner error=Some(e) /> }.into_any(),
+                    Err(e) => {
+                        view! { <h1>{heading}</h1> <ErrorBanner error=Some(e) /> }.into_any()
+                    }
                 })
             }}
         </Transition>
