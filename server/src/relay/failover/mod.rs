@@ -63,7 +63,8 @@ pub(crate) async fn attempt_loop(
         let mut lease =
             match relay
                 .scheduler
-                .select(&key, platform, &call.model, call.session, &exclude, now)
+                .schedule(&key, platform, &call.model, call.session, &exclude, now)
+                .await
             {
                 Ok(lease) => lease,
                 Err(none) if last.is_none() => {
