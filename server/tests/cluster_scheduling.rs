@@ -75,23 +75,27 @@ async fn a_conversation_alternating_between_instances_stays_on_one_account() {
     let key = c.create_key(json!({"name": "k"})).await;
     let creds = [CLUSTER_UPSTREAM_KEY, "sk-b", "sk-c"];
     // The accounts reach every instance (created on instance 0).
-    wait_until(Duration::from_secs(5), "three accounts everywhere", || async {
-        let mut all = true;
-        for i in 0..3 {
-            let list: Value = c
-                .client
-                .get(format!("{}/admin/accounts", c.url(i)))
-                .bearer_auth(&c.admin_token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            all &= list.as_array().map_or(0, |l| l.len()) == 3;
-        }
-        all
-    })
+    wait_until(
+        Duration::from_secs(5),
+        "three accounts everywhere",
+        || async {
+            let mut all = true;
+            for i in 0..3 {
+                let list: Value = c
+                    .client
+                    .get(format!("{}/admin/accounts", c.url(i)))
+                    .bearer_auth(&c.admin_token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                all &= list.as_array().map_or(0, |l| l.len()) == 3;
+            }
+            all
+        },
+    )
     .await;
     let mut homes = std::collections::HashSet::new();
     for s in 0..6 {
@@ -114,7 +118,8 @@ async fn a_conversation_alternating_between_instances_stays_on_one_account() {
             match &home {
                 None => home = Some(grew[0].clone()),
                 Some(h) => assert_eq!(
-                    h, &grew[0],
+                    h,
+                    &grew[0],
                     "session {s} turn {t} on instance {} moved accounts",
                     (s + t) % 3
                 ),
@@ -155,19 +160,23 @@ async fn a_529_seen_by_one_instance_steers_the_others_within_a_second() {
     // Every instance knows both accounts and serves from `a`.
     for i in 0..3 {
         let base = c.url(i).to_owned();
-        wait_until(Duration::from_secs(5), "instance sees account b", || async {
-            let list: Value = c
-                .client
-                .get(format!("{base}/admin/accounts"))
-                .bearer_auth(&c.admin_token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            list.as_array().map_or(0, |l| l.len()) == 2
-        })
+        wait_until(
+            Duration::from_secs(5),
+            "instance sees account b",
+            || async {
+                let list: Value = c
+                    .client
+                    .get(format!("{base}/admin/accounts"))
+                    .bearer_auth(&c.admin_token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                list.as_array().map_or(0, |l| l.len()) == 2
+            },
+        )
         .await;
         let (status, grew) = served_by(&c, &[CLUSTER_UPSTREAM_KEY, "sk-b"], async {
             c.messages_request(&base, &key, &body)
@@ -212,7 +221,11 @@ async fn a_529_seen_by_one_instance_steers_the_others_within_a_second() {
     // The other instances no longer send to `a` at all.
     let a_before = c.mock.requests(CLUSTER_UPSTREAM_KEY);
     for i in [1, 2, 1, 2] {
-        let res = c.messages_request(c.url(i), &key, &body).send().await.unwrap();
+        let res = c
+            .messages_request(c.url(i), &key, &body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status().as_u16(), 200);
     }
     assert_eq!(c.mock.requests(CLUSTER_UPSTREAM_KEY), a_before);
@@ -222,7 +235,9 @@ async fn a_529_seen_by_one_instance_steers_the_others_within_a_second() {
 #[tokio::test]
 async fn disabling_a_key_on_one_instance_refuses_it_on_another_within_a_second() {
     let c = Cluster::start(3, &[]).await;
-    let res = c.admin_post(0, "/admin/api-keys", json!({"name": "k"})).await;
+    let res = c
+        .admin_post(0, "/admin/api-keys", json!({"name": "k"}))
+        .await;
     let created: Value = res.json().await.unwrap();
     let (id, key) = (
         created["id"].as_str().unwrap().to_owned(),
@@ -230,7 +245,11 @@ async fn disabling_a_key_on_one_instance_refuses_it_on_another_within_a_second()
     );
     let body = common::messages_body("claude-sonnet-4-5", false);
     // Instance 2 has the key cached.
-    let res = c.messages_request(c.url(2), &key, &body).send().await.unwrap();
+    let res = c
+        .messages_request(c.url(2), &key, &body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 200);
     let res = c
         .client
@@ -242,10 +261,18 @@ async fn disabling_a_key_on_one_instance_refuses_it_on_another_within_a_second()
         .unwrap();
     assert!(res.status().is_success());
     let disabled = Instant::now();
-    wait_until(Duration::from_secs(1), "instance 2 refuses the key", || async {
-        let res = c.messages_request(c.url(2), &key, &body).send().await.unwrap();
-        res.status().as_u16() == 401 || res.status().as_u16() == 403
-    })
+    wait_until(
+        Duration::from_secs(1),
+        "instance 2 refuses the key",
+        || async {
+            let res = c
+                .messages_request(c.url(2), &key, &body)
+                .send()
+                .await
+                .unwrap();
+            res.status().as_u16() == 401 || res.status().as_u16() == 403
+        },
+    )
     .await;
     println!("key disabled everywhere in {:?}", disabled.elapsed());
 }
@@ -253,7 +280,13 @@ async fn disabling_a_key_on_one_instance_refuses_it_on_another_within_a_second()
 #[tokio::test]
 async fn per_account_max_concurrency_holds_across_instances() {
     let c = Cluster::start(3, &[]).await;
-    let capped = add_account(&c, "capped", "sk-capped", json!({"maxConcurrency": 2})).await;
+    let capped = add_account(
+        &c,
+        "capped",
+        "sk-capped",
+        json!({"maxConcurrency": 2, "accountType": "dedicated"}),
+    )
+    .await;
     let key = c
         .create_key(json!({"name": "k", "claudeAccountId": capped, "allowPoolFallback": false}))
         .await;
@@ -300,17 +333,19 @@ async fn per_account_max_concurrency_holds_across_instances() {
     };
     let ((), ok) = tokio::join!(watch, load);
     let peak = peak.load(Ordering::Relaxed);
-    assert!(peak <= 2, "at most 2 in flight across instances, saw {peak}");
+    assert!(
+        peak <= 2,
+        "at most 2 in flight across instances, saw {peak}"
+    );
     assert!(ok >= 4, "requests are served ({ok} of 36)");
     // Unused slots go back.
     let pool = c.pool().await;
     wait_until(Duration::from_secs(3), "slots given back", || async {
-        let held: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(held), 0) AS BIGINT) FROM account_slots",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+        let held: i64 =
+            sqlx::query_scalar("SELECT CAST(COALESCE(SUM(held), 0) AS BIGINT) FROM account_slots")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
         held == 0
     })
     .await;
@@ -398,53 +433,66 @@ async fn a_lost_change_channel_falls_back_to_polling_and_catches_up_when_back() 
     let listeners = || {
         let (pool, schema) = (pool.clone(), schema.clone());
         async move {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM pg_stat_activity WHERE query = $1",
-            )
-            .bind(format!("LISTEN \"tollgate:{schema}\""))
-            .fetch_one(&pool)
-            .await
-            .unwrap()
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM pg_stat_activity WHERE query = $1")
+                .bind(format!("LISTEN \"tollgate:{schema}\""))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
         }
     };
-    wait_until(Duration::from_secs(5), "three instances listening", || async {
-        listeners().await == 3
-    })
+    wait_until(
+        Duration::from_secs(5),
+        "three instances listening",
+        || async { listeners().await == 3 },
+    )
     .await;
     let mut keys = Vec::new();
     for name in ["k1", "k2"] {
-        let res = c.admin_post(0, "/admin/api-keys", json!({"name": name})).await;
+        let res = c
+            .admin_post(0, "/admin/api-keys", json!({"name": name}))
+            .await;
         let v: Value = res.json().await.unwrap();
         let (id, key) = (v["id"].as_str().unwrap(), v["key"].as_str().unwrap());
-        assert!(!refused(&c, 2, key).await, "served on instance 2 (cached there)");
+        assert!(
+            !refused(&c, 2, key).await,
+            "served on instance 2 (cached there)"
+        );
         keys.push((id.to_owned(), key.to_owned()));
     }
 
     // The channel goes down: the poll (every 5 s) still brings the change.
     proxy.cut();
-    wait_until(Duration::from_secs(5), "listening connections gone", || async {
-        listeners().await == 0
-    })
+    wait_until(
+        Duration::from_secs(5),
+        "listening connections gone",
+        || async { listeners().await == 0 },
+    )
     .await;
     set_key_active(&c, &keys[0].0, false).await;
     let cut_at = Instant::now();
-    wait_until(Duration::from_secs(8), "the poll disables k1 on instance 2", || async {
-        refused(&c, 2, &keys[0].1).await
-    })
+    wait_until(
+        Duration::from_secs(8),
+        "the poll disables k1 on instance 2",
+        || async { refused(&c, 2, &keys[0].1).await },
+    )
     .await;
     println!("change seen by polling after {:?}", cut_at.elapsed());
 
     // The channel comes back: changes within a second again.
     proxy.restore();
-    wait_until(Duration::from_secs(8), "instances listening again", || async {
-        listeners().await == 3
-    })
+    wait_until(
+        Duration::from_secs(8),
+        "instances listening again",
+        || async { listeners().await == 3 },
+    )
     .await;
     set_key_active(&c, &keys[1].0, false).await;
     let changed = Instant::now();
-    wait_until(Duration::from_secs(1), "k2 refused on instance 2", || async {
-        refused(&c, 2, &keys[1].1).await
-    })
+    wait_until(
+        Duration::from_secs(1),
+        "k2 refused on instance 2",
+        || async { refused(&c, 2, &keys[1].1).await },
+    )
     .await;
     println!("after reconnecting, change seen in {:?}", changed.elapsed());
 }
@@ -478,23 +526,27 @@ async fn statements_per_request_at_steady_load_stay_well_under_one() {
     let c = Cluster::start(3, &[("METRICS_TOKEN", "cluster-metrics")]).await;
     add_account(&c, "capped", "sk-capped", json!({"maxConcurrency": 4})).await;
     let key = c.create_key(json!({"name": "k"})).await;
-    wait_until(Duration::from_secs(5), "both accounts everywhere", || async {
-        let mut all = true;
-        for i in 0..3 {
-            let list: Value = c
-                .client
-                .get(format!("{}/admin/accounts", c.url(i)))
-                .bearer_auth(&c.admin_token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            all &= list.as_array().map_or(0, |l| l.len()) == 2;
-        }
-        all
-    })
+    wait_until(
+        Duration::from_secs(5),
+        "both accounts everywhere",
+        || async {
+            let mut all = true;
+            for i in 0..3 {
+                let list: Value = c
+                    .client
+                    .get(format!("{}/admin/accounts", c.url(i)))
+                    .bearer_auth(&c.admin_token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                all &= list.as_array().map_or(0, |l| l.len()) == 2;
+            }
+            all
+        },
+    )
     .await;
     let (conversations, turns, workers) = (30usize, 8usize, 6usize);
     let next = AtomicUsize::new(0);
@@ -532,4 +584,72 @@ async fn statements_per_request_at_steady_load_stay_well_under_one() {
     }
     assert_eq!(scheduled as usize, conversations * turns);
     assert!(per_request < 1.0, "{per_request} statements per request");
+}
+
+/// `kill -9` of an instance holding an account's slots: they come back within the lease
+/// timeout (`CLUSTER_LEASE_SECS`, 3 s here) after its last renewal.
+#[tokio::test]
+async fn a_crashed_instances_slots_come_back_within_the_lease_timeout() {
+    let mut c = Cluster::start(2, &[("CLUSTER_LEASE_SECS", "3")]).await;
+    let capped = add_account(
+        &c,
+        "capped",
+        "sk-capped",
+        json!({"maxConcurrency": 2, "accountType": "dedicated"}),
+    )
+    .await;
+    let key = c
+        .create_key(json!({"name": "k", "claudeAccountId": capped, "allowPoolFallback": false}))
+        .await;
+    // Streams of about a minute.
+    c.mock.set_behavior(
+        "sk-capped",
+        Behavior {
+            chunks: 600,
+            chunk_gap_ms: 100,
+            ..Default::default()
+        },
+    );
+    let body = common::messages_body("claude-sonnet-4-5", true);
+    let mut streams = Vec::new();
+    for _ in 0..2 {
+        let req = c.messages_request(c.url(0), &key, &body);
+        streams.push(tokio::spawn(async move {
+            if let Ok(res) = req.send().await {
+                let _ = res.bytes().await;
+            }
+        }));
+    }
+    wait_until(
+        Duration::from_secs(5),
+        "two streams on instance 0",
+        || async { c.mock.in_flight() == 2 },
+    )
+    .await;
+    let status_on_1 = |c: &Cluster| {
+        let req = c.messages_request(c.url(1), &key, &body);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        status_on_1(&c).await,
+        503,
+        "both slots are held by instance 0"
+    );
+    c.kill(0);
+    let killed = Instant::now();
+    wait_until(
+        Duration::from_secs(10),
+        "instance 1 serves the account",
+        || async { status_on_1(&c).await == 200 },
+    )
+    .await;
+    let took = killed.elapsed();
+    println!("slots of the killed instance back after {took:?}");
+    assert!(
+        took < Duration::from_millis(4_500),
+        "within the lease timeout (and a poll): {took:?}"
+    );
+    for s in streams {
+        s.abort();
+    }
 }

@@ -85,17 +85,13 @@ async fn listen(relay: &Arc<Relay>, cluster: &Arc<ClusterLive>, listening: &List
         listening.set(true);
         tracing::info!(channel = %channel, "listening for changes of other instances");
         catch_up(relay, cluster, unheard_since).await;
-        loop {
-            match listener.try_recv().await {
-                Ok(Some(first)) => {
-                    let mut batch = vec![first];
-                    while let Some(n) = listener.next_buffered() {
-                        batch.push(n);
-                    }
-                    apply(relay, cluster, batch).await;
-                }
-                Ok(None) | Err(_) => break,
+        // `Ok(None)` or an error: the connection is gone.
+        while let Ok(Some(first)) = listener.try_recv().await {
+            let mut batch = vec![first];
+            while let Some(n) = listener.next_buffered() {
+                batch.push(n);
             }
+            apply(relay, cluster, batch).await;
         }
         listening.set(false);
         unheard_since = crate::storage::now_ms() - CLOCK_MARGIN_MS;

@@ -309,7 +309,10 @@ mod tests {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         m.share_to(tx);
         m.set(&k, 1, "a".into(), 0);
-        assert!(rx.try_recv().is_err(), "the scheduler writes new bindings itself");
+        assert!(
+            rx.try_recv().is_err(),
+            "the scheduler writes new bindings itself"
+        );
         // A read far from the end neither renews nor writes; peeking never does.
         assert_eq!(m.get(&k, 1, 100).as_deref(), Some("a"));
         assert_eq!(m.peek(&k, 1, 800), Some(("a".into(), 1_000)));

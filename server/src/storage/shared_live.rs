@@ -114,7 +114,12 @@ impl Store {
 
     /// Gives `count` slots of `account` back.
     #[tracing::instrument(skip_all)]
-    pub async fn slot_give_back(&self, account: &str, instance: &str, count: u32) -> StoreResult<()> {
+    pub async fn slot_give_back(
+        &self,
+        account: &str,
+        instance: &str,
+        count: u32,
+    ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE account_slots SET held = GREATEST(held - $3, 0)
              WHERE account_id = $1 AND instance_id = $2",

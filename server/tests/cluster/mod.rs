@@ -149,7 +149,11 @@ impl Cluster {
     /// the key string.
     pub async fn create_key(&self, body: Value) -> String {
         let res = self.admin_post(0, "/admin/api-keys", body).await;
-        assert!(res.status().is_success(), "creating a key: {}", res.status());
+        assert!(
+            res.status().is_success(),
+            "creating a key: {}",
+            res.status()
+        );
         let v: Value = res.json().await.unwrap();
         v["key"].as_str().unwrap().to_owned()
     }

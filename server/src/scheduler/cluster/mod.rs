@@ -112,6 +112,7 @@ pub struct ClusterLive {
     instance: Arc<str>,
     store: Store,
     slots: SlotBook,
+    lease_ms: i64,
     notes: mpsc::UnboundedSender<HealthNote>,
     seq: AtomicU64,
     /// The last sequence number this instance announced per account: its own older notes
@@ -136,6 +137,7 @@ impl ClusterLive {
             instance: uuid::Uuid::new_v4().simple().to_string().into(),
             store,
             slots: SlotBook::default(),
+            lease_ms: slots::lease_ms(),
             notes: notes_tx,
             seq: AtomicU64::new(0),
             announced: Mutex::new(HashMap::new()),
@@ -149,6 +151,11 @@ impl ClusterLive {
 
     pub fn slots(&self) -> &SlotBook {
         &self.slots
+    }
+
+    /// How long this instance's slots outlive its last renewal.
+    pub fn lease_ms(&self) -> i64 {
+        self.lease_ms
     }
 
     pub fn statements(&self) -> &Statements {
@@ -192,7 +199,12 @@ impl ClusterLive {
             }
         }
         self.inner.with_health(&note.account, |h| {
-            h.apply_shared(note.status, note.cooldown_until, note.message, note.backoff_ms)
+            h.apply_shared(
+                note.status,
+                note.cooldown_until,
+                note.message,
+                note.backoff_ms,
+            )
         });
     }
 
@@ -250,7 +262,12 @@ impl ClusterLive {
     /// Writes a conversation's new binding before its request goes on, so its next turn finds
     /// it on any instance.
     pub async fn bind_sticky(&self, key_id: &str, session: u64, account: &str, expires_at: i64) {
-        let row = (key_id.to_owned(), session as i64, account.to_owned(), expires_at);
+        let row = (
+            key_id.to_owned(),
+            session as i64,
+            account.to_owned(),
+            expires_at,
+        );
         self.stats.count("sticky_bind");
         if let Err(e) = self.store.sticky_put(&[row]).await {
             tracing::warn!(error = %e, "writing a shared sticky session failed");
@@ -264,7 +281,7 @@ impl ClusterLive {
         if self.slots.claim(account) {
             return true;
         }
-        let lease = slots::LEASE_MS;
+        let lease = self.lease_ms;
         self.stats.count("slot_take");
         match self
             .store

@@ -2,18 +2,24 @@
 //! slots in the database (`account_slots`) and serves requests in flight on the slots it
 //! holds, so the hot path asks the database only when this instance needs one more slot than
 //! it holds. Slots that stayed unused through a whole give-back period go back; all of a dead
-//! instance's slots come back when its lease runs out ([`LEASE_MS`]).
+//! instance's slots come back when its lease runs out ([`lease_ms`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-/// How long a slot stays held without a heartbeat: a crashed instance's slots come back
-/// after at most this long.
-pub const LEASE_MS: i64 = 15_000;
-/// The heartbeat renewing the leases.
-pub const HEARTBEAT_MS: u64 = 5_000;
+/// How long a slot stays held without a heartbeat (`CLUSTER_LEASE_SECS`, 15 s by default, the
+/// lease timeout of the shared key limits too): a crashed instance's slots come back after at
+/// most this long. Leases are renewed every quarter of it.
+pub fn lease_ms() -> i64 {
+    std::env::var("CLUSTER_LEASE_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(15)
+        * 1000
+}
 /// Slots unused through one whole period of this length are given back.
 pub const GIVE_BACK_MS: u64 = 250;
 
@@ -112,7 +118,10 @@ mod tests {
         assert!(book.surplus().is_empty());
         book.release(&a);
         // One stayed free through the next whole period: it goes back, the other stays.
-        assert!(book.surplus().is_empty(), "freed during the period, not through it");
+        assert!(
+            book.surplus().is_empty(),
+            "freed during the period, not through it"
+        );
         assert_eq!(book.surplus(), vec![(a.clone(), 1)]);
         assert_eq!(book.of(&a), (1, 1));
         book.release(&a);

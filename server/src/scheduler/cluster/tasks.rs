@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::slots::{GIVE_BACK_MS, HEARTBEAT_MS, LEASE_MS};
+use super::slots::GIVE_BACK_MS;
 use super::{ClusterLive, HealthNote, Outbox};
 use crate::scheduler::sticky::StickyWrite;
 use crate::storage::shared_live::StickyRow;
@@ -26,8 +26,18 @@ pub fn start(
     tasks: &TaskTracker,
     stop: CancellationToken,
 ) {
-    tasks.spawn(announce(live.clone(), outbox.notes, store.clone(), stop.clone()));
-    tasks.spawn(write_sticky(live.clone(), outbox.sticky, store.clone(), stop.clone()));
+    tasks.spawn(announce(
+        live.clone(),
+        outbox.notes,
+        store.clone(),
+        stop.clone(),
+    ));
+    tasks.spawn(write_sticky(
+        live.clone(),
+        outbox.sticky,
+        store.clone(),
+        stop.clone(),
+    ));
     tasks.spawn(keep_slots(live.clone(), store, stop));
 }
 
@@ -95,7 +105,12 @@ pub(super) fn batch_rows(writes: Vec<StickyWrite>) -> Vec<StickyRow> {
     }
     last.into_iter()
         .map(|((key, session), (account, expires))| {
-            (key.to_string(), session as i64, account.to_string(), expires)
+            (
+                key.to_string(),
+                session as i64,
+                account.to_string(),
+                expires,
+            )
         })
         .collect()
 }
@@ -137,7 +152,8 @@ async fn write_sticky(
 /// Renews this instance's slot leases and gives back slots that went unused.
 async fn keep_slots(live: Arc<ClusterLive>, store: Store, stop: CancellationToken) {
     let mut give_back = tokio::time::interval(Duration::from_millis(GIVE_BACK_MS));
-    let mut heartbeat = tokio::time::interval(Duration::from_millis(HEARTBEAT_MS));
+    let every = Duration::from_millis((live.lease_ms() / 4).max(250) as u64);
+    let mut heartbeat = tokio::time::interval(every);
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
@@ -151,7 +167,7 @@ async fn keep_slots(live: Arc<ClusterLive>, store: Store, stop: CancellationToke
             }
             _ = heartbeat.tick() => {
                 live.statements().count("slot_heartbeat");
-                if let Err(e) = store.slot_heartbeat(live.instance(), LEASE_MS).await {
+                if let Err(e) = store.slot_heartbeat(live.instance(), live.lease_ms()).await {
                     tracing::warn!(error = %e, "renewing concurrency slots failed");
                 }
             }

@@ -97,7 +97,12 @@ async fn notes_applied_in_the_database_order_converge_and_old_echoes_are_skipped
 async fn stored_health_is_adopted_when_it_differs() {
     let (one, _out) = instance();
     one.adopt_stored(vec![
-        ("a".into(), "overloaded".into(), Some("529".into()), Some(9_000)),
+        (
+            "a".into(),
+            "overloaded".into(),
+            Some("529".into()),
+            Some(9_000),
+        ),
         ("b".into(), "active".into(), None, None),
     ]);
     assert_eq!(
