@@ -50,6 +50,34 @@ async fn account_status(c: &Cluster, instance: usize, id: &str) -> String {
     a["status"].as_str().unwrap_or_default().to_owned()
 }
 
+/// Waits until every instance lists `n` accounts (changes reach them through the channel).
+async fn wait_accounts(c: &Cluster, n: usize) {
+    for i in 0..c.instances.len() {
+        if !c.instances[i].is_running() {
+            continue;
+        }
+        let base = c.url(i).to_owned();
+        wait_until(
+            Duration::from_secs(5),
+            "the accounts on every instance",
+            || async {
+                let list: Value = c
+                    .client
+                    .get(format!("{base}/admin/accounts"))
+                    .bearer_auth(&c.admin_token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                list.as_array().map_or(0, |l| l.len()) == n
+            },
+        )
+        .await;
+    }
+}
+
 /// The upstream credential whose request count grew during `f`.
 async fn served_by<F: std::future::Future<Output = u16>>(
     c: &Cluster,
@@ -75,28 +103,7 @@ async fn a_conversation_alternating_between_instances_stays_on_one_account() {
     let key = c.create_key(json!({"name": "k"})).await;
     let creds = [CLUSTER_UPSTREAM_KEY, "sk-b", "sk-c"];
     // The accounts reach every instance (created on instance 0).
-    wait_until(
-        Duration::from_secs(5),
-        "three accounts everywhere",
-        || async {
-            let mut all = true;
-            for i in 0..3 {
-                let list: Value = c
-                    .client
-                    .get(format!("{}/admin/accounts", c.url(i)))
-                    .bearer_auth(&c.admin_token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                all &= list.as_array().map_or(0, |l| l.len()) == 3;
-            }
-            all
-        },
-    )
-    .await;
+    wait_accounts(&c, 3).await;
     let mut homes = std::collections::HashSet::new();
     for s in 0..6 {
         let session = format!("7d1e2f3a-0000-1111-2222-00000000000{s}");
@@ -158,26 +165,9 @@ async fn a_529_seen_by_one_instance_steers_the_others_within_a_second() {
     let key = c.create_key(json!({"name": "k"})).await;
     let body = common::messages_body("claude-sonnet-4-5", false);
     // Every instance knows both accounts and serves from `a`.
+    wait_accounts(&c, 2).await;
     for i in 0..3 {
         let base = c.url(i).to_owned();
-        wait_until(
-            Duration::from_secs(5),
-            "instance sees account b",
-            || async {
-                let list: Value = c
-                    .client
-                    .get(format!("{base}/admin/accounts"))
-                    .bearer_auth(&c.admin_token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                list.as_array().map_or(0, |l| l.len()) == 2
-            },
-        )
-        .await;
         let (status, grew) = served_by(&c, &[CLUSTER_UPSTREAM_KEY, "sk-b"], async {
             c.messages_request(&base, &key, &body)
                 .send()
@@ -290,6 +280,7 @@ async fn per_account_max_concurrency_holds_across_instances() {
     let key = c
         .create_key(json!({"name": "k", "claudeAccountId": capped, "allowPoolFallback": false}))
         .await;
+    wait_accounts(&c, 2).await;
     c.mock.set_behavior(
         "sk-capped",
         Behavior {
@@ -526,28 +517,7 @@ async fn statements_per_request_at_steady_load_stay_well_under_one() {
     let c = Cluster::start(3, &[("METRICS_TOKEN", "cluster-metrics")]).await;
     add_account(&c, "capped", "sk-capped", json!({"maxConcurrency": 4})).await;
     let key = c.create_key(json!({"name": "k"})).await;
-    wait_until(
-        Duration::from_secs(5),
-        "both accounts everywhere",
-        || async {
-            let mut all = true;
-            for i in 0..3 {
-                let list: Value = c
-                    .client
-                    .get(format!("{}/admin/accounts", c.url(i)))
-                    .bearer_auth(&c.admin_token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                all &= list.as_array().map_or(0, |l| l.len()) == 2;
-            }
-            all
-        },
-    )
-    .await;
+    wait_accounts(&c, 2).await;
     let (conversations, turns, workers) = (30usize, 8usize, 6usize);
     let next = AtomicUsize::new(0);
     let work = || async {
@@ -601,6 +571,7 @@ async fn a_crashed_instances_slots_come_back_within_the_lease_timeout() {
     let key = c
         .create_key(json!({"name": "k", "claudeAccountId": capped, "allowPoolFallback": false}))
         .await;
+    wait_accounts(&c, 2).await;
     // Streams of about a minute.
     c.mock.set_behavior(
         "sk-capped",
