@@ -38,7 +38,6 @@ use crate::config::Settings;
 use crate::crypto::Cipher;
 use crate::limits::budget::Budget;
 use crate::limits::counting::{CountingLimiter, COUNT_TOKENS_PER_MINUTE};
-use crate::limits::memory::MemoryLimits;
 use crate::limits::{Admission, KeyDirectory, KeyLimits, Settled};
 use crate::pricing::Pricing;
 use crate::scheduler::cluster::ClusterLive;
@@ -131,6 +130,7 @@ impl Relay {
             Self::assemble(settings, store, cipher, webhooks, writer, tasks, clock)?;
         relay.scheduler.reload(true).await?;
         relay.reload_pricing().await?;
+        relay.admission.state.clone().start(tasks, stop.clone());
         jobs::start(&relay, transitions, stop);
         Ok(relay)
     }
@@ -170,7 +170,7 @@ impl Relay {
     )> {
         let opts = &settings.serve;
         let tz = settings.common.timezone;
-        let limits = Arc::new(MemoryLimits::default());
+        let limits = crate::limits::cluster::choose(&opts.cluster, &store, tz);
         let keys = KeyDirectory::new(
             store.clone(),
             limits.clone(),

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod admins;
 pub mod audit;
 pub mod budgets;
+pub mod cluster;
 pub mod codes;
 pub mod encrypted;
 pub mod import;

@@ -116,7 +116,36 @@ impl Cluster {
             )
             .await;
         assert!(res.status().is_success(), "creating the account");
+        cluster.wait_synced().await;
         cluster
+    }
+
+    /// Waits (up to 15 s) until every running instance relays through the account (another
+    /// instance learns of a new account through the change poll), then zeroes the mock's
+    /// counters. Call it after changing accounts.
+    pub async fn wait_synced(&self) {
+        let probe = self
+            .create_key(json!({"name": format!("harness-probe-{}", uuid::Uuid::new_v4().simple())}))
+            .await;
+        let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 16, "stream": false,
+                          "messages": [{"role": "user", "content": "probe"}]});
+        for inst in self.instances.iter().filter(|i| i.is_running()) {
+            let url = inst.url.clone();
+            wait_until(
+                Duration::from_secs(15),
+                "every instance relaying",
+                || async {
+                    let res = self
+                        .messages_request(&url, &probe, &body)
+                        .send()
+                        .await
+                        .unwrap();
+                    res.status().is_success()
+                },
+            )
+            .await;
+        }
+        self.mock.reset_stats();
     }
 
     /// The next running instance's base URL, round robin.
