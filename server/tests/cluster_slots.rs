@@ -115,7 +115,8 @@ async fn statements_per_request_at_steady_load_stay_well_under_one() {
     let scheduled = scrape_sum(&c, "tollgate_cluster_scheduled_total").await;
     let scheduled = scheduled.iter().map(|(_, v)| v).sum::<f64>();
     let total: f64 = statements.iter().map(|(_, v)| v).sum();
-    let per_request = total / scheduled;
+    // Per relayed request (an attempt that failed over is scheduled again).
+    let per_request = total / (conversations * turns) as f64;
     println!(
         "{} requests in {elapsed:?}: {total} statements, {per_request:.3} per request",
         conversations * turns
@@ -123,7 +124,7 @@ async fn statements_per_request_at_steady_load_stay_well_under_one() {
     for (kind, n) in &statements {
         println!("  {kind} {n}");
     }
-    assert_eq!(scheduled as usize, conversations * turns);
+    assert!(scheduled as usize >= conversations * turns);
     assert!(per_request < 1.0, "{per_request} statements per request");
 }
 

@@ -73,15 +73,21 @@ async fn listen(relay: &Arc<Relay>, cluster: &Arc<ClusterLive>, listening: &List
     let channel = crate::storage::shared_live::channel(&schema);
     // Changes after this were possibly not heard (a margin for clocks a little apart).
     let mut unheard_since = crate::storage::now_ms() - CLOCK_MARGIN_MS;
+    let mut failing = false;
     loop {
         let mut listener = match connect(&relay.store, &channel).await {
             Ok(l) => l,
             Err(e) => {
-                tracing::warn!(error = %e, "listening for changes failed; polling meanwhile");
+                // Said once per outage; the retries every second are quiet.
+                if !failing {
+                    tracing::warn!(error = %e, "listening for changes failed; polling meanwhile");
+                }
+                failing = true;
                 tokio::time::sleep(RECONNECT_EVERY).await;
                 continue;
             }
         };
+        failing = false;
         listening.set(true);
         tracing::info!(channel = %channel, "listening for changes of other instances");
         catch_up(relay, cluster, unheard_since).await;

@@ -184,10 +184,11 @@ impl Relay {
             opts.scheduler.sticky_renewal_threshold_minutes as i64 * 60_000,
         );
         let memory = MemoryLive::new(HealthConfig::from(&opts.scheduler), sticky);
-        let shared = crate::scheduler::cluster::enabled() && matches!(store, Store::Postgres(_));
+        let shared = opts.cluster.enabled && matches!(store, Store::Postgres(_));
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let (live, cluster): (Arc<dyn LiveState>, _) = if shared {
-            let (cluster, outbox) = ClusterLive::new(memory, store.clone());
+            let lease_ms = opts.cluster.lease_secs.max(1) as i64 * 1000;
+            let (cluster, outbox) = ClusterLive::new(memory, store.clone(), lease_ms);
             (cluster.clone(), Some((cluster, outbox)))
         } else {
             (Arc::new(memory), None)

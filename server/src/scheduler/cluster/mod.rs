@@ -1,5 +1,5 @@
 //! The scheduler's live state shared by several instances on one PostgreSQL
-//! (`CLUSTER=1`). Everything stays in memory as with one instance ([`MemoryLive`]);
+//! (`CLUSTER=1`, see `limits::cluster::ClusterOpts`). Everything stays in memory as with one instance ([`MemoryLive`]);
 //! what others must see goes through the database off the hot path:
 //!
 //! - account health: a change of status or cooldown seen here is stored on the account row
@@ -30,11 +30,6 @@ use crate::storage::Store;
 use slots::SlotBook;
 
 pub use tasks::start;
-
-/// Whether this instance shares its live state with others (`CLUSTER=1`, PostgreSQL; the switch of the shared key limits too).
-pub fn enabled() -> bool {
-    std::env::var("CLUSTER").is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
-}
 
 /// An account's health as announced on the change channel (payload `health:<json>`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -127,17 +122,22 @@ pub struct Outbox {
 }
 
 impl ClusterLive {
-    pub fn new(inner: MemoryLive, store: Store) -> (Arc<ClusterLive>, Outbox) {
+    /// A live state shared through `store`; this instance's slots outlive its last renewal by
+    /// `lease_ms` (`CLUSTER_LEASE_SECS`).
+    pub fn new(inner: MemoryLive, store: Store, lease_ms: i64) -> (Arc<ClusterLive>, Outbox) {
         let (notes_tx, notes) = mpsc::unbounded_channel();
         let (sticky_tx, sticky) = mpsc::unbounded_channel();
         inner.sticky().share_to(sticky_tx);
         let live = Arc::new(ClusterLive {
             inner,
             stats: Statements::default(),
-            instance: uuid::Uuid::new_v4().simple().to_string().into(),
+            instance: store
+                .cluster_instance()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+                .into(),
             store,
             slots: SlotBook::default(),
-            lease_ms: slots::lease_ms(),
+            lease_ms: lease_ms.max(1_000),
             notes: notes_tx,
             seq: AtomicU64::new(0),
             announced: Mutex::new(HashMap::new()),

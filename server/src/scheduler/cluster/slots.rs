@@ -2,24 +2,14 @@
 //! slots in the database (`account_slots`) and serves requests in flight on the slots it
 //! holds, so the hot path asks the database only when this instance needs one more slot than
 //! it holds. Slots that stayed unused through a whole give-back period go back; all of a dead
-//! instance's slots come back when its lease runs out ([`lease_ms`]).
+//! instance's slots come back when its lease runs out (`CLUSTER_LEASE_SECS`, 15 s by default:
+//! renewed every quarter of it).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-/// How long a slot stays held without a heartbeat (`CLUSTER_LEASE_SECS`, 15 s by default, the
-/// lease timeout of the shared key limits too): a crashed instance's slots come back after at
-/// most this long. Leases are renewed every quarter of it.
-pub fn lease_ms() -> i64 {
-    std::env::var("CLUSTER_LEASE_SECS")
-        .ok()
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .filter(|s| *s > 0)
-        .unwrap_or(15)
-        * 1000
-}
 /// Slots unused through one whole period of this length are given back.
 pub const GIVE_BACK_MS: u64 = 250;
 

@@ -22,7 +22,7 @@ fn instance() -> (Arc<ClusterLive>, Outbox) {
         .connect_lazy("postgres://nobody@127.0.0.1:1/none")
         .unwrap();
     let memory = MemoryLive::new(cfg(), StickyMap::new(3_600_000, 0));
-    ClusterLive::new(memory, Store::Postgres(pool))
+    ClusterLive::new(memory, Store::Postgres(pool), 15_000)
 }
 
 fn overloaded() -> Outcome {
