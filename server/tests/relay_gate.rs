@@ -55,14 +55,14 @@ async fn malformed_keys_cost_no_lookup_and_unknown_keys_are_limited_per_address(
             .unwrap();
         assert_eq!(res.status(), 401);
     }
-    assert_eq!(app.relay.keys.unknown_remembered(), 0);
+    assert_eq!(app.relay.unknown_keys_remembered(), 0);
     // The right shape, unknown: one lookup, then remembered.
     let unknown = format!("tg_{}", "A".repeat(43));
     let res = send(unknown.clone(), "/v1/messages", "x-api-key")
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    assert_eq!(app.relay.keys.unknown_remembered(), 1);
+    assert_eq!(app.relay.unknown_keys_remembered(), 1);
     // 20 failures in a burst in all (3 above + 1), then the address is refused, whatever key
     // it presents, in the route's shape.
     for i in 0..16 {
@@ -124,12 +124,12 @@ async fn requests_in_flight_are_bounded_process_wide() {
     // Streams hold their place until they end; then it is free again.
     let _ = (a.bytes().await, b.bytes().await);
     for _ in 0..200 {
-        if app.relay.budget.used() == (0, 0) {
+        if app.relay.held().budget() == (0, 0) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(app.relay.budget.used(), (0, 0));
+    assert_eq!(app.relay.held().budget(), (0, 0));
     assert_eq!(stream().await.unwrap().status(), 200);
 }
 
@@ -168,7 +168,7 @@ async fn request_bytes_are_bounded_process_wide() {
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["error"]["type"], "overloaded_error");
     assert_eq!(mock.total_requests(), 0);
-    assert_eq!(app.relay.budget.used(), (0, 0));
+    assert_eq!(app.relay.held().budget(), (0, 0));
     // A body that fits is served.
     let res = app
         .client

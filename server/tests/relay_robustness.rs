@@ -6,6 +6,7 @@ mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
+use tollgate::relay::control::RelayControl;
 
 use common::{messages_body, spawn_app_on_with, spawn_app_with, Backend, TestApp, TestDb};
 use mock_upstream::{Behavior, MockUpstream};
@@ -58,7 +59,7 @@ async fn a_client_that_never_reads_cannot_hold_its_slot() {
     // Hold the response without reading it: the relay gives up on us after the idle timeout.
     let relay = app.relay().clone();
     until("the stalled client's slot is freed", || {
-        relay.keys.state().totals() == (0, 0) && relay.scheduler.live().in_flight(&account_id) == 0
+        relay.held().holding() == (0, 0) && relay.pool().live().in_flight(&account_id) == 0
     })
     .await;
     drop(res);

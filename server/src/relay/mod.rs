@@ -12,6 +12,7 @@ pub mod extract;
 pub mod failover;
 pub mod gate;
 pub mod guards;
+pub mod held;
 mod jobs;
 pub mod key_gate;
 pub mod platforms;
@@ -49,32 +50,35 @@ use crate::webhooks::{EventKind, Webhooks};
 use error::Protocol;
 use writer::{UsageEvent, UsageWriter, WriterOptions};
 
+/// The data plane's parts. They are private: the control plane reaches them through
+/// [`control::RelayControl`], the process's wiring and `/health` through the narrow methods of
+/// [`held`], and the request path through the modules below this one.
 pub struct Relay {
-    pub store: Store,
-    pub settings: Arc<Settings>,
-    pub keys: KeyDirectory,
-    pub admission: Admission,
-    pub scheduler: Arc<Scheduler>,
-    pub pricing: ArcSwap<Pricing>,
-    pub writer: UsageWriter,
-    pub metrics: crate::metrics::LiveMetrics,
-    pub prometheus: crate::metrics::prometheus::Prometheus,
-    pub webhooks: Webhooks,
-    pub tasks: TaskTracker,
+    store: Store,
+    settings: Arc<Settings>,
+    keys: KeyDirectory,
+    admission: Admission,
+    scheduler: Arc<Scheduler>,
+    pricing: ArcSwap<Pricing>,
+    writer: UsageWriter,
+    metrics: crate::metrics::LiveMetrics,
+    prometheus: crate::metrics::prometheus::Prometheus,
+    webhooks: Webhooks,
+    tasks: TaskTracker,
     /// Fired when the shutdown grace period is over: open streams end and bill what they saw.
-    pub cut: CancellationToken,
+    cut: CancellationToken,
     /// Limits on guessing redemption codes (`POST /v1/redeem`, `/redeem`, `/usage`).
-    pub redeem: crate::sales::guard::RedeemGuard,
+    redeem: crate::sales::guard::RedeemGuard,
     /// Token-counting calls per key (they are free, so they get a limit of their own).
-    pub counting: CountingLimiter,
+    counting: CountingLimiter,
     /// Who a request comes from (for the failed-key limit and keys' `allowedCidrs`).
-    pub proxies: ProxyTrust,
+    proxies: ProxyTrust,
     /// Unknown keys presented per client address.
-    pub key_failures: FailureLimiter,
+    key_failures: FailureLimiter,
     /// Requests in flight and request bytes held, process-wide.
-    pub budget: Arc<Budget>,
+    budget: Arc<Budget>,
     /// Today's cost per key and model, for keys' `modelDailyCostLimits`.
-    pub family_spend: key_gate::FamilySpend,
+    family_spend: key_gate::FamilySpend,
 }
 
 /// The key a client presented: `x-api-key` or `Authorization: Bearer` (Anthropic), Bearer
@@ -129,6 +133,14 @@ impl Relay {
             Self::assemble(settings, store, cipher, webhooks, writer, tasks, clock)?;
         relay.scheduler.reload(true).await?;
         relay.reload_pricing().await?;
+        // The prices follow `PRICING_URL`, when set (the one place this starts).
+        crate::pricing::refresh::spawn(
+            &relay.settings.serve.relay,
+            relay.clone(),
+            |r| &r.pricing,
+            tasks,
+            stop.clone(),
+        )?;
         jobs::start(&relay, transitions, stop);
         Ok(relay)
     }
@@ -220,6 +232,16 @@ impl Relay {
             family_spend: Default::default(),
         });
         Ok((relay, rx))
+    }
+
+    /// The parts a code redemption works with (see [`crate::sales::redeem`]).
+    pub(crate) fn redemption(&self) -> crate::sales::redeem::Redemption<'_> {
+        crate::sales::redeem::Redemption::new(
+            &self.store,
+            &self.redeem,
+            &self.keys,
+            self.settings.common.timezone,
+        )
     }
 
     /// Re-reads price overrides after an admin change.

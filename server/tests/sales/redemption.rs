@@ -4,6 +4,7 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use tollgate::relay::control::RelayControl;
 
 use crate::common::spawn_app;
 use crate::support::{ask, create_codes, get, sql, with_account};
@@ -139,7 +140,7 @@ async fn redeeming_on_a_key_and_for_a_new_key() {
         &format!("UPDATE api_keys SET spent_micros = 5000000 WHERE id = '{id}'"),
     )
     .await;
-    app.relay().keys.forget(&id);
+    app.relay().key_changed(&id);
     assert_eq!(ask(&app, &key).await.0, 402);
     let res = app
         .client
