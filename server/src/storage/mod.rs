@@ -11,6 +11,7 @@ pub mod audit;
 pub mod budgets;
 pub mod codes;
 pub mod encrypted;
+pub mod groups;
 pub mod import;
 pub mod key_limits;
 pub mod keys;
