@@ -2,7 +2,8 @@
 
 use sqlx::FromRow;
 
-use super::audit::{insert_audit, AuditRow};
+use super::audit::AuditRow;
+use super::rows::audited;
 use super::text::fold;
 use super::{now_ms, with_pool, Store, StoreResult};
 
@@ -115,39 +116,28 @@ pub struct AccountTraffic {
 impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn list_accounts(&self) -> StoreResult<Vec<AccountRow>> {
-        let sql = format!(
+        self.all_rows(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY platform, priority, name_key, id"
-        );
-        Ok(with_pool!(self, |pool| sqlx::query_as::<_, AccountRow>(
-            &sql
-        )
-        .fetch_all(pool)
-        .await?))
+        ))
+        .await
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn get_account(&self, id: &str) -> StoreResult<Option<AccountRow>> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, AccountRow>(&sql)
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.optional_row(
+            &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"),
+            id,
+        )
+        .await
     }
 
     /// Inserts or fully rewrites an account row.
     #[tracing::instrument(skip_all)]
     pub async fn save_account(&self, a: &AccountRow, audit: Option<&AuditRow>) -> StoreResult<()> {
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+        audited!(self, audit, |tx| {
             bind_account!(sqlx::query(SAVE_ACCOUNT), a)
                 .execute(&mut *tx)
                 .await?;
-            if let Some(audit) = audit {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -155,22 +145,8 @@ impl Store {
     /// Deletes an account (memberships go with it); `false` if it did not exist.
     #[tracing::instrument(skip_all)]
     pub async fn delete_account(&self, id: &str, audit: Option<&AuditRow>) -> StoreResult<bool> {
-        Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let done = sqlx::query("DELETE FROM accounts WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                > 0;
-            if done {
-                if let Some(audit) = audit {
-                    insert_audit!(&mut *tx, audit);
-                }
-                tx.commit().await?;
-            }
-            done
-        }))
+        self.change_one("DELETE FROM accounts WHERE id = $1", id, audit)
+            .await
     }
 
     /// Records a state change: the account's current status and an event row, atomically.

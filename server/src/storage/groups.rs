@@ -2,7 +2,8 @@
 
 use sqlx::FromRow;
 
-use super::audit::{insert_audit, AuditRow};
+use super::audit::AuditRow;
+use super::rows::audited;
 use super::text::fold;
 use super::{now_ms, with_pool, Store, StoreResult};
 
@@ -31,17 +32,15 @@ pub struct GroupRow {
     pub sticky_mode: String,
 }
 
+const GROUP_COLUMNS: &str = "id, name, platform, description, created_at, updated_at, sticky_mode";
+
 impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn list_groups(&self) -> StoreResult<Vec<GroupRow>> {
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, GroupRow>(
-                "SELECT id, name, platform, description, created_at, updated_at, sticky_mode FROM account_groups
-                 ORDER BY platform, name_key, id",
-            )
-            .fetch_all(pool)
-            .await?
-        }))
+        self.all_rows(&format!(
+            "SELECT {GROUP_COLUMNS} FROM account_groups ORDER BY platform, name_key, id"
+        ))
+        .await
     }
 
     /// Sets a group's sticky mode (one of [`STICKY_MODES`]).
@@ -62,20 +61,16 @@ impl Store {
 
     #[tracing::instrument(skip_all)]
     pub async fn get_group(&self, id: &str) -> StoreResult<Option<GroupRow>> {
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, GroupRow>(
-                "SELECT id, name, platform, description, created_at, updated_at, sticky_mode FROM account_groups WHERE id = $1",
-            )
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
-        }))
+        self.optional_row(
+            &format!("SELECT {GROUP_COLUMNS} FROM account_groups WHERE id = $1"),
+            id,
+        )
+        .await
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn save_group(&self, g: &GroupRow, audit: Option<&AuditRow>) -> StoreResult<()> {
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+        audited!(self, audit, |tx| {
             sqlx::query(SAVE_GROUP)
                 .bind(&g.id)
                 .bind(&g.name)
@@ -86,32 +81,14 @@ impl Store {
                 .bind(fold(&g.name))
                 .execute(&mut *tx)
                 .await?;
-            if let Some(audit) = audit {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
         });
         Ok(())
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn delete_group(&self, id: &str, audit: Option<&AuditRow>) -> StoreResult<bool> {
-        Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let done = sqlx::query("DELETE FROM account_groups WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                > 0;
-            if done {
-                if let Some(audit) = audit {
-                    insert_audit!(&mut *tx, audit);
-                }
-                tx.commit().await?;
-            }
-            done
-        }))
+        self.change_one("DELETE FROM account_groups WHERE id = $1", id, audit)
+            .await
     }
 
     /// Every `(group_id, account_id)` membership.
@@ -135,8 +112,7 @@ impl Store {
         audit: Option<&AuditRow>,
     ) -> StoreResult<()> {
         let now = now_ms();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+        audited!(self, audit, |tx| {
             sqlx::query("DELETE FROM account_group_members WHERE group_id = $1")
                 .bind(group_id)
                 .execute(&mut *tx)
@@ -155,10 +131,6 @@ impl Store {
                 .bind(group_id)
                 .execute(&mut *tx)
                 .await?;
-            if let Some(audit) = audit {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
         });
         Ok(())
     }

@@ -20,6 +20,7 @@ pub mod presets;
 pub mod pricing;
 pub mod reports;
 pub mod retention;
+pub(crate) mod rows;
 pub mod seller_reports;
 pub mod sessions;
 pub mod text;
