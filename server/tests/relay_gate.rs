@@ -7,10 +7,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{messages_body, spawn_app_with, Backend, TestApp};
+use common::{messages_body, spawn_app_clocked, spawn_app_with, Backend, TestApp, TestDb};
 use mock_upstream::{Behavior, MockUpstream};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tollgate::clock::ManualClock;
 
 async fn with_account(app: &TestApp, mock: &MockUpstream) -> String {
     let token = app.admin_token().await;
@@ -33,7 +34,8 @@ async fn raw(app: &TestApp, bytes: &[u8], wait: Duration) -> String {
 
 #[tokio::test]
 async fn malformed_keys_cost_no_lookup_and_unknown_keys_are_limited_per_address() {
-    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    let clock = ManualClock::new();
+    let app = spawn_app_clocked(TestDb::new(Backend::Sqlite).await, clock.clone(), |_| {}).await;
     let mock = MockUpstream::start(Behavior::default()).await;
     let key = with_account(&app, &mock).await;
     let send = |k: String, path: &'static str, header: &'static str| {
@@ -94,6 +96,12 @@ async fn malformed_keys_cost_no_lookup_and_unknown_keys_are_limited_per_address(
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["error"]["status"], "RESOURCE_EXHAUSTED");
     assert_eq!(mock.total_requests(), 0);
+    // Time refills the address's failures: once `Retry-After` has passed, it is served again.
+    clock.advance(Duration::from_secs(retry));
+    let res = send(key.clone(), "/v1/messages", "x-api-key")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 }
 
 #[tokio::test]

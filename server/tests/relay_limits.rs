@@ -8,10 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tollgate::relay::control::RelayControl;
 
-use common::{messages_body, spawn_app, spawn_app_with, Backend, TestApp};
+use common::{
+    messages_body, spawn_app, spawn_app_clocked, spawn_app_with, Backend, TestApp, TestDb,
+};
 use futures::StreamExt;
 use mock_upstream::{Behavior, Fault, MockUpstream, MockUsage};
 use serde_json::{json, Value};
+use tollgate::clock::ManualClock;
 
 const UPSTREAM: &str = "sk-upstream-limits";
 
@@ -784,5 +787,38 @@ async fn restart_keeps_spent() {
     assert!(
         remaining < 10.0 - 0.09 + 1e-9,
         "the restarted relay knows the spend: {remaining}"
+    );
+}
+
+#[tokio::test]
+async fn token_counting_has_a_limit_of_its_own_that_time_refills() {
+    let clock = ManualClock::new();
+    let app = spawn_app_clocked(TestDb::new(Backend::Sqlite).await, clock.clone(), |_| {}).await;
+    let (mock, token) = with_account(&app, Behavior::default()).await;
+    let (_, key) = app.create_key(&token, json!({"name": "counter"})).await;
+    let count = || {
+        app.client
+            .post(app.url("/v1/messages/count_tokens"))
+            .header("x-api-key", &key)
+            .json(&messages_body("claude-sonnet-4-5", false))
+            .send()
+    };
+    for i in 0..tollgate::limits::counting::COUNT_TOKENS_PER_MINUTE {
+        assert_eq!(count().await.unwrap().status(), 200, "call {i}");
+    }
+    let refused = count().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    clock.advance(Duration::from_secs(retry));
+    assert_eq!(count().await.unwrap().status(), 200);
+    assert_eq!(
+        mock.total_requests(),
+        u64::from(tollgate::limits::counting::COUNT_TOKENS_PER_MINUTE) + 1,
+        "the refused call never reached the upstream"
     );
 }

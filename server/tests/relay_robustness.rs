@@ -171,6 +171,7 @@ async fn a_saturated_pool_is_announced_once() {
         s.serve.webhooks.webhook_urls = vec![Secret::new(url)];
         s.serve.relay.pool_saturation_threshold = 0.5;
         s.serve.relay.pool_saturation_minutes = 0;
+        s.serve.relay.housekeeping_interval_ms = 50;
     })
     .await;
     let mock = MockUpstream::start(Behavior {
@@ -206,7 +207,12 @@ async fn a_saturated_pool_is_announced_once() {
             .count()
     };
     until("pool.saturated delivered", || count() >= 1).await;
-    tokio::time::sleep(Duration::from_millis(5_500)).await;
+    // Still saturated through several more looks at the pool: no second announcement.
+    let rounds = app.relay().housekeeping_rounds();
+    until("three more housekeeping rounds", || {
+        app.relay().housekeeping_rounds() >= rounds + 3
+    })
+    .await;
     assert_eq!(count(), 1, "once per stretch of saturation");
     let e = seen
         .lock()

@@ -97,6 +97,13 @@ impl Relay {
         self.scheduler.reload(true).await
     }
 
+    /// Rounds of the housekeeping loop (configuration poll, pool saturation, budgets) so far:
+    /// a test waits for rounds instead of for the interval.
+    pub fn housekeeping_rounds(&self) -> u64 {
+        self.housekeeping_rounds
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// The shutdown grace period is over: open requests and streams end now, each billing what
     /// it saw.
     pub fn cut_open_streams(&self) {

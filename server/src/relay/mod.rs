@@ -79,6 +79,8 @@ pub struct Relay {
     budget: Arc<Budget>,
     /// Today's cost per key and model, for keys' `modelDailyCostLimits`.
     family_spend: key_gate::FamilySpend,
+    /// Rounds of the housekeeping loop so far (see [`held`]).
+    housekeeping_rounds: std::sync::atomic::AtomicU64,
 }
 
 /// The key a client presented: `x-api-key` or `Authorization: Bearer` (Anthropic), Bearer
@@ -202,7 +204,7 @@ impl Relay {
             live,
             Duration::from_secs(opts.scheduler.sticky_grace_secs),
             tx,
-            clock,
+            clock.clone(),
         ));
         let proxies =
             ProxyTrust::from_settings(opts.trust_proxy_headers, opts.trusted_proxies.as_deref())
@@ -224,12 +226,13 @@ impl Relay {
             webhooks,
             tasks: tasks.clone(),
             cut: CancellationToken::new(),
-            redeem: crate::sales::guard::RedeemGuard::new(crate::clock::system(), proxies.clone()),
-            counting: CountingLimiter::new(COUNT_TOKENS_PER_MINUTE, crate::clock::system()),
+            redeem: crate::sales::guard::RedeemGuard::new(clock.clone(), proxies.clone()),
+            counting: CountingLimiter::new(COUNT_TOKENS_PER_MINUTE, clock.clone()),
             proxies,
-            key_failures: FailureLimiter::new(gate::key_failure_policy(), crate::clock::system()),
+            key_failures: FailureLimiter::new(gate::key_failure_policy(), clock),
             budget: Budget::from_opts(&opts.guard),
             family_spend: Default::default(),
+            housekeeping_rounds: Default::default(),
         });
         Ok((relay, rx))
     }
