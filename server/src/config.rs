@@ -122,6 +122,11 @@ pub struct RelayOpts {
     pub pool_saturation_threshold: f64,
     #[arg(long, env = "POOL_SATURATION_MINUTES", default_value_t = 5)]
     pub pool_saturation_minutes: u64,
+    /// How often the relay's housekeeping looks at the configuration, pool saturation and
+    /// account budgets, in ms. Not an environment setting: tests shorten it instead of waiting
+    /// out the 5 s.
+    #[arg(skip = 5_000_u64)]
+    pub housekeeping_interval_ms: u64,
     /// Path of a pricing table (LiteLLM `model_prices_and_context_window.json` format) to use
     /// instead of the one built in.
     #[arg(long, env = "PRICING_FILE")]

@@ -31,16 +31,16 @@ struct Probe {
 }
 
 async fn probe(relay: &Relay) -> Probe {
-    let ping = tokio::time::timeout(PING_LIMIT, relay.store.ping()).await;
-    let writer = &relay.writer;
-    let database_up = matches!(ping, Ok(Ok(()))) && writer.database_up();
+    let ping = tokio::time::timeout(PING_LIMIT, relay.ping_database()).await;
+    let writer = relay.usage_backlog();
+    let database_up = matches!(ping, Ok(Ok(()))) && writer.database_up;
     if !database_up {
         tracing::error!("health check: database unreachable");
     }
     Probe {
         database_up,
-        queued: writer.queued(),
-        spooled: writer.spooled(),
+        queued: writer.queued,
+        spooled: writer.spooled,
     }
 }
 

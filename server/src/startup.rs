@@ -142,14 +142,6 @@ impl Application {
         )
         .await
         .context("starting the relay")?;
-        // The relay's prices follow `PRICING_URL`, when set (the one place this starts).
-        crate::pricing::refresh::spawn(
-            &config.serve.relay,
-            relay.clone(),
-            |r| &r.pricing,
-            &tasks,
-            shutdown.clone(),
-        )?;
         let proxies = ProxyTrust::from_settings(
             config.serve.trust_proxy_headers,
             config.serve.trusted_proxies.as_deref(),
@@ -222,7 +214,7 @@ impl Application {
             _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
                 // Grace is over: cut what is still open; each cut stream bills what it saw.
                 tracing::warn!(grace_secs = grace.as_secs(), "grace period over; cutting open requests and streams");
-                state.relay.cut.cancel();
+                state.relay.cut_open_streams();
                 match tokio::time::timeout(Duration::from_secs(5), &mut server).await {
                     Ok(res) => res?,
                     Err(_) => {
@@ -241,7 +233,7 @@ impl Application {
             .is_err()
         {
             tracing::error!(
-                pending_usage_events = state.relay.writer.pending(),
+                pending_usage_events = state.relay.usage_backlog().pending,
                 "background work did not finish within {}s; exiting anyway",
                 DRAIN_LIMIT.as_secs()
             );

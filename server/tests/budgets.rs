@@ -9,6 +9,7 @@ mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
+use tollgate::relay::control::RelayControl;
 
 use axum::routing::post;
 use common::{messages_body, spawn_app_with, Backend, TestApp, TestDb};
@@ -217,8 +218,7 @@ async fn run(backend: Backend) {
 
     // More checks, then a marker event: still exactly one of each.
     look(&app).await;
-    app.relay()
-        .webhooks
+    app.webhooks
         .emit(tollgate::webhooks::EventKind::Test, json!({}));
     wait_for(&seen, "test", 1).await;
     assert_eq!(count(&seen, "account.budget_warning"), 1);
@@ -239,7 +239,7 @@ async fn run(backend: Backend) {
         acct["budget"]["projectedRunOut"].is_string(),
         "spend in the last 7 days"
     );
-    assert!(!app.relay().scheduler.budget_stopped(&a));
+    assert!(!app.relay().pool().budget_stopped(&a));
     // (This conversation sticks to the spare account now; a new one goes by priority.)
     let mut fresh = messages_body("claude-sonnet-4-5", false);
     fresh["messages"][0]["content"] = json!("a new conversation");

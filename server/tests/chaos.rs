@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tollgate::relay::control::RelayControl;
 
 use common::{spawn_app_with, Backend, TestApp};
 use futures::StreamExt;
@@ -189,21 +190,18 @@ async fn settle(app: &TestApp, accounts: &[String]) {
     let relay = app.relay();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (reserved, slots) = relay.keys.state().totals();
+        let held = relay.held();
         let in_flight: u32 = accounts
             .iter()
-            .map(|a| relay.scheduler.live().in_flight(a))
+            .map(|a| relay.pool().live().in_flight(a))
             .sum();
-        let budget = relay.budget.used();
-        let pending = relay.writer.pending();
-        let waiting = relay.keys.state().waiting();
-        if (reserved, slots, in_flight, budget, pending, waiting) == (0, 0, 0, (0, 0), 0, 0) {
+        let pending = relay.usage_backlog().pending;
+        if held.is_idle() && in_flight == 0 && pending == 0 {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "still held after the run: reserved {reserved}, slots {slots}, in flight {in_flight}, \
-             budget {budget:?}, writer pending {pending}, queued {waiting}"
+            "still held after the run: {held:?}, in flight {in_flight}, writer pending {pending}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -326,7 +324,7 @@ async fn run_chaos(backend: Backend) {
                 "SELECT spent_micros FROM api_keys WHERE id = '{id}'"
             ))
             .await;
-        let live = app.relay().keys.state().usage(id).spent;
+        let live = app.relay().key_usage(id).spent;
         assert_eq!(
             (events_sum, live),
             (spent, spent),
@@ -358,7 +356,7 @@ async fn run_chaos(backend: Backend) {
         .count("SELECT COUNT(*) FROM accounts WHERE status = 'error'")
         .await;
     for id in &accounts {
-        let (status, _, message) = app.relay().scheduler.display_status(id, true);
+        let (status, _, message) = app.relay().pool().display_status(id, true);
         assert_ne!(status.as_str(), "error", "account {id} in error: {message}");
     }
     assert_eq!(errored, 0);

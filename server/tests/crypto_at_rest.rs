@@ -14,6 +14,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tollgate::crypto::Binding;
+use tollgate::relay::control::RelayControl;
 
 /// The key `test_settings` configures (64 hex characters).
 fn test_key() -> [u8; 32] {
@@ -100,7 +101,7 @@ async fn a_credential_copied_to_another_account_does_not_decrypt() {
         0,
         "A's credential was never sent on B's behalf"
     );
-    let snapshot = app.relay.scheduler.snapshot();
+    let snapshot = app.relay.pool().snapshot();
     let unusable = snapshot.by_id[b.as_str()].unusable.clone().unwrap();
     assert!(unusable.contains("cannot be decrypted"), "{unusable}");
     app.stop().await;

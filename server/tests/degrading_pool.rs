@@ -6,6 +6,7 @@
 mod common;
 
 use std::time::Duration;
+use tollgate::relay::control::RelayControl;
 
 use common::{messages_body, spawn_app_with, Backend, TestApp};
 use mock_upstream::{Behavior, Fault, MockUpstream};
@@ -41,10 +42,7 @@ fn fault(status: u16, times: u32) -> Behavior {
 async fn a_single_account_529_costs_seconds_and_the_next_request_probes_it() {
     // The defaults: 30 s after a 529, doubling up to MAX_COOLDOWN_SECS.
     let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
-    assert_eq!(
-        app.relay().settings.serve.scheduler.overload_cooldown_secs,
-        30
-    );
+    assert_eq!(app.config.serve.scheduler.overload_cooldown_secs, 30);
     let mock = MockUpstream::start(Behavior::default()).await;
     let token = app.admin_token().await;
     let id = app
@@ -133,7 +131,7 @@ async fn a_cooldown_doubles_with_repeats_and_resets_after_a_success() {
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while app
             .relay()
-            .scheduler
+            .pool()
             .soonest_recovery(&[id.as_str().into()], tollgate::storage::now_ms())
             .is_some()
         {
@@ -276,7 +274,7 @@ async fn home_after_cooldown(mode: &str) -> (u64, u64) {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while app
         .relay()
-        .scheduler
+        .pool()
         .soonest_recovery(&[ids[0].as_str().into()], tollgate::storage::now_ms())
         .is_some()
     {

@@ -6,6 +6,7 @@
 mod common;
 
 use std::time::Duration;
+use tollgate::relay::control::RelayControl;
 
 use axum::routing::get;
 use common::{spawn_app, spawn_app_with, Backend, TestApp};
@@ -119,7 +120,7 @@ async fn an_unknown_gemini_model_is_billed_like_its_family_and_priced_in_one_ste
         )
         .await;
     assert_eq!(status, 204);
-    let found = app.relay().pricing.load().lookup("gemini-3.9-flash");
+    let found = app.relay().pricing().lookup("gemini-3.9-flash");
     assert_eq!(
         (found.source, found.rule, found.price.output),
         (PriceSource::Override, PriceRule::Exact, 3_750_000)
@@ -181,11 +182,11 @@ async fn pricing_url_refreshes_the_relays_table_at_start() {
     let app = app_with_pricing_url(format!("{base}/prices.json")).await;
     let relay = app.relay().clone();
     wait_until("the table from PRICING_URL", || {
-        relay.pricing.load().table_origin().0 == TableOrigin::Url
+        relay.pricing().table_origin().0 == TableOrigin::Url
     })
     .await;
     assert_eq!(
-        relay.pricing.load().lookup("claude-opus-4-8").price.output,
+        relay.pricing().lookup("claude-opus-4-8").price.output,
         30_000_000
     );
     let token = app.admin_token().await;
@@ -215,17 +216,16 @@ async fn a_failing_pricing_url_keeps_the_built_in_table_and_shows_on_metrics() {
     let relay = app.relay().clone();
     wait_until("a failed refresh", || {
         relay
-            .pricing
-            .load()
+            .pricing()
             .refresh_status()
             .failures
             .load(std::sync::atomic::Ordering::Relaxed)
             == 1
     })
     .await;
-    assert_eq!(relay.pricing.load().table_origin().0, TableOrigin::Builtin);
+    assert_eq!(relay.pricing().table_origin().0, TableOrigin::Builtin);
     assert_eq!(
-        relay.pricing.load().lookup("claude-opus-4-8").price.output,
+        relay.pricing().lookup("claude-opus-4-8").price.output,
         25_000_000
     );
     let metrics = scrape(&app).await;

@@ -12,6 +12,7 @@ use mock_upstream::{Behavior, Fault, MockUpstream};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tollgate::pricing::TokenUsage;
+use tollgate::relay::control::RelayControl;
 
 const CLAUDE_KEY: &str = "sk-ant-billing-1";
 const OPENAI_KEY: &str = "sk-openai-billing-1";
@@ -333,7 +334,7 @@ async fn streams_cut_before_their_usage_are_billed_on_every_platform() {
             assert!(estimated, "{name}");
         }
     }
-    let (reserved, slots) = s.app.relay().keys.state().totals();
+    let (reserved, slots) = s.app.relay().held().holding();
     assert_eq!((reserved, slots), (0, 0), "nothing left held");
 }
 
@@ -526,7 +527,7 @@ async fn answers_times_n_are_reserved() {
         let pending = tokio::spawn(req);
         let mut seen = 0;
         for _ in 0..200 {
-            seen = s.app.relay().keys.state().usage(&s.key_id).reserved;
+            seen = s.app.relay().key_usage(&s.key_id).reserved;
             if seen > 0 {
                 break;
             }

@@ -7,10 +7,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{messages_body, spawn_app_with, Backend, TestApp};
+use common::{messages_body, spawn_app_clocked, spawn_app_with, Backend, TestApp, TestDb};
 use mock_upstream::{Behavior, MockUpstream};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tollgate::clock::ManualClock;
 
 async fn with_account(app: &TestApp, mock: &MockUpstream) -> String {
     let token = app.admin_token().await;
@@ -33,7 +34,8 @@ async fn raw(app: &TestApp, bytes: &[u8], wait: Duration) -> String {
 
 #[tokio::test]
 async fn malformed_keys_cost_no_lookup_and_unknown_keys_are_limited_per_address() {
-    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    let clock = ManualClock::new();
+    let app = spawn_app_clocked(TestDb::new(Backend::Sqlite).await, clock.clone(), |_| {}).await;
     let mock = MockUpstream::start(Behavior::default()).await;
     let key = with_account(&app, &mock).await;
     let send = |k: String, path: &'static str, header: &'static str| {
@@ -55,14 +57,14 @@ async fn malformed_keys_cost_no_lookup_and_unknown_keys_are_limited_per_address(
             .unwrap();
         assert_eq!(res.status(), 401);
     }
-    assert_eq!(app.relay.keys.unknown_remembered(), 0);
+    assert_eq!(app.relay.unknown_keys_remembered(), 0);
     // The right shape, unknown: one lookup, then remembered.
     let unknown = format!("tg_{}", "A".repeat(43));
     let res = send(unknown.clone(), "/v1/messages", "x-api-key")
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    assert_eq!(app.relay.keys.unknown_remembered(), 1);
+    assert_eq!(app.relay.unknown_keys_remembered(), 1);
     // 20 failures in a burst in all (3 above + 1), then the address is refused, whatever key
     // it presents, in the route's shape.
     for i in 0..16 {
@@ -94,6 +96,12 @@ async fn malformed_keys_cost_no_lookup_and_unknown_keys_are_limited_per_address(
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["error"]["status"], "RESOURCE_EXHAUSTED");
     assert_eq!(mock.total_requests(), 0);
+    // Time refills the address's failures: once `Retry-After` has passed, it is served again.
+    clock.advance(Duration::from_secs(retry));
+    let res = send(key.clone(), "/v1/messages", "x-api-key")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 }
 
 #[tokio::test]
@@ -124,12 +132,12 @@ async fn requests_in_flight_are_bounded_process_wide() {
     // Streams hold their place until they end; then it is free again.
     let _ = (a.bytes().await, b.bytes().await);
     for _ in 0..200 {
-        if app.relay.budget.used() == (0, 0) {
+        if app.relay.held().budget() == (0, 0) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(app.relay.budget.used(), (0, 0));
+    assert_eq!(app.relay.held().budget(), (0, 0));
     assert_eq!(stream().await.unwrap().status(), 200);
 }
 
@@ -168,7 +176,7 @@ async fn request_bytes_are_bounded_process_wide() {
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["error"]["type"], "overloaded_error");
     assert_eq!(mock.total_requests(), 0);
-    assert_eq!(app.relay.budget.used(), (0, 0));
+    assert_eq!(app.relay.held().budget(), (0, 0));
     // A body that fits is served.
     let res = app
         .client

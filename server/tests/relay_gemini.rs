@@ -9,6 +9,7 @@ use common::{spawn_app, TestApp};
 use mock_upstream::{Behavior, Fault, MockUpstream, MockUsage};
 use serde_json::{json, Value};
 use tollgate::pricing::TokenUsage;
+use tollgate::relay::control::RelayControl;
 
 const UPSTREAM_KEY: &str = "AIza-upstream-gemini-1";
 const SECOND_KEY: &str = "AIza-upstream-gemini-2";
@@ -482,7 +483,7 @@ async fn resource_exhausted_cools_the_account_down_and_fails_over() {
         (s.mock.requests(UPSTREAM_KEY), s.mock.requests(SECOND_KEY)),
         (1, 1)
     );
-    let (state, until, message) = s.app.relay().scheduler.display_status(&s.account_id, true);
+    let (state, until, message) = s.app.relay().pool().display_status(&s.account_id, true);
     assert_eq!(state, AccountStatus::RateLimited, "{message}");
     let until = until.expect("a cooldown");
     assert!(
@@ -521,7 +522,7 @@ async fn resource_exhausted_cools_the_account_down_and_fails_over() {
         .unwrap();
     check_gemini_error(res, 503, "UNAVAILABLE").await;
     assert_eq!(
-        s.app.relay().scheduler.display_status(&second, true).0,
+        s.app.relay().pool().display_status(&second, true).0,
         AccountStatus::Overloaded
     );
 }

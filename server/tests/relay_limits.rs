@@ -6,11 +6,15 @@ mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tollgate::relay::control::RelayControl;
 
-use common::{messages_body, spawn_app, spawn_app_with, Backend, TestApp};
+use common::{
+    messages_body, spawn_app, spawn_app_clocked, spawn_app_with, Backend, TestApp, TestDb,
+};
 use futures::StreamExt;
 use mock_upstream::{Behavior, Fault, MockUpstream, MockUsage};
 use serde_json::{json, Value};
+use tollgate::clock::ManualClock;
 
 const UPSTREAM: &str = "sk-upstream-limits";
 
@@ -58,12 +62,12 @@ async fn sql(app: &TestApp, q: &str) {
 
 async fn wait_released(app: &TestApp) {
     for _ in 0..500 {
-        if app.relay().keys.state().totals() == (0, 0) {
+        if app.relay().held().holding() == (0, 0) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("still held: {:?}", app.relay().keys.state().totals());
+    panic!("still held: {:?}", app.relay().held().holding());
 }
 
 #[tokio::test]
@@ -103,7 +107,7 @@ async fn refusals_in_order_with_status_body_and_headers() {
         ),
     )
     .await;
-    app.relay().keys.forget(&id);
+    app.relay().key_changed(&id);
     let (s, _, m, _) = error_of(
         send(&app, &key, &messages_body("claude-sonnet-4-5", false))
             .send()
@@ -269,7 +273,7 @@ async fn expiry_by_activation_days() {
         &format!("UPDATE api_keys SET activated_at = {eight_days_ago} WHERE id = '{id}'"),
     )
     .await;
-    app.relay().keys.forget(&id);
+    app.relay().key_changed(&id);
     let (s, _, m, _) = error_of(
         send(&app, &key, &messages_body("claude-sonnet-4-5", false))
             .send()
@@ -313,7 +317,7 @@ async fn corrupt_settings_refuse_the_key(backend: Backend) {
             &format!("UPDATE api_keys SET {column} = {value} WHERE id = '{id}'"),
         )
         .await;
-        app.relay().keys.forget(&id);
+        app.relay().key_changed(&id);
         for model in ["claude-haiku-4-5", "claude-opus-4-8"] {
             let (s, t, m, _) = error_of(ok(model).await).await;
             assert_eq!(
@@ -421,18 +425,14 @@ async fn concurrency_queue_fifo_full_and_timeout() {
         }));
     }
     // Wait until all five are in the queue, then the ninth is refused.
-    let slots = app
-        .relay()
-        .keys
-        .state()
-        .slots(&app_key_id(&app, &token, "q").await);
+    let queue_key = app_key_id(&app, &token, "q").await;
     for _ in 0..200 {
-        if slots.waiting() == 5 {
+        if app.relay().key_waiting(&queue_key) == 5 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert_eq!(slots.waiting(), 5);
+    assert_eq!(app.relay().key_waiting(&queue_key), 5);
     let (s, _, m, _) = error_of(
         send(&app, &key, &messages_body("claude-sonnet-4-5", false))
             .send()
@@ -483,17 +483,20 @@ async fn concurrency_queue_fifo_full_and_timeout() {
     assert!(t0.elapsed() >= Duration::from_millis(140));
     // A queued client that disconnects leaves the queue at once.
     let id = app_key_id(&app, &token, "t").await;
-    let slots = app.relay().keys.state().slots(&id);
     let req = send(&app, &key, &messages_body("claude-sonnet-4-5", false))
         .timeout(Duration::from_millis(60));
     assert!(req.send().await.is_err(), "client gave up");
     for _ in 0..100 {
-        if slots.waiting() == 0 {
+        if app.relay().key_waiting(&id) == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert_eq!(slots.waiting(), 0, "the disconnected client left the queue");
+    assert_eq!(
+        app.relay().key_waiting(&id),
+        0,
+        "the disconnected client left the queue"
+    );
     drop(hold);
     wait_released(&app).await;
 }
@@ -693,15 +696,15 @@ async fn ten_thousand_requests_with_chaos_leave_nothing_held() {
     }
     wait_released(&app).await;
     for _ in 0..200 {
-        let live = app.relay().scheduler.live();
-        let snap = app.relay().scheduler.snapshot();
+        let live = app.relay().pool().live();
+        let snap = app.relay().pool().snapshot();
         if snap.by_id.keys().all(|id| live.in_flight(id) == 0) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let live = app.relay().scheduler.live();
-    for id in app.relay().scheduler.snapshot().by_id.keys() {
+    let live = app.relay().pool().live();
+    for id in app.relay().pool().snapshot().by_id.keys() {
         assert_eq!(
             live.in_flight(id),
             0,
@@ -784,5 +787,38 @@ async fn restart_keeps_spent() {
     assert!(
         remaining < 10.0 - 0.09 + 1e-9,
         "the restarted relay knows the spend: {remaining}"
+    );
+}
+
+#[tokio::test]
+async fn token_counting_has_a_limit_of_its_own_that_time_refills() {
+    let clock = ManualClock::new();
+    let app = spawn_app_clocked(TestDb::new(Backend::Sqlite).await, clock.clone(), |_| {}).await;
+    let (mock, token) = with_account(&app, Behavior::default()).await;
+    let (_, key) = app.create_key(&token, json!({"name": "counter"})).await;
+    let count = || {
+        app.client
+            .post(app.url("/v1/messages/count_tokens"))
+            .header("x-api-key", &key)
+            .json(&messages_body("claude-sonnet-4-5", false))
+            .send()
+    };
+    for i in 0..tollgate::limits::counting::COUNT_TOKENS_PER_MINUTE {
+        assert_eq!(count().await.unwrap().status(), 200, "call {i}");
+    }
+    let refused = count().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    clock.advance(Duration::from_secs(retry));
+    assert_eq!(count().await.unwrap().status(), 200);
+    assert_eq!(
+        mock.total_requests(),
+        u64::from(tollgate::limits::counting::COUNT_TOKENS_PER_MINUTE) + 1,
+        "the refused call never reached the upstream"
     );
 }

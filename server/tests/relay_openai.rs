@@ -11,6 +11,7 @@ use mock_upstream::{Behavior, Fault, MockUpstream, MockUsage};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tollgate::pricing::TokenUsage;
+use tollgate::relay::control::RelayControl;
 
 const UPSTREAM_KEY: &str = "sk-openai-upstream-1";
 const SECOND_KEY: &str = "sk-openai-upstream-2";
@@ -714,7 +715,7 @@ async fn a_rate_limited_account_cools_down_and_the_request_fails_over() {
     );
     assert_eq!(s.mock.requests(UPSTREAM_KEY), 1);
     assert_eq!(s.mock.requests(SECOND_KEY), 1);
-    let (state, until, _) = s.app.relay().scheduler.display_status(&s.account_id, true);
+    let (state, until, _) = s.app.relay().pool().display_status(&s.account_id, true);
     assert_eq!(state, AccountStatus::RateLimited);
     let until = until.expect("a cooldown");
     assert!(
@@ -765,7 +766,7 @@ async fn a_rate_limited_account_cools_down_and_the_request_fails_over() {
     let v: Value = res.json().await.unwrap();
     assert!(v["error"].is_object(), "{v}");
     assert_eq!(
-        s.app.relay().scheduler.display_status(&second, true).0,
+        s.app.relay().pool().display_status(&second, true).0,
         AccountStatus::Overloaded
     );
 }

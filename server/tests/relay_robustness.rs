@@ -6,6 +6,7 @@ mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
+use tollgate::relay::control::RelayControl;
 
 use common::{messages_body, spawn_app_on_with, spawn_app_with, Backend, TestApp, TestDb};
 use mock_upstream::{Behavior, MockUpstream};
@@ -58,7 +59,7 @@ async fn a_client_that_never_reads_cannot_hold_its_slot() {
     // Hold the response without reading it: the relay gives up on us after the idle timeout.
     let relay = app.relay().clone();
     until("the stalled client's slot is freed", || {
-        relay.keys.state().totals() == (0, 0) && relay.scheduler.live().in_flight(&account_id) == 0
+        relay.held().holding() == (0, 0) && relay.pool().live().in_flight(&account_id) == 0
     })
     .await;
     drop(res);
@@ -170,6 +171,7 @@ async fn a_saturated_pool_is_announced_once() {
         s.serve.webhooks.webhook_urls = vec![Secret::new(url)];
         s.serve.relay.pool_saturation_threshold = 0.5;
         s.serve.relay.pool_saturation_minutes = 0;
+        s.serve.relay.housekeeping_interval_ms = 50;
     })
     .await;
     let mock = MockUpstream::start(Behavior {
@@ -205,7 +207,12 @@ async fn a_saturated_pool_is_announced_once() {
             .count()
     };
     until("pool.saturated delivered", || count() >= 1).await;
-    tokio::time::sleep(Duration::from_millis(5_500)).await;
+    // Still saturated through several more looks at the pool: no second announcement.
+    let rounds = app.relay().housekeeping_rounds();
+    until("three more housekeeping rounds", || {
+        app.relay().housekeeping_rounds() >= rounds + 3
+    })
+    .await;
     assert_eq!(count(), 1, "once per stretch of saturation");
     let e = seen
         .lock()

@@ -9,6 +9,7 @@ use mock_upstream::{Behavior, Fault, MockUpstream, MockUsage};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tollgate::pricing::{cost_micros, TokenUsage};
+use tollgate::relay::control::RelayControl;
 
 const UPSTREAM_KEY: &str = "sk-ant-upstream-translate";
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/translate");
@@ -150,13 +151,7 @@ async fn plain_answer_round_trip_is_billed_from_anthropic_usage() {
         (Some(500), Some(40), Some(60), Some(200))
     );
     assert_eq!(row["platform"], "claude");
-    let price = s
-        .app
-        .relay()
-        .pricing
-        .load()
-        .lookup("claude-sonnet-4-5")
-        .price;
+    let price = s.app.relay().pricing().lookup("claude-sonnet-4-5").price;
     let want = cost_micros(
         &price,
         &TokenUsage {

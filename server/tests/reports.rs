@@ -8,6 +8,7 @@ mod common;
 use common::{spawn_app, spawn_app_with, Backend, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use tollgate::relay::control::RelayControl;
 use tollgate::storage::Store;
 
 async fn sql(app: &TestApp, text: &str) {
@@ -430,7 +431,7 @@ async fn price_overrides_reach_the_relay_and_fallback_models_are_listed() {
         )
         .await;
     assert_eq!(status, 204);
-    let found = app.relay().pricing.load().lookup("house-model");
+    let found = app.relay().pricing().lookup("house-model");
     assert_eq!(
         (found.price.input, found.price.output),
         (1_500_000, 6_000_000)
@@ -465,7 +466,7 @@ async fn price_overrides_reach_the_relay_and_fallback_models_are_listed() {
         .await;
     assert_eq!(status, 204);
     assert_eq!(
-        app.relay().pricing.load().lookup("house-model").source,
+        app.relay().pricing().lookup("house-model").source,
         tollgate::pricing::PriceSource::Fallback
     );
     let (status, _) = app

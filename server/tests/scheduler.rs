@@ -6,6 +6,7 @@ mod common;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tollgate::relay::control::RelayControl;
 
 use common::{messages_body, spawn_app, spawn_app_clocked, Backend, TestApp, TestDb};
 use mock_upstream::{Behavior, Fault, MockUpstream};
@@ -332,7 +333,7 @@ async fn sticky_sessions_hold_and_expire() {
     }
     assert!(p.hits().values().any(|n| *n == 5), "{:?}", p.hits());
     // After the TTL the mapping is gone; the next turn creates a fresh one.
-    let sticky = p.app.relay().scheduler.live().sticky();
+    let sticky = p.app.relay().pool().live().sticky();
     let session = tollgate::scheduler::sticky::session_hash(Some("conv-1"), None, None).unwrap();
     let key_id: Arc<str> = key_id.into();
     let now = || tollgate::clock::Clock::now_ms(&*clock);

@@ -101,6 +101,15 @@ async fn db(data: &std::path::Path) -> sqlx::SqlitePool {
         .unwrap()
 }
 
+/// Waits until `f` holds, checking every 20 ms for at most 20 s.
+async fn until(what: &str, mut f: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !f().await {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn body(stream: bool, tag: &str) -> Value {
     json!({"model": "claude-sonnet-4-5", "max_tokens": 100, "stream": stream, "messages": [{"role": "user", "content": tag}]})
 }
@@ -122,6 +131,8 @@ async fn sigterm_finishes_or_cuts_streams_bills_them_all_and_exits_zero() {
     let key = setup(&server, &mock, json!({"name": "k"})).await;
     let client = reqwest::Client::new();
 
+    let reached = || mock.requests("sk-shutdown");
+    let before = reached();
     let mut tasks = Vec::new();
     for i in 0..10 {
         let req = client
@@ -139,7 +150,10 @@ async fn sigterm_finishes_or_cuts_streams_bills_them_all_and_exits_zero() {
         }));
     }
     // Long streams (~20 s): the mock reads the behaviour per request, so later requests differ.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    until("the short streams reached the upstream", async || {
+        reached() >= before + 10
+    })
+    .await;
     mock.set_behavior(
         "sk-shutdown",
         Behavior {
@@ -164,12 +178,19 @@ async fn sigterm_finishes_or_cuts_streams_bills_them_all_and_exits_zero() {
             String::from_utf8_lossy(&text).contains("message_stop")
         }));
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    until("the long streams reached the upstream", async || {
+        reached() >= before + 15
+    })
+    .await;
     let signalled = Instant::now();
     let mut child = server.child;
     signal(&child, "TERM");
-    // No new connections after the signal.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // No new connections after the signal: the listener closes.
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    until("the listener closed", async || {
+        tokio::net::TcpStream::connect(&addr).await.is_err()
+    })
+    .await;
     let refused = client
         .post(format!("{}/v1/messages", server.url))
         .header("x-api-key", &key)
@@ -258,7 +279,20 @@ async fn kill_9_then_restart_recovers_without_stuck_state() {
         .await
         .unwrap();
     assert_eq!(open.status(), 200);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The stream is under way (it holds the slot and its reservation), and the finished
+    // requests had their time to be written.
+    let mut open = open.bytes_stream();
+    assert!(open.next().await.is_some_and(|c| c.is_ok()));
+    let written = db(data.path()).await;
+    until("the finished requests' usage written", async || {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM usage_events")
+            .fetch_one(&written)
+            .await
+            .unwrap();
+        n >= 19
+    })
+    .await;
+    written.close().await;
     let mut child = server.child;
     signal(&child, "KILL");
     let _ = child.wait();

@@ -266,7 +266,7 @@ story!(unicode_search_and_sort);
 async fn unicode_search_and_sort(db: TestDb) {
     use app::types::KeySettings;
     use tollgate::keys::validate::{key_settings, Mode};
-    use tollgate::storage::accounts::GroupRow;
+    use tollgate::storage::groups::GroupRow;
     use tollgate::storage::keys::{KeyFilter, NewKey};
     use tollgate::storage::Store;
 

@@ -1,11 +1,12 @@
 //! Reports as the dashboard and the REST API see them: the overview's live figures, usage and
-//! margin over a range of days, operator settings, pricing, and a key's own usage. Money is a
-//! JSON number: USD where the name says so, else the operator's currency (`currency`).
+//! margin over a range of days, and the operator's settings (the price list is in `pricing`, a
+//! key's own usage in `key_usage`). Money is a JSON number: USD where the name says so, else
+//! the operator's currency (`currency`).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{AccountStatus, KeyStatus, Platform};
+use super::{AccountStatus, Platform};
 
 /// A range of calendar days in the configured time zone, both ends included (`YYYY-MM-DD`).
 /// Absent ends default to the last 30 days up to today.
@@ -303,146 +304,4 @@ pub struct OperatorSettings {
 pub struct OperatorSettingsInput {
     pub currency: String,
     pub usd_exchange_rate: f64,
-}
-
-/// USD per million tokens, by how tokens are billed.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PriceInput {
-    pub input: f64,
-    pub output: f64,
-    pub cache_write_5m: f64,
-    pub cache_write_1h: f64,
-    pub cache_read: f64,
-}
-
-/// One model of the price list.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PricedModelView {
-    pub model: String,
-    pub price: PriceInput,
-    pub overridden: bool,
-    pub provider: Option<String>,
-}
-
-/// How a model name was priced (see the README's pricing section).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum PriceRuleView {
-    /// An override or table entry of that very name.
-    Exact,
-    /// The same after normalisation (provider prefix, snapshot date, `[1m]` stripped).
-    Alias,
-    /// The newest known model of its family.
-    Family,
-    /// The global fallback price.
-    Fallback,
-}
-
-/// A model seen in recent usage whose name nothing priced: billed by its family's price or at
-/// the fallback price.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FallbackModel {
-    pub model: String,
-    pub last_seen: DateTime<Utc>,
-    /// True when a price matches it by now (an override was added, or the table has it).
-    pub priced_now: bool,
-    /// The rule that prices it now.
-    pub rule: PriceRuleView,
-    /// The family that priced it (`gemini-*-flash*`), for [`PriceRuleView::Family`].
-    pub family: Option<String>,
-    /// The known model whose price it gets (the family's newest, the override, the entry).
-    pub priced_as: Option<String>,
-    /// The price it gets now: what "set price" pre-fills.
-    pub price: PriceInput,
-}
-
-/// Where the price table came from and how its refreshes go.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PriceTableInfo {
-    /// `builtin`, `file` (`PRICING_FILE`) or `url` (`PRICING_URL`).
-    pub origin: String,
-    pub loaded_at: DateTime<Utc>,
-    pub models: u64,
-    /// Refreshes from `PRICING_URL` that failed since the start (the table was kept).
-    pub refresh_failures: u64,
-    pub last_refresh_failure: Option<DateTime<Utc>>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PricingList {
-    /// Every priced model with overrides in place, by name.
-    pub models: Vec<PricedModelView>,
-    pub fallback_price: PriceInput,
-    pub fallback_models: Vec<FallbackModel>,
-    pub table: PriceTableInfo,
-}
-
-/// A day of one key's usage.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyDayUsage {
-    pub day: String,
-    pub requests: u64,
-    pub tokens: u64,
-    /// USD.
-    pub cost: f64,
-}
-
-/// One model of one key's usage.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyModelUsage {
-    pub model: String,
-    pub requests: u64,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cache_tokens: u64,
-    /// USD.
-    pub cost: f64,
-}
-
-/// A key's usage over the last 30 days: every day (zeros included) and every model.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyUsage {
-    pub days: Vec<KeyDayUsage>,
-    pub models: Vec<KeyModelUsage>,
-    /// Requests of these days billed from an estimate: the answer ended without (all of) its
-    /// usage, so input was estimated from the request and output from the content sent.
-    #[serde(default)]
-    pub estimated_requests: u64,
-}
-
-/// What a key holder sees on `/usage` (and `GET /v1/usage`) about their own key.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyHolderUsage {
-    pub name: String,
-    pub key_prefix: String,
-    pub status: KeyStatus,
-    /// USD; 0 = unlimited.
-    pub quota_limit: f64,
-    /// USD settled so far.
-    pub spent: f64,
-    /// USD left (quota minus spent and in-flight reservations); none when unlimited.
-    pub remaining: Option<f64>,
-    pub expires_at: Option<DateTime<Utc>>,
-    /// Validity that starts at the first request, when not activated yet.
-    pub activation_days: Option<u32>,
-    pub concurrency_limit: u32,
-    pub rate_limit_window: u32,
-    pub rate_limit_requests: u32,
-    /// USD per window.
-    pub rate_limit_cost: f64,
-    /// USD per day.
-    pub daily_cost_limit: f64,
-    pub allowed_models: Vec<String>,
-    /// The time zone days are counted in.
-    pub timezone: String,
-    pub usage: KeyUsage,
 }

@@ -113,7 +113,7 @@ pub async fn service(store: Store, settings: Arc<Settings>) -> AdminService {
         webhooks.clone(),
     )
     .unwrap();
-    relay.scheduler.reload(true).await.unwrap();
+    relay.load_accounts().await.unwrap();
     AdminService::new(store, settings, cipher, webhooks, relay)
 }
 

@@ -105,7 +105,7 @@ async fn check(common: &CommonOpts, store: Store, args: &AccountsCheckArgs) -> a
         webhooks.clone(),
     )?;
     // Loads and decrypts every account, with the statuses `serve` last recorded.
-    relay.scheduler.reload(true).await?;
+    relay.load_accounts().await?;
     let admin = AdminService::new(store, settings, cipher, webhooks.clone(), relay);
 
     let alerts = admin.budget_alerts(&app::port::Actor::cli()).await?;

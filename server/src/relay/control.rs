@@ -42,13 +42,13 @@ pub trait RelayControl: Send + Sync {
     async fn probe(&self, account: &UpstreamAccount) -> AccountTestResult;
     /// The stored hashes a presented key may match (an imported key has two forms).
     async fn key_hashes(&self, presented: &str) -> Result<Vec<String>, Refusal>;
-    /// Redeems a code for a new key (see [`crate::sales::redeem::new_key`]).
+    /// Redeems a code for a new key (see [`crate::sales::redeem::Redemption::new_key`]).
     async fn redeem_new_key(
         &self,
         code: &str,
         client: IpAddr,
     ) -> Result<RedeemedNewKey, RedeemError>;
-    /// Redeems a code onto a presented key (see [`crate::sales::redeem::onto_key`]).
+    /// Redeems a code onto a presented key (see [`crate::sales::redeem::Redemption::onto_key`]).
     async fn redeem_onto_key(
         &self,
         key: &str,
@@ -111,7 +111,7 @@ impl RelayControl for Relay {
         code: &str,
         client: IpAddr,
     ) -> Result<RedeemedNewKey, RedeemError> {
-        crate::sales::redeem::new_key(self, code, client).await
+        self.redemption().new_key(code, client).await
     }
 
     async fn redeem_onto_key(
@@ -120,6 +120,6 @@ impl RelayControl for Relay {
         code: &str,
         client: IpAddr,
     ) -> Result<RedeemedOnKey, RedeemError> {
-        crate::sales::redeem::onto_key(self, key, code, client).await
+        self.redemption().onto_key(key, code, client).await
     }
 }

@@ -1,6 +1,7 @@
 //! The relay's background jobs, started from one place ([`start`]): the account state-change
 //! recorder, usage retention, and the housekeeping loop (configuration poll, pool saturation,
-//! account budgets every 5 s; sticky sweep and expired-key announcements every 30 s).
+//! account budgets every 5 s by default, `housekeeping_interval_ms`; sticky sweep and
+//! expired-key announcements every 30 s).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -122,7 +123,9 @@ fn spawn_housekeeping(
         let mut watermark = now_ms();
         let mut saturation = Saturation::default();
         let mut changes = ConfigChanges::default();
-        let mut poll = tokio::time::interval(Duration::from_secs(5));
+        let mut poll = tokio::time::interval(Duration::from_millis(
+            relay.settings.serve.relay.housekeeping_interval_ms.max(1),
+        ));
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
@@ -132,6 +135,7 @@ fn spawn_housekeeping(
                     if let Err(e) = relay.check_budgets(now_ms(), true).await {
                         tracing::warn!(error = %e, "checking account budgets failed");
                     }
+                    relay.housekeeping_rounds.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
                 }
                 _ = every.tick() => {
                     let now = now_ms();

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod failover;
 pub mod gate;
 pub mod guards;
+pub mod held;
 mod jobs;
 pub mod key_gate;
 mod listen;
@@ -50,32 +51,37 @@ use crate::webhooks::{EventKind, Webhooks};
 use error::Protocol;
 use writer::{UsageEvent, UsageWriter, WriterOptions};
 
+/// The data plane's parts. They are private: the control plane reaches them through
+/// [`control::RelayControl`], the process's wiring and `/health` through the narrow methods of
+/// [`held`], and the request path through the modules below this one.
 pub struct Relay {
-    pub store: Store,
-    pub settings: Arc<Settings>,
-    pub keys: KeyDirectory,
-    pub admission: Admission,
-    pub scheduler: Arc<Scheduler>,
-    pub pricing: ArcSwap<Pricing>,
-    pub writer: UsageWriter,
-    pub metrics: crate::metrics::LiveMetrics,
-    pub prometheus: crate::metrics::prometheus::Prometheus,
-    pub webhooks: Webhooks,
-    pub tasks: TaskTracker,
+    store: Store,
+    settings: Arc<Settings>,
+    keys: KeyDirectory,
+    admission: Admission,
+    scheduler: Arc<Scheduler>,
+    pricing: ArcSwap<Pricing>,
+    writer: UsageWriter,
+    metrics: crate::metrics::LiveMetrics,
+    prometheus: crate::metrics::prometheus::Prometheus,
+    webhooks: Webhooks,
+    tasks: TaskTracker,
     /// Fired when the shutdown grace period is over: open streams end and bill what they saw.
-    pub cut: CancellationToken,
+    cut: CancellationToken,
     /// Limits on guessing redemption codes (`POST /v1/redeem`, `/redeem`, `/usage`).
-    pub redeem: crate::sales::guard::RedeemGuard,
+    redeem: crate::sales::guard::RedeemGuard,
     /// Token-counting calls per key (they are free, so they get a limit of their own).
-    pub counting: CountingLimiter,
+    counting: CountingLimiter,
     /// Who a request comes from (for the failed-key limit and keys' `allowedCidrs`).
-    pub proxies: ProxyTrust,
+    proxies: ProxyTrust,
     /// Unknown keys presented per client address.
-    pub key_failures: FailureLimiter,
+    key_failures: FailureLimiter,
     /// Requests in flight and request bytes held, process-wide.
-    pub budget: Arc<Budget>,
+    budget: Arc<Budget>,
     /// Today's cost per key and model, for keys' `modelDailyCostLimits`.
-    pub family_spend: key_gate::FamilySpend,
+    family_spend: key_gate::FamilySpend,
+    /// Rounds of the housekeeping loop so far (see [`held`]).
+    housekeeping_rounds: std::sync::atomic::AtomicU64,
 }
 
 /// The key a client presented: `x-api-key` or `Authorization: Bearer` (Anthropic), Bearer
@@ -131,6 +137,14 @@ impl Relay {
         relay.scheduler.reload(true).await?;
         relay.reload_pricing().await?;
         relay.admission.state.clone().start(tasks, stop.clone());
+        // The prices follow `PRICING_URL`, when set (the one place this starts).
+        crate::pricing::refresh::spawn(
+            &relay.settings.serve.relay,
+            relay.clone(),
+            |r| &r.pricing,
+            tasks,
+            stop.clone(),
+        )?;
         jobs::start(&relay, transitions, stop);
         Ok(relay)
     }
@@ -200,7 +214,7 @@ impl Relay {
             live,
             Duration::from_secs(opts.scheduler.sticky_grace_secs),
             tx,
-            clock,
+            clock.clone(),
         );
         let scheduler = Arc::new(match cluster {
             Some((cluster, outbox)) => scheduler.shared(cluster, outbox),
@@ -226,14 +240,25 @@ impl Relay {
             webhooks,
             tasks: tasks.clone(),
             cut: CancellationToken::new(),
-            redeem: crate::sales::guard::RedeemGuard::new(crate::clock::system(), proxies.clone()),
-            counting: CountingLimiter::new(COUNT_TOKENS_PER_MINUTE, crate::clock::system()),
+            redeem: crate::sales::guard::RedeemGuard::new(clock.clone(), proxies.clone()),
+            counting: CountingLimiter::new(COUNT_TOKENS_PER_MINUTE, clock.clone()),
             proxies,
-            key_failures: FailureLimiter::new(gate::key_failure_policy(), crate::clock::system()),
+            key_failures: FailureLimiter::new(gate::key_failure_policy(), clock),
             budget: Budget::from_opts(&opts.guard),
             family_spend: Default::default(),
+            housekeeping_rounds: Default::default(),
         });
         Ok((relay, rx))
+    }
+
+    /// The parts a code redemption works with (see [`crate::sales::redeem`]).
+    pub(crate) fn redemption(&self) -> crate::sales::redeem::Redemption<'_> {
+        crate::sales::redeem::Redemption::new(
+            &self.store,
+            &self.redeem,
+            &self.keys,
+            self.settings.common.timezone,
+        )
     }
 
     /// Re-reads price overrides after an admin change.

@@ -63,7 +63,7 @@ pub async fn redeem(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    use crate::sales::redeem::{onto_key, RedeemError};
+    use crate::sales::redeem::RedeemError;
     let peer = extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
@@ -80,7 +80,11 @@ pub async fn redeem(
             .into_response(Protocol::Anthropic)
         }
     };
-    match onto_key(&relay, key, &request.code, client).await {
+    match relay
+        .redemption()
+        .onto_key(key, &request.code, client)
+        .await
+    {
         Ok(done) => Json(done).into_response(),
         Err(e) => {
             let (status, kind) = match &e {

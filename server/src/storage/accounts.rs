@@ -1,8 +1,9 @@
-//! Upstream accounts, their state-change log, and account groups with their members.
+//! Upstream accounts and their state-change log (groups of accounts are in `groups`).
 
 use sqlx::FromRow;
 
-use super::audit::{insert_audit, AuditRow};
+use super::audit::AuditRow;
+use super::rows::audited;
 use super::text::fold;
 use super::{now_ms, with_pool, Store, StoreResult};
 
@@ -95,18 +96,6 @@ macro_rules! bind_account {
 }
 pub(super) use bind_account;
 
-/// Inserts a group or renames / redescribes it (its platform never changes).
-pub(super) const SAVE_GROUP: &str =
-    "INSERT INTO account_groups (id, name, platform, description, created_at, updated_at, name_key)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description,
-        updated_at = excluded.updated_at, name_key = excluded.name_key";
-
-/// How a group's conversations stay on their account (`account_groups.sticky_mode`): `grace`
-/// (kept through a cooldown shorter than `STICKY_UNAVAILABLE_GRACE_SECS`), `keep` (kept through
-/// any cooldown, for the prompt cache), `move` (moved at once to the account that serves it).
-pub const STICKY_MODES: &[&str] = &["grace", "keep", "move"];
-
 #[derive(Clone, Debug, FromRow)]
 pub struct AccountEventRow {
     pub account_id: String,
@@ -114,19 +103,6 @@ pub struct AccountEventRow {
     pub status: String,
     pub http_status: Option<i64>,
     pub message: String,
-}
-
-#[derive(Clone, Debug, FromRow)]
-pub struct GroupRow {
-    pub id: String,
-    pub name: String,
-    pub platform: String,
-    pub description: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-    /// One of [`STICKY_MODES`]; written by [`Store::set_group_sticky_mode`].
-    #[sqlx(default)]
-    pub sticky_mode: String,
 }
 
 /// Per-account traffic over a period, from the hourly rollups.
@@ -140,39 +116,28 @@ pub struct AccountTraffic {
 impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn list_accounts(&self) -> StoreResult<Vec<AccountRow>> {
-        let sql = format!(
+        self.all_rows(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY platform, priority, name_key, id"
-        );
-        Ok(with_pool!(self, |pool| sqlx::query_as::<_, AccountRow>(
-            &sql
-        )
-        .fetch_all(pool)
-        .await?))
+        ))
+        .await
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn get_account(&self, id: &str) -> StoreResult<Option<AccountRow>> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, AccountRow>(&sql)
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.optional_row(
+            &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"),
+            id,
+        )
+        .await
     }
 
     /// Inserts or fully rewrites an account row.
     #[tracing::instrument(skip_all)]
     pub async fn save_account(&self, a: &AccountRow, audit: Option<&AuditRow>) -> StoreResult<()> {
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+        audited!(self, audit, |tx| {
             bind_account!(sqlx::query(SAVE_ACCOUNT), a)
                 .execute(&mut *tx)
                 .await?;
-            if let Some(audit) = audit {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -180,22 +145,8 @@ impl Store {
     /// Deletes an account (memberships go with it); `false` if it did not exist.
     #[tracing::instrument(skip_all)]
     pub async fn delete_account(&self, id: &str, audit: Option<&AuditRow>) -> StoreResult<bool> {
-        Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let done = sqlx::query("DELETE FROM accounts WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                > 0;
-            if done {
-                if let Some(audit) = audit {
-                    insert_audit!(&mut *tx, audit);
-                }
-                tx.commit().await?;
-            }
-            done
-        }))
+        self.change_one("DELETE FROM accounts WHERE id = $1", id, audit)
+            .await
     }
 
     /// Records a state change: the account's current status and an event row, atomically.
@@ -319,136 +270,5 @@ impl Store {
             .await?;
             (total, some)
         }))
-    }
-
-    #[tracing::instrument(skip_all)]
-    pub async fn list_groups(&self) -> StoreResult<Vec<GroupRow>> {
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, GroupRow>(
-                "SELECT id, name, platform, description, created_at, updated_at, sticky_mode FROM account_groups
-                 ORDER BY platform, name_key, id",
-            )
-            .fetch_all(pool)
-            .await?
-        }))
-    }
-
-    /// Sets a group's sticky mode (one of [`STICKY_MODES`]).
-    #[tracing::instrument(skip_all)]
-    pub async fn set_group_sticky_mode(&self, id: &str, mode: &str, now: i64) -> StoreResult<()> {
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE account_groups SET sticky_mode = $1, updated_at = $2 WHERE id = $3",
-            )
-            .bind(mode)
-            .bind(now)
-            .bind(id)
-            .execute(pool)
-            .await?;
-        });
-        Ok(())
-    }
-
-    #[tracing::instrument(skip_all)]
-    pub async fn get_group(&self, id: &str) -> StoreResult<Option<GroupRow>> {
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, GroupRow>(
-                "SELECT id, name, platform, description, created_at, updated_at, sticky_mode FROM account_groups WHERE id = $1",
-            )
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
-        }))
-    }
-
-    #[tracing::instrument(skip_all)]
-    pub async fn save_group(&self, g: &GroupRow, audit: Option<&AuditRow>) -> StoreResult<()> {
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query(SAVE_GROUP)
-                .bind(&g.id)
-                .bind(&g.name)
-                .bind(&g.platform)
-                .bind(&g.description)
-                .bind(g.created_at)
-                .bind(g.updated_at)
-                .bind(fold(&g.name))
-                .execute(&mut *tx)
-                .await?;
-            if let Some(audit) = audit {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
-        });
-        Ok(())
-    }
-
-    #[tracing::instrument(skip_all)]
-    pub async fn delete_group(&self, id: &str, audit: Option<&AuditRow>) -> StoreResult<bool> {
-        Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let done = sqlx::query("DELETE FROM account_groups WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                > 0;
-            if done {
-                if let Some(audit) = audit {
-                    insert_audit!(&mut *tx, audit);
-                }
-                tx.commit().await?;
-            }
-            done
-        }))
-    }
-
-    /// Every `(group_id, account_id)` membership.
-    #[tracing::instrument(skip_all)]
-    pub async fn group_memberships(&self) -> StoreResult<Vec<(String, String)>> {
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, (String, String)>(
-                "SELECT group_id, account_id FROM account_group_members ORDER BY group_id, account_id",
-            )
-            .fetch_all(pool)
-            .await?
-        }))
-    }
-
-    /// Replaces a group's members in one transaction.
-    #[tracing::instrument(skip_all)]
-    pub async fn set_group_members(
-        &self,
-        group_id: &str,
-        account_ids: &[String],
-        audit: Option<&AuditRow>,
-    ) -> StoreResult<()> {
-        let now = now_ms();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM account_group_members WHERE group_id = $1")
-                .bind(group_id)
-                .execute(&mut *tx)
-                .await?;
-            for account_id in account_ids {
-                sqlx::query(
-                    "INSERT INTO account_group_members (group_id, account_id) VALUES ($1, $2)",
-                )
-                .bind(group_id)
-                .bind(account_id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            sqlx::query("UPDATE account_groups SET updated_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(group_id)
-                .execute(&mut *tx)
-                .await?;
-            if let Some(audit) = audit {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
-        });
-        Ok(())
     }
 }

@@ -4,7 +4,8 @@
 use app::types::KeyStatus;
 use sqlx::FromRow;
 
-use super::audit::{insert_audit, AuditRow};
+use super::audit::AuditRow;
+use super::rows::audited;
 use super::{now_ms, with_pool, Store, StoreResult};
 use crate::keys::lifecycle::status_sql;
 
@@ -105,8 +106,7 @@ impl Store {
         audit: Option<&AuditRow>,
     ) -> StoreResult<()> {
         let now = now_ms();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+        audited!(self, audit, |tx| {
             sqlx::query("UPDATE admins SET password_hash = $1, updated_at = $2 WHERE id = $3")
                 .bind(password_hash)
                 .bind(now)
@@ -121,10 +121,6 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            if let Some(audit) = audit {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
         });
         Ok(())
     }

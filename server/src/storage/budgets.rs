@@ -3,7 +3,8 @@
 //! settled), and from the raw events for the part of an hour before a budget's start, so no
 //! upstream API is needed.
 
-use super::audit::{insert_audit, AuditRow};
+use super::audit::AuditRow;
+use super::rows::audited;
 use sqlx::FromRow;
 
 use super::{with_pool, Store, StoreResult};
@@ -52,13 +53,11 @@ impl Store {
 
     #[tracing::instrument(skip_all)]
     pub async fn account_budget(&self, account_id: &str) -> StoreResult<Option<BudgetRow>> {
-        let sql = format!("SELECT {BUDGET_COLUMNS} FROM account_budgets WHERE account_id = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, BudgetRow>(&sql)
-                .bind(account_id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.optional_row(
+            &format!("SELECT {BUDGET_COLUMNS} FROM account_budgets WHERE account_id = $1"),
+            account_id,
+        )
+        .await
     }
 
     /// Sets (or replaces) an account's budget. A new or changed budget starts announcing its
@@ -69,8 +68,7 @@ impl Store {
         b: &BudgetRow,
         audit: Option<&AuditRow>,
     ) -> StoreResult<()> {
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+        audited!(self, audit, |tx| {
             sqlx::query("DELETE FROM account_budgets WHERE account_id = $1")
                 .bind(b.account_id.as_str())
                 .execute(&mut *tx)
@@ -92,10 +90,6 @@ impl Store {
             .bind(b.updated_at)
             .execute(&mut *tx)
             .await?;
-            if let Some(audit) = audit {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -107,22 +101,12 @@ impl Store {
         account_id: &str,
         audit: Option<&AuditRow>,
     ) -> StoreResult<bool> {
-        Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let deleted = sqlx::query("DELETE FROM account_budgets WHERE account_id = $1")
-                .bind(account_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 1;
-            if deleted {
-                if let Some(audit) = audit {
-                    insert_audit!(&mut *tx, audit);
-                }
-            }
-            tx.commit().await?;
-            deleted
-        }))
+        self.change_one(
+            "DELETE FROM account_budgets WHERE account_id = $1",
+            account_id,
+            audit,
+        )
+        .await
     }
 
     /// Records a top-up of a prepaid balance.
@@ -136,8 +120,7 @@ impl Store {
         at: i64,
         audit: Option<&AuditRow>,
     ) -> StoreResult<()> {
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+        audited!(self, audit, |tx| {
             sqlx::query(
                 "INSERT INTO account_budget_topups (id, account_id, amount_micros, note, actor, at)
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -150,10 +133,6 @@ impl Store {
             .bind(at)
             .execute(&mut *tx)
             .await?;
-            if let Some(audit) = audit {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
         });
         Ok(())
     }

@@ -2,13 +2,13 @@
 //! `UPDATE` (`status = 'unused'` and still redeemable) inside the transaction that adds its
 //! value, so of any number of simultaneous redemptions exactly one changes a row.
 
-use super::audit::{insert_audit, AuditRow};
+use super::audit::AuditRow;
+use super::rows::audited;
 use sqlx::FromRow;
 
 use app::types::KeyCreator;
 
-use super::keys::{bind_config, ConfigJson, KeyConfig, KeyRow, NewKey, INSERT_KEY};
-use super::keys::{SET_CREATOR, UPDATE_KEY};
+use super::keys::{bind_config, insert_key, ConfigJson, KeyConfig, KeyRow, NewKey, UPDATE_KEY};
 use super::ledger::{bind_ledger, ChangeError, LedgerRow, INSERT_LEDGER, LOCKED_KEY, TOUCH_KEY};
 use super::text::fold;
 use super::{with_pool, Store, StoreResult};
@@ -98,8 +98,7 @@ impl Store {
         codes: &[NewCode],
         audit: Option<&AuditRow>,
     ) -> StoreResult<()> {
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+        audited!(self, audit, |tx| {
             for c in codes {
                 let r = &c.row;
                 sqlx::query(
@@ -125,10 +124,6 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            if let Some(audit) = audit {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -165,24 +160,20 @@ impl Store {
 
     #[tracing::instrument(skip_all)]
     pub async fn code_by_id(&self, id: &str) -> StoreResult<Option<CodeRow>> {
-        let sql = format!("SELECT {CODE_COLUMNS} FROM redemption_codes WHERE id = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, CodeRow>(&sql)
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.optional_row(
+            &format!("SELECT {CODE_COLUMNS} FROM redemption_codes WHERE id = $1"),
+            id,
+        )
+        .await
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn code_by_hash(&self, hash: &str) -> StoreResult<Option<CodeRow>> {
-        let sql = format!("SELECT {CODE_COLUMNS} FROM redemption_codes WHERE code_hash = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, CodeRow>(&sql)
-                .bind(hash)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.optional_row(
+            &format!("SELECT {CODE_COLUMNS} FROM redemption_codes WHERE code_hash = $1"),
+            hash,
+        )
+        .await
     }
 
     /// Revokes an unused code; false when it is not unused (or does not exist).
@@ -193,9 +184,8 @@ impl Store {
         now: i64,
         audit: Option<&AuditRow>,
     ) -> StoreResult<bool> {
-        Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let revoked = sqlx::query(
+        Ok(audited!(self, audit, |tx| {
+            sqlx::query(
                 "UPDATE redemption_codes SET status = 'revoked', revoked_at = $1
                  WHERE id = $2 AND status = 'unused'",
             )
@@ -204,14 +194,7 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected()
-                == 1;
-            if revoked {
-                if let Some(audit) = audit {
-                    insert_audit!(&mut *tx, audit);
-                }
-            }
-            tx.commit().await?;
-            revoked
+                == 1
         }))
     }
 
@@ -294,33 +277,7 @@ impl Store {
             if claimed != 1 {
                 return Ok(false);
             }
-            let c = &key.config;
-            let json = ConfigJson::of(c);
-            let query = sqlx::query(INSERT_KEY)
-                .bind(key.id.as_str())
-                .bind(key.key_hash.as_str())
-                .bind(key.key_prefix.as_str())
-                .bind(key.name.as_str());
-            bind_config!(query, c, json)
-                .bind(now)
-                .bind(fold(&key.name))
-                .bind(fold(&c.description))
-                .bind(c.expires_on.as_deref())
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(SET_CREATOR)
-                .bind(creator.id.as_str())
-                .bind(creator.name.as_str())
-                .bind(key.id.as_str())
-                .execute(&mut *tx)
-                .await?;
-            for tag in &c.tags {
-                sqlx::query("INSERT INTO api_key_tags (key_id, tag) VALUES ($1, $2)")
-                    .bind(key.id.as_str())
-                    .bind(tag.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            insert_key!(&mut tx, key, creator, now);
             bind_ledger!(sqlx::query(INSERT_LEDGER), entry)
                 .execute(&mut *tx)
                 .await?;

@@ -8,7 +8,8 @@ use sqlx::FromRow;
 
 mod apply;
 
-use super::accounts::{AccountRow, GroupRow};
+use super::accounts::AccountRow;
+use super::groups::GroupRow;
 use super::keys::NewKey;
 use super::{with_pool, Store, StoreResult};
 

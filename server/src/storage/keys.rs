@@ -85,6 +85,43 @@ pub(super) const UPDATE_KEY: &str = "UPDATE api_keys SET name = $1,
 pub(super) const SET_CREATOR: &str =
     "UPDATE api_keys SET created_by_id = $1, created_by_name = $2 WHERE id = $3";
 
+/// Inserts a [`NewKey`] created at `$now` by `$creator`, with its tags, using the transaction
+/// `$tx` (`&mut Transaction` of either backend): the one way a key row is written.
+macro_rules! insert_key {
+    ($tx:expr, $key:expr, $creator:expr, $now:expr) => {{
+        let (tx, key, creator): (_, &$crate::storage::keys::NewKey, &app::types::KeyCreator) =
+            ($tx, $key, $creator);
+        let c = &key.config;
+        let json = $crate::storage::keys::ConfigJson::of(c);
+        let query = sqlx::query($crate::storage::keys::INSERT_KEY)
+            .bind(key.id.as_str())
+            .bind(key.key_hash.as_str())
+            .bind(key.key_prefix.as_str())
+            .bind(key.name.as_str());
+        $crate::storage::keys::bind_config!(query, c, json)
+            .bind($now)
+            .bind($crate::storage::text::fold(&key.name))
+            .bind($crate::storage::text::fold(&c.description))
+            .bind(c.expires_on.as_deref())
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query($crate::storage::keys::SET_CREATOR)
+            .bind(creator.id.as_str())
+            .bind(creator.name.as_str())
+            .bind(key.id.as_str())
+            .execute(&mut **tx)
+            .await?;
+        for tag in &c.tags {
+            sqlx::query("INSERT INTO api_key_tags (key_id, tag) VALUES ($1, $2)")
+                .bind(key.id.as_str())
+                .bind(tag.as_str())
+                .execute(&mut **tx)
+                .await?;
+        }
+    }};
+}
+pub(super) use insert_key;
+
 impl Store {
     /// Inserts keys and their tags in one transaction, created at `now`: all or nothing.
     #[tracing::instrument(skip_all, fields(count = keys.len()))]
@@ -101,33 +138,7 @@ impl Store {
                 insert_audit!(&mut *tx, row);
             }
             for k in keys {
-                let c = &k.config;
-                let json = ConfigJson::of(c);
-                let query = sqlx::query(INSERT_KEY)
-                    .bind(k.id.as_str())
-                    .bind(k.key_hash.as_str())
-                    .bind(k.key_prefix.as_str())
-                    .bind(k.name.as_str());
-                bind_config!(query, c, json)
-                    .bind(now)
-                    .bind(fold(&k.name))
-                    .bind(fold(&c.description))
-                    .bind(c.expires_on.as_deref())
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(SET_CREATOR)
-                    .bind(creator.id.as_str())
-                    .bind(creator.name.as_str())
-                    .bind(k.id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                for tag in &c.tags {
-                    sqlx::query("INSERT INTO api_key_tags (key_id, tag) VALUES ($1, $2)")
-                        .bind(k.id.as_str())
-                        .bind(tag.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                insert_key!(&mut tx, k, creator, now);
             }
             tx.commit().await?;
         });
@@ -180,28 +191,23 @@ impl Store {
     /// A live (not deleted) key by id.
     #[tracing::instrument(skip_all)]
     pub async fn api_key_by_id(&self, id: &str) -> StoreResult<Option<KeyRow>> {
-        let sql =
-            format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1 AND deleted_at IS NULL");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, KeyRow>(&sql)
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.optional_row(
+            &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1 AND deleted_at IS NULL"),
+            id,
+        )
+        .await
     }
 
     /// A live key by the SHA-256 hex of its plaintext.
     #[tracing::instrument(skip_all)]
     pub async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<KeyRow>> {
-        let sql = format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND deleted_at IS NULL"
-        );
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, KeyRow>(&sql)
-                .bind(key_hash)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.optional_row(
+            &format!(
+                "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND deleted_at IS NULL"
+            ),
+            key_hash,
+        )
+        .await
     }
 
     /// One page of live keys matching `filter`, newest first, and how many match in all.

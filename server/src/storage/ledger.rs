@@ -3,7 +3,8 @@
 //! before they are read (a write first: SQLite's write lock, PostgreSQL's row lock), so two
 //! renewals of one key at once both count.
 
-use super::audit::{insert_audit, AuditRow};
+use super::audit::AuditRow;
+use super::rows::audited;
 use sqlx::FromRow;
 
 use super::keys::{bind_config, ConfigJson, KeyConfig, KeyRow, UPDATE_KEY};
@@ -108,8 +109,7 @@ impl Store {
         mut change: impl FnMut(&KeyRow) -> Result<(KeyConfig, LedgerRow), E>,
     ) -> Result<Vec<LedgerRow>, ChangeError<E>> {
         let mut entries = Vec::with_capacity(ids.len());
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+        audited!(self, audit, |tx| {
             for id in ids {
                 let touched = sqlx::query(TOUCH_KEY)
                     .bind(now)
@@ -151,10 +151,6 @@ impl Store {
                     .await?;
                 entries.push(entry);
             }
-            if let Some(audit) = audit {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
         });
         Ok(entries)
     }

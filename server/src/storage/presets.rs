@@ -4,8 +4,9 @@
 
 use sqlx::FromRow;
 
-use super::audit::{insert_audit, AuditRow};
-use super::{now_ms, with_pool, Store, StoreResult};
+use super::audit::AuditRow;
+use super::rows::audited;
+use super::{now_ms, Store, StoreResult};
 
 #[derive(Clone, Debug, FromRow)]
 pub struct PresetRow {
@@ -16,29 +17,24 @@ pub struct PresetRow {
     pub updated_at: i64,
 }
 
+const PRESET_COLUMNS: &str = "id, name, config, created_at, updated_at";
+
 impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn list_key_presets(&self) -> StoreResult<Vec<PresetRow>> {
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, PresetRow>(
-                "SELECT id, name, config, created_at, updated_at FROM key_presets
-                 ORDER BY created_at, id",
-            )
-            .fetch_all(pool)
-            .await?
-        }))
+        self.all_rows(&format!(
+            "SELECT {PRESET_COLUMNS} FROM key_presets ORDER BY created_at, id"
+        ))
+        .await
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn key_preset(&self, id: &str) -> StoreResult<Option<PresetRow>> {
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, PresetRow>(
-                "SELECT id, name, config, created_at, updated_at FROM key_presets WHERE id = $1",
-            )
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
-        }))
+        self.optional_row(
+            &format!("SELECT {PRESET_COLUMNS} FROM key_presets WHERE id = $1"),
+            id,
+        )
+        .await
     }
 
     /// Inserts a preset; a duplicate name is a unique violation.
@@ -51,8 +47,7 @@ impl Store {
         audit: &AuditRow,
     ) -> StoreResult<()> {
         let now = now_ms();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+        audited!(self, Some(audit), |tx| {
             sqlx::query(
                 "INSERT INTO key_presets (id, name, config, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $4)",
@@ -63,8 +58,6 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            insert_audit!(&mut *tx, audit);
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -79,9 +72,8 @@ impl Store {
         audit: &AuditRow,
     ) -> StoreResult<bool> {
         let now = now_ms();
-        Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let done = sqlx::query(
+        Ok(audited!(self, Some(audit), |tx| {
+            sqlx::query(
                 "UPDATE key_presets SET name = $1, config = $2, updated_at = $3 WHERE id = $4",
             )
             .bind(name)
@@ -91,31 +83,14 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected()
-                == 1;
-            if done {
-                insert_audit!(&mut *tx, audit);
-                tx.commit().await?;
-            }
-            done
+                == 1
         }))
     }
 
     /// Keys created from the preset keep its id (a record of what they were sold as).
     #[tracing::instrument(skip_all)]
     pub async fn delete_key_preset(&self, id: &str, audit: &AuditRow) -> StoreResult<bool> {
-        Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let done = sqlx::query("DELETE FROM key_presets WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 1;
-            if done {
-                insert_audit!(&mut *tx, audit);
-                tx.commit().await?;
-            }
-            done
-        }))
+        self.change_one("DELETE FROM key_presets WHERE id = $1", id, Some(audit))
+            .await
     }
 }

@@ -3,6 +3,7 @@
 use sqlx::FromRow;
 
 use super::audit::{insert_audit, AuditRow};
+use super::rows::audited;
 use super::{now_ms, with_pool, Store, StoreResult};
 use crate::pricing::ModelPrice;
 
@@ -56,8 +57,7 @@ impl Store {
         audit: Option<&AuditRow>,
     ) -> StoreResult<()> {
         let now = now_ms();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+        audited!(self, audit, |tx| {
             sqlx::query(
                 "INSERT INTO pricing_overrides (model, input_micros, output_micros,
                      cache_write_5m_micros, cache_write_1h_micros, cache_read_micros, updated_at)
@@ -79,10 +79,6 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            if let Some(audit) = audit {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
         });
         Ok(())
     }

@@ -5,6 +5,7 @@
 
 use super::admins::{AdminRow, ADMIN_COLUMNS};
 use super::audit::{insert_audit, AuditRow};
+use super::rows::audited;
 use super::{now_ms, with_pool, Store, StoreResult};
 
 /// Deletes every session and token of user `$id` within the transaction `$tx`.
@@ -221,8 +222,7 @@ impl Store {
         audit: Option<&AuditRow>,
     ) -> StoreResult<()> {
         let now = now_ms();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+        audited!(self, audit, |tx| {
             sqlx::query(
                 "UPDATE admins SET totp_secret_enc = $1, totp_enabled = $2, recovery_codes = $3,
                  updated_at = $4, totp_last_step = COALESCE($6, totp_last_step) WHERE id = $5",
@@ -235,10 +235,6 @@ impl Store {
             .bind(last_step)
             .execute(&mut *tx)
             .await?;
-            if let Some(audit) = audit {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
         });
         Ok(())
     }

@@ -3,7 +3,8 @@
 
 use sqlx::FromRow;
 
-use super::audit::{insert_audit, AuditRow};
+use super::audit::AuditRow;
+use super::rows::audited;
 use super::{with_pool, Store, StoreResult};
 
 #[derive(Clone, Debug, PartialEq, Eq, FromRow)]
@@ -50,38 +51,49 @@ pub struct NewWebhookDelivery<'a> {
 const TARGET_COLUMNS: &str =
     "id, name, kind, url_enc, url_hint, secret_enc, events, enabled, created_at, updated_at";
 
+/// Binds the columns a target's owner sets ([`TARGET_SETTINGS`]), in that order.
+macro_rules! bind_target_settings {
+    ($query:expr, $row:expr) => {
+        $query
+            .bind(&$row.name)
+            .bind(&$row.kind)
+            .bind(&$row.url_enc)
+            .bind(&$row.url_hint)
+            .bind(&$row.secret_enc)
+            .bind(&$row.events)
+            .bind($row.enabled)
+    };
+}
+
+/// The columns a target's owner sets, in the order [`bind_target_settings!`] binds them.
+const TARGET_SETTINGS: &str =
+    "name = $1, kind = $2, url_enc = $3, url_hint = $4, secret_enc = $5, \
+     events = $6, enabled = $7";
+
 impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn list_webhook_targets(&self) -> StoreResult<Vec<WebhookTargetRow>> {
-        let sql = format!("SELECT {TARGET_COLUMNS} FROM webhook_targets ORDER BY created_at, id");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, WebhookTargetRow>(&sql)
-                .fetch_all(pool)
-                .await?
-        }))
+        self.all_rows(&format!(
+            "SELECT {TARGET_COLUMNS} FROM webhook_targets ORDER BY created_at, id"
+        ))
+        .await
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn enabled_webhook_targets(&self) -> StoreResult<Vec<WebhookTargetRow>> {
-        let sql = format!(
+        self.all_rows(&format!(
             "SELECT {TARGET_COLUMNS} FROM webhook_targets WHERE enabled ORDER BY created_at, id"
-        );
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, WebhookTargetRow>(&sql)
-                .fetch_all(pool)
-                .await?
-        }))
+        ))
+        .await
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn webhook_target(&self, id: &str) -> StoreResult<Option<WebhookTargetRow>> {
-        let sql = format!("SELECT {TARGET_COLUMNS} FROM webhook_targets WHERE id = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, WebhookTargetRow>(&sql)
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.optional_row(
+            &format!("SELECT {TARGET_COLUMNS} FROM webhook_targets WHERE id = $1"),
+            id,
+        )
+        .await
     }
 
     #[tracing::instrument(skip_all)]
@@ -90,29 +102,20 @@ impl Store {
         row: &WebhookTargetRow,
         audit: Option<&AuditRow>,
     ) -> StoreResult<()> {
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO webhook_targets
-                    (id, name, kind, url_enc, url_hint, secret_enc, events, enabled, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        audited!(self, audit, |tx| {
+            bind_target_settings!(
+                sqlx::query(
+                    "INSERT INTO webhook_targets
+                        (name, kind, url_enc, url_hint, secret_enc, events, enabled, id, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                ),
+                row
             )
             .bind(&row.id)
-            .bind(&row.name)
-            .bind(&row.kind)
-            .bind(&row.url_enc)
-            .bind(&row.url_hint)
-            .bind(&row.secret_enc)
-            .bind(&row.events)
-            .bind(row.enabled)
             .bind(row.created_at)
             .bind(row.updated_at)
             .execute(&mut *tx)
             .await?;
-            if let Some(audit) = audit {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -124,34 +127,16 @@ impl Store {
         row: &WebhookTargetRow,
         audit: Option<&AuditRow>,
     ) -> StoreResult<bool> {
-        Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let done = sqlx::query(
-                "UPDATE webhook_targets
-                 SET name = $1, kind = $2, url_enc = $3, url_hint = $4, secret_enc = $5,
-                     events = $6, enabled = $7, updated_at = $8
-                 WHERE id = $9",
-            )
-            .bind(&row.name)
-            .bind(&row.kind)
-            .bind(&row.url_enc)
-            .bind(&row.url_hint)
-            .bind(&row.secret_enc)
-            .bind(&row.events)
-            .bind(row.enabled)
-            .bind(row.updated_at)
-            .bind(&row.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                > 0;
-            if done {
-                if let Some(audit) = audit {
-                    insert_audit!(&mut *tx, audit);
-                }
-                tx.commit().await?;
-            }
-            done
+        let sql =
+            format!("UPDATE webhook_targets SET {TARGET_SETTINGS}, updated_at = $8 WHERE id = $9");
+        Ok(audited!(self, audit, |tx| {
+            bind_target_settings!(sqlx::query(&sql), row)
+                .bind(row.updated_at)
+                .bind(&row.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                > 0
         }))
     }
 
@@ -162,22 +147,8 @@ impl Store {
         id: &str,
         audit: Option<&AuditRow>,
     ) -> StoreResult<bool> {
-        Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let done = sqlx::query("DELETE FROM webhook_targets WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                > 0;
-            if done {
-                if let Some(audit) = audit {
-                    insert_audit!(&mut *tx, audit);
-                }
-                tx.commit().await?;
-            }
-            done
-        }))
+        self.change_one("DELETE FROM webhook_targets WHERE id = $1", id, audit)
+            .await
     }
 
     #[tracing::instrument(skip_all)]

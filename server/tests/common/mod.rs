@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::str::FromStr;
+use tollgate::relay::control::RelayControl;
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
@@ -179,6 +180,8 @@ pub struct TestApp {
     pub shutdown: CancellationToken,
     pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
     pub relay: std::sync::Arc<tollgate::relay::Relay>,
+    pub config: std::sync::Arc<Settings>,
+    pub webhooks: tollgate::webhooks::Webhooks,
     pub admin: std::sync::Arc<tollgate::admin::AdminService>,
 }
 
@@ -224,6 +227,8 @@ pub async fn spawn_app_clocked(
         })
         .collect();
     let relay = app.state().relay.clone();
+    let config = app.state().config.clone();
+    let webhooks = app.state().webhooks.clone();
     let admin = app.state().admin.clone();
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(app.run(shutdown.clone()));
@@ -240,6 +245,8 @@ pub async fn spawn_app_clocked(
         shutdown,
         server,
         relay,
+        config,
+        webhooks,
         admin,
     }
 }
@@ -404,22 +411,19 @@ impl TestApp {
     /// held any more (they are released when a response ends, a moment after the client saw it).
     pub async fn wait_idle(&self, account_id: &str) {
         for _ in 0..200 {
-            let (reserved, slots) = self.relay.keys.state().totals();
-            let in_flight = self.relay.scheduler.live().in_flight(account_id);
-            if reserved == 0 && slots == 0 && in_flight == 0 {
+            let held = self.relay.held();
+            let in_flight = self.relay.pool().live().in_flight(account_id);
+            if held.reserved == 0 && held.slots == 0 && in_flight == 0 {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        panic!(
-            "slots or reservations still held: {:?}",
-            self.relay.keys.state().totals()
-        );
+        panic!("slots or reservations still held: {:?}", self.relay.held());
     }
 
     /// What the pricing table says `usage` of `model` costs, in micro-USD.
     pub fn expected_cost(&self, model: &str, usage: &tollgate::pricing::TokenUsage) -> i64 {
-        let price = self.relay.pricing.load().lookup(model).price;
+        let price = self.relay.pricing().lookup(model).price;
         tollgate::pricing::cost_micros(&price, usage)
     }
 

@@ -4,9 +4,11 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use tollgate::relay::control::RelayControl;
 
-use crate::common::spawn_app;
+use crate::common::{spawn_app, spawn_app_clocked, Backend, TestDb};
 use crate::support::{ask, create_codes, get, sql, with_account};
+use tollgate::clock::ManualClock;
 
 #[tokio::test]
 async fn fifty_simultaneous_redemptions_of_one_code_one_wins() {
@@ -139,7 +141,7 @@ async fn redeeming_on_a_key_and_for_a_new_key() {
         &format!("UPDATE api_keys SET spent_micros = 5000000 WHERE id = '{id}'"),
     )
     .await;
-    app.relay().keys.forget(&id);
+    app.relay().key_changed(&id);
     assert_eq!(ask(&app, &key).await.0, 402);
     let res = app
         .client
@@ -218,7 +220,8 @@ async fn redeeming_on_a_key_and_for_a_new_key() {
 
 #[tokio::test]
 async fn guessing_is_refused_per_address_and_per_key() {
-    let app = spawn_app().await;
+    let clock = ManualClock::new();
+    let app = spawn_app_clocked(TestDb::new(Backend::Sqlite).await, clock.clone(), |_| {}).await;
     let (_mock, token) = with_account(&app).await;
     let guess = "0000-0000-0000-0000-0000-0000-0000";
     let mut statuses = Vec::new();
@@ -251,5 +254,18 @@ async fn guessing_is_refused_per_address_and_per_key() {
         .unwrap();
     assert_eq!(res.status(), 429);
     assert!(res.headers().contains_key("retry-after"));
+    // A minute later the address has one more try (a failure refills per minute).
+    clock.advance(std::time::Duration::from_secs(60));
+    let guesses = [404, 429].map(|_| {
+        app.client
+            .post(app.url("/redeem"))
+            .json(&json!({ "code": guess }))
+            .send()
+    });
+    let mut after = Vec::new();
+    for g in guesses {
+        after.push(g.await.unwrap().status().as_u16());
+    }
+    assert_eq!(after, [404, 429]);
     app.stop().await;
 }

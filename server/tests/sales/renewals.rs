@@ -4,6 +4,7 @@
 
 use reqwest::Method;
 use serde_json::json;
+use tollgate::relay::control::RelayControl;
 
 use crate::common::spawn_app;
 use crate::support::{ask, get, sql, with_account};
@@ -26,7 +27,7 @@ async fn renewed_expired_or_exhausted_key_works_on_its_next_request() {
         &format!("UPDATE api_keys SET expires_at = 1700000000000 WHERE id = '{id}'"),
     )
     .await;
-    app.relay().keys.forget(&id);
+    app.relay().key_changed(&id);
     let (status, body) = ask(&app, &key).await;
     assert_eq!(status, 401, "{body}");
     assert!(body.to_string().contains("expired"), "{body}");
@@ -56,7 +57,7 @@ async fn renewed_expired_or_exhausted_key_works_on_its_next_request() {
         &format!("UPDATE api_keys SET quota_limit_micros = 1 WHERE id = '{id}'"),
     )
     .await;
-    app.relay().keys.forget(&id);
+    app.relay().key_changed(&id);
     let (status, body) = ask(&app, &key).await;
     assert_eq!(status, 402, "{body}");
     let (status, topped) = app

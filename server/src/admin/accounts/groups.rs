@@ -7,14 +7,14 @@ use super::AdminService;
 use crate::accounts::validate;
 use crate::admin::audit;
 use crate::admin::error::internal;
-use crate::storage::accounts::GroupRow;
 use crate::storage::audit::AuditRow;
+use crate::storage::groups::GroupRow;
 use crate::storage::now_ms;
 use app::port::Actor;
 
 /// A group's `stickyMode`: `grace`, `keep` or `move`.
 fn sticky_mode(mode: &str) -> Result<&'static str, AdminError> {
-    crate::storage::accounts::STICKY_MODES
+    crate::storage::groups::STICKY_MODES
         .iter()
         .copied()
         .find(|m| *m == mode)

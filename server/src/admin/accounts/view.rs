@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 
 use super::internal;
 use super::AdminService;
-use crate::storage::accounts::{AccountEventRow, AccountRow, GroupRow};
+use crate::storage::accounts::{AccountEventRow, AccountRow};
+use crate::storage::groups::GroupRow;
 use crate::storage::now_ms;
 
 pub(super) fn ts(ms: i64) -> DateTime<Utc> {

@@ -10,6 +10,8 @@
 
 pub mod accounts;
 pub mod bindings;
+mod endpoints;
+mod key_terms;
 pub mod keys;
 mod plan;
 pub mod secrets;
@@ -94,6 +96,26 @@ pub(crate) fn flag(f: &Fields, name: &str, default: bool) -> bool {
 }
 
 /// A JSON list of strings stored as text; anything else is empty.
+/// USD as CRS stores it (a decimal string) → micro-USD; empty or invalid = 0.
+pub(crate) fn usd(text: &str) -> i64 {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| *v > 0.0)
+        .and_then(app::types::usd_to_micros)
+        .unwrap_or(0)
+}
+
+/// A whole number field; empty, invalid or negative = 0.
+pub(crate) fn int(f: &Fields, name: &str) -> i64 {
+    field(f, name)
+        .trim()
+        .parse::<f64>()
+        .map(|v| v as i64)
+        .unwrap_or(0)
+        .max(0)
+}
+
 pub(crate) fn json_list(text: &str) -> Vec<String> {
     serde_json::from_str::<Vec<serde_json::Value>>(text.trim())
         .unwrap_or_default()

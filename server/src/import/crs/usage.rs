@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use super::keys::usd;
 use super::parse_time;
 use super::source::CrsKey;
+use super::usd;
 use crate::storage::import::{DailyTotals, ImportedRecord};
 
 /// The platform a model name belongs to, for the rollups' `platform` column.

@@ -11,11 +11,16 @@
 //! labelled by id (stable) and name (readable), and keys are never a label.
 
 pub mod endpoint;
+mod histogram;
+mod render;
+mod sharded;
 pub mod text;
 
-use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hash};
+use histogram::Histograms;
+pub use histogram::{HistogramSnapshot, LATENCY_BOUNDS_MS, TTFT_BOUNDS_MS};
+use sharded::Sharded;
+
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -29,20 +34,10 @@ use crate::storage::usage_write::UsageEvent;
 /// Distinct model names that get a label of their own; the rest count as `other`.
 pub const MAX_MODEL_LABELS: usize = 512;
 pub const OTHER_MODEL: &str = "other";
-const SHARDS: usize = 16;
 
 /// Platform labels by index; events of an unknown platform (none today) count as `other`.
 pub const PLATFORMS: [&str; 4] = ["claude", "openai", "gemini", "other"];
 pub const STATUS_CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
-/// Upper bounds (ms) of the request duration buckets.
-pub const LATENCY_BOUNDS_MS: &[u64] = &[
-    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 20_000, 30_000, 60_000, 120_000, 300_000, 600_000,
-];
-/// Upper bounds (ms) of the time-to-first-token buckets.
-pub const TTFT_BOUNDS_MS: &[u64] = &[
-    50, 100, 250, 500, 1_000, 2_000, 3_000, 5_000, 10_000, 20_000, 30_000, 60_000,
-];
-
 fn platform_index(name: &str) -> u8 {
     match Platform::parse(name) {
         Some(Platform::Claude) => 0,
@@ -56,39 +51,6 @@ fn class_index(status: u16) -> usize {
     match status {
         100..=599 => usize::from(status / 100) - 1,
         _ => 5,
-    }
-}
-
-/// A map split into shards by key hash, each behind its own lock; values are updated in place
-/// (atomics), so existing series only ever take a read lock.
-struct Sharded<K, V> {
-    hasher: RandomState,
-    shards: Vec<RwLock<HashMap<K, V>>>,
-}
-
-impl<K: Hash + Eq, V: Default> Sharded<K, V> {
-    fn new() -> Self {
-        Sharded {
-            hasher: RandomState::new(),
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
-        }
-    }
-
-    fn update(&self, key: K, f: impl FnOnce(&V)) {
-        let shard = &self.shards[(self.hasher.hash_one(&key) as usize) % SHARDS];
-        if let Some(v) = shard.read().get(&key) {
-            f(v);
-            return;
-        }
-        f(shard.write().entry(key).or_default());
-    }
-
-    fn collect<T>(&self, mut f: impl FnMut(&K, &V) -> T) -> Vec<T> {
-        let mut out = Vec::new();
-        for shard in &self.shards {
-            out.extend(shard.read().iter().map(|(k, v)| f(k, v)));
-        }
-        out
     }
 }
 
@@ -140,81 +102,6 @@ pub struct AttemptCount {
     /// 0 when no HTTP answer came (timeout, connection failure).
     pub status: u16,
     pub attempts: u64,
-}
-
-/// One histogram cell per platform and status class, buckets stored non-cumulatively.
-struct Histograms {
-    bounds_ms: &'static [u64],
-    cells: Vec<Cell>,
-}
-
-struct Cell {
-    buckets: Vec<AtomicU64>,
-    sum_ms: AtomicU64,
-    count: AtomicU64,
-}
-
-/// A histogram cell copied out for rendering; `cumulative[i]` counts observations ≤ bound i,
-/// the last entry is `+Inf`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HistogramSnapshot {
-    pub platform: &'static str,
-    pub class: &'static str,
-    pub bounds_ms: &'static [u64],
-    pub cumulative: Vec<u64>,
-    pub sum_ms: u64,
-    pub count: u64,
-}
-
-impl Histograms {
-    fn new(bounds_ms: &'static [u64]) -> Self {
-        let cells = (0..PLATFORMS.len() * STATUS_CLASSES.len())
-            .map(|_| Cell {
-                buckets: (0..=bounds_ms.len()).map(|_| AtomicU64::new(0)).collect(),
-                sum_ms: AtomicU64::new(0),
-                count: AtomicU64::new(0),
-            })
-            .collect();
-        Histograms { bounds_ms, cells }
-    }
-
-    fn observe(&self, platform: u8, class: usize, ms: i64) {
-        let ms = ms.max(0) as u64;
-        let cell = &self.cells[usize::from(platform) * STATUS_CLASSES.len() + class];
-        let bucket = self.bounds_ms.partition_point(|b| *b < ms);
-        cell.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        cell.sum_ms.fetch_add(ms, Ordering::Relaxed);
-        cell.count.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn snapshot(&self) -> Vec<HistogramSnapshot> {
-        let mut out = Vec::new();
-        for (i, cell) in self.cells.iter().enumerate() {
-            let count = cell.count.load(Ordering::Relaxed);
-            if count == 0 {
-                continue;
-            }
-            let mut running = 0;
-            let cumulative = cell
-                .buckets
-                .iter()
-                .map(|b| {
-                    running += b.load(Ordering::Relaxed);
-                    running
-                })
-                .collect::<Vec<_>>();
-            out.push(HistogramSnapshot {
-                platform: PLATFORMS[i / STATUS_CLASSES.len()],
-                class: STATUS_CLASSES[i % STATUS_CLASSES.len()],
-                bounds_ms: self.bounds_ms,
-                // Read separately from the buckets, so keep `+Inf` equal to the count.
-                count: running,
-                cumulative,
-                sum_ms: cell.sum_ms.load(Ordering::Relaxed),
-            });
-        }
-        out
-    }
 }
 
 /// Model names that get a label of their own: those the pricing table knows, up to a cap.

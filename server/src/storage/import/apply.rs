@@ -1,7 +1,8 @@
 //! [`Store::apply_import`]: one import run's writes in one transaction.
 
-use super::super::accounts::{bind_account, SAVE_ACCOUNT, SAVE_GROUP};
+use super::super::accounts::{bind_account, SAVE_ACCOUNT};
 use super::super::audit::insert_audit;
+use super::super::groups::SAVE_GROUP;
 use super::super::keys::{bind_config, ConfigJson, INSERT_KEY, UPDATE_KEY};
 use super::super::text::fold;
 use super::super::{now_ms, with_pool, Store, StoreResult};

@@ -22,7 +22,8 @@ use super::source::{CrsAccount, CrsData, CrsGroup, CrsKey};
 use super::{field, note, parse_time, secrets, usage, CrsImportOptions, ImportError, SOURCE};
 use crate::crypto::{mask_secret, Binding, Cipher};
 use crate::secret::Secret;
-use crate::storage::accounts::{AccountRow, GroupRow};
+use crate::storage::accounts::AccountRow;
+use crate::storage::groups::GroupRow;
 use crate::storage::import::{
     DailyTotals, DailyWrite, ImportRun, ImportWrites, ImportedKey, KeyPresence, KeySpend,
     LegacySalt, MapEntry,

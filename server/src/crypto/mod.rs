@@ -20,23 +20,21 @@ use anyhow::{bail, Context};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 
 use crate::private_files::{create_private_dir, write_private};
 use crate::secret::Secret;
+
+mod key;
+mod tokens;
+
+pub use key::{derive_key, KDF_MEMORY_KIB, KDF_PASSES, KDF_SALT};
+use key::{parse_key, KeyMaterial};
+pub use tokens::{looks_like_token, mask_secret, random_token, token_hash, ADMIN_TOKEN_PREFIX};
 
 /// Unbound values written before row binding (and, for passphrases, before argon2id).
 const LEGACY_PREFIX: &str = "v1:";
 const PREFIX: &str = "v2:";
 const KEY_FILE: &str = "encryption.key";
-
-/// The fixed salt and cost of stretching a passphrase `ENCRYPTION_KEY` (argon2id, 64 MiB, 3
-/// passes, 1 lane). Fixed so that the same passphrase gives the same key on every instance and
-/// after a restore without anything else to back up; a passphrase must be at least 32
-/// characters, so a salt per installation would add little.
-pub const KDF_SALT: &[u8] = b"tollgate/encryption-key/argon2id/v2";
-pub const KDF_MEMORY_KIB: u32 = 64 * 1024;
-pub const KDF_PASSES: u32 = 3;
 
 /// Where a ciphertext is stored. Its text is the associated data of the encryption.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,12 +113,6 @@ impl std::fmt::Debug for Cipher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Cipher([redacted])")
     }
-}
-
-/// The key of a configured value, and the one its `v1:` values used.
-struct KeyMaterial {
-    key: [u8; 32],
-    legacy: [u8; 32],
 }
 
 impl Cipher {
@@ -213,87 +205,10 @@ impl Cipher {
     }
 }
 
-/// Stretches a passphrase into a key with argon2id ([`KDF_SALT`], [`KDF_MEMORY_KIB`],
-/// [`KDF_PASSES`]).
-pub fn derive_key(passphrase: &str) -> anyhow::Result<[u8; 32]> {
-    use argon2::{Algorithm, Argon2, Params, Version};
-    let params = Params::new(KDF_MEMORY_KIB, KDF_PASSES, 1, Some(32))
-        .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
-    let mut key = [0u8; 32];
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-        .hash_password_into(passphrase.as_bytes(), KDF_SALT, &mut key)
-        .map_err(|e| anyhow::anyhow!("stretching ENCRYPTION_KEY: {e}"))?;
-    Ok(key)
-}
-
-fn parse_key(value: &str) -> anyhow::Result<KeyMaterial> {
-    let value = value.trim();
-    let same = |key: [u8; 32]| KeyMaterial { key, legacy: key };
-    if value.len() == 64 {
-        if let Ok(bytes) = hex::decode(value) {
-            if let Ok(key) = bytes.try_into() {
-                return Ok(same(key));
-            }
-        }
-    }
-    if let Ok(bytes) = B64.decode(value) {
-        if let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) {
-            return Ok(same(key));
-        }
-    }
-    if value.chars().count() >= 32 {
-        return Ok(KeyMaterial {
-            key: derive_key(value)?,
-            legacy: Sha256::digest(value.as_bytes()).into(),
-        });
-    }
-    bail!("ENCRYPTION_KEY must be 64 hex characters, base64 of 32 bytes, or a passphrase of at least 32 characters")
-}
-
-/// A display form of a secret that shows only its start and end: `sk-ant-…a1b2`.
-pub fn mask_secret(secret: &str) -> String {
-    let chars: Vec<char> = secret.chars().collect();
-    if chars.len() <= 8 {
-        return "…".to_string();
-    }
-    let head: String = chars.iter().take(6.min(chars.len() / 4)).collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}…{tail}")
-}
-
-/// SHA-256 of a token, hex encoded: how API keys and admin tokens are stored and looked up.
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// The prefix of admin REST API tokens.
-pub const ADMIN_TOKEN_PREFIX: &str = "tga_";
-
-/// Length of the random part of a [`random_token`].
-const TOKEN_BODY_LEN: usize = 43;
-
-/// True when `token` has the shape [`random_token`] gives tokens with `prefix`: anything else
-/// can be refused without a lookup.
-pub fn looks_like_token(prefix: &str, token: &str) -> bool {
-    token.strip_prefix(prefix).is_some_and(|body| {
-        body.len() == TOKEN_BODY_LEN
-            && body
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    })
-}
-
-/// A random token: `prefix` followed by 32 random bytes in URL-safe base64 (43 characters).
-pub fn random_token(prefix: &str) -> String {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     const HERE: Binding<'static> = Binding {
         table: "accounts",
@@ -363,21 +278,6 @@ mod tests {
     }
 
     #[test]
-    fn key_formats() {
-        assert_eq!(parse_key(&"ab".repeat(32)).unwrap().key, [0xab; 32]);
-        assert_eq!(parse_key(&B64.encode([3u8; 32])).unwrap().key, [3u8; 32]);
-        assert!(parse_key("short").is_err());
-        let stretched = parse_key(&"x".repeat(40)).unwrap();
-        assert_eq!(stretched.key, derive_key(&"x".repeat(40)).unwrap());
-        assert_ne!(stretched.key, stretched.legacy);
-        // Fixed, documented parameters: the same passphrase is the same key everywhere.
-        assert_eq!(
-            hex::encode(derive_key("a passphrase of at least thirty-two chars").unwrap()),
-            hex::encode(derive_key("a passphrase of at least thirty-two chars").unwrap())
-        );
-    }
-
-    #[test]
     fn key_file_is_generated_private_and_reused() {
         let parent = tempfile::tempdir().unwrap();
         let dir = parent.path().join("data");
@@ -392,27 +292,5 @@ mod tests {
             assert_eq!(mode(&dir.join(KEY_FILE)), 0o600);
             assert_eq!(mode(&dir), 0o700);
         }
-    }
-
-    #[test]
-    fn masking_and_tokens() {
-        assert_eq!(mask_secret("sk-ant-api03-abcdefghijklmnop"), "sk-ant…mnop");
-        assert_eq!(mask_secret("short"), "…");
-        let t = random_token("tg_");
-        assert!(t.starts_with("tg_") && t.len() == 46);
-        assert!(looks_like_token("tg_", &t));
-        let admin = random_token(ADMIN_TOKEN_PREFIX);
-        assert!(looks_like_token(ADMIN_TOKEN_PREFIX, &admin));
-        assert!(!looks_like_token(ADMIN_TOKEN_PREFIX, &t));
-        assert!(!looks_like_token(
-            ADMIN_TOKEN_PREFIX,
-            &admin[..admin.len() - 1]
-        ));
-        assert!(!looks_like_token(ADMIN_TOKEN_PREFIX, &format!("{admin}x")));
-        assert!(!looks_like_token(
-            "tga_",
-            &format!("tga_{}", "é".repeat(21))
-        ));
-        assert_eq!(token_hash("x").len(), 64);
     }
 }
