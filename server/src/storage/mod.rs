@@ -22,6 +22,7 @@ pub mod reports;
 pub mod retention;
 pub mod seller_reports;
 pub mod sessions;
+pub mod shared_live;
 pub mod text;
 pub mod usage_export;
 pub mod usage_write;
