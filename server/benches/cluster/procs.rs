@@ -17,9 +17,16 @@ impl Drop for Proc {
     }
 }
 
+/// A binary of the release build (`BENCH_PROFILE=debug`: of the debug build, to count database
+/// statements without a release build; its latencies mean nothing).
 pub fn bin(name: &str) -> String {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    root.join("target/release").join(name).display().to_string()
+    let profile = std::env::var("BENCH_PROFILE").unwrap_or_else(|_| "release".into());
+    root.join("target")
+        .join(profile)
+        .join(name)
+        .display()
+        .to_string()
 }
 
 /// Starts a process (pinned to `cpu` when `taskset` exists) and waits for its "listening on".

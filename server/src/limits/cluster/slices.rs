@@ -16,7 +16,7 @@ use crate::storage::cluster::LeaseAsk;
 use crate::storage::now_ms;
 
 /// A slice is leased for this many requests of the current one's estimate.
-const SLICE_REQUESTS: i64 = 32;
+const SLICE_REQUESTS: i64 = 128;
 /// More is leased ahead of time once less than this part of the last lease is left.
 const LOW_WATER_DIVISOR: i64 = 4;
 /// After the database said a key's headroom is used up, it is asked again after this long.
