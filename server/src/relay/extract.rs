@@ -4,6 +4,7 @@
 //! shape. Handlers return `Result<Response, Response>` so the preamble reads as `?`s; [`answer`]
 //! turns that into the response.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -81,16 +82,22 @@ pub async fn key_of(
 
 /// The key a client presented: in the protocol's headers (see [`super::presented_key`]), and
 /// for Gemini clients also `?key=`.
-pub(crate) fn presented(headers: &HeaderMap, query: Option<&str>, protocol: Protocol) -> String {
+pub(crate) fn presented<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&str>,
+    protocol: Protocol,
+) -> Cow<'a, str> {
     let from_headers = super::presented_key(headers, protocol);
     if !from_headers.is_empty() || protocol != Protocol::Gemini {
-        return from_headers.to_owned();
+        return Cow::Borrowed(from_headers);
     }
-    query
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()))
-        .and_then(|mut pairs| pairs.find(|(n, _)| n == "key"))
-        .map(|(_, v)| v.trim().to_owned())
-        .unwrap_or_default()
+    Cow::Owned(
+        query
+            .map(|q| url::form_urlencoded::parse(q.as_bytes()))
+            .and_then(|mut pairs| pairs.find(|(n, _)| n == "key"))
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default(),
+    )
 }
 
 /// Parses the fields the relay needs; a malformed body is a 400 in the protocol's words.

@@ -8,6 +8,9 @@
 //!    does only after the key is known;
 //!
 //! and after it: an answer saying "unknown key" counts one failure against the address.
+//! Requests still waiting (queued, or for upstream headers) when the shutdown grace period
+//! ends are answered with 503 so shutdown can finish (one layer for both: each layer costs
+//! every request a boxed future and a service clone).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,7 +20,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::error::{ErrorKind, Protocol, RelayError};
 use super::Relay;
@@ -90,7 +93,17 @@ pub async fn gate(State(relay): State<Arc<Relay>>, req: Request, next: Next) -> 
         return over(OverBudget::Bytes);
     }
     let req = req.map(|body| Body::new(ticket.body(body)));
-    let res = next.run(req).await;
+    let res = tokio::select! {
+        res = next.run(req) => res,
+        _ = relay.cut.cancelled() => {
+            return (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "5")],
+                "shutting down",
+            )
+                .into_response();
+        }
+    };
     if res.extensions().get::<UnknownKeyPresented>().is_some() {
         relay.key_failures.record_failure(ip);
     }

@@ -1,9 +1,9 @@
 //! The relay's routes: the three protocols' front doors, the key holder's self-service and
-//! `/metrics`, behind the gate (budget, unknown-key limit) and the shutdown cut.
+//! `/metrics`, behind the gate (budget, unknown-key limit, the shutdown cut).
 
 use std::sync::Arc;
 
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, head, post};
 use axum::Router;
 
@@ -20,21 +20,6 @@ async fn metrics(
         &headers,
         || crate::metrics::prometheus::endpoint::render(&relay.figures(), crate::storage::now_ms()),
     )
-}
-
-/// Requests still waiting (queued, or for upstream headers) when the grace period ends are
-/// answered with 503 so shutdown can finish.
-async fn cut_on_shutdown(
-    axum::extract::State(relay): axum::extract::State<Arc<Relay>>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let cut = relay.cut.clone();
-    tokio::select! {
-        res = next.run(req) => res,
-        _ = cut.cancelled() => (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5")], "shutting down").into_response(),
-    }
 }
 
 /// `HEAD /`: Claude Code probes the base URL before its first request.
@@ -88,10 +73,6 @@ pub fn routes(relay: Arc<Relay>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             relay.clone(),
             gate::gate,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            relay.clone(),
-            cut_on_shutdown,
         ))
         .with_state(relay)
 }

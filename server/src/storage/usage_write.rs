@@ -3,8 +3,8 @@
 //! for an event the database refuses as given.
 //!
 //! Writing is idempotent: events are inserted with `ON CONFLICT (key_id, request_id) DO
-//! NOTHING RETURNING`, and spend, counts and rollups are summed over the rows actually
-//! inserted. A batch written twice (replayed from the spool, or retried after a commit whose
+//! NOTHING`, and spend, counts and rollups are summed over the rows actually inserted (a chunk
+//! that inserted fewer rows than it sent is redone from a savepoint with `RETURNING`). A batch written twice (replayed from the spool, or retried after a commit whose
 //! answer was lost) therefore moves no money and no rollup a second time.
 
 use std::collections::{HashMap, HashSet};
@@ -170,6 +170,48 @@ macro_rules! upsert_rollup {
     }};
 }
 
+/// The insert of a chunk of events, skipping those already stored; with `returning`, it sends
+/// back the (key, request id) of each row it inserted. (A macro: each backend's builder.)
+macro_rules! insert_events {
+    ($rows:expr, $returning:expr) => {{
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO usage_events (request_id, key_id, account_id, group_id, platform, model, input_tokens,
+             output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, cost_micros, price,
+             priced_by_fallback, status, error_type, latency_ms, ttft_ms, stream, client_disconnected, created_at,
+             usage_estimated) ",
+        );
+        q.push_values($rows, |mut b, e| {
+            b.push_bind(&e.request_id)
+                .push_bind(e.key_id.as_ref())
+                .push_bind(e.account_id.as_deref())
+                .push_bind(e.group_id.as_deref())
+                .push_bind(e.platform)
+                .push_bind(&e.model)
+                .push_bind(e.usage.input as i64)
+                .push_bind(e.usage.output as i64)
+                .push_bind(e.usage.cache_write_5m as i64)
+                .push_bind(e.usage.cache_write_1h as i64)
+                .push_bind(e.usage.cache_read as i64)
+                .push_bind(e.cost_micros)
+                .push_bind(&e.price)
+                .push_bind(e.priced_by_fallback)
+                .push_bind(i64::from(e.status))
+                .push_bind(e.error_type.as_deref())
+                .push_bind(e.latency_ms)
+                .push_bind(e.ttft_ms)
+                .push_bind(e.stream)
+                .push_bind(e.client_disconnected)
+                .push_bind(e.created_at)
+                .push_bind(e.usage_estimated);
+        });
+        q.push(" ON CONFLICT (key_id, request_id) DO NOTHING");
+        if $returning {
+            q.push(" RETURNING key_id, request_id");
+        }
+        q
+    }};
+}
+
 /// Writes one batch in one transaction and returns how many events were new (the others were
 /// written before and count for nothing). Public so the reports benchmark
 /// (`server/benches/reports.rs`) can seed usage exactly as the relay records it; the relay
@@ -184,47 +226,39 @@ pub async fn write_batch(
     }
     let fresh = with_pool!(store, |pool| {
         let mut tx = pool.begin().await?;
-        let mut inserted: HashSet<(String, String)> = HashSet::with_capacity(events.len());
+        // Which events went in now. A chunk whose rows all went in says so by its count alone
+        // (the usual case); only a chunk with a conflict (a replay, an event listed twice) is
+        // inserted again, from a savepoint, returning the rows it really inserted. Rows sent
+        // back one by one cost the writer a thread hand-off each.
+        let mut whole_chunks: Vec<bool> = Vec::new();
+        let mut inserted: HashSet<(String, String)> = HashSet::new();
         for rows in events.chunks(ROWS_PER_INSERT) {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO usage_events (request_id, key_id, account_id, group_id, platform, model, input_tokens,
-                 output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, cost_micros, price,
-                 priced_by_fallback, status, error_type, latency_ms, ttft_ms, stream, client_disconnected, created_at,
-                 usage_estimated) ",
-            );
-            q.push_values(rows, |mut b, e| {
-                b.push_bind(&e.request_id)
-                    .push_bind(e.key_id.as_ref())
-                    .push_bind(e.account_id.as_deref())
-                    .push_bind(e.group_id.as_deref())
-                    .push_bind(e.platform)
-                    .push_bind(&e.model)
-                    .push_bind(e.usage.input as i64)
-                    .push_bind(e.usage.output as i64)
-                    .push_bind(e.usage.cache_write_5m as i64)
-                    .push_bind(e.usage.cache_write_1h as i64)
-                    .push_bind(e.usage.cache_read as i64)
-                    .push_bind(e.cost_micros)
-                    .push_bind(&e.price)
-                    .push_bind(e.priced_by_fallback)
-                    .push_bind(i64::from(e.status))
-                    .push_bind(e.error_type.as_deref())
-                    .push_bind(e.latency_ms)
-                    .push_bind(e.ttft_ms)
-                    .push_bind(e.stream)
-                    .push_bind(e.client_disconnected)
-                    .push_bind(e.created_at)
-                    .push_bind(e.usage_estimated);
-            });
-            q.push(" ON CONFLICT (key_id, request_id) DO NOTHING RETURNING key_id, request_id");
-            let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
+            let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
+            let n = insert_events!(rows, false)
+                .build()
+                .execute(&mut *savepoint)
+                .await?
+                .rows_affected();
+            if usize::try_from(n).is_ok_and(|n| n == rows.len()) {
+                savepoint.commit().await?;
+                whole_chunks.push(true);
+                continue;
+            }
+            savepoint.rollback().await?;
+            let rows: Vec<(String, String)> = insert_events!(rows, true)
+                .build_query_as()
+                .fetch_all(&mut *tx)
+                .await?;
             inserted.extend(rows);
+            whole_chunks.push(false);
         }
         // Only what went in now is summed; an event listed twice in one batch counts once.
         let mut sums = Sums::default();
         let mut fresh = 0;
-        for e in events {
-            if inserted.remove(&(e.key_id.to_string(), e.request_id.clone())) {
+        for (i, e) in events.iter().enumerate() {
+            if whole_chunks[i / ROWS_PER_INSERT]
+                || inserted.remove(&(e.key_id.to_string(), e.request_id.clone()))
+            {
                 sums.add(e, tz);
                 fresh += 1;
             }

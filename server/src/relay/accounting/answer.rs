@@ -23,13 +23,13 @@ use crate::scheduler::Lease;
 
 /// Upstream answer headers passed to the client. Upstream rate-limit headers describe the
 /// account, not the client's key, and are replaced by ours.
-const PASS_BACK: &[&str] = &[
-    "content-type",
-    "content-encoding",
-    "content-length",
-    "request-id",
-    "x-request-id",
-    "cache-control",
+static PASS_BACK: [HeaderName; 6] = [
+    header::CONTENT_TYPE,
+    header::CONTENT_ENCODING,
+    header::CONTENT_LENGTH,
+    HeaderName::from_static("request-id"),
+    HeaderName::from_static("x-request-id"),
+    header::CACHE_CONTROL,
 ];
 
 /// Applies a [`BodyTransform`] to a body stream; upstream errors pass through.
@@ -93,15 +93,12 @@ where
     Response::new(Body::from_stream(futures::stream::iter(first).chain(rest)))
 }
 
+/// The headers passed back (reqwest's and axum's header maps are the same type: names and
+/// values are shared, not copied).
 fn copy_headers(from: &reqwest::header::HeaderMap, to: &mut HeaderMap) {
-    for name in PASS_BACK {
-        if let Some(v) = from.get(*name) {
-            if let (Ok(n), Ok(v)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_bytes(v.as_bytes()),
-            ) {
-                to.insert(n, v);
-            }
+    for name in &PASS_BACK {
+        if let Some(v) = from.get(name) {
+            to.insert(name.clone(), v.clone());
         }
     }
 }

@@ -105,7 +105,7 @@ pub(crate) async fn attempt_loop(
                 "no answer in time".to_owned(),
             )),
         };
-        let answer = match sent {
+        let mut answer = match sent {
             Ok(answer) => answer,
             Err((status, kind, message)) => {
                 relay.metrics.attempt(0, now_ms());
@@ -128,7 +128,8 @@ pub(crate) async fn attempt_loop(
         relay
             .prometheus
             .attempt(platform, &lease.account.id, status.as_u16());
-        let headers = answer.headers().clone();
+        // Taken, not cloned: the body stream does not need them.
+        let headers = std::mem::take(answer.headers_mut());
         let body: BoxStream<'static, reqwest::Result<Bytes>> = if needs_verdict(adapter, status) {
             let bytes = read_error_body(answer).await;
             if let Some(outcome) = verdict(adapter, status, &headers, &bytes, call.billable) {

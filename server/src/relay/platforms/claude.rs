@@ -7,7 +7,7 @@ use std::sync::Arc;
 use app::types::Platform;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -29,7 +29,10 @@ pub struct ClaudeAdapter;
 
 /// Request headers forwarded to Anthropic (everything else, including the client's
 /// credentials, stays behind).
-const FORWARDED: &[&str] = &["anthropic-version", "anthropic-beta", "accept"];
+static FORWARDED: [HeaderName; 3] = [ANTHROPIC_VERSION, ANTHROPIC_BETA, header::ACCEPT];
+const ANTHROPIC_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
+const ANTHROPIC_BETA: HeaderName = HeaderName::from_static("anthropic-beta");
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
 pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 
@@ -53,15 +56,21 @@ impl Adapter for ClaudeAdapter {
         let mut rb = account
             .client
             .post(url)
-            .header("x-api-key", account.api_key.expose())
-            .header("content-type", "application/json")
+            .header(X_API_KEY, account.api_key.expose())
+            .header(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )
             .body(body);
-        if !call.headers.contains_key("anthropic-version") {
-            rb = rb.header("anthropic-version", DEFAULT_ANTHROPIC_VERSION);
+        if !call.headers.contains_key(ANTHROPIC_VERSION) {
+            rb = rb.header(
+                ANTHROPIC_VERSION,
+                HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION),
+            );
         }
-        for name in FORWARDED {
-            for v in call.headers.get_all(*name) {
-                rb = rb.header(*name, v.as_bytes());
+        for name in &FORWARDED {
+            for v in call.headers.get_all(name) {
+                rb = rb.header(name.clone(), v.clone());
             }
         }
         Ok(rb)
@@ -96,7 +105,10 @@ impl Adapter for ClaudeAdapter {
         if stream {
             Box::new(AnthropicSse::default())
         } else {
-            Box::new(JsonBody::new(read_anthropic_json))
+            Box::new(JsonBody::with_fields(
+                read_anthropic_json,
+                &["usage", "model", "type"],
+            ))
         }
     }
 }

@@ -15,6 +15,9 @@ pub struct JsonBody {
     /// Tracks where the top-level JSON value ends, for answers without a declared length.
     depth: JsonDepth,
     read: fn(&Value, &mut ParsedUsage),
+    /// The top-level fields `read` looks at, when it names them: the rest of an object is
+    /// checked but not built (an answer's text is most of it).
+    fields: Option<&'static [&'static str]>,
 }
 
 /// Nesting of a JSON text outside strings: knows when the first top-level object or array
@@ -66,7 +69,87 @@ impl JsonBody {
             seen: 0,
             depth: JsonDepth::default(),
             read,
+            fields: None,
         }
+    }
+
+    /// A reader that looks only at the top-level `fields` of an object answer.
+    pub fn with_fields(
+        read: fn(&Value, &mut ParsedUsage),
+        fields: &'static [&'static str],
+    ) -> Self {
+        JsonBody {
+            fields: Some(fields),
+            ..JsonBody::new(read)
+        }
+    }
+
+    /// The document, or of an object only the named fields (the others are still read, so a
+    /// malformed document fails the same way).
+    fn parse(&self) -> Option<Value> {
+        match self.fields {
+            Some(fields) if self.buf.trim_ascii_start().first() == Some(&b'{') => {
+                let mut de = serde_json::Deserializer::from_slice(&self.buf);
+                let v = serde::de::DeserializeSeed::deserialize(Fields(fields), &mut de).ok()?;
+                de.end().ok()?;
+                Some(v)
+            }
+            _ => serde_json::from_slice::<Value>(&self.buf).ok(),
+        }
+    }
+}
+
+/// Deserialises an object keeping only the named fields (the last of a repeated one, as
+/// `Value` does).
+struct Fields(&'static [&'static str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Fields {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Fields {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut kept = serde_json::Map::new();
+        while let Some(Key(key)) = map.next_key()? {
+            if self.0.contains(&key.as_ref()) {
+                kept.insert(key.into_owned(), map.next_value()?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(Value::Object(kept))
+    }
+}
+
+/// An object key, borrowed from the document when it has no escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -99,7 +182,7 @@ impl UsageParser for JsonBody {
             // Cut short: what was received is not a JSON document.
             return out;
         }
-        if let Ok(v) = serde_json::from_slice::<Value>(&self.buf) {
+        if let Some(v) = self.parse() {
             (self.read)(&v, &mut out);
         }
         out
@@ -125,6 +208,31 @@ mod tests {
         let got = p.finish();
         assert!(!got.has_usage());
         assert_eq!(got.output_estimate, (17 << 20) / 4);
+    }
+
+    #[test]
+    fn named_fields_read_the_same_as_the_whole_document() {
+        let docs: &[&[u8]] = &[
+            br#"{"id":"m","type":"message","content":[{"type":"text","text":"hi \"usage\""}],"model":"claude-x","usage":{"input_tokens":3,"output_tokens":5,"server_tool_use":{"web_search_requests":2}}}"#,
+            br#"{"type":"error","error":{"type":"overloaded_error"}}"#,
+            br#"{"usage":{"input_tokens":1},"usage":{"input_tokens":9},"mod\u0065l":"m2"}"#,
+            br#"{"usage":{"input_tokens":1}} trailing"#,
+            br#"{"usage":{"input_tokens":1},}"#,
+            br#"  [{"usage":{"input_tokens":1}}]"#,
+        ];
+        let fields = &["usage", "model", "type"];
+        for doc in docs {
+            let mut whole = JsonBody::new(read_anthropic_json);
+            let mut named = JsonBody::with_fields(read_anthropic_json, fields);
+            whole.feed(doc);
+            named.feed(doc);
+            assert_eq!(
+                whole.finish(),
+                named.finish(),
+                "{}",
+                String::from_utf8_lossy(doc)
+            );
+        }
     }
 
     #[test]

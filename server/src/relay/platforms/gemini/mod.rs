@@ -262,8 +262,9 @@ mod tests {
         );
         assert_eq!(query_without_key(None), None);
         use axum::http::HeaderMap;
-        let gemini_key =
-            |h: &HeaderMap, q| crate::relay::extract::presented(h, q, Protocol::Gemini);
+        let gemini_key = |h: &HeaderMap, q| {
+            crate::relay::extract::presented(h, q, Protocol::Gemini).into_owned()
+        };
         let mut h = HeaderMap::new();
         assert_eq!(gemini_key(&h, Some("alt=sse&key=tg%5Fabc")), "tg_abc");
         h.insert("x-goog-api-key", "tg_header".parse().unwrap());
