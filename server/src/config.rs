@@ -84,6 +84,8 @@ pub struct ServeOpts {
     pub scheduler: SchedulerOpts,
     #[command(flatten)]
     pub ops: crate::ops::OpsOpts,
+    #[command(flatten)]
+    pub cluster: crate::limits::cluster::ClusterOpts,
 }
 
 /// Data-plane settings.

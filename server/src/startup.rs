@@ -61,7 +61,13 @@ impl Application {
     /// Connects to the database (migrating it), creates the first admin if needed, and binds.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let url = settings.database_url();
-        let store = Store::connect(&url).await?;
+        let store = if settings.serve.cluster.enabled {
+            // Shared key limits: this instance's connections carry its id (see limits::cluster).
+            let instance = uuid::Uuid::new_v4().simple().to_string();
+            Store::connect_instance(&url, &instance).await?
+        } else {
+            Store::connect(&url).await?
+        };
         Self::build_with_store(settings, store).await
     }
 

@@ -21,8 +21,10 @@ use super::behavior::Encoding;
 pub(crate) struct InFlightGuard(Arc<AtomicUsize>);
 
 impl InFlightGuard {
-    pub(crate) fn new(counter: &Arc<AtomicUsize>) -> InFlightGuard {
-        counter.fetch_add(1, Ordering::Relaxed);
+    /// Counts one more request in flight and raises `peak` to the count if it is higher.
+    pub(crate) fn new(counter: &Arc<AtomicUsize>, peak: &AtomicUsize) -> InFlightGuard {
+        let now = counter.fetch_add(1, Ordering::AcqRel) + 1;
+        peak.fetch_max(now, Ordering::AcqRel);
         InFlightGuard(Arc::clone(counter))
     }
 }

@@ -111,7 +111,10 @@ impl Exchange {
         platform: Platform,
         request: Request,
     ) -> Result<Exchange, Response> {
-        let in_flight = InFlightGuard::new(state.registry.in_flight_counter());
+        let in_flight = InFlightGuard::new(
+            state.registry.in_flight_counter(),
+            state.registry.peak_counter(),
+        );
         let serial = state.next_serial();
         let (mut parts, body) = request.into_parts();
         let reset = parts.extensions.remove::<ResetSwitch>();

@@ -196,6 +196,11 @@ impl MockUpstream {
         self.state.registry.in_flight()
     }
 
+    /// The most requests in flight at once since the start or the last [`MockUpstream::reset_stats`].
+    pub fn peak_in_flight(&self) -> usize {
+        self.state.registry.peak_in_flight()
+    }
+
     /// Zeroes the request counters and forgets recorded requests; behaviours stay.
     pub fn reset_stats(&self) {
         self.state.registry.reset_stats();

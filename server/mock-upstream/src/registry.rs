@@ -99,6 +99,8 @@ pub(crate) struct Registry {
     startup_defaults: Behavior,
     total: AtomicU64,
     in_flight: Arc<AtomicUsize>,
+    /// The most requests in flight at once since the start (or the last stats reset).
+    peak: AtomicUsize,
 }
 
 impl Registry {
@@ -111,6 +113,7 @@ impl Registry {
             startup_defaults: defaults,
             total: AtomicU64::new(0),
             in_flight: Arc::new(AtomicUsize::new(0)),
+            peak: AtomicUsize::new(0),
         }
     }
 
@@ -197,10 +200,20 @@ impl Registry {
         &self.in_flight
     }
 
+    pub(crate) fn peak_counter(&self) -> &AtomicUsize {
+        &self.peak
+    }
+
+    pub(crate) fn peak_in_flight(&self) -> usize {
+        self.peak.load(Ordering::Acquire)
+    }
+
     /// Zeroes the counters and forgets the recorded requests; behaviours stay.
     pub(crate) fn reset_stats(&self) {
         let mut inner = self.inner.lock();
         self.total.store(0, Ordering::Relaxed);
+        self.peak
+            .store(self.in_flight.load(Ordering::Acquire), Ordering::Release);
         for entry in inner.credentials.values_mut() {
             entry.requests = 0;
             entry.last = None;

@@ -136,7 +136,11 @@ impl LimitState for MemoryLimits {
         }
         q.reserved += amount;
         q.day_reserved += amount;
-        Ok(Reservation { amount, day })
+        Ok(Reservation {
+            amount,
+            day,
+            shared: false,
+        })
     }
 
     fn settle(&self, key_id: &str, r: Reservation, actual: i64) -> Settled {

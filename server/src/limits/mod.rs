@@ -8,6 +8,7 @@
 //! (settled, refused later, failed, dropped by a client disconnect, or unwound by a panic).
 
 pub mod budget;
+pub mod cluster;
 pub mod counting;
 pub mod directory;
 pub mod legacy;
@@ -19,6 +20,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::types::Platform;
+use futures::future::BoxFuture;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use directory::KeyDirectory;
 use slots::{QueuePolicy, SlotGuard, SlotQueue, SlotRefusal};
@@ -179,7 +183,12 @@ pub enum Refusal {
 pub struct Reservation {
     pub amount: i64,
     pub day: i32,
+    /// Taken from a slice leased from the database (several instances), not from memory.
+    pub shared: bool,
 }
+
+/// A concurrency slot held across instances; dropping it gives it back.
+pub type SharedSlot = Box<dyn Send + Sync>;
 
 /// Spend of a key as this instance sees it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -241,6 +250,27 @@ pub trait LimitState: Send + Sync + 'static {
     fn totals(&self) -> (i64, u32);
     /// Requests waiting in a concurrency queue, over all keys (metrics).
     fn waiting(&self) -> usize;
+    /// What a request must wait for before [`LimitState::reserve`] can decide (a shared store
+    /// leasing more of the key's headroom); `None` when it can decide now (always in memory).
+    fn prepare<'a>(
+        &'a self,
+        _key: &'a KeyLimits,
+        _estimate: i64,
+        _day: i32,
+    ) -> Option<BoxFuture<'a, ()>> {
+        None
+    }
+    /// The key's concurrency slot across instances, taken once the local one is held, waiting
+    /// up to `wait` (the queue's timeout) when there is none; `None` when the local slot is all.
+    fn shared_slot<'a>(
+        &'a self,
+        _key: &'a KeyLimits,
+        _wait: Option<Duration>,
+    ) -> Option<BoxFuture<'a, Result<SharedSlot, Refusal>>> {
+        None
+    }
+    /// Starts the state's background work (heartbeats, lease upkeep) until `stop`.
+    fn start(self: Arc<Self>, _tasks: &TaskTracker, _stop: CancellationToken) {}
 }
 
 /// Runs checks 3–5 for an authenticated key whose model and platform are allowed.
@@ -270,6 +300,15 @@ impl Admission {
         day: i32,
         next_midnight: i64,
     ) -> Result<Admitted, Refusal> {
+        // A shared store may first lease more headroom; it then decides as memory does.
+        let mut tries = 0;
+        while let Some(wait) = self.state.prepare(key, estimate, day) {
+            wait.await;
+            tries += 1;
+            if tries == 3 {
+                break;
+            }
+        }
         let reservation = self
             .state
             .reserve(key, estimate, floor, day, next_midnight)?;
@@ -278,6 +317,7 @@ impl Admission {
             key: key.clone(),
             reservation: Some(reservation),
             slot: None,
+            shared: None,
             rate_at: None,
         };
         if key.rate_window.is_some() {
@@ -288,6 +328,9 @@ impl Admission {
         match slots.acquire(key.concurrency_limit, queue).await {
             Ok(slot) => {
                 admitted.slot = Some(slot);
+                if let Some(shared) = self.state.shared_slot(key, queue.map(|q| q.timeout)) {
+                    admitted.shared = Some(shared.await?);
+                }
                 // Served: it counts against the window for good.
                 admitted.rate_at = None;
             }
@@ -311,6 +354,8 @@ pub struct Admitted {
     key: Arc<KeyLimits>,
     reservation: Option<Reservation>,
     slot: Option<SlotGuard>,
+    /// The key's slot across instances (several instances on one database).
+    shared: Option<SharedSlot>,
     /// The rate-window entry of a request not yet given a slot, taken back if it never is.
     rate_at: Option<Instant>,
 }
@@ -327,6 +372,7 @@ impl Admitted {
     /// Settles the actual cost, frees the slot, and reports the spend before and after.
     pub fn settle(mut self, actual: i64) -> Settled {
         let settled = self.settle_inner(actual);
+        self.shared.take();
         self.slot.take();
         settled
     }

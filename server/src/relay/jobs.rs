@@ -30,7 +30,21 @@ pub(super) fn start(
         &relay.tasks,
         stop.clone(),
     );
-    spawn_housekeeping(relay, stop);
+    // Several instances: share the live state and hear the others' changes.
+    let listening = Arc::new(super::listen::Listening::default());
+    if let (Some(cluster), Some(outbox)) =
+        (relay.scheduler.cluster(), relay.scheduler.take_outbox())
+    {
+        crate::scheduler::cluster::start(
+            cluster,
+            outbox,
+            relay.store.clone(),
+            &relay.tasks,
+            stop.clone(),
+        );
+        super::listen::spawn(relay, cluster.clone(), listening.clone(), stop.clone());
+    }
+    spawn_housekeeping(relay, listening, stop);
 }
 
 /// Persists account state changes and announces them, off the hot path.
@@ -96,7 +110,11 @@ async fn record_transitions(
 
 /// Sweeps expired sticky mappings, announces keys whose validity just ended, watches pool
 /// utilization for `pool.saturated`, and looks at account budgets (every 5 s).
-fn spawn_housekeeping(relay: &Arc<Relay>, stop: CancellationToken) {
+fn spawn_housekeeping(
+    relay: &Arc<Relay>,
+    listening: Arc<super::listen::Listening>,
+    stop: CancellationToken,
+) {
     let relay = relay.clone();
     let tasks = relay.tasks.clone();
     tasks.spawn(async move {
@@ -109,7 +127,7 @@ fn spawn_housekeeping(relay: &Arc<Relay>, stop: CancellationToken) {
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = poll.tick() => {
-                    changes.poll(&relay).await;
+                    changes.poll(&relay, listening.up()).await;
                     saturation.check(&relay, now_ms());
                     if let Err(e) = relay.check_budgets(now_ms(), true).await {
                         tracing::warn!(error = %e, "checking account budgets failed");
@@ -139,7 +157,9 @@ fn spawn_housekeeping(relay: &Arc<Relay>, stop: CancellationToken) {
 /// Picks up configuration changed outside this process (another instance sharing the
 /// database, or a hand edit): edited keys are re-read on their next request, and the account
 /// pool is rebuilt when accounts, groups or memberships changed. Local admin edits apply at
-/// once anyway; this bounds the staleness elsewhere to the poll interval.
+/// once anyway; this bounds the staleness elsewhere to the poll interval. While change
+/// notifications flow (`listen`) it only moves its marks; when they stop it acts, and with
+/// several instances also re-reads prices and account health.
 #[derive(Default)]
 struct ConfigChanges {
     keys_seen: Option<i64>,
@@ -147,12 +167,14 @@ struct ConfigChanges {
 }
 
 impl ConfigChanges {
-    async fn poll(&mut self, relay: &Relay) {
+    async fn poll(&mut self, relay: &Relay, listening: bool) {
         let since = *self.keys_seen.get_or_insert_with(now_ms);
         match relay.store.keys_changed_since(since).await {
             Ok(changed) => {
                 for (id, updated) in changed {
-                    relay.keys.forget(&id);
+                    if !listening {
+                        relay.keys.forget(&id);
+                    }
                     self.keys_seen = Some(self.keys_seen.unwrap_or(since).max(updated));
                 }
             }
@@ -160,7 +182,7 @@ impl ConfigChanges {
         }
         match relay.store.pool_version().await {
             Ok(version) => {
-                if self.pool.is_some_and(|seen| seen != version) {
+                if !listening && self.pool.is_some_and(|seen| seen != version) {
                     if let Err(e) = relay.scheduler.reload(false).await {
                         tracing::warn!(error = %e, "reloading the account pool failed");
                         return;
@@ -169,6 +191,15 @@ impl ConfigChanges {
                 self.pool = Some(version);
             }
             Err(e) => tracing::warn!(error = %e, "polling for account changes failed"),
+        }
+        if let Some(cluster) = relay.scheduler.cluster().filter(|_| !listening) {
+            if let Err(e) = relay.reload_pricing().await {
+                tracing::warn!(error = %e, "reloading prices failed");
+            }
+            match relay.store.account_health().await {
+                Ok(rows) => cluster.adopt_stored(rows),
+                Err(e) => tracing::warn!(error = %e, "polling account health failed"),
+            }
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod gate;
 pub mod guards;
 mod jobs;
 pub mod key_gate;
+mod listen;
 pub mod platforms;
 pub mod probe;
 pub mod request_cost;
@@ -37,11 +38,11 @@ use crate::config::Settings;
 use crate::crypto::Cipher;
 use crate::limits::budget::Budget;
 use crate::limits::counting::{CountingLimiter, COUNT_TOKENS_PER_MINUTE};
-use crate::limits::memory::MemoryLimits;
 use crate::limits::{Admission, KeyDirectory, KeyLimits, Settled};
 use crate::pricing::Pricing;
+use crate::scheduler::cluster::ClusterLive;
 use crate::scheduler::health::HealthConfig;
-use crate::scheduler::live::MemoryLive;
+use crate::scheduler::live::{LiveState, MemoryLive};
 use crate::scheduler::sticky::StickyMap;
 use crate::scheduler::{AccountTransition, Scheduler};
 use crate::storage::{now_ms, Store};
@@ -129,6 +130,7 @@ impl Relay {
             Self::assemble(settings, store, cipher, webhooks, writer, tasks, clock)?;
         relay.scheduler.reload(true).await?;
         relay.reload_pricing().await?;
+        relay.admission.state.clone().start(tasks, stop.clone());
         jobs::start(&relay, transitions, stop);
         Ok(relay)
     }
@@ -168,7 +170,7 @@ impl Relay {
     )> {
         let opts = &settings.serve;
         let tz = settings.common.timezone;
-        let limits = Arc::new(MemoryLimits::default());
+        let limits = crate::limits::cluster::choose(&opts.cluster, &store, tz);
         let keys = KeyDirectory::new(
             store.clone(),
             limits.clone(),
@@ -181,9 +183,17 @@ impl Relay {
             (opts.scheduler.sticky_ttl_hours * 3_600_000.0) as i64,
             opts.scheduler.sticky_renewal_threshold_minutes as i64 * 60_000,
         );
-        let live = Arc::new(MemoryLive::new(HealthConfig::from(&opts.scheduler), sticky));
+        let memory = MemoryLive::new(HealthConfig::from(&opts.scheduler), sticky);
+        let shared = opts.cluster.enabled && matches!(store, Store::Postgres(_));
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let scheduler = Arc::new(Scheduler::new(
+        let (live, cluster): (Arc<dyn LiveState>, _) = if shared {
+            let lease_ms = opts.cluster.lease_secs.max(1) as i64 * 1000;
+            let (cluster, outbox) = ClusterLive::new(memory, store.clone(), lease_ms);
+            (cluster.clone(), Some((cluster, outbox)))
+        } else {
+            (Arc::new(memory), None)
+        };
+        let scheduler = Scheduler::new(
             store.clone(),
             cipher,
             clients,
@@ -191,7 +201,11 @@ impl Relay {
             Duration::from_secs(opts.scheduler.sticky_grace_secs),
             tx,
             clock,
-        ));
+        );
+        let scheduler = Arc::new(match cluster {
+            Some((cluster, outbox)) => scheduler.shared(cluster, outbox),
+            None => scheduler,
+        });
         let proxies =
             ProxyTrust::from_settings(opts.trust_proxy_headers, opts.trusted_proxies.as_deref())
                 .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?;

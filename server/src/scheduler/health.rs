@@ -128,6 +128,36 @@ impl Health {
         }
     }
 
+    /// The length of the last 529/5xx cooldown since the last success (the next doubles it).
+    pub fn backoff_ms(&self) -> i64 {
+        self.backoff_ms
+    }
+
+    /// Takes the state another instance reached (shared through the database): its status,
+    /// cooldown and backoff step. What this instance counts towards thresholds stays; a claimed
+    /// probe stays claimed while the account is still cooling, and ends with a recovery.
+    pub fn apply_shared(
+        &mut self,
+        status: AccountStatus,
+        cooldown_until: Option<i64>,
+        message: String,
+        backoff_ms: i64,
+    ) {
+        self.status = match status {
+            AccountStatus::Disabled => AccountStatus::Active,
+            s => s,
+        };
+        self.cooldown_until = cooldown_until;
+        self.message = message;
+        self.backoff_ms = backoff_ms;
+        if self.status == AccountStatus::Active {
+            self.failures.clear();
+            self.auth_failures.clear();
+            self.last_cooldown_ms = 0;
+            self.probing = false;
+        }
+    }
+
     pub fn availability(&self, now: i64) -> Availability {
         match self.status {
             AccountStatus::Active | AccountStatus::Disabled => Availability::Available,

@@ -29,6 +29,9 @@ pub trait LiveState: Send + Sync + 'static {
     /// Counts a request in flight unless the account is at `max`.
     fn try_acquire(&self, account: &str, max: Option<u32>, now: i64) -> bool;
     fn release(&self, account: &str);
+    /// A request that held one of the account's shared concurrency slots ended (several
+    /// instances; see `scheduler::cluster::slots`).
+    fn release_slot(&self, _account: &str) {}
     fn last_used(&self, account: &str) -> i64;
     fn availability(&self, account: &str, now: i64) -> Availability;
     fn claim_probe(&self, account: &str) -> bool;
@@ -88,6 +91,22 @@ impl MemoryLive {
             .entry(Arc::from(account))
             .or_default()
             .clone()
+    }
+
+    /// What other instances must hear about when it moves: status and cooldown end.
+    pub fn health_key(&self, account: &str) -> (AccountStatus, Option<i64>) {
+        match self.accounts.read().get(account) {
+            Some(a) => {
+                let h = a.health.lock();
+                (h.status, h.cooldown_until)
+            }
+            None => (AccountStatus::Active, None),
+        }
+    }
+
+    /// Changes an account's health in place.
+    pub fn with_health<R>(&self, account: &str, f: impl FnOnce(&mut Health) -> R) -> R {
+        f(&mut self.get(account).health.lock())
     }
 
     fn count(&self, live: &AccountLive, now: i64, f: impl FnOnce(&mut Traffic)) {

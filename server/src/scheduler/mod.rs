@@ -7,6 +7,7 @@
 //! Live state sits behind [`live::LiveState`]; state changes go out on a channel to be
 //! recorded and announced off the hot path.
 
+pub mod cluster;
 pub mod health;
 pub mod live;
 pub mod pool;
@@ -91,6 +92,10 @@ pub struct Scheduler {
     budget_stopped: ArcSwap<std::collections::HashSet<String>>,
     /// The time of cooldowns, probes and sticky mappings: callers read `now` from here.
     clock: SharedClock,
+    /// Set when several instances share the live state (`CLUSTER=1`).
+    cluster: Option<Arc<cluster::ClusterLive>>,
+    /// The shared state's queues, until its tasks start.
+    outbox: parking_lot::Mutex<Option<cluster::Outbox>>,
 }
 
 /// An account taken for one attempt. Dropping it frees the in-flight count (and an unused
@@ -100,11 +105,16 @@ pub struct Lease {
     live: Arc<dyn LiveState>,
     probe: bool,
     reported: bool,
+    /// Holds one of the account's concurrency slots shared by instances.
+    slot: bool,
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
         self.live.release(&self.account.id);
+        if self.slot {
+            self.live.release_slot(&self.account.id);
+        }
         if self.probe && !self.reported {
             self.live.abandon_probe(&self.account.id);
         }
@@ -132,7 +142,26 @@ impl Scheduler {
             reloading: tokio::sync::Mutex::new(()),
             budget_stopped: ArcSwap::from_pointee(Default::default()),
             clock,
+            cluster: None,
+            outbox: parking_lot::Mutex::new(None),
         }
+    }
+
+    /// A scheduler whose live state several instances share: `live` must be `cluster`.
+    pub fn shared(mut self, cluster: Arc<cluster::ClusterLive>, outbox: cluster::Outbox) -> Self {
+        self.cluster = Some(cluster);
+        *self.outbox.get_mut() = Some(outbox);
+        self
+    }
+
+    /// The shared live state, when several instances share it.
+    pub fn cluster(&self) -> Option<&Arc<cluster::ClusterLive>> {
+        self.cluster.as_ref()
+    }
+
+    /// The shared state's queues, once (for its background tasks).
+    pub fn take_outbox(&self) -> Option<cluster::Outbox> {
+        self.outbox.lock().take()
     }
 
     /// The current time of this scheduler's clock (epoch ms): the `now` of every call into it.

@@ -82,6 +82,7 @@ impl Scheduler {
             live: self.live.clone(),
             probe,
             reported: false,
+            slot: false,
         })
     }
 
@@ -262,6 +263,77 @@ impl Scheduler {
             }
             // Lost a race for its last slot or its probe: try the next best.
             tried.push(&a.id);
+        }
+    }
+
+    /// Picks an account for one attempt, as [`Scheduler::select`] does; with several instances
+    /// it first reads a conversation's mapping from the database when this instance has none
+    /// it can use, and makes sure a capped account has a slot under its cap across instances
+    /// (trying the next best when all are taken elsewhere).
+    pub async fn schedule(
+        &self,
+        key: &KeyLimits,
+        platform: Platform,
+        model: &str,
+        session: Option<u64>,
+        exclude: &[Arc<str>],
+        now: i64,
+    ) -> Result<Lease, NoAccount> {
+        let Some(cluster) = &self.cluster else {
+            return self.select(key, platform, model, session, exclude, now);
+        };
+        cluster.statements().scheduled();
+        if let Some(session) = session {
+            let snap = self.pool.load_full();
+            let usable = |id: &str| {
+                snap.by_id.get(id).is_some_and(|a| {
+                    a.is_active
+                        && a.schedulable
+                        && a.unusable.is_none()
+                        && self.live.availability(id, now) == Availability::Available
+                })
+            };
+            cluster.fetch_sticky(&key.id, session, now, usable).await;
+        }
+        let peek = |now| session.and_then(|s| self.live.sticky().peek(&key.id, s, now));
+        let before = peek(now);
+        let mut skip: Vec<Arc<str>> = exclude.to_vec();
+        let lease = loop {
+            let now = self.now_ms();
+            let mut lease = match self.select(key, platform, model, session, &skip, now) {
+                Ok(lease) => lease,
+                Err(none) if skip.len() == exclude.len() => return Err(none),
+                Err(_) => return Err(self.all_busy(key, platform)),
+            };
+            let Some(max) = lease.account.max_concurrency.filter(|m| *m > 0) else {
+                break lease;
+            };
+            if cluster.confirm_slot(&lease.account.id, max).await {
+                lease.slot = true;
+                break lease;
+            }
+            skip.push(lease.account.id.clone());
+        };
+        if let (Some(s), Some((account, expires))) = (session, peek(now)) {
+            if before.as_ref().is_none_or(|(b, _)| *b != account) {
+                cluster.bind_sticky(&key.id, s, &account, expires).await;
+            }
+        }
+        Ok(lease)
+    }
+
+    /// Every account that could serve is at its concurrency cap across instances.
+    fn all_busy(&self, key: &KeyLimits, platform: Platform) -> NoAccount {
+        match key.binding(platform) {
+            Binding::Account(id) if !key.allow_pool_fallback => NoAccount::Dedicated {
+                account: id.to_string(),
+                reason: "the account is at its concurrency limit".into(),
+                retry_after: None,
+            },
+            _ => NoAccount::NoneEligible {
+                reason: "every eligible account is busy".into(),
+                retry_after: None,
+            },
         }
     }
 

@@ -4,7 +4,7 @@
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use hashlink::LruCache;
 use parking_lot::Mutex;
@@ -27,12 +27,18 @@ struct Entry {
 /// Per key (sharded by key): its mappings by session hash, least recently used first.
 type Shard = Mutex<HashMap<Arc<str>, LruCache<u64, Entry>>>;
 
+/// A renewal made here, for instances sharing the database (new bindings are written by the
+/// scheduler before the request goes on): `(key id, session, account, expires at)`.
+pub type StickyWrite = (Arc<str>, u64, Arc<str>, i64);
+
 pub struct StickyMap {
     shards: Vec<Shard>,
     pick: RandomState,
     ttl_ms: i64,
     renew_below_ms: i64,
     per_key: usize,
+    /// Where bindings and renewals go when instances share them (unset: one instance).
+    sink: OnceLock<tokio::sync::mpsc::UnboundedSender<StickyWrite>>,
 }
 
 impl StickyMap {
@@ -47,7 +53,48 @@ impl StickyMap {
             ttl_ms,
             renew_below_ms,
             per_key: per_key.max(1),
+            sink: OnceLock::new(),
         }
+    }
+
+    /// Sends every later renewal to `sink` (several instances share them).
+    pub fn share_to(&self, sink: tokio::sync::mpsc::UnboundedSender<StickyWrite>) {
+        let _ = self.sink.set(sink);
+    }
+
+    fn shared(&self, key_id: &Arc<str>, session: u64, e: &Entry) {
+        if let Some(sink) = self.sink.get() {
+            let _ = sink.send((key_id.clone(), session, e.account.clone(), e.expires_at));
+        }
+    }
+
+    /// The live mapping of a session and its end, without renewing it.
+    pub fn peek(&self, key_id: &str, session: u64, now: i64) -> Option<(Arc<str>, i64)> {
+        let shard = self.shard(key_id).lock();
+        let e = shard.get(key_id)?.peek(&session)?;
+        (e.expires_at > now).then(|| (e.account.clone(), e.expires_at))
+    }
+
+    /// Takes a mapping another instance made (read from the database), unless this one holds
+    /// a longer-lived mapping to the same account.
+    pub fn seed(&self, key_id: &Arc<str>, session: u64, account: Arc<str>, expires_at: i64) {
+        let mut shard = self.shard(key_id).lock();
+        let per_key = self.per_key;
+        let sessions = shard
+            .entry(key_id.clone())
+            .or_insert_with(|| LruCache::new(per_key));
+        if let Some(e) = sessions.get_mut(&session) {
+            if e.account == account && e.expires_at >= expires_at {
+                return;
+            }
+        }
+        sessions.insert(
+            session,
+            Entry {
+                account,
+                expires_at,
+            },
+        );
     }
 
     fn shard(&self, key_id: &str) -> &Shard {
@@ -63,6 +110,10 @@ impl StickyMap {
             Some(e) if e.expires_at > now => {
                 if self.renew_below_ms > 0 && e.expires_at - now < self.renew_below_ms {
                     e.expires_at = now + self.ttl_ms;
+                    let e = e.clone();
+                    drop(shard);
+                    self.shared(key_id, session, &e);
+                    return Some(e.account);
                 }
                 Some(e.account.clone())
             }
@@ -78,18 +129,16 @@ impl StickyMap {
     }
 
     pub fn set(&self, key_id: &Arc<str>, session: u64, account: Arc<str>, now: i64) {
+        let e = Entry {
+            account,
+            expires_at: now + self.ttl_ms,
+        };
         let mut shard = self.shard(key_id).lock();
         let per_key = self.per_key;
         shard
             .entry(key_id.clone())
             .or_insert_with(|| LruCache::new(per_key))
-            .insert(
-                session,
-                Entry {
-                    account,
-                    expires_at: now + self.ttl_ms,
-                },
-            );
+            .insert(session, e);
     }
 
     /// Mappings held for one key.
@@ -251,6 +300,36 @@ mod tests {
         );
         assert_eq!(r.get(&k, 1, 1_801), None);
         assert_eq!(r.sweep(10_000), 0);
+    }
+
+    #[test]
+    fn bindings_and_renewals_are_shared_and_seeds_taken() {
+        let k: Arc<str> = "key".into();
+        let m = StickyMap::new(1_000, 300);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        m.share_to(tx);
+        m.set(&k, 1, "a".into(), 0);
+        assert!(
+            rx.try_recv().is_err(),
+            "the scheduler writes new bindings itself"
+        );
+        // A read far from the end neither renews nor writes; peeking never does.
+        assert_eq!(m.get(&k, 1, 100).as_deref(), Some("a"));
+        assert_eq!(m.peek(&k, 1, 800), Some(("a".into(), 1_000)));
+        assert!(rx.try_recv().is_err());
+        assert_eq!(m.get(&k, 1, 800).as_deref(), Some("a"));
+        assert_eq!(rx.try_recv().unwrap(), (k.clone(), 1, "a".into(), 1_800));
+        // Another instance renewed it further: the seed moves the end; a shorter one does not.
+        m.seed(&k, 1, "a".into(), 2_500);
+        m.seed(&k, 1, "a".into(), 2_000);
+        assert_eq!(m.peek(&k, 1, 2_400), Some(("a".into(), 2_500)));
+        assert_eq!(m.peek(&k, 1, 2_500), None);
+        // A conversation bound elsewhere, or moved there, is taken as it is.
+        m.seed(&k, 2, "b".into(), 900);
+        m.seed(&k, 1, "c".into(), 1_500);
+        assert_eq!(m.peek(&k, 2, 0), Some(("b".into(), 900)));
+        assert_eq!(m.peek(&k, 1, 0), Some(("c".into(), 1_500)));
+        assert!(rx.try_recv().is_err(), "seeds are not written back");
     }
 
     #[test]

@@ -239,6 +239,28 @@ pub fn render(figures: &Figures<'_>, now: i64) -> String {
         );
     }
 
+    if let Some(cluster) = figures.scheduler.cluster() {
+        let (by_kind, scheduled) = cluster.statements().figures();
+        out.family(
+            "tollgate_cluster_scheduler_statements_total",
+            "counter",
+            "Database statements made to share the scheduler's state with other instances.",
+        );
+        for (kind, n) in by_kind {
+            out.sample(
+                "tollgate_cluster_scheduler_statements_total",
+                &[("kind", kind)],
+                n,
+            );
+        }
+        out.family(
+            "tollgate_cluster_scheduled_total",
+            "counter",
+            "Attempts scheduled while sharing the scheduler's state.",
+        );
+        out.sample("tollgate_cluster_scheduled_total", &[], scheduled);
+    }
+
     let limits = figures.limits;
     let (reserved, slots) = limits.totals();
     gauge(

@@ -60,25 +60,25 @@ pub(crate) async fn attempt_loop(
 
     for _ in 0..max_attempts {
         let now = relay.scheduler.now_ms();
-        let mut lease =
-            match relay
-                .scheduler
-                .select(&key, platform, &call.model, call.session, &exclude, now)
-            {
-                Ok(lease) => lease,
-                Err(none) if last.is_none() => {
-                    let err = RelayError::from(none);
-                    record.failed(
-                        admitted,
-                        err.status.as_u16(),
-                        err.kind.as_str(),
-                        None,
-                        &price,
-                    );
-                    return err.into_response(protocol);
-                }
-                Err(_) => break,
-            };
+        let mut lease = match relay
+            .scheduler
+            .schedule(&key, platform, &call.model, call.session, &exclude, now)
+            .await
+        {
+            Ok(lease) => lease,
+            Err(none) if last.is_none() => {
+                let err = RelayError::from(none);
+                record.failed(
+                    admitted,
+                    err.status.as_u16(),
+                    err.kind.as_str(),
+                    None,
+                    &price,
+                );
+                return err.into_response(protocol);
+            }
+            Err(_) => break,
+        };
         let request = match adapter.build(&lease.account, &call) {
             Ok(r) => r,
             Err(e) => {

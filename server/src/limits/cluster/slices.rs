@@ -1,0 +1,378 @@
+//! A key's leased slice of headroom: reserved from in memory, refilled from the database.
+//!
+//! A reservation takes the request's whole estimate from the slice; only when the database has
+//! no more to give (or cannot be reached) does a request get what the slice has left, so an
+//! instance overshoots a limit by at most what a request reserved less than it cost, as a
+//! single instance does.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use parking_lot::Mutex;
+
+use super::Shared;
+use crate::limits::{KeyLimits, LiveUsage, Refusal, Reservation, Settled};
+use crate::storage::cluster::LeaseAsk;
+use crate::storage::now_ms;
+
+/// A slice is leased for this many requests of the current one's estimate.
+const SLICE_REQUESTS: i64 = 32;
+/// More is leased ahead of time once less than this part of the last lease is left.
+const LOW_WATER_DIVISOR: i64 = 4;
+/// After the database said a key's headroom is used up, it is asked again after this long.
+const EXHAUSTED_RETRY_MS: i64 = 250;
+/// After the database could not be reached, it is asked again after this long.
+const UNREACHABLE_RETRY_MS: i64 = 1_000;
+
+#[derive(Default)]
+pub(super) struct KeySlice {
+    q: Mutex<SliceQ>,
+    /// One lease call per key at a time; the others wait for its outcome.
+    refill: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct SliceQ {
+    /// Spend as this instance knows it: the database's at the last lease, plus what was
+    /// settled here since.
+    spent: i64,
+    day: i32,
+    day_spent: i64,
+    /// Leased and not reserved (negative after a request cost more than it reserved).
+    slice: i64,
+    /// The day the slice was leased for.
+    slice_day: i32,
+    reserved: i64,
+    day_reserved: i64,
+    /// The last lease's size (the low-water mark is a part of it).
+    last_grant: i64,
+    leased: bool,
+    /// Until then, a slice too small is not refilled: the database has no more (`exhausted`)
+    /// or could not be reached.
+    retry_at: i64,
+    exhausted: Option<Exhausted>,
+    /// When a request last reserved (epoch ms): an idle key's slice goes back.
+    last_reserve: i64,
+}
+
+#[derive(Clone, Copy)]
+struct Exhausted {
+    daily: bool,
+    /// Spend over all instances as the last lease saw it (written, plus leased).
+    committed: i64,
+}
+
+impl SliceQ {
+    /// Takes what is left of a slice leased for another day (to be given back).
+    fn take_stale(&mut self, day: i32) -> i64 {
+        if self.leased && self.slice_day != day && self.slice > 0 {
+            let stale = self.slice;
+            self.slice = 0;
+            return stale;
+        }
+        0
+    }
+
+    fn roll_day(&mut self, day: i32) {
+        if day != self.day {
+            self.day = day;
+            self.day_spent = 0;
+            self.day_reserved = 0;
+        }
+    }
+
+    fn refusal(&self, key: &KeyLimits, next_midnight: i64) -> Refusal {
+        match self.exhausted {
+            Some(Exhausted {
+                daily: true,
+                committed,
+            }) => Refusal::DailyLimit {
+                limit: key.daily_cost_limit,
+                spent: committed.max(self.day_spent),
+                resets_at: next_midnight,
+            },
+            Some(Exhausted { committed, .. }) => Refusal::QuotaExhausted {
+                limit: key.quota_limit,
+                spent: committed.max(self.spent),
+            },
+            None => Refusal::Unavailable,
+        }
+    }
+}
+
+impl KeySlice {
+    pub(super) fn seed(&self, spent: i64, day: i32, day_spent: i64) {
+        let mut q = self.q.lock();
+        if q.leased {
+            return;
+        }
+        q.spent = q.spent.max(spent);
+        q.roll_day(day);
+        q.day_spent = q.day_spent.max(day_spent);
+    }
+
+    pub(super) fn add_spent(&self, delta: i64) {
+        let mut q = self.q.lock();
+        q.spent += delta;
+        // The trigger takes the same amount out of this instance's lease when it is written.
+        if q.leased {
+            q.slice -= delta;
+        }
+    }
+
+    pub(super) fn is_leased(&self) -> bool {
+        self.q.lock().leased
+    }
+
+    /// Reserves from the slice. Also returns what to give back to the database (a slice of an
+    /// earlier day, which today's budget did not grant).
+    pub(super) fn reserve(
+        &self,
+        key: &KeyLimits,
+        estimate: i64,
+        floor: i64,
+        day: i32,
+        next_midnight: i64,
+        now: i64,
+    ) -> (Result<Reservation, Refusal>, i64) {
+        let mut q = self.q.lock();
+        q.roll_day(day);
+        let give_back = q.take_stale(day);
+        let need = estimate.max(0);
+        let today = q.leased && q.slice_day == day;
+        let amount = if need == 0 {
+            if q.exhausted.is_some() && q.retry_at > now && q.slice <= 0 {
+                return (Err(q.refusal(key, next_midnight)), give_back);
+            }
+            0
+        } else if today && q.slice >= need {
+            need
+        } else if today && q.slice > 0 {
+            // Only what is left: the database has no more, or cannot be asked now.
+            q.slice
+        } else {
+            return (Err(q.refusal(key, next_midnight)), give_back);
+        };
+        if floor > 0 && floor > q.slice {
+            let err = Refusal::InputOverBudget {
+                estimate: floor,
+                remaining: q.slice.max(0),
+                daily: q.exhausted.is_some_and(|e| e.daily),
+            };
+            return (Err(err), give_back);
+        }
+        q.slice -= amount;
+        q.reserved += amount;
+        q.day_reserved += amount;
+        q.last_reserve = now;
+        (
+            Ok(Reservation {
+                amount,
+                day,
+                shared: true,
+            }),
+            give_back,
+        )
+    }
+
+    pub(super) fn settle(&self, r: Reservation, actual: i64) -> Settled {
+        let mut q = self.q.lock();
+        let before = q.spent;
+        q.reserved -= r.amount;
+        q.spent += actual;
+        if q.slice_day == r.day {
+            q.slice += r.amount - actual;
+        } else {
+            // Leased for another day: what it cost is out of the lease, the rest stays there
+            // until the day's slice is given back.
+            q.slice -= actual - r.amount;
+        }
+        if q.day == r.day {
+            q.day_reserved -= r.amount;
+            q.day_spent += actual;
+        }
+        Settled {
+            spent_before: before,
+            spent_after: q.spent,
+        }
+    }
+
+    pub(super) fn precheck(
+        &self,
+        key: &KeyLimits,
+        day: i32,
+        next_midnight: i64,
+        now: i64,
+    ) -> Result<(), Refusal> {
+        let q = self.q.lock();
+        if q.exhausted.is_some() && q.retry_at > now && q.slice <= 0 && q.slice_day == day {
+            return Err(q.refusal(key, next_midnight));
+        }
+        Ok(())
+    }
+
+    pub(super) fn usage(&self) -> LiveUsage {
+        let q = self.q.lock();
+        LiveUsage {
+            spent: q.spent,
+            reserved: q.reserved,
+            day_spent: q.day_spent,
+        }
+    }
+
+    /// Takes the whole unreserved slice to give it back (an idle key); 0 when there is none.
+    pub(super) fn take_idle(&self, idle_since: i64) -> i64 {
+        let mut q = self.q.lock();
+        if q.slice <= 0 || q.reserved > 0 || q.last_reserve > idle_since {
+            return 0;
+        }
+        let amount = q.slice;
+        q.slice = 0;
+        amount
+    }
+
+    /// Puts back what could not be given back.
+    pub(super) fn untake(&self, amount: i64) {
+        self.q.lock().slice += amount;
+    }
+
+    /// The leases are void (this instance was cut off from the database for too long): the
+    /// slice is dropped, and the database forgets it with the instance's other leases.
+    pub(super) fn void(&self) {
+        let mut q = self.q.lock();
+        q.slice = 0;
+        q.leased = false;
+        q.exhausted = None;
+        q.retry_at = 0;
+    }
+}
+
+/// `None` when the slice covers `estimate` or the database need not be asked now; else the
+/// lease call to wait for. Below the low-water mark, more is leased in the background.
+pub(super) fn prepare<'a>(
+    shared: &'a Arc<Shared>,
+    key: &'a KeyLimits,
+    estimate: i64,
+    day: i32,
+) -> Option<BoxFuture<'a, ()>> {
+    let need = estimate.max(0);
+    if need == 0 {
+        return None;
+    }
+    let slice = shared.slice(&key.id);
+    let now = now_ms();
+    let (covered, low) = {
+        let q = slice.q.lock();
+        let today = q.leased && q.slice_day == day;
+        let covered = today && q.slice >= need;
+        let waiting = q.retry_at > now;
+        if waiting {
+            return None;
+        }
+        (
+            covered,
+            !today || q.slice < q.last_grant / LOW_WATER_DIVISOR,
+        )
+    };
+    if covered {
+        if low && slice.refill.try_lock().is_ok() {
+            let (shared, key) = (shared.clone(), key.clone());
+            tokio::spawn(async move {
+                let slice = shared.slice(&key.id);
+                refill(&shared, &slice, &key, need, day).await;
+            });
+        }
+        return None;
+    }
+    let shared = shared.clone();
+    Some(Box::pin(async move {
+        refill(&shared, &slice, key, need, day).await;
+    }))
+}
+
+/// Leases more of the key's headroom (one call per key at a time).
+async fn refill(shared: &Shared, slice: &KeySlice, key: &KeyLimits, need: i64, day: i32) {
+    let _one = slice.refill.lock().await;
+    let now = now_ms();
+    let stale = {
+        let mut q = slice.q.lock();
+        let today = q.leased && q.slice_day == day;
+        if q.retry_at > now || (today && q.slice >= need.max(q.last_grant / LOW_WATER_DIVISOR)) {
+            return;
+        }
+        q.take_stale(day)
+    };
+    if stale > 0 {
+        if let Err(e) = shared
+            .store
+            .cluster_return_budget(&shared.instance, &key.id, stale)
+            .await
+        {
+            tracing::warn!(error = %e, key_id = %key.id, "giving an old slice back failed");
+        }
+    }
+    let want = need.saturating_mul(SLICE_REQUESTS).max(need);
+    let ask = LeaseAsk {
+        key_id: &key.id,
+        need,
+        want,
+        quota: key.quota_limit,
+        daily: key.daily_cost_limit,
+        day,
+        day_start: crate::limits::directory::day_start(now, shared.tz),
+        now,
+        alive_after: shared.alive_after(now),
+    };
+    let result = shared
+        .store
+        .cluster_lease_budget(&shared.instance, ask)
+        .await;
+    let mut q = slice.q.lock();
+    match result {
+        Ok(g) => {
+            if q.slice_day != day {
+                // What was left of another day's slice went back above.
+                q.slice = q.slice.min(0);
+                q.slice_day = day;
+            }
+            q.leased = true;
+            q.slice += g.granted;
+            q.last_grant = g.granted;
+            q.spent = q.spent.max(g.spent);
+            q.roll_day(day);
+            q.day_spent = q.day_spent.max(g.day_spent);
+            if g.granted < need {
+                let quota_left = g.quota_left.unwrap_or(i64::MAX);
+                let daily_left = g.daily_left.unwrap_or(i64::MAX);
+                let daily = daily_left < quota_left;
+                let committed = if daily {
+                    key.daily_cost_limit - daily_left.max(0) + g.granted
+                } else {
+                    key.quota_limit - quota_left.max(0) + g.granted
+                };
+                q.exhausted = Some(Exhausted { daily, committed });
+                q.retry_at = now + EXHAUSTED_RETRY_MS;
+            } else {
+                q.exhausted = None;
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, key_id = %key.id, "leasing a key's headroom failed; serving from what is leased");
+            q.retry_at = now + UNREACHABLE_RETRY_MS;
+        }
+    }
+}
+
+/// Gives `amount` of a key's slice back to the database, in the background.
+pub(super) fn spawn_return(shared: &Arc<Shared>, key_id: &Arc<str>, amount: i64) {
+    let (shared, key_id) = (shared.clone(), key_id.clone());
+    tokio::spawn(async move {
+        if let Err(e) = shared
+            .store
+            .cluster_return_budget(&shared.instance, &key_id, amount)
+            .await
+        {
+            tracing::warn!(error = %e, key_id = %key_id, "giving a slice back failed; it comes back with the lease timeout");
+        }
+    });
+}
