@@ -4,6 +4,12 @@ use tollgate::cli::{Cli, Command};
 use tollgate::config::{ServeOpts, Settings};
 use tollgate::startup::{shutdown_signal, Application};
 
+/// jemalloc rather than the system allocator: less memory held after bursts (measured with
+/// `.ci/bench`, README "Benchmark"). Only the binary; tests run on the system allocator.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
