@@ -14,8 +14,6 @@ use crate::import::crs::{self, CrsImportOptions, ImportError};
 use crate::secret::Secret;
 use crate::storage::import::ImportWrites;
 
-static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 fn admin_error(e: ImportError) -> AdminError {
     match e {
         ImportError::Invalid { field, message } => AdminError::validation(field, message),
@@ -67,8 +65,9 @@ impl ImportPort for AdminService {
             started_by: format!("admin:{}", actor.id),
             actor: Some(actor.clone()),
         };
-        // One import at a time on this instance (a second click, a second admin).
-        let Ok(_running) = RUNNING.try_lock() else {
+        // One import at a time on this instance (a second click, a second admin); held by the
+        // service, so two apps in one process (the tests' SQLite and PostgreSQL) do not collide.
+        let Ok(_running) = self.importing.try_lock() else {
             return Err(AdminError::conflict("an import is running already"));
         };
         let outcome = crs::run(&self.store, &self.cipher, &opts)

@@ -34,6 +34,8 @@ pub struct AdminService {
     pub(crate) cipher: Cipher,
     pub(crate) webhooks: crate::webhooks::Webhooks,
     pub(crate) relay: Arc<dyn RelayControl>,
+    /// One CRS import at a time through this service (a second click, a second admin).
+    pub(crate) importing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AdminService {
@@ -54,6 +56,7 @@ impl AdminService {
                 ProxyTrust::default(),
             )),
             config,
+            importing: Default::default(),
         }
     }
 }
