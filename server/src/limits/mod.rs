@@ -7,6 +7,7 @@
 //! request holds an [`Admitted`] guard: its reservation and its slot are released on every path
 //! (settled, refused later, failed, dropped by a client disconnect, or unwound by a panic).
 
+mod admit;
 pub mod budget;
 pub mod cluster;
 pub mod counting;
@@ -24,8 +25,9 @@ use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use admit::{Admission, Admitted};
 pub use directory::KeyDirectory;
-use slots::{QueuePolicy, SlotGuard, SlotQueue, SlotRefusal};
+use slots::{QueuePolicy, SlotQueue, SlotRefusal};
 
 /// Where a key's requests for one platform may go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -271,139 +273,6 @@ pub trait LimitState: Send + Sync + 'static {
     }
     /// Starts the state's background work (heartbeats, lease upkeep) until `stop`.
     fn start(self: Arc<Self>, _tasks: &TaskTracker, _stop: CancellationToken) {}
-}
-
-/// Runs checks 3–5 for an authenticated key whose model and platform are allowed.
-pub struct Admission {
-    pub state: Arc<dyn LimitState>,
-}
-
-impl Admission {
-    pub async fn admit(
-        &self,
-        key: &Arc<KeyLimits>,
-        estimate: i64,
-        day: i32,
-        next_midnight: i64,
-    ) -> Result<Admitted, Refusal> {
-        self.admit_within(key, estimate, 0, day, next_midnight)
-            .await
-    }
-
-    /// [`Admission::admit`] refusing a request whose input alone (`floor`) the key's quota
-    /// or today's budget cannot pay.
-    pub async fn admit_within(
-        &self,
-        key: &Arc<KeyLimits>,
-        estimate: i64,
-        floor: i64,
-        day: i32,
-        next_midnight: i64,
-    ) -> Result<Admitted, Refusal> {
-        // A shared store may first lease more headroom; it then decides as memory does.
-        let mut tries = 0;
-        while let Some(wait) = self.state.prepare(key, estimate, day) {
-            wait.await;
-            tries += 1;
-            if tries == 3 {
-                break;
-            }
-        }
-        let reservation = self
-            .state
-            .reserve(key, estimate, floor, day, next_midnight)?;
-        let mut admitted = Admitted {
-            state: self.state.clone(),
-            key: key.clone(),
-            reservation: Some(reservation),
-            slot: None,
-            shared: None,
-            rate_at: None,
-        };
-        if key.rate_window.is_some() {
-            admitted.rate_at = self.state.rate_admit(key, Instant::now())?;
-        }
-        let slots = self.state.slots(&key.id);
-        let queue = key.queue;
-        match slots.acquire(key.concurrency_limit, queue).await {
-            Ok(slot) => {
-                admitted.slot = Some(slot);
-                if let Some(shared) = self.state.shared_slot(key, queue.map(|q| q.timeout)) {
-                    admitted.shared = Some(shared.await?);
-                }
-                // Served: it counts against the window for good.
-                admitted.rate_at = None;
-            }
-            Err(reason) => {
-                // A refused request does not count against the rate window: dropping
-                // `admitted` takes back its own entry (as when the client leaves the queue).
-                return Err(Refusal::Concurrency {
-                    limit: key.concurrency_limit,
-                    reason,
-                });
-            }
-        }
-        Ok(admitted)
-    }
-}
-
-/// An admitted request: holds the reservation and the concurrency slot until it settles or is
-/// dropped. Dropping without settling releases everything at zero cost.
-pub struct Admitted {
-    state: Arc<dyn LimitState>,
-    key: Arc<KeyLimits>,
-    reservation: Option<Reservation>,
-    slot: Option<SlotGuard>,
-    /// The key's slot across instances (several instances on one database).
-    shared: Option<SharedSlot>,
-    /// The rate-window entry of a request not yet given a slot, taken back if it never is.
-    rate_at: Option<Instant>,
-}
-
-impl Admitted {
-    pub fn key(&self) -> &Arc<KeyLimits> {
-        &self.key
-    }
-
-    pub fn reserved(&self) -> i64 {
-        self.reservation.map(|r| r.amount).unwrap_or(0)
-    }
-
-    /// Settles the actual cost, frees the slot, and reports the spend before and after.
-    pub fn settle(mut self, actual: i64) -> Settled {
-        let settled = self.settle_inner(actual);
-        self.shared.take();
-        self.slot.take();
-        settled
-    }
-
-    fn settle_inner(&mut self, actual: i64) -> Settled {
-        match self.reservation.take() {
-            Some(r) => {
-                if self.key.rate_window.is_some() {
-                    self.state
-                        .rate_add_cost(&self.key.id, Instant::now(), actual);
-                }
-                self.state.settle(&self.key.id, r, actual)
-            }
-            None => {
-                let spent = self.state.usage(&self.key.id).spent;
-                Settled {
-                    spent_before: spent,
-                    spent_after: spent,
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Admitted {
-    fn drop(&mut self) {
-        if let Some(at) = self.rate_at.take() {
-            self.state.rate_undo(&self.key.id, at);
-        }
-        self.settle_inner(0);
-    }
 }
 
 #[cfg(test)]
