@@ -199,17 +199,32 @@ pub fn session_from_user_id(user_id: &str) -> Option<&str> {
     Some(id).filter(|s| !s.is_empty())
 }
 
-/// Removes `cache_control` markers (they move between turns) so the hash stays stable.
-fn strip_cache_control(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            map.remove("cache_control");
-            for child in map.values_mut() {
-                strip_cache_control(child);
+/// A value as it serialises with its `cache_control` markers removed (they move between turns,
+/// so the hash must not see them): the same bytes as removing them from a copy and serialising
+/// that, without the copy.
+struct WithoutCacheControl<'a>(&'a Value);
+
+impl serde::Serialize for WithoutCacheControl<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Object(map) => {
+                let kept = map.iter().filter(|(k, _)| k.as_str() != "cache_control");
+                let mut m = s.serialize_map(Some(kept.clone().count()))?;
+                for (k, v) in kept {
+                    m.serialize_entry(k, &WithoutCacheControl(v))?;
+                }
+                m.end()
             }
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for v in items {
+                    seq.serialize_element(&WithoutCacheControl(v))?;
+                }
+                seq.end()
+            }
+            other => other.serialize(s),
         }
-        Value::Array(items) => items.iter_mut().for_each(strip_cache_control),
-        _ => {}
     }
 }
 
@@ -226,13 +241,25 @@ pub fn session_hash(
     if system.is_none() && first_user.is_none() {
         return None;
     }
-    let mut sys = system.cloned().unwrap_or(Value::Null);
-    let mut first = first_user.cloned().unwrap_or(Value::Null);
-    strip_cache_control(&mut sys);
-    strip_cache_control(&mut first);
-    let sys = serde_json::to_vec(&sys).unwrap_or_default();
-    let first = serde_json::to_vec(&first).unwrap_or_default();
-    Some(hash64(&[b"content", &sys, &first]))
+    // Each part length-prefixed, as `hash64` does; one buffer for both.
+    let mut h = Sha256::new();
+    let content: &[u8] = b"content";
+    h.update((content.len() as u64).to_le_bytes());
+    h.update(content);
+    let mut buf = Vec::with_capacity(256);
+    for part in [system, first_user] {
+        buf.clear();
+        let part = WithoutCacheControl(part.unwrap_or(&Value::Null));
+        if serde_json::to_writer(&mut buf, &part).is_err() {
+            buf.clear();
+        }
+        h.update((buf.len() as u64).to_le_bytes());
+        h.update(&buf);
+    }
+    let d = h.finalize();
+    Some(u64::from_le_bytes([
+        d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7],
+    ]))
 }
 
 #[cfg(test)]
@@ -272,6 +299,38 @@ mod tests {
             session_hash(Some("b"), None, None)
         );
         assert_eq!(session_hash(None, None, None), None);
+    }
+
+    /// The hash without copies is the hash of a stripped copy (as bindings made before it).
+    #[test]
+    fn content_hash_is_the_stripped_copys() {
+        fn strip(v: &mut Value) {
+            match v {
+                Value::Object(map) => {
+                    map.remove("cache_control");
+                    map.values_mut().for_each(strip);
+                }
+                Value::Array(items) => items.iter_mut().for_each(strip),
+                _ => {}
+            }
+        }
+        let sys = json!([{"type":"text","text":"You are \"helpful\"","cache_control":{"type":"ephemeral"}},
+            {"type":"text","text":"ü\u{1}","nested":{"cache_control":1,"k":[1.5,null,true,{"cache_control":[]}]}}]);
+        let u = json!({"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral"}}]});
+        for (sys, u) in [(Some(&sys), Some(&u)), (None, Some(&u)), (Some(&sys), None)] {
+            let (mut s2, mut u2) = (
+                sys.cloned().unwrap_or(Value::Null),
+                u.cloned().unwrap_or(Value::Null),
+            );
+            strip(&mut s2);
+            strip(&mut u2);
+            let old = hash64(&[
+                b"content",
+                &serde_json::to_vec(&s2).unwrap(),
+                &serde_json::to_vec(&u2).unwrap(),
+            ]);
+            assert_eq!(session_hash(None, sys, u), Some(old));
+        }
     }
 
     #[test]

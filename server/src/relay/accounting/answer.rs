@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 use super::meter::MeteredBody;
 use super::Accounting;
@@ -55,6 +55,10 @@ fn transformed(
         })
 }
 
+/// Chunks of a whole answer taken before its headers go out without a pump (the pump's own
+/// buffer holds as many).
+const READY_CHUNKS: usize = 16;
+
 /// Moves the answer from the upstream to the client in a task of its own, through a small
 /// buffer. hyper stops polling a body whose client does not read; without the pump such a
 /// client would hold its slot, its reservation and the account's in-flight count for as long
@@ -64,12 +68,35 @@ fn transformed(
 /// With `wait_first` (whole, non-streamed answers) the headers wait for the first chunk of the
 /// body: an answer that arrives in one piece is then settled — its slot free — before the
 /// client sees anything, so a client that reads the status, hangs up and sends its next request
-/// at once never finds its own slot still held.
+/// at once never finds its own slot still held. When the whole answer is in by then (the body
+/// has ended: settled, the upstream done with), there is nothing left for a client to hold and
+/// no pump is started: the chunks go out as they are.
 async fn pumped<S>(relay: &Arc<Relay>, mut body: S, wait_first: bool) -> Response
 where
     S: futures::Stream<Item = std::io::Result<Bytes>> + Send + Unpin + 'static,
 {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
+    let mut taken = Vec::new();
+    if wait_first {
+        let mut next = body.next().await;
+        loop {
+            match next {
+                Some(item) => taken.push(item),
+                None => {
+                    // Ended: the upstream is done with and the answer settled.
+                    drop(body);
+                    return Response::new(Body::from_stream(futures::stream::iter(taken)));
+                }
+            }
+            if taken.len() >= READY_CHUNKS {
+                break;
+            }
+            match body.next().now_or_never() {
+                Some(item) => next = item,
+                None => break,
+            }
+        }
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READY_CHUNKS);
     let stall = Duration::from_millis(relay.settings.serve.relay.idle_timeout_ms);
     relay.tasks.spawn(async move {
         loop {
@@ -86,11 +113,10 @@ where
             }
         }
     });
-    let first = if wait_first { rx.recv().await } else { None };
     let rest = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     });
-    Response::new(Body::from_stream(futures::stream::iter(first).chain(rest)))
+    Response::new(Body::from_stream(futures::stream::iter(taken).chain(rest)))
 }
 
 /// The headers passed back (reqwest's and axum's header maps are the same type: names and
