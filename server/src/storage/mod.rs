@@ -10,6 +10,7 @@ pub mod admins;
 pub mod audit;
 pub mod budgets;
 pub mod cluster;
+pub mod cluster_rate;
 pub mod codes;
 pub mod encrypted;
 pub mod groups;
