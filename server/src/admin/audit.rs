@@ -13,7 +13,7 @@ use crate::storage::audit::{AuditFilter, AuditRow};
 use crate::storage::now_ms;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
-pub const MAX_PAGE_SIZE: u32 = 1000;
+pub const MAX_PAGE_SIZE: u32 = app::types::AUDIT_MAX_PAGE_SIZE;
 
 /// Field names whose values never enter the trail: only that they changed.
 const SECRET_FIELDS: &[&str] = &[
