@@ -54,7 +54,7 @@ impl From<RedeemError> for AdminError {
             RedeemError::Throttled(retry_after) => AdminError::Throttled { retry_after },
             RedeemError::UnknownKey => AdminError::Unauthorized,
             RedeemError::Admin(e) => e,
-            RedeemError::Store(e) => crate::admin::error::internal(e),
+            RedeemError::Store(e) => crate::storage::internal(e),
         }
     }
 }
