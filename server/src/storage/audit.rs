@@ -5,8 +5,7 @@
 
 use sqlx::FromRow;
 
-use super::rows::Arg;
-use super::{with_pool, Store, StoreResult};
+use super::{with_pool, Arg, Store, StoreResult};
 
 /// One audit event as stored; `summary` is a JSON object without secrets.
 #[derive(Clone, Debug, PartialEq, Eq, FromRow)]

@@ -77,6 +77,12 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A bound value of a query built at run time (a list's filters; see `rows::newest_page`).
+pub(crate) enum Arg {
+    Text(String),
+    Int(i64),
+}
+
 /// A storage failure as the control plane reports it: logged here with its details, an
 /// internal error to the caller (whose details never leave the process).
 pub fn internal(e: StoreError) -> app::error::AdminError {

@@ -7,7 +7,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::FromRow;
 
 use super::audit::AuditRow;
-use super::{with_pool, Store, StoreResult};
+use super::{with_pool, Arg, Store, StoreResult};
 
 /// A row type both backends can read.
 pub(crate) trait Row:
@@ -57,12 +57,6 @@ macro_rules! audited {
     };
 }
 pub(crate) use audited;
-
-/// A bound value of a query built at run time (a list's filters).
-pub(crate) enum Arg {
-    Text(String),
-    Int(i64),
-}
 
 impl Store {
     /// One page of `table`'s rows (as `columns`) matching `where_`, whose `args` are numbered

@@ -23,7 +23,7 @@ pub struct KeyFilter {
     pub binding: Option<String>,
 }
 
-use crate::storage::rows::Arg;
+use crate::storage::Arg;
 
 impl KeyFilter {
     /// The `WHERE` clause (live keys matching every filter) and its arguments, numbered from `$1`.
