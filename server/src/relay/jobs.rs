@@ -1,7 +1,7 @@
 //! The relay's background jobs, started from one place ([`start`]): the account state-change
-//! recorder, usage retention, and the housekeeping loop (configuration poll, pool saturation,
-//! account budgets every 5 s by default, `housekeeping_interval_ms`; sticky sweep and
-//! expired-key announcements every 30 s).
+//! recorder, usage retention, the account budgets' watch (`accounts::budget_watch`), and the
+//! housekeeping loop (configuration poll and pool saturation every 5 s by default,
+//! `housekeeping_interval_ms`; sticky sweep and expired-key announcements every 30 s).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +31,19 @@ pub(super) fn start(
         &relay.tasks,
         stop.clone(),
     );
+    // Every look at the account budgets the relay makes on its own (see the module).
+    let budgets = crate::accounts::budget_watch::spawn(
+        crate::accounts::budget_watch::Parts {
+            store: relay.store.clone(),
+            webhooks: relay.webhooks.clone(),
+            scheduler: relay.scheduler.clone(),
+            tz: relay.settings.common.timezone,
+            every: Duration::from_millis(relay.settings.serve.relay.housekeeping_interval_ms),
+        },
+        relay.writer.watch_settled(),
+        &relay.tasks,
+        stop.clone(),
+    );
     // Several instances: share the live state and hear the others' changes.
     let listening = Arc::new(super::listen::Listening::default());
     if let (Some(cluster), Some(outbox)) =
@@ -43,7 +56,13 @@ pub(super) fn start(
             &relay.tasks,
             stop.clone(),
         );
-        super::listen::spawn(relay, cluster.clone(), listening.clone(), stop.clone());
+        super::listen::spawn(
+            relay,
+            cluster.clone(),
+            budgets,
+            listening.clone(),
+            stop.clone(),
+        );
     }
     spawn_housekeeping(relay, listening, stop);
 }
@@ -110,7 +129,7 @@ async fn record_transitions(
 }
 
 /// Sweeps expired sticky mappings, announces keys whose validity just ended, watches pool
-/// utilization for `pool.saturated`, and looks at account budgets (every 5 s).
+/// utilization for `pool.saturated`.
 fn spawn_housekeeping(
     relay: &Arc<Relay>,
     listening: Arc<super::listen::Listening>,
@@ -132,9 +151,6 @@ fn spawn_housekeeping(
                 _ = poll.tick() => {
                     changes.poll(&relay, listening.up()).await;
                     saturation.check(&relay, now_ms());
-                    if let Err(e) = relay.check_budgets(now_ms(), true).await {
-                        tracing::warn!(error = %e, "checking account budgets failed");
-                    }
                     relay.housekeeping_rounds.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
                 }
                 _ = every.tick() => {
@@ -175,6 +191,10 @@ impl ConfigChanges {
         let since = *self.keys_seen.get_or_insert_with(now_ms);
         match relay.store.keys_changed_since(since).await {
             Ok(changed) => {
+                if !listening && !changed.is_empty() {
+                    // Keys created elsewhere may be remembered here as unknown.
+                    relay.keys.imported();
+                }
                 for (id, updated) in changed {
                     if !listening {
                         relay.keys.forget(&id);

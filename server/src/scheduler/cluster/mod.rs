@@ -29,7 +29,7 @@ use super::sticky::StickyMap;
 use crate::storage::Store;
 use slots::SlotBook;
 
-pub use tasks::start;
+pub use tasks::{publish_queued, start};
 
 /// An account's health as announced on the change channel (payload `health:<json>`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
