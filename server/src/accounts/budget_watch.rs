@@ -114,6 +114,7 @@ struct Watch {
 
 async fn run(parts: Parts, mut rx: mpsc::UnboundedReceiver<Cue>, stop: CancellationToken) {
     let mut every = tokio::time::interval(parts.every.max(Duration::from_millis(1)));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut watch = Watch::default();
     // A look due because of settled spend (kept to MIN_GAP after the last look).
     let mut due: Option<Instant> = None;
