@@ -3,12 +3,13 @@
 //! loop that looks at several:
 //! - the account state-change recorder (`scheduler::recorder`);
 //! - usage retention (`ops`), expired sessions and admin tokens (`storage::sessions`);
+//! - the account budgets' watch (`accounts::budget_watch`: every `housekeeping_interval_ms`,
+//!   soon after settled spend of an account its budget may stop, and when told);
 //! - with several instances, the shared scheduler state (`scheduler::cluster`) and the change
 //!   listener (`relay::listen`);
 //! - every `housekeeping_interval_ms` (5 s): the configuration poll ([`ConfigChanges`], the
-//!   relay's own caches), pool saturation (`scheduler::saturation`), account budgets
-//!   (`accounts::budget_check`); every 30 s: the sticky sweep (`scheduler::sticky`) and the
-//!   expired-key watch (`keys::expiry_watch`).
+//!   relay's own caches), pool saturation (`scheduler::saturation`); every 30 s: the sticky
+//!   sweep (`scheduler::sticky`) and the expired-key watch (`keys::expiry_watch`).
 //!
 //! Started elsewhere, because other parts hold their handle from the start: the webhook
 //! dispatcher (`webhooks::Webhooks::start`), the usage writer (`relay::writer`), the shared key
@@ -50,6 +51,19 @@ pub(super) fn start(
         &relay.tasks,
         stop.clone(),
     );
+    // Every look at the account budgets the relay makes on its own (see the module).
+    let budgets = crate::accounts::budget_watch::spawn(
+        crate::accounts::budget_watch::Parts {
+            store: relay.store.clone(),
+            webhooks: relay.webhooks.clone(),
+            scheduler: relay.scheduler.clone(),
+            tz: relay.settings.common.timezone,
+            every: Duration::from_millis(relay.settings.serve.relay.housekeeping_interval_ms),
+        },
+        relay.writer.watch_settled(),
+        &relay.tasks,
+        stop.clone(),
+    );
     // Several instances: share the live state and hear the others' changes.
     let listening = Arc::new(super::listen::Listening::default());
     if let (Some(cluster), Some(outbox)) =
@@ -62,13 +76,19 @@ pub(super) fn start(
             &relay.tasks,
             stop.clone(),
         );
-        super::listen::spawn(relay, cluster.clone(), listening.clone(), stop.clone());
+        super::listen::spawn(
+            relay,
+            cluster.clone(),
+            budgets,
+            listening.clone(),
+            stop.clone(),
+        );
     }
     spawn_housekeeping(relay, listening, stop);
 }
 
 /// Sweeps expired sticky mappings, announces keys whose validity just ended, watches pool
-/// utilization for `pool.saturated`, and looks at account budgets (every 5 s).
+/// utilization for `pool.saturated`.
 fn spawn_housekeeping(
     relay: &Arc<Relay>,
     listening: Arc<super::listen::Listening>,
@@ -91,9 +111,6 @@ fn spawn_housekeeping(
                     changes.poll(&relay, listening.up()).await;
                     let opts = &relay.settings.serve.relay;
                     saturation.check(&relay.scheduler, opts, &relay.webhooks, now_ms());
-                    if let Err(e) = relay.check_budgets(now_ms(), true).await {
-                        tracing::warn!(error = %e, "checking account budgets failed");
-                    }
                     relay.housekeeping_rounds.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
                 }
                 _ = every.tick() => {
@@ -122,6 +139,10 @@ impl ConfigChanges {
         let since = *self.keys_seen.get_or_insert_with(now_ms);
         match relay.store.keys_changed_since(since).await {
             Ok(changed) => {
+                if !listening && !changed.is_empty() {
+                    // Keys created elsewhere may be remembered here as unknown.
+                    relay.keys.imported();
+                }
                 for (id, updated) in changed {
                     if !listening {
                         relay.keys.forget(&id);
