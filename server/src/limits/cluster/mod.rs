@@ -75,7 +75,7 @@ pub fn choose(opts: &ClusterOpts, store: &Store, tz: chrono_tz::Tz) -> Arc<dyn L
             let lease = Duration::from_secs(opts.lease_secs.max(1));
             return Arc::new(ClusterLimits::new(store.clone(), instance, lease, tz));
         }
-        tracing::warn!("CLUSTER is set but the database was not opened as a cluster instance; key limits are per process");
+        tracing::warn!("CLUSTER is set but this process is not a cluster instance (SQLite, or a CLI command, which serves no requests): key limits are per process");
     }
     Arc::new(MemoryLimits::default())
 }
