@@ -48,24 +48,39 @@ async fn key_id(c: &Cluster, name: &str) -> String {
     id
 }
 
-/// Spend and usage events of a key as the database has them.
+/// Spend and usage events of a key as the database has them, in one snapshot (the usage
+/// writer adds both in one transaction).
 async fn written(c: &Cluster, id: &str) -> (i64, i64, i64) {
-    let spent = c
-        .scalar(&format!(
-            "SELECT spent_micros FROM api_keys WHERE id = '{id}'"
-        ))
-        .await;
-    let events = c
-        .scalar(&format!(
-            "SELECT COUNT(*) FROM usage_events WHERE key_id = '{id}'"
-        ))
-        .await;
-    let sum = c
-        .scalar(&format!(
-            "SELECT CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) FROM usage_events WHERE key_id = '{id}'"
-        ))
-        .await;
-    (spent, events, sum)
+    let pool = c.pool().await;
+    let row: (i64, i64, i64) = sqlx::query_as(
+        "SELECT k.spent_micros, COUNT(e.request_id), CAST(COALESCE(SUM(e.cost_micros), 0) AS BIGINT)
+           FROM api_keys k LEFT JOIN usage_events e ON e.key_id = k.id
+          WHERE k.id = $1 GROUP BY k.spent_micros",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    row
+}
+
+/// Waits until no more usage of the key comes in (every request answered is written).
+async fn settled_usage(c: &Cluster, id: &str) -> (i64, i64, i64) {
+    let mut last = written(c, id).await;
+    let mut quiet = 0;
+    let start = Instant::now();
+    while quiet < 5 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = written(c, id).await;
+        quiet = if now == last { quiet + 1 } else { 0 };
+        last = now;
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "usage kept coming"
+        );
+    }
+    last
 }
 
 async fn send_all(
@@ -225,6 +240,23 @@ async fn concurrency_limit_and_queue_hold_over_three_instances() {
     assert!(peak <= 3, "the upstream saw {peak} at once");
 }
 
+/// A request on `base`, sent again while it is refused with 503 (under load an instance's
+/// heartbeat can come later than three quarters of the test's 2 s lease).
+async fn past_503(c: &Cluster, base: &str, key: &str, stream: bool) -> reqwest::Response {
+    let start = Instant::now();
+    loop {
+        let res = c
+            .messages_request(base, key, &body(stream))
+            .send()
+            .await
+            .unwrap();
+        if res.status() != 503 || start.elapsed() > Duration::from_secs(10) {
+            return res;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn kill_9_gives_slots_and_slices_back_within_the_lease_timeout() {
     let lease = Duration::from_secs(2);
@@ -238,11 +270,7 @@ async fn kill_9_gives_slots_and_slices_back_within_the_lease_timeout() {
 
     // Instance 1 serves some requests (it leases a slice) and writes their usage.
     for _ in 0..20 {
-        let res = c
-            .messages_request(&victim, &key, &body(false))
-            .send()
-            .await
-            .unwrap();
+        let res = past_503(&c, &victim, &key, false).await;
         assert_eq!(res.status(), 200);
         let _ = res.bytes().await;
     }
@@ -262,6 +290,18 @@ async fn kill_9_gives_slots_and_slices_back_within_the_lease_timeout() {
         pool.close().await;
         ids
     };
+    // Two long streams on instance 1 hold both of the key's slots (and a slice: an idle one
+    // would have gone back).
+    c.set_upstream(usage_behavior(600, 100));
+    let mut streams = Vec::new();
+    for _ in 0..2 {
+        let res = past_503(&c, &victim, &key, true).await;
+        assert_eq!(res.status(), 200);
+        let mut s = res.bytes_stream();
+        let _ = s.next().await;
+        streams.push(s);
+    }
+    c.set_upstream(usage_behavior(2, 5));
     let leased = c
         .scalar(&format!(
             "SELECT CAST(COALESCE(SUM(budget), 0) AS BIGINT) FROM cluster_key_leases WHERE key_id = '{id}'"
@@ -269,28 +309,8 @@ async fn kill_9_gives_slots_and_slices_back_within_the_lease_timeout() {
         .await;
     assert!(leased > 0, "instance 1 holds a slice");
     println!("instance 1 holds {leased} micro-USD of the key's headroom when it is killed");
-
-    // Two long streams on instance 1 hold both of the key's slots.
-    c.set_upstream(usage_behavior(600, 100));
-    let mut streams = Vec::new();
-    for _ in 0..2 {
-        let res = c
-            .messages_request(&victim, &key, &body(true))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        let mut s = res.bytes_stream();
-        let _ = s.next().await;
-        streams.push(s);
-    }
-    c.set_upstream(usage_behavior(2, 5));
     let other = c.url(0).to_owned();
-    let res = c
-        .messages_request(&other, &key, &body(false))
-        .send()
-        .await
-        .unwrap();
+    let res = past_503(&c, &other, &key, false).await;
     assert_eq!(res.status(), 429, "both slots are held on instance 1");
 
     c.kill(1);
@@ -317,7 +337,8 @@ async fn kill_9_gives_slots_and_slices_back_within_the_lease_timeout() {
         if status == 200 {
             break;
         }
-        assert_eq!(status, 429);
+        // 503: the instance's own heartbeat is late (a loaded machine, a 2 s lease).
+        assert!(status == 429 || status == 503, "{status}");
         tries += 1;
         assert!(
             killed.elapsed() < lease * 3,
@@ -349,21 +370,11 @@ async fn kill_9_gives_slots_and_slices_back_within_the_lease_timeout() {
             "the dead instance's slice never came back"
         );
     }
-    wait_until(Duration::from_secs(20), "usage written", || async {
-        let pool = c.pool().await;
-        let idle: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM usage_events WHERE key_id = $1")
-            .bind(&id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-        idle > before.len() as i64
-    })
-    .await;
-    let (spent, events, sum) = written(&c, &id).await;
+    let (spent, events, sum) = settled_usage(&c, &id).await;
+    assert!(events > before.len() as i64);
     println!("after kill -9: spent {spent}, {events} events");
     assert_eq!(spent, sum, "spend is exactly the sum of the written events");
-    assert!(spent <= 1_000_000 + 3 * MAX_COST);
+    assert!(spent <= 1_000_000 + 3 * MAX_COST, "overspent: {spent}");
     let pool = c.pool().await;
     for request_id in &before {
         let n: i64 = sqlx::query_scalar(

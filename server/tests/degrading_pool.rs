@@ -6,9 +6,10 @@
 mod common;
 
 use std::time::Duration;
+use tollgate::clock::{Clock, ManualClock};
 use tollgate::relay::control::RelayControl;
 
-use common::{messages_body, spawn_app_with, Backend, TestApp};
+use common::{messages_body, spawn_app_clocked, spawn_app_with, Backend, TestApp, TestDb};
 use mock_upstream::{Behavior, Fault, MockUpstream};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -100,7 +101,8 @@ async fn a_single_account_529_costs_seconds_and_the_next_request_probes_it() {
 
 #[tokio::test]
 async fn a_cooldown_doubles_with_repeats_and_resets_after_a_success() {
-    let app = spawn_app_with(Backend::Sqlite, |s| {
+    let clock = ManualClock::new();
+    let app = spawn_app_clocked(TestDb::new(Backend::Sqlite).await, clock.clone(), |s| {
         s.serve.scheduler.overload_cooldown_secs = 1;
         s.serve.scheduler.max_cooldown_secs = 3;
     })
@@ -127,17 +129,13 @@ async fn a_cooldown_doubles_with_repeats_and_resets_after_a_success() {
         let res = send().await.unwrap();
         assert_eq!(res.status(), 529);
         waits.push(retry_after(&res));
-        // Until the cooldown is over (polled, not slept through).
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while app
+        // The cooldown is over once the clock has moved past it.
+        clock.advance(Duration::from_millis(retry_after(&res) * 1000 + 20));
+        let cooling = app
             .relay()
             .pool()
-            .soonest_recovery(&[id.as_str().into()], tollgate::storage::now_ms())
-            .is_some()
-        {
-            assert!(std::time::Instant::now() < deadline);
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            .soonest_recovery(&[id.as_str().into()], clock.now_ms());
+        assert_eq!(cooling, None);
     }
     assert_eq!(waits, [1, 2, 3], "1 s, doubled, capped at 3 s");
     assert_eq!(send().await.unwrap().status(), 200);
@@ -211,7 +209,8 @@ async fn a_stream_without_a_first_token_fails_over_before_the_client_sees_it() {
 
 /// Where a conversation goes after its account cooled down, per group sticky mode.
 async fn home_after_cooldown(mode: &str) -> (u64, u64) {
-    let app = spawn_app_with(Backend::Sqlite, |s| {
+    let clock = ManualClock::new();
+    let app = spawn_app_clocked(TestDb::new(Backend::Sqlite).await, clock.clone(), |s| {
         s.serve.scheduler.overload_cooldown_secs = 1;
         s.serve.scheduler.sticky_grace_secs = 0;
     })
@@ -271,16 +270,13 @@ async fn home_after_cooldown(mode: &str) -> (u64, u64) {
     mock.set_behavior("home", fault(529, 1));
     assert_eq!(send().await.unwrap().status(), 200);
     assert_eq!(send().await.unwrap().status(), 200);
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while app
+    // The 1 s cooldown is over once the clock has moved past it.
+    clock.advance(Duration::from_millis(1_020));
+    let cooling = app
         .relay()
         .pool()
-        .soonest_recovery(&[ids[0].as_str().into()], tollgate::storage::now_ms())
-        .is_some()
-    {
-        assert!(std::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        .soonest_recovery(&[ids[0].as_str().into()], clock.now_ms());
+    assert_eq!(cooling, None);
     mock.reset_stats();
     assert_eq!(send().await.unwrap().status(), 200);
     for id in &ids {

@@ -137,3 +137,55 @@ async fn account_and_quota_events_fire_once_per_transition() {
     assert!(warn["timestamp"].as_str().unwrap().ends_with('Z'));
     let _ = messages_body;
 }
+
+#[tokio::test]
+async fn a_key_whose_validity_ended_is_announced_once() {
+    use tollgate::keys::expiry_watch::ExpiryWatch;
+    const DAY: i64 = 86_400_000;
+    let (url, seen) = receiver().await;
+    let app = spawn_app_clocked(
+        TestDb::new(Backend::Sqlite).await,
+        tollgate::clock::ManualClock::new(),
+        |s| {
+            s.serve.webhooks.webhook_enabled = true;
+            s.serve.webhooks.webhook_urls = vec![Secret::new(url)];
+        },
+    )
+    .await;
+    let token = app.admin_token().await;
+    let (trial, _) = app
+        .create_key(&token, json!({"name": "trial", "activationDays": 7}))
+        .await;
+    app.create_key(&token, json!({"name": "unused", "activationDays": 7}))
+        .await;
+    let now = tollgate::storage::now_ms();
+    // Activated 8 days ago for 7 days: its validity ended a day ago.
+    let sql = format!(
+        "UPDATE api_keys SET activated_at = {} WHERE id = '{trial}'",
+        now - 8 * DAY
+    );
+    match &app.db.store {
+        tollgate::storage::Store::Sqlite(p) => sqlx::query(&sql).execute(p).await.map(|_| ()),
+        tollgate::storage::Store::Postgres(p) => sqlx::query(&sql).execute(p).await.map(|_| ()),
+    }
+    .unwrap();
+    let mut watch = ExpiryWatch::starting_at(now - 2 * DAY);
+    watch.announce(&app.db.store, &app.webhooks, now).await;
+    wait_for(&seen, "key.expired", 1).await;
+    // The next look starts where this one ended: nothing new.
+    watch.announce(&app.db.store, &app.webhooks, now + 1).await;
+    let sentinel = json!({"keyId": "sentinel"});
+    app.webhooks
+        .emit(tollgate::webhooks::EventKind::KeyExpired, sentinel);
+    wait_for(&seen, "key.expired", 2).await;
+    let mut expired: Vec<String> = seen
+        .lock()
+        .iter()
+        .filter(|e| e["event"] == "key.expired")
+        .map(|e| e["data"]["keyId"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    expired.sort();
+    let mut expected = vec![trial, "sentinel".to_owned()];
+    expected.sort();
+    assert_eq!(expired, expected, "once, the used trial only");
+}

@@ -231,7 +231,12 @@ async fn instances_sharing_a_database_see_each_others_changes() {
     let url = db.url();
     let a = spawn_app_on_with(db, |_| {}).await;
     let second_db = TestDb::attach(url).await;
-    let b = spawn_app_on_with(second_db, |s| s.serve.admin_password = None).await;
+    // B polls for changes every 100 ms instead of 5 s: the same poll, sooner.
+    let b = spawn_app_on_with(second_db, |s| {
+        s.serve.admin_password = None;
+        s.serve.relay.housekeeping_interval_ms = 100;
+    })
+    .await;
     let mock = MockUpstream::start(Behavior::default()).await;
     let token = a.admin_token().await;
     let account_id = a
@@ -250,12 +255,12 @@ async fn instances_sharing_a_database_see_each_others_changes() {
     };
     // B learns about the account created on A, then serves the key.
     let mut served = false;
-    for _ in 0..100 {
+    for _ in 0..400 {
         if send(&b).await.unwrap().status() == 200 {
             served = true;
             break;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(served, "instance B picked up the account created on A");
     // Disabling the key on A stops it on B within the poll interval.
@@ -269,12 +274,12 @@ async fn instances_sharing_a_database_see_each_others_changes() {
         .await;
     assert_eq!(s, 200);
     let mut refused = false;
-    for _ in 0..100 {
+    for _ in 0..400 {
         if send(&b).await.unwrap().status() == 401 {
             refused = true;
             break;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(refused, "instance B refused the key disabled on A");
     let _ = account_id;

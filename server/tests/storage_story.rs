@@ -436,14 +436,18 @@ async fn price_overrides(db: TestDb) {
     s.upsert_price_override("claude-sonnet-4-5", &price(4_000_000), None)
         .await
         .unwrap();
+    s.upsert_price_override("Zeta-upper", &price(3_000_000), None)
+        .await
+        .unwrap();
     let listed = s.list_price_overrides().await.unwrap();
     assert_eq!(
         listed,
         vec![
+            ("Zeta-upper".to_string(), price(3_000_000)),
             ("claude-sonnet-4-5".to_string(), price(4_000_000)),
             ("zeta-model".to_string(), price(1_000_000)),
         ],
-        "sorted by model, latest value"
+        "sorted by the model name's bytes on both backends, latest value"
     );
 
     let pricing = Pricing::builtin().with_overrides(&listed);
@@ -458,7 +462,7 @@ async fn price_overrides(db: TestDb) {
         !s.delete_price_override("zeta-model", None).await.unwrap(),
         "already gone"
     );
-    assert_eq!(s.list_price_overrides().await.unwrap().len(), 1);
+    assert_eq!(s.list_price_overrides().await.unwrap().len(), 2);
 }
 
 story!(webhook_targets_and_deliveries);

@@ -1,4 +1,5 @@
 //! The signed-in frame: navigation, language switch, logout; pages render into its outlet.
+//! Also the language switch and the top bar of the pages open without signing in.
 
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
@@ -15,8 +16,6 @@ pub fn Shell() -> impl IntoView {
     let me = Resource::new(|| (), |_| current_admin());
     provide_context(crate::components::role::Me(me));
     let logout = ServerAction::<Logout>::new();
-    let locale = use_locale();
-    let other = locale.other();
     // Each role sees only its pages (the server sends it home from the others anyway).
     let nav = move || {
         let role = me.get().and_then(|r| r.ok()).map(|m| m.role);
@@ -42,14 +41,7 @@ pub fn Shell() -> impl IntoView {
                 </label>
                 <span class="brand">{tr("app.name")}</span>
                 <span class="topbar-spacer"></span>
-                <a
-                    class="lang-switch"
-                    rel="external"
-                    data-testid="lang-switch"
-                    href=format!("/lang?set={}", other.tag())
-                >
-                    {other.native_name()}
-                </a>
+                <LangSwitch />
                 <Suspense fallback=|| ()>
                     {move || {
                         me.get()
@@ -77,5 +69,33 @@ pub fn Shell() -> impl IntoView {
             </main>
             <ToastRegion />
         </div>
+    }
+}
+
+/// The link to the other language (`/lang?set=…`, which comes back to this page).
+#[component]
+pub fn LangSwitch() -> impl IntoView {
+    let other = use_locale().other();
+    view! {
+        <a
+            class="lang-switch"
+            rel="external"
+            data-testid="lang-switch"
+            href=format!("/lang?set={}", other.tag())
+        >
+            {other.native_name()}
+        </a>
+    }
+}
+
+/// The top bar of a page open without signing in: the name and the language switch.
+#[component]
+pub fn PublicTopbar() -> impl IntoView {
+    view! {
+        <header class="topbar public-bar">
+            <span class="brand">{tr("app.name")}</span>
+            <span class="topbar-spacer"></span>
+            <LangSwitch />
+        </header>
     }
 }

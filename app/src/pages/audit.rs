@@ -77,7 +77,10 @@ pub fn AuditPage() -> impl IntoView {
     };
     let csv_href = move || {
         let q = audit_query.get();
-        let mut parts = vec!["format=csv".to_string(), "pageSize=1000".to_string()];
+        let mut parts = vec![
+            "format=csv".to_string(),
+            format!("pageSize={}", crate::types::AUDIT_MAX_PAGE_SIZE),
+        ];
         if let Some(v) = q.actor_id {
             parts.push(format!("actorId={}", encode(&v)));
         }

@@ -157,7 +157,7 @@ pub fn CodesPage() -> impl IntoView {
                     </div>
                     <div>
                         <label for="cc-count">{tr("codes.count")}</label>
-                        <input id="cc-count" type="number" min="1" max="1000" bind:value=count />
+                        <input id="cc-count" type="number" min="1" max={crate::types::MAX_BATCH.to_string()} bind:value=count />
                     </div>
                     <div>
                         <label for="cc-quota">{tr("codes.quota")}</label>

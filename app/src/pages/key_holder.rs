@@ -7,6 +7,7 @@ use leptos_meta::Title;
 
 use crate::api::{key_holder_usage, redeem_on_key};
 use crate::components::keys::usage::UsageView;
+use crate::components::layout::PublicTopbar;
 use crate::components::ui::{KeyStatusPill, Meter};
 use crate::error::AdminError;
 use crate::i18n::{error_text, fmt_date, fmt_int, fmt_pct, fmt_usd};
@@ -25,16 +26,9 @@ pub fn KeyHolderPage() -> impl IntoView {
             lookup.dispatch(k);
         }
     };
-    let other = locale.other();
     view! {
         <Title text=tr("holder.title") />
-        <header class="topbar public-bar">
-            <span class="brand">{tr("app.name")}</span>
-            <span class="topbar-spacer"></span>
-            <a class="lang-switch" rel="external" data-testid="lang-switch" href=format!("/lang?set={}", other.tag())>
-                {other.native_name()}
-            </a>
-        </header>
+        <PublicTopbar />
         <main class="content narrow">
             <h1>{tr("holder.title")}</h1>
             <section class="card">

@@ -3,9 +3,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{begin_totp, confirm_totp, current_admin, ChangePassword, DisableTotpFn};
+use crate::api::{begin_totp, confirm_totp, current_admin, DisableTotpFn};
 use crate::components::feedback::use_toasts;
-use crate::components::ui::ErrorBanner;
+use crate::components::settings::password::PasswordSection;
 use crate::tr;
 use crate::types::{Role, TotpSetup};
 
@@ -20,8 +20,6 @@ pub fn role_label(role: Role) -> &'static str {
 #[component]
 pub fn MyAccountPage() -> impl IntoView {
     let me = Resource::new(|| (), |_| current_admin());
-    let change = ServerAction::<ChangePassword>::new();
-    let error = Signal::derive(move || change.value().get().and_then(|r| r.err()));
     // Outside the section, which is rebuilt when `me` reloads after the set-up: the recovery
     // codes are shown once and must survive that.
     let recovery = RwSignal::new(Vec::<String>::new());
@@ -45,26 +43,7 @@ pub fn MyAccountPage() -> impl IntoView {
                 }
             })}
         </Suspense>
-        <section class="card" aria-labelledby="password-heading">
-            <h2 id="password-heading">{tr("settings.password")}</h2>
-            <ErrorBanner error />
-            <ActionForm action=change>
-                <label for="current">{tr("settings.current_password")}</label>
-                <input id="current" name="current" type="password" autocomplete="current-password" required />
-                <label for="new_password">{tr("settings.new_password")}</label>
-                <input
-                    id="new_password"
-                    name="new_password"
-                    type="password"
-                    autocomplete="new-password"
-                    minlength="12"
-                    required
-                />
-                <button type="submit" class="btn btn-primary" disabled=move || change.pending().get()>
-                    {move || if change.pending().get() { tr("common.saving") } else { tr("settings.save_password") }}
-                </button>
-            </ActionForm>
-        </section>
+        <PasswordSection />
     }
 }
 

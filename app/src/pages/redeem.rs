@@ -5,6 +5,7 @@ use leptos_meta::Title;
 
 use crate::api::redeem_code;
 use crate::components::browser::copy_text;
+use crate::components::layout::PublicTopbar;
 use crate::i18n::{error_text, fmt_date, fmt_usd};
 use crate::{tr, use_locale, use_utc_offset};
 
@@ -21,16 +22,9 @@ pub fn RedeemPage() -> impl IntoView {
             redeem.dispatch(c);
         }
     };
-    let other = locale.other();
     view! {
         <Title text=tr("redeem.title") />
-        <header class="topbar public-bar">
-            <span class="brand">{tr("app.name")}</span>
-            <span class="topbar-spacer"></span>
-            <a class="lang-switch" rel="external" data-testid="lang-switch" href=format!("/lang?set={}", other.tag())>
-                {other.native_name()}
-            </a>
-        </header>
+        <PublicTopbar />
         <main class="content narrow">
             <h1>{tr("redeem.title")}</h1>
             <section class="card">

@@ -4,19 +4,16 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::ChangePassword;
 use crate::components::settings::import::ImportSection;
 use crate::components::settings::operator::OperatorSection;
+use crate::components::settings::password::PasswordSection;
 use crate::components::settings::pricing::PricingSection;
 use crate::components::settings::security::SecuritySection;
 use crate::components::settings::webhooks::WebhooksSection;
-use crate::components::ui::ErrorBanner;
 use crate::tr;
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    let change = ServerAction::<ChangePassword>::new();
-    let error = Signal::derive(move || change.value().get().and_then(|r| r.err()));
     view! {
         <Title text=tr("settings.title") />
         <h1>{tr("settings.title")}</h1>
@@ -33,25 +30,6 @@ pub fn SettingsPage() -> impl IntoView {
         <PricingSection />
         <WebhooksSection />
         <ImportSection />
-        <section class="card" aria-labelledby="password-heading">
-            <h2 id="password-heading">{tr("settings.password")}</h2>
-            <ErrorBanner error />
-            <ActionForm action=change>
-                <label for="current">{tr("settings.current_password")}</label>
-                <input id="current" name="current" type="password" autocomplete="current-password" required />
-                <label for="new_password">{tr("settings.new_password")}</label>
-                <input
-                    id="new_password"
-                    name="new_password"
-                    type="password"
-                    autocomplete="new-password"
-                    minlength="12"
-                    required
-                />
-                <button type="submit" class="btn btn-primary" disabled=move || change.pending().get()>
-                    {move || if change.pending().get() { tr("common.saving") } else { tr("settings.save_password") }}
-                </button>
-            </ActionForm>
-        </section>
+        <PasswordSection />
     }
 }

@@ -124,6 +124,9 @@ pub struct AccountStats {
     pub overloaded: u64,
 }
 
+/// The range (ms) an account's `firstTokenTimeoutMs` may take: 1 s to 10 minutes.
+pub const FIRST_TOKEN_TIMEOUT_RANGE_MS: std::ops::RangeInclusive<u64> = 1_000..=600_000;
+
 /// An upstream account as read back. The API key is write-only: only a masked hint is shown.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

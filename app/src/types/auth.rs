@@ -2,6 +2,9 @@ use serde::{Deserialize, Serialize};
 
 use super::staff::Role;
 
+/// The shortest new password (in characters) the service takes; the forms ask for it too.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
 /// The signed-in staff user, as the dashboard sees them (`GET /admin/auth/me`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -171,6 +171,14 @@ pub struct CreateKey {
     pub settings: KeySettings,
 }
 
+/// The clients a key's `allowedClients` can name (the id the API takes, the name the form
+/// shows); the service refuses any other id.
+pub const KEY_CLIENTS: [(&str, &str); 3] = [
+    ("claude_code", "Claude Code"),
+    ("codex_cli", "Codex CLI"),
+    ("gemini_cli", "Gemini CLI"),
+];
+
 /// Most keys one batch may create (the service refuses more; the form says so first).
 pub const MAX_BATCH: usize = 1000;
 

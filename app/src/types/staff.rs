@@ -109,6 +109,10 @@ pub struct AuditEvent {
     pub summary: serde_json::Value,
 }
 
+/// Most audit events one page (or one CSV export) may hold: the service refuses more, the
+/// page's export asks for exactly this.
+pub const AUDIT_MAX_PAGE_SIZE: u32 = 1000;
+
 /// Filters of the audit list, all optional; times in epoch milliseconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -9,8 +9,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
 
-use crate::storage::StoreError;
-
 #[derive(Debug)]
 pub struct ApiError(pub AdminError);
 
@@ -38,11 +36,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Logs a storage failure and turns it into the opaque internal error.
-pub fn internal(e: StoreError) -> AdminError {
-    tracing::error!(error = %e, "storage failure");
-    AdminError::Internal
-}
+/// A storage failure as an [`AdminError`] (logged; see [`crate::storage::internal`]).
+pub use crate::storage::internal;
 
 /// `Json` whose rejections (bad JSON, wrong content type, missing fields) use our error shape.
 pub struct AppJson<T>(pub T);

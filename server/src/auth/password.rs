@@ -120,7 +120,8 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// The rules for a new password.
 pub fn validate_new_password(password: &str) -> Result<(), &'static str> {
-    if password.chars().count() < 12 {
+    // The message names app::types::MIN_PASSWORD_CHARS (12).
+    if password.chars().count() < app::types::MIN_PASSWORD_CHARS {
         return Err("must be at least 12 characters");
     }
     if password.len() > MAX_PASSWORD_BYTES {

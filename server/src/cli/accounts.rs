@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 use crate::admin::AdminService;
 use crate::config::{CommonOpts, ServeOpts, Settings};
 use crate::crypto::Cipher;
+use crate::relay::control::RelayControl;
 use crate::storage::Store;
 use crate::webhooks::{EventKind, Webhooks};
 
@@ -106,7 +107,7 @@ async fn check(common: &CommonOpts, store: Store, args: &AccountsCheckArgs) -> a
     )?;
     // Loads and decrypts every account, with the statuses `serve` last recorded.
     relay.load_accounts().await?;
-    let admin = AdminService::new(store, settings, cipher, webhooks.clone(), relay);
+    let admin = AdminService::new(store, settings, cipher, webhooks.clone(), relay.clone());
 
     let alerts = admin.budget_alerts(&app::port::Actor::cli()).await?;
     let within = chrono::Duration::from_std(args.budget_within).unwrap_or(chrono::Duration::MAX);
@@ -157,6 +158,11 @@ async fn check(common: &CommonOpts, store: Store, args: &AccountsCheckArgs) -> a
         .collect()
         .await;
 
+    // With several instances (`CLUSTER=1`): a test that put an account in error or cleared
+    // one is announced to the running instances, as the dashboard's test button does.
+    if !crate::scheduler::cluster::publish_queued(relay.pool()).await {
+        eprintln!("warning: the accounts' new health could not be announced to running instances");
+    }
     let failed = results.iter().filter(|(_, r)| !r.ok).count();
     let mut out = table(&results);
     out.push_str(&format!(

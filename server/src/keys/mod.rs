@@ -3,6 +3,7 @@
 //! The admin service (`admin::keys`) puts these together.
 
 pub mod csv;
+pub mod expiry_watch;
 pub mod fields;
 pub mod holder;
 pub mod legacy;

@@ -17,8 +17,11 @@ use axum::http::HeaderMap;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-/// The clients `allowedClients` can name.
-pub const CLIENTS: &[&str] = &["claude_code", "codex_cli", "gemini_cli"];
+/// The clients `allowedClients` can name (their ids in `app::types::KEY_CLIENTS`).
+pub const CLIENTS: [&str; 3] = {
+    let c = app::types::KEY_CLIENTS;
+    [c[0].0, c[1].0, c[2].0]
+};
 
 /// Most CIDR entries and family caps a key may have.
 pub const MAX_CIDRS: usize = 100;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::slots::SlotGuard;
-use super::{KeyLimits, LimitState, Refusal, Reservation, Settled, SharedSlot};
+use super::{KeyLimits, LimitState, RateEntry, Refusal, Reservation, Settled, SharedSlot};
 
 /// Runs checks 3–5 for an authenticated key whose model and platform are allowed.
 pub struct Admission {
@@ -54,9 +54,13 @@ impl Admission {
             slot: None,
             shared: None,
             rate_at: None,
+            shared_rate: None,
         };
         if key.rate_window.is_some() {
             admitted.rate_at = self.state.rate_admit(key, Instant::now())?;
+            if let Some(entry) = self.state.shared_rate(key) {
+                admitted.shared_rate = Some(entry.await?);
+            }
         }
         let slots = self.state.slots(&key.id);
         let queue = key.queue;
@@ -68,6 +72,9 @@ impl Admission {
                 }
                 // Served: it counts against the window for good.
                 admitted.rate_at = None;
+                if let Some(entry) = admitted.shared_rate.take() {
+                    entry.keep();
+                }
             }
             Err(reason) => {
                 // A refused request does not count against the rate window: dropping
@@ -93,6 +100,8 @@ pub struct Admitted {
     shared: Option<SharedSlot>,
     /// The rate-window entry of a request not yet given a slot, taken back if it never is.
     rate_at: Option<Instant>,
+    /// The same in a window shared across instances (taken back when dropped).
+    shared_rate: Option<Box<dyn RateEntry>>,
 }
 
 impl Admitted {

@@ -44,6 +44,23 @@ impl MemoryLimits {
             .or_default()
             .clone()
     }
+
+    /// [`LimitState::rate_admit`] counting requests against `max_requests` (0: only the
+    /// window's cost is checked here, the requests being counted elsewhere).
+    pub fn rate_admit_counting(
+        &self,
+        key: &KeyLimits,
+        now: Instant,
+        max_requests: u32,
+    ) -> Result<Option<Instant>, Refusal> {
+        let Some(window) = key.rate_window else {
+            return Ok(None);
+        };
+        let state = self.state(&key.id);
+        let mut w = state.window.lock();
+        w.admit(now, window, max_requests, key.rate_cost)
+            .map_err(|full| full.refusal(key.rate_requests, window))
+    }
 }
 
 impl Quota {
@@ -140,6 +157,7 @@ impl LimitState for MemoryLimits {
             amount,
             day,
             shared: false,
+            lease: 0,
         })
     }
 
@@ -160,18 +178,7 @@ impl LimitState for MemoryLimits {
     }
 
     fn rate_admit(&self, key: &KeyLimits, now: Instant) -> Result<Option<Instant>, Refusal> {
-        let Some(window) = key.rate_window else {
-            return Ok(None);
-        };
-        let state = self.state(&key.id);
-        let mut w = state.window.lock();
-        w.admit(now, window, key.rate_requests, key.rate_cost)
-            .map_err(|full| Refusal::RateLimited {
-                retry_after: full.retry_after,
-                by_cost: full.by_cost,
-                limit: key.rate_requests,
-                window,
-            })
+        self.rate_admit_counting(key, now, key.rate_requests)
     }
 
     fn rate_undo(&self, key_id: &str, at: Instant) {
@@ -230,12 +237,7 @@ impl LimitState for MemoryLimits {
                 .window
                 .lock()
                 .check(now, window, key.rate_requests, key.rate_cost)
-                .map_err(|full| Refusal::RateLimited {
-                    retry_after: full.retry_after,
-                    by_cost: full.by_cost,
-                    limit: key.rate_requests,
-                    window,
-                })?;
+                .map_err(|full| full.refusal(key.rate_requests, window))?;
         }
         state
             .slots

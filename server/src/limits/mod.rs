@@ -187,10 +187,18 @@ pub struct Reservation {
     pub day: i32,
     /// Taken from a slice leased from the database (several instances), not from memory.
     pub shared: bool,
+    /// The lease it was taken from (several instances): one voided since settles apart.
+    pub lease: u32,
 }
 
 /// A concurrency slot held across instances; dropping it gives it back.
 pub type SharedSlot = Box<dyn Send + Sync>;
+
+/// A request's entry in a rate window shared across instances: dropping it takes it back
+/// (the request was refused later), [`RateEntry::keep`] leaves it counted (served).
+pub trait RateEntry: Send + Sync {
+    fn keep(self: Box<Self>);
+}
 
 /// Spend of a key as this instance sees it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -269,6 +277,15 @@ pub trait LimitState: Send + Sync + 'static {
         _key: &'a KeyLimits,
         _wait: Option<Duration>,
     ) -> Option<BoxFuture<'a, Result<SharedSlot, Refusal>>> {
+        None
+    }
+    /// The key's rate window across instances, when requests are counted there: admits the
+    /// request (after [`LimitState::rate_admit`], which then counts only costs); `None` when
+    /// the window is in memory only.
+    fn shared_rate<'a>(
+        &'a self,
+        _key: &'a KeyLimits,
+    ) -> Option<BoxFuture<'a, Result<Box<dyn RateEntry>, Refusal>>> {
         None
     }
     /// Starts the state's background work (heartbeats, lease upkeep) until `stop`.

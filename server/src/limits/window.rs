@@ -19,6 +19,18 @@ pub struct WindowFull {
     pub by_cost: bool,
 }
 
+impl WindowFull {
+    /// The refusal the relay answers (429) for a key allowed `limit` requests per `window`.
+    pub fn refusal(self, limit: u32, window: Duration) -> super::Refusal {
+        super::Refusal::RateLimited {
+            retry_after: self.retry_after,
+            by_cost: self.by_cost,
+            limit,
+            window,
+        }
+    }
+}
+
 impl RateWindow {
     fn expire(&mut self, now: Instant, window: Duration) {
         while self

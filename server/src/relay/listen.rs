@@ -1,8 +1,10 @@
 //! Changes made by other instances, within a second: with several instances on one PostgreSQL
 //! (`CLUSTER=1`) this listens on the deployment's change channel (`LISTEN
-//! "tollgate:<schema>"`, fed by the triggers of migration 0021 and by instances announcing
-//! account health). While the channel is down the 5 s poll of [`super::jobs`] acts in its
-//! place; every (re)connection starts with a full refresh, so nothing said meanwhile is lost.
+//! "tollgate:<schema>"`, fed by the triggers of migrations 0021 and 0023 and by instances
+//! announcing account health and budget stops). A key change also forgets the keys remembered
+//! as unknown (one may just have been created or imported). While the channel is down the 5 s
+//! poll of [`super::jobs`] acts in its place; every (re)connection starts with a full refresh,
+//! so nothing said meanwhile is lost.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use sqlx::postgres::{PgListener, PgNotification};
 use tokio_util::sync::CancellationToken;
 
 use super::Relay;
+use crate::accounts::budget_watch::{self, BudgetWatch};
 use crate::scheduler::cluster::{ClusterLive, HealthNote};
 use crate::storage::Store;
 
@@ -34,17 +37,25 @@ impl Listening {
     }
 }
 
+/// What the listener tells about the changes it hears.
+struct Hearers {
+    cluster: Arc<ClusterLive>,
+    budgets: BudgetWatch,
+}
+
 pub(super) fn spawn(
     relay: &Arc<Relay>,
     cluster: Arc<ClusterLive>,
+    budgets: BudgetWatch,
     listening: Arc<Listening>,
     stop: CancellationToken,
 ) {
     let relay = relay.clone();
+    let hearers = Hearers { cluster, budgets };
     relay.tasks.clone().spawn(async move {
         tokio::select! {
             _ = stop.cancelled() => {}
-            _ = listen(&relay, &cluster, &listening) => {}
+            _ = listen(&relay, &hearers, &listening) => {}
         }
         listening.set(false);
     });
@@ -62,7 +73,7 @@ async fn connect(store: &Store, channel: &str) -> sqlx::Result<PgListener> {
     Ok(listener)
 }
 
-async fn listen(relay: &Arc<Relay>, cluster: &Arc<ClusterLive>, listening: &Listening) {
+async fn listen(relay: &Arc<Relay>, hearers: &Hearers, listening: &Listening) {
     let schema = loop {
         match relay.store.current_schema().await {
             Ok(s) => break s,
@@ -90,14 +101,14 @@ async fn listen(relay: &Arc<Relay>, cluster: &Arc<ClusterLive>, listening: &List
         failing = false;
         listening.set(true);
         tracing::info!(channel = %channel, "listening for changes of other instances");
-        catch_up(relay, cluster, unheard_since).await;
+        catch_up(relay, hearers, unheard_since).await;
         // `Ok(None)` or an error: the connection is gone.
         while let Ok(Some(first)) = listener.try_recv().await {
             let mut batch = vec![first];
             while let Some(n) = listener.next_buffered() {
                 batch.push(n);
             }
-            apply(relay, cluster, batch).await;
+            apply(relay, hearers, batch).await;
         }
         listening.set(false);
         unheard_since = crate::storage::now_ms() - CLOCK_MARGIN_MS;
@@ -106,9 +117,16 @@ async fn listen(relay: &Arc<Relay>, cluster: &Arc<ClusterLive>, listening: &List
 }
 
 /// Everything another instance may have changed while nobody listened.
-async fn catch_up(relay: &Relay, cluster: &ClusterLive, since: i64) {
+async fn catch_up(relay: &Relay, hearers: &Hearers, since: i64) {
+    let cluster = &hearers.cluster;
+    hearers.budgets.heard();
     match relay.store.keys_changed_since(since).await {
-        Ok(changed) => changed.iter().for_each(|(id, _)| relay.keys.forget(id)),
+        Ok(changed) => {
+            changed.iter().for_each(|(id, _)| relay.keys.forget(id));
+            if !changed.is_empty() {
+                relay.keys.imported();
+            }
+        }
         Err(e) => tracing::warn!(error = %e, "reading changed keys failed"),
     }
     if let Err(e) = relay.scheduler.reload(false).await {
@@ -124,14 +142,18 @@ async fn catch_up(relay: &Relay, cluster: &ClusterLive, since: i64) {
 }
 
 /// Acts on a batch of notifications: keys and health at once, the pool and prices once.
-async fn apply(relay: &Relay, cluster: &ClusterLive, batch: Vec<PgNotification>) {
-    let (mut pool, mut pricing) = (false, false);
+async fn apply(relay: &Relay, hearers: &Hearers, batch: Vec<PgNotification>) {
+    let cluster = &hearers.cluster;
+    let (mut pool, mut pricing, mut keys, mut budgets) = (false, false, false, false);
     for n in &batch {
         let payload = n.payload();
         if let Some(id) = payload.strip_prefix("key:") {
             relay.keys.forget(id);
+            keys = true;
         } else if let Some(note) = HealthNote::parse(payload) {
             cluster.apply(note);
+        } else if payload.starts_with(budget_watch::TOPIC) {
+            budgets |= BudgetWatch::is_budget_news(payload, cluster.instance());
         } else {
             match payload {
                 "pool" => pool = true,
@@ -141,6 +163,15 @@ async fn apply(relay: &Relay, cluster: &ClusterLive, batch: Vec<PgNotification>)
                 other => tracing::debug!(payload = other, "unknown change notification"),
             }
         }
+    }
+    if budgets {
+        hearers.budgets.heard();
+    }
+    if keys {
+        // A key created (or imported, or given a new hash) elsewhere may have been presented
+        // here before and be remembered as unknown: forget the unknown keys (and the imported
+        // key salts, which an import may have added) so it works at once.
+        relay.keys.imported();
     }
     if pool {
         if let Err(e) = relay.scheduler.reload(false).await {

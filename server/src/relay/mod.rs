@@ -47,7 +47,7 @@ use crate::scheduler::live::{LiveState, MemoryLive};
 use crate::scheduler::sticky::StickyMap;
 use crate::scheduler::{AccountTransition, Scheduler};
 use crate::storage::{now_ms, Store};
-use crate::webhooks::{EventKind, Webhooks};
+use crate::webhooks::Webhooks;
 use error::Protocol;
 use writer::{UsageEvent, UsageWriter, WriterOptions};
 
@@ -338,28 +338,9 @@ impl Relay {
         self.writer.record(event);
     }
 
-    /// After every settlement: announce a key crossing its quota-warning share or its quota.
-    /// Spend only grows, so each crossing happens once.
+    /// After every settlement: announce a key crossing its quota-warning share or its quota
+    /// (once per cluster with several instances, see [`Webhooks::after_key_settle`]).
     pub fn after_settle(&self, key: &KeyLimits, settled: Settled) {
-        let limit = key.quota_limit;
-        if limit <= 0 || settled.spent_after == settled.spent_before {
-            return;
-        }
-        let share = self.webhooks.opts().quota_warning_share.clamp(0.0, 1.0);
-        let warn_at = (limit as f64 * share).round() as i64;
-        let crossed = |mark: i64| settled.spent_before < mark && settled.spent_after >= mark;
-        let data = || {
-            serde_json::json!({
-                "keyId": &*key.id,
-                "keyName": key.name,
-                "quotaLimit": limit as f64 / 1e6,
-                "spent": settled.spent_after as f64 / 1e6,
-            })
-        };
-        if crossed(limit) {
-            self.webhooks.emit(EventKind::KeyQuotaExhausted, data());
-        } else if crossed(warn_at) {
-            self.webhooks.emit(EventKind::KeyQuotaWarning, data());
-        }
+        self.webhooks.after_key_settle(key, settled);
     }
 }

@@ -13,7 +13,7 @@ use chrono::DateTime;
 use super::code;
 use super::guard::RedeemGuard;
 use super::KEY_HOLDER_ACTOR;
-use crate::keys::lifecycle::{self, Lifecycle, Renewal};
+use crate::keys::lifecycle::Renewal;
 use crate::keys::presets::{self as preset_rules, PresetConfig};
 use crate::keys::validate::{self, Mode};
 use crate::limits::KeyDirectory;
@@ -54,7 +54,7 @@ impl From<RedeemError> for AdminError {
             RedeemError::Throttled(retry_after) => AdminError::Throttled { retry_after },
             RedeemError::UnknownKey => AdminError::Unauthorized,
             RedeemError::Admin(e) => e,
-            RedeemError::Store(e) => crate::admin::error::internal(e),
+            RedeemError::Store(e) => crate::storage::internal(e),
         }
     }
 }
@@ -67,17 +67,6 @@ pub struct Redemption<'a> {
     guard: &'a RedeemGuard,
     keys: &'a KeyDirectory,
     tz: chrono_tz::Tz,
-}
-
-fn lifecycle_of(row: &KeyRow) -> Lifecycle {
-    Lifecycle {
-        is_active: row.is_active,
-        expires_at: row.expires_at,
-        activation_days: row.activation_days,
-        activated_at: row.activated_at,
-        quota_limit_micros: row.quota_limit_micros,
-        spent_micros: row.spent_micros,
-    }
 }
 
 fn entry(code: &CodeRow, key: &KeyRow, now: i64) -> LedgerRow {
@@ -189,27 +178,13 @@ impl<'a> Redemption<'a> {
         let redeemed = self
             .store
             .redeem_code_onto_key(&hash, &key.id, now, |row| {
-                let mut config = row.config()?;
-                let renewed = lifecycle::renew(
-                    &lifecycle_of(row),
-                    Renewal {
-                        quota_add_micros: code.quota_micros,
-                        days_add: code.days,
-                    },
-                    now,
-                );
-                config.quota_limit_micros = renewed.quota_limit_micros;
-                (config.expires_at, config.expires_on) = lifecycle::renewed_expiry(
-                    row.expires_on.as_deref(),
-                    row.expires_at,
-                    renewed.expires_at,
-                    code.days,
-                    self.tz,
-                );
-                config.activation_days = renewed.activation_days;
+                let renewal = Renewal {
+                    quota_add_micros: code.quota_micros,
+                    days_add: code.days,
+                };
+                let (config, expires_after) = row.renewed(row.config()?, renewal, now, self.tz);
                 let mut e = entry(&code, row, now);
-                e.expires_after =
-                    lifecycle::expiry(config.expires_at, renewed.activation_days, row.activated_at);
+                e.expires_after = expires_after;
                 e.expires_before = row.expiry();
                 Ok::<_, StoreError>((config, e))
             })

@@ -11,6 +11,8 @@ pub mod cluster;
 pub mod health;
 pub mod live;
 pub mod pool;
+pub mod recorder;
+pub mod saturation;
 mod select;
 pub mod sticky;
 

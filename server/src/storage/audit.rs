@@ -5,7 +5,7 @@
 
 use sqlx::FromRow;
 
-use super::{with_pool, Store, StoreResult};
+use super::{with_pool, Arg, Store, StoreResult};
 
 /// One audit event as stored; `summary` is a JSON object without secrets.
 #[derive(Clone, Debug, PartialEq, Eq, FromRow)]
@@ -56,11 +56,6 @@ pub struct AuditFilter {
     pub target_id: Option<String>,
     pub since: Option<i64>,
     pub until: Option<i64>,
-}
-
-enum Arg {
-    Text(String),
-    Int(i64),
 }
 
 impl AuditFilter {
@@ -117,26 +112,13 @@ impl Store {
         offset: i64,
     ) -> StoreResult<(Vec<AuditRow>, i64)> {
         let (where_, args) = filter.where_clause();
-        let count_sql = format!("SELECT COUNT(*) FROM audit_events WHERE {where_}");
-        let page_sql = format!(
-            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE {where_}
-             ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
-            args.len() + 1,
-            args.len() + 2
-        );
-        Ok(with_pool!(self, |pool| {
-            let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
-            let mut page = sqlx::query_as::<_, AuditRow>(&page_sql);
-            for arg in &args {
-                (count, page) = match arg {
-                    Arg::Text(s) => (count.bind(s.as_str()), page.bind(s.as_str())),
-                    Arg::Int(i) => (count.bind(*i), page.bind(*i)),
-                };
-            }
-            let total = count.fetch_one(pool).await?;
-            let rows = page.bind(limit).bind(offset).fetch_all(pool).await?;
-            (rows, total)
-        }))
+        self.newest_page(
+            ("audit_events", AUDIT_COLUMNS),
+            (&where_, &args),
+            limit,
+            offset,
+        )
+        .await
     }
 
     /// Deletes events older than `cutoff_ms` (`AUDIT_RETENTION_DAYS`); returns how many went.

@@ -65,7 +65,7 @@ impl Store {
         }
     }
 
-    fn pg(&self) -> StoreResult<&sqlx::PgPool> {
+    pub(super) fn pg(&self) -> StoreResult<&sqlx::PgPool> {
         match self {
             Store::Postgres(pool) => Ok(pool),
             Store::Sqlite(_) => Err(super::StoreError::Corrupt(
@@ -74,25 +74,30 @@ impl Store {
         }
     }
 
-    /// Registers the instance or renews its heartbeat, and forgets instances silent since
-    /// `dead_before` (their leases go with them).
+    /// Registers the instance or renews its heartbeat, forgets instances silent since
+    /// `dead_before` (their leases go with them) and rate-window entries that aged out.
+    /// Whether the instance was registered before (false: new, or forgotten by the others).
     pub async fn cluster_heartbeat(
         &self,
         instance_id: &str,
         now: i64,
         dead_before: i64,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "WITH gone AS (DELETE FROM cluster_instances WHERE heartbeat_at < $3 AND id <> $1)
+    ) -> StoreResult<bool> {
+        let existed = sqlx::query_scalar(
+            "WITH known AS (SELECT 1 FROM cluster_instances WHERE id = $1),
+                  gone AS (DELETE FROM cluster_instances WHERE heartbeat_at < $3 AND id <> $1),
+                  aged AS (DELETE FROM cluster_rate_hits WHERE expires_at
+                           < (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT)
              INSERT INTO cluster_instances (id, started_at, heartbeat_at) VALUES ($1, $2, $2)
-             ON CONFLICT (id) DO UPDATE SET heartbeat_at = $2",
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = $2
+             RETURNING EXISTS (SELECT 1 FROM known)",
         )
         .bind(instance_id)
         .bind(now)
         .bind(dead_before)
-        .execute(self.pg()?)
+        .fetch_one(self.pg()?)
         .await?;
-        Ok(())
+        Ok(existed)
     }
 
     /// Leaves the cluster (graceful shutdown): the instance's leases are given back at once.

@@ -14,6 +14,31 @@ pub(super) const SAVE_GROUP: &str =
      ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description,
         updated_at = excluded.updated_at, name_key = excluded.name_key";
 
+/// Replaces group `$group`'s members with the account ids `$members` and marks the group
+/// changed at `$now`, in the transaction `$tx` (of either backend).
+macro_rules! replace_members {
+    ($tx:ident, $group:expr, $members:expr, $now:expr) => {{
+        let group: &str = $group;
+        sqlx::query("DELETE FROM account_group_members WHERE group_id = $1")
+            .bind(group)
+            .execute(&mut *$tx)
+            .await?;
+        for account in $members {
+            sqlx::query("INSERT INTO account_group_members (group_id, account_id) VALUES ($1, $2)")
+                .bind(group)
+                .bind(account)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        sqlx::query("UPDATE account_groups SET updated_at = $1 WHERE id = $2")
+            .bind($now)
+            .bind(group)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+pub(crate) use replace_members;
+
 /// How a group's conversations stay on their account (`account_groups.sticky_mode`): `grace`
 /// (kept through a cooldown shorter than `STICKY_UNAVAILABLE_GRACE_SECS`), `keep` (kept through
 /// any cooldown, for the prompt cache), `move` (moved at once to the account that serves it).
@@ -113,24 +138,7 @@ impl Store {
     ) -> StoreResult<()> {
         let now = now_ms();
         audited!(self, audit, |tx| {
-            sqlx::query("DELETE FROM account_group_members WHERE group_id = $1")
-                .bind(group_id)
-                .execute(&mut *tx)
-                .await?;
-            for account_id in account_ids {
-                sqlx::query(
-                    "INSERT INTO account_group_members (group_id, account_id) VALUES ($1, $2)",
-                )
-                .bind(group_id)
-                .bind(account_id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            sqlx::query("UPDATE account_groups SET updated_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(group_id)
-                .execute(&mut *tx)
-                .await?;
+            replace_members!(tx, group_id, account_ids, now);
         });
         Ok(())
     }

@@ -12,7 +12,6 @@ use app::types::KeyCreator;
 mod filter;
 mod row;
 
-use filter::Arg;
 pub use filter::KeyFilter;
 pub(super) use row::ConfigJson;
 pub use row::{ExpiredKey, KeyConfig, KeyRow, NewKey};
@@ -220,26 +219,8 @@ impl Store {
         offset: i64,
     ) -> StoreResult<(Vec<KeyRow>, i64)> {
         let (where_, args) = filter.where_clause(now);
-        let count_sql = format!("SELECT COUNT(*) FROM api_keys WHERE {where_}");
-        let page_sql = format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys WHERE {where_}
-             ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
-            args.len() + 1,
-            args.len() + 2
-        );
-        Ok(with_pool!(self, |pool| {
-            let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
-            let mut page = sqlx::query_as::<_, KeyRow>(&page_sql);
-            for arg in &args {
-                (count, page) = match arg {
-                    Arg::Text(s) => (count.bind(s.as_str()), page.bind(s.as_str())),
-                    Arg::Int(i) => (count.bind(*i), page.bind(*i)),
-                };
-            }
-            let total = count.fetch_one(pool).await?;
-            let rows = page.bind(limit).bind(offset).fetch_all(pool).await?;
-            (rows, total)
-        }))
+        self.newest_page(("api_keys", KEY_COLUMNS), (&where_, &args), limit, offset)
+            .await
     }
 
     /// Soft delete: the key stops authenticating; usage rows and the sale price stay for

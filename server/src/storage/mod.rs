@@ -8,8 +8,10 @@ pub mod account_status;
 pub mod accounts;
 pub mod admins;
 pub mod audit;
+pub mod audit_row;
 pub mod budgets;
 pub mod cluster;
+pub mod cluster_rate;
 pub mod codes;
 pub mod encrypted;
 pub mod groups;
@@ -75,6 +77,19 @@ impl StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A bound value of a query built at run time (a list's filters; see `rows::newest_page`).
+pub(crate) enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// A storage failure as the control plane reports it: logged here with its details, an
+/// internal error to the caller (whose details never leave the process).
+pub fn internal(e: StoreError) -> app::error::AdminError {
+    tracing::error!(error = %e, "storage failure");
+    app::error::AdminError::Internal
+}
 
 /// The current time in epoch milliseconds, the unit of every stored time.
 pub fn now_ms() -> i64 {

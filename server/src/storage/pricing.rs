@@ -33,19 +33,22 @@ impl From<OverrideRow> for (String, ModelPrice) {
 }
 
 impl Store {
-    /// Every override, sorted by model name.
+    /// Every override, sorted by model name (its bytes, on both backends: PostgreSQL's ORDER BY
+    /// would follow the database's collation).
     #[tracing::instrument(skip_all)]
     pub async fn list_price_overrides(&self) -> StoreResult<Vec<(String, ModelPrice)>> {
         let rows = with_pool!(self, |pool| {
             sqlx::query_as::<_, OverrideRow>(
                 "SELECT model, input_micros, output_micros, cache_write_5m_micros,
                         cache_write_1h_micros, cache_read_micros
-                 FROM pricing_overrides ORDER BY model",
+                 FROM pricing_overrides",
             )
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(Into::into).collect())
+        let mut rows: Vec<(String, ModelPrice)> = rows.into_iter().map(Into::into).collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(rows)
     }
 
     /// Sets the override of `model`, replacing an earlier one.

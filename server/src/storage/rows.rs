@@ -7,7 +7,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::FromRow;
 
 use super::audit::AuditRow;
-use super::{with_pool, Store, StoreResult};
+use super::{with_pool, Arg, Store, StoreResult};
 
 /// A row type both backends can read.
 pub(crate) trait Row:
@@ -59,6 +59,37 @@ macro_rules! audited {
 pub(crate) use audited;
 
 impl Store {
+    /// One page of `table`'s rows (as `columns`) matching `where_`, whose `args` are numbered
+    /// from `$1`, newest first (`created_at`, then `id`), and how many match in all.
+    pub(super) async fn newest_page<T: Row>(
+        &self,
+        (table, columns): (&str, &str),
+        (where_, args): (&str, &[Arg]),
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<T>, i64)> {
+        let count_sql = format!("SELECT COUNT(*) FROM {table} WHERE {where_}");
+        let page_sql = format!(
+            "SELECT {columns} FROM {table} WHERE {where_}
+             ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
+            args.len() + 1,
+            args.len() + 2
+        );
+        Ok(with_pool!(self, |pool| {
+            let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+            let mut page = sqlx::query_as::<_, T>(&page_sql);
+            for arg in args {
+                (count, page) = match arg {
+                    Arg::Text(s) => (count.bind(s.as_str()), page.bind(s.as_str())),
+                    Arg::Int(i) => (count.bind(*i), page.bind(*i)),
+                };
+            }
+            let total = count.fetch_one(pool).await?;
+            let rows = page.bind(limit).bind(offset).fetch_all(pool).await?;
+            (rows, total)
+        }))
+    }
+
     /// The row `sql` selects with `$1` = `value`, if any.
     pub(super) async fn optional_row<T: Row>(
         &self,

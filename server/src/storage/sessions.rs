@@ -152,3 +152,23 @@ impl SessionStore for DbSessionStore {
         Ok(())
     }
 }
+
+/// How often expired sessions and admin tokens are deleted.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// The purge job: deletes expired sessions and admin tokens at start and every 10 minutes
+/// until `stop` (lookups already ignore them; this keeps the tables small). Started by
+/// `relay::jobs`.
+pub async fn purge_expired(store: Store, stop: tokio_util::sync::CancellationToken) {
+    let mut every = tokio::time::interval(PURGE_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = every.tick() => {
+                if let Err(e) = store.purge_expired_auth().await {
+                    tracing::warn!(error = %e, "purging expired sessions failed");
+                }
+            }
+        }
+    }
+}

@@ -186,6 +186,16 @@ impl Store {
         Ok(())
     }
 
+    /// Says `payload` on this deployment's change channel (delivered to every listening
+    /// instance, this one included).
+    pub async fn notify(&self, payload: &str) -> StoreResult<()> {
+        sqlx::query("SELECT tollgate_notify($1)")
+            .bind(payload)
+            .execute(self.shared_pg()?)
+            .await?;
+        Ok(())
+    }
+
     /// Every account's stored health (to catch up after a lost notification channel).
     pub async fn account_health(&self) -> StoreResult<Vec<HealthRow>> {
         Ok(sqlx::query_as::<_, HealthRow>(

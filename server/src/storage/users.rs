@@ -83,10 +83,14 @@ macro_rules! lock_admins {
 impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn list_users(&self) -> StoreResult<Vec<AdminRow>> {
-        let sql = format!("SELECT {ADMIN_COLUMNS} FROM admins ORDER BY username");
-        Ok(with_pool!(self, |pool| {
+        let sql = format!("SELECT {ADMIN_COLUMNS} FROM admins");
+        let mut rows = with_pool!(self, |pool| {
             sqlx::query_as::<_, AdminRow>(&sql).fetch_all(pool).await?
-        }))
+        });
+        // By the name's bytes on both backends (PostgreSQL's ORDER BY follows the database's
+        // collation); usernames are unique.
+        rows.sort_unstable_by(|a, b| a.username.cmp(&b.username));
+        Ok(rows)
     }
 
     #[tracing::instrument(skip_all)]

@@ -45,6 +45,9 @@ struct Inner {
     dropped_in_burst: AtomicU64,
     in_burst: AtomicBool,
     shared: Arc<Shared>,
+    /// Several instances on one database: the store that claims key events once.
+    cluster: Option<Store>,
+    quota_marks: super::quota::QuotaMarks,
 }
 
 /// What delivering needs; shared by the worker's tasks and test sends.
@@ -101,6 +104,7 @@ impl Webhooks {
                 "WEBHOOK_URLS is set but WEBHOOK_ENABLED is false: those targets get no events"
             );
         }
+        let cluster = store.cluster_instance().map(|_| store.clone());
         let shared = Arc::new(Shared {
             deliverer: Deliverer::with_clock(opts, clock)?,
             store,
@@ -117,6 +121,8 @@ impl Webhooks {
                 dropped_in_burst: AtomicU64::new(0),
                 in_burst: AtomicBool::new(false),
                 shared: shared.clone(),
+                cluster,
+                quota_marks: Default::default(),
             }),
         };
         Ok((handle, Worker { queue: rx, shared }))
@@ -134,6 +140,13 @@ impl Webhooks {
     ) -> anyhow::Result<Webhooks> {
         let (handle, worker) = Webhooks::with_clock(opts, store.clone(), cipher, clock)?;
         tasks.spawn(worker.run(shutdown.clone()));
+        if let Some(cluster) = handle.cluster_store() {
+            tasks.spawn(super::quota::sweep(
+                handle.clone(),
+                cluster.clone(),
+                shutdown.clone(),
+            ));
+        }
         tasks.spawn(prune_loop(store, opts.webhook_log_retention_days, shutdown));
         Ok(handle)
     }
@@ -178,6 +191,14 @@ impl Webhooks {
     /// Events waiting in the queue.
     pub fn queued(&self) -> usize {
         self.inner.capacity - self.inner.queue.capacity()
+    }
+
+    pub(super) fn cluster_store(&self) -> Option<&Store> {
+        self.inner.cluster.as_ref()
+    }
+
+    pub(super) fn quota_marks(&self) -> &super::quota::QuotaMarks {
+        &self.inner.quota_marks
     }
 
     pub fn opts(&self) -> &WebhookOpts {

@@ -12,6 +12,7 @@ pub mod dispatcher;
 pub mod event;
 pub mod formats;
 pub mod latch;
+mod quota;
 pub mod target;
 
 pub use config::WebhookOpts;

@@ -307,3 +307,27 @@ fn spawn_instance(db_url: &str, env: &[(String, String)]) -> Instance {
         _data: data,
     }
 }
+
+impl Cluster {
+    /// Runs the `tollgate` CLI (e.g. `["accounts", "check"]`) against the cluster's database
+    /// with the instances' environment (`CLUSTER=1`, the same encryption key and `extra_env`),
+    /// in a data directory of its own, while the instances run; its output.
+    pub async fn cli(&self, args: &[&str]) -> std::process::Output {
+        let data = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+        cmd.args(args)
+            .env("TOLLGATE_DATA_DIR", data.path())
+            .env("DATABASE_URL", &self.db_url)
+            .env("ENCRYPTION_KEY", ENCRYPTION_KEY)
+            .env("LOG_LEVEL", "warn")
+            .env("CLUSTER", "1");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let out = tokio::task::spawn_blocking(move || cmd.output().expect("run the tollgate CLI"))
+            .await
+            .unwrap();
+        drop(data);
+        out
+    }
+}

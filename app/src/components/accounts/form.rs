@@ -293,15 +293,12 @@ fn first_token_ms(text: &str) -> Result<Option<u64>, ()> {
         return Ok(None);
     };
     let ms = (secs * 1000.0).round();
-    if !ms.is_finite() || !(FIRST_TOKEN_MIN_MS as f64..=FIRST_TOKEN_MAX_MS as f64).contains(&ms) {
+    let range = crate::types::FIRST_TOKEN_TIMEOUT_RANGE_MS;
+    if !ms.is_finite() || !(*range.start() as f64..=*range.end() as f64).contains(&ms) {
         return Err(());
     }
     Ok(Some(ms as u64))
 }
-
-/// The range `PATCH /admin/accounts` accepts for `firstTokenTimeoutMs`.
-const FIRST_TOKEN_MIN_MS: u64 = 1_000;
-const FIRST_TOKEN_MAX_MS: u64 = 600_000;
 
 #[cfg(test)]
 mod tests {

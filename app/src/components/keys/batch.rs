@@ -161,7 +161,7 @@ pub fn BatchForm(
                 fallback=move || {
                     view! {
                         <label for="bk-count">{tr("keys.batch_count")}</label>
-                        <input id="bk-count" type="number" min="1" max="1000" step="1" bind:value=count />
+                        <input id="bk-count" type="number" min="1" max={MAX_BATCH.to_string()} step="1" bind:value=count />
                     }
                 }
             >

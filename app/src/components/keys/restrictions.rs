@@ -8,13 +8,8 @@ use leptos::prelude::*;
 use super::word_list;
 use crate::tr;
 use crate::types::KeySettings;
-
-/// The clients `allowedClients` can name, with their labels.
-const CLIENTS: [(&str, &str); 3] = [
-    ("claude_code", "Claude Code"),
-    ("codex_cli", "Codex CLI"),
-    ("gemini_cli", "Gemini CLI"),
-];
+// The clients `allowedClients` can name, with their labels.
+use crate::types::KEY_CLIENTS as CLIENTS;
 
 /// The form's state for one key (or preset).
 #[derive(Clone, Copy)]

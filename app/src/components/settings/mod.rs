@@ -2,6 +2,7 @@
 
 pub mod import;
 pub mod operator;
+pub mod password;
 pub mod pricing;
 pub mod security;
 pub mod webhook_form;

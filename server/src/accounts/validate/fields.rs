@@ -15,10 +15,17 @@ const MAX_MODELS: usize = 500;
 /// A first-token timeout: 1 s to 10 minutes.
 pub(super) fn first_token_timeout(ms: Option<u64>) -> Result<Option<u64>, AdminError> {
     match ms {
-        Some(ms) if !(1_000..=600_000).contains(&ms) => Err(v(
-            "firstTokenTimeoutMs",
-            "must be between 1000 and 600000 ms (or null for the server default)",
-        )),
+        Some(ms) if !app::types::FIRST_TOKEN_TIMEOUT_RANGE_MS.contains(&ms) => {
+            let range = app::types::FIRST_TOKEN_TIMEOUT_RANGE_MS;
+            Err(v(
+                "firstTokenTimeoutMs",
+                format!(
+                    "must be between {} and {} ms (or null for the server default)",
+                    range.start(),
+                    range.end()
+                ),
+            ))
+        }
         ms => Ok(ms),
     }
 }

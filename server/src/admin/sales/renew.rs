@@ -1,6 +1,6 @@
 //! Renewals, top-ups and upgrades by staff: the request checked once, then every key changed
 //! under its lock in one transaction (`Store::change_api_keys`), the validity arithmetic by
-//! `keys::lifecycle::renew`, the preset's limits by `keys::presets::take_limits`. Each key gets
+//! `KeyRow::renewed` (`keys::lifecycle`), the preset's limits by `keys::presets::take_limits`. Each key gets
 //! one ledger entry; the relay drops the keys' cached limits right after the commit.
 
 use app::error::AdminError;
@@ -9,7 +9,7 @@ use app::types::{usd_to_micros, LedgerKind, RenewKey, Renewed, MAX_BATCH};
 use super::permit::{self, Actor};
 use crate::admin::error::internal;
 use crate::admin::AdminService;
-use crate::keys::lifecycle::{self, Lifecycle, Renewal};
+use crate::keys::lifecycle::Renewal;
 use crate::keys::presets as preset_rules;
 use crate::keys::validate::{self, Mode};
 use crate::sales::MAX_DAYS;
@@ -30,17 +30,6 @@ struct Plan {
     note: String,
     /// The configured time zone: an expiry written as a date ends that day there.
     tz: chrono_tz::Tz,
-}
-
-fn lifecycle_of(row: &KeyRow) -> Lifecycle {
-    Lifecycle {
-        is_active: row.is_active,
-        expires_at: row.expires_at,
-        activation_days: row.activation_days,
-        activated_at: row.activated_at,
-        quota_limit_micros: row.quota_limit_micros,
-        spent_micros: row.spent_micros,
-    }
 }
 
 fn money(field: &str, usd: Option<f64>) -> Result<i64, AdminError> {
@@ -72,23 +61,11 @@ impl Plan {
         if let Some((_, preset)) = moved {
             preset_rules::take_limits(&mut config, preset);
         }
-        let renewed = lifecycle::renew(
-            &lifecycle_of(row),
-            Renewal {
-                quota_add_micros: self.quota_add_micros,
-                days_add: self.days_add,
-            },
-            now,
-        );
-        config.quota_limit_micros = renewed.quota_limit_micros;
-        (config.expires_at, config.expires_on) = lifecycle::renewed_expiry(
-            row.expires_on.as_deref(),
-            row.expires_at,
-            renewed.expires_at,
-            self.days_add,
-            self.tz,
-        );
-        config.activation_days = renewed.activation_days;
+        let renewal = Renewal {
+            quota_add_micros: self.quota_add_micros,
+            days_add: self.days_add,
+        };
+        let (config, expires_after) = row.renewed(config, renewal, now, self.tz);
         let kind = if moved.is_some() {
             LedgerKind::Upgrade
         } else if self.days_add > 0 {
@@ -107,11 +84,7 @@ impl Plan {
             preset_from: row.preset_id.clone(),
             preset_to: config.preset_id.clone(),
             expires_before: row.expiry(),
-            expires_after: lifecycle::expiry(
-                config.expires_at,
-                renewed.activation_days,
-                row.activated_at,
-            ),
+            expires_after,
             sale_price_micros: self.sale_price_micros,
             currency: self
                 .currency

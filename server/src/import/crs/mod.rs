@@ -177,7 +177,7 @@ pub async fn run(
     planner.plan(key.as_deref()).await?;
     let (report, mut writes) = planner.finish();
     if let (Some(actor), Some(run)) = (&opts.actor, &writes.run) {
-        writes.audit = Some(crate::admin::audit::row(
+        writes.audit = Some(crate::storage::audit_row::row(
             actor,
             "import.crs",
             "import",

@@ -13,9 +13,11 @@
 //! slices and slots come back within it. An instance that cannot renew its heartbeat stops
 //! using its leases before the others stop counting them (three quarters of the timeout).
 //!
-//! Rate windows, keys without a quota, a daily budget or a concurrency limit, and everything
-//! else stay in memory ([`MemoryLimits`]): they cost the database nothing.
+//! A key's rate window (`rateLimitRequests`) is counted in the database, one statement per
+//! admitted request ([`rate`]); its cost (`rateLimitCost`), keys without any of these limits,
+//! and everything else stay in memory ([`MemoryLimits`]): they cost the database nothing.
 
+mod rate;
 mod shared_slots;
 mod slices;
 mod upkeep;
@@ -33,7 +35,9 @@ use tokio_util::task::TaskTracker;
 
 use super::memory::MemoryLimits;
 use super::slots::SlotQueue;
-use super::{KeyLimits, LimitState, LiveUsage, Refusal, Reservation, Settled, SharedSlot};
+use super::{
+    KeyLimits, LimitState, LiveUsage, RateEntry, Refusal, Reservation, Settled, SharedSlot,
+};
 use crate::storage::{now_ms, Store};
 use shared_slots::SharedSlots;
 use slices::KeySlice;
@@ -71,7 +75,7 @@ pub fn choose(opts: &ClusterOpts, store: &Store, tz: chrono_tz::Tz) -> Arc<dyn L
             let lease = Duration::from_secs(opts.lease_secs.max(1));
             return Arc::new(ClusterLimits::new(store.clone(), instance, lease, tz));
         }
-        tracing::warn!("CLUSTER is set but the database was not opened as a cluster instance; key limits are per process");
+        tracing::warn!("CLUSTER is set but this process is not a cluster instance (SQLite, or a CLI command, which serves no requests): key limits are per process");
     }
     Arc::new(MemoryLimits::default())
 }
@@ -89,6 +93,7 @@ struct Shared {
     tz: chrono_tz::Tz,
     slices: RwLock<HashMap<Arc<str>, Arc<KeySlice>>>,
     slots: RwLock<HashMap<Arc<str>, Arc<SharedSlots>>>,
+    rates: RwLock<HashMap<Arc<str>, Arc<parking_lot::Mutex<rate::RateView>>>>,
     /// Epoch ms until which this instance may use its leases (the last heartbeat that went
     /// through plus three quarters of the lease timeout).
     valid_until: AtomicI64,
@@ -138,6 +143,7 @@ impl ClusterLimits {
                 tz,
                 slices: Default::default(),
                 slots: Default::default(),
+                rates: Default::default(),
                 // Usable at once; the first heartbeat runs at start.
                 valid_until: AtomicI64::new(now_ms() + (lease.as_millis() as i64) * 3 / 4),
             }),
@@ -201,7 +207,13 @@ impl LimitState for ClusterLimits {
     }
 
     fn rate_admit(&self, key: &KeyLimits, now: Instant) -> Result<Option<Instant>, Refusal> {
-        self.shared.local.rate_admit(key, now)
+        // Requests counted in the database are not counted here too (only the cost).
+        let requests = if rate::is_shared(key) {
+            0
+        } else {
+            key.rate_requests
+        };
+        self.shared.local.rate_admit_counting(key, now, requests)
     }
 
     fn rate_undo(&self, key_id: &str, at: Instant) {
@@ -213,6 +225,9 @@ impl LimitState for ClusterLimits {
     }
 
     fn rate_remaining(&self, key: &KeyLimits, now: Instant) -> Option<(u32, Duration)> {
+        if rate::is_shared(key) {
+            return rate::remaining(&self.shared, key);
+        }
         self.shared.local.rate_remaining(key, now)
     }
 
@@ -236,6 +251,7 @@ impl LimitState for ClusterLimits {
                 s.precheck(key, day, next_midnight, at)?;
             }
         }
+        rate::precheck(&self.shared, key)?;
         self.shared.local.precheck(key, day, next_midnight, now)
     }
 
@@ -288,6 +304,16 @@ impl LimitState for ClusterLimits {
             key.concurrency_limit,
             wait,
         )))
+    }
+
+    fn shared_rate<'a>(
+        &'a self,
+        key: &'a KeyLimits,
+    ) -> Option<BoxFuture<'a, Result<Box<dyn RateEntry>, Refusal>>> {
+        if !rate::is_shared(key) {
+            return None;
+        }
+        Some(Box::pin(rate::admit(self.shared.clone(), key)))
     }
 
     fn start(self: Arc<Self>, tasks: &TaskTracker, stop: CancellationToken) {

@@ -53,6 +53,8 @@ struct SliceQ {
     exhausted: Option<Exhausted>,
     /// When a request last reserved (epoch ms): an idle key's slice goes back.
     last_reserve: i64,
+    /// Counts the voided leases: a reservation of a voided lease is no longer in the slice.
+    lease: u32,
 }
 
 #[derive(Clone, Copy)]
@@ -170,6 +172,7 @@ impl KeySlice {
                 amount,
                 day,
                 shared: true,
+                lease: q.lease,
             }),
             give_back,
         )
@@ -180,7 +183,11 @@ impl KeySlice {
         let before = q.spent;
         q.reserved -= r.amount;
         q.spent += actual;
-        if q.slice_day == r.day {
+        if r.lease != q.lease {
+            // Reserved from a voided lease: the database forgot it, and takes the spend out of
+            // the lease held now when it is written.
+            q.slice -= actual;
+        } else if q.slice_day == r.day {
             q.slice += r.amount - actual;
         } else {
             // Leased for another day: what it cost is out of the lease, the rest stays there
@@ -231,6 +238,14 @@ impl KeySlice {
         amount
     }
 
+    /// Takes the whole unreserved slice (reservations in flight keep theirs), to give it back.
+    pub(super) fn take_unreserved(&self) -> i64 {
+        let mut q = self.q.lock();
+        let amount = q.slice.max(0);
+        q.slice -= amount;
+        amount
+    }
+
     /// Puts back what could not be given back.
     pub(super) fn untake(&self, amount: i64) {
         self.q.lock().slice += amount;
@@ -240,6 +255,9 @@ impl KeySlice {
     /// slice is dropped, and the database forgets it with the instance's other leases.
     pub(super) fn void(&self) {
         let mut q = self.q.lock();
+        if q.leased {
+            q.lease = q.lease.wrapping_add(1);
+        }
         q.slice = 0;
         q.leased = false;
         q.exhausted = None;

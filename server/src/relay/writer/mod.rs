@@ -68,12 +68,30 @@ pub struct Shared {
     pub stats: Stats,
     pub spool: Option<spool::Spool>,
     alerts: Option<Webhooks>,
+    /// Told the accounts of each batch written (see [`UsageWriter::watch_settled`]).
+    settled: parking_lot::Mutex<Option<mpsc::UnboundedSender<Vec<Arc<str>>>>>,
 }
 
 impl Shared {
     pub(crate) fn alert(&self, kind: EventKind, data: serde_json::Value) {
         if let Some(w) = &self.alerts {
             w.emit(kind, data);
+        }
+    }
+
+    /// Tells the watcher, if any, which accounts a written batch settled spend for.
+    fn settled(&self, events: &[UsageEvent]) {
+        let guard = self.settled.lock();
+        let Some(tx) = guard.as_ref() else { return };
+        let mut accounts: Vec<Arc<str>> = events
+            .iter()
+            .filter(|e| e.cost_micros > 0)
+            .filter_map(|e| e.account_id.clone())
+            .collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        if !accounts.is_empty() {
+            let _ = tx.send(accounts);
         }
     }
 
@@ -136,6 +154,7 @@ impl UsageWriter {
             stats: Stats::default(),
             spool,
             alerts,
+            settled: Default::default(),
         });
         let (started_tx, started) = watch::channel(false);
         tasks.spawn(task::run(shared.clone(), rx, stop, started_tx));
@@ -163,6 +182,14 @@ impl UsageWriter {
     pub async fn started(&self) {
         let mut started = self.started.clone();
         let _ = started.wait_for(|s| *s).await;
+    }
+
+    /// From now on, the accounts (with a cost) of each batch written (for
+    /// `accounts::budget_watch`: a budget is crossed by the writer's transaction).
+    pub fn watch_settled(&self) -> mpsc::UnboundedReceiver<Vec<Arc<str>>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self.shared.settled.lock() = Some(tx);
+        rx
     }
 
     /// Events not yet in the database: queued, being written, or spooled.

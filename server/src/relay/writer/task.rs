@@ -151,6 +151,7 @@ pub(super) async fn run(
         if !batch.is_empty() {
             match until_stopped(resilient::write_all(&shared, &batch), &stop).await {
                 Some(Ok(_)) => {
+                    shared.settled(&batch);
                     shared
                         .stats
                         .queued

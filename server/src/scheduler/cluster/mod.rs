@@ -10,6 +10,15 @@
 //!   mapping for a conversation (or whose mapped account cannot serve now) reads the database
 //!   once before choosing ([`ClusterLive::fetch_sticky`]);
 //! - `maxConcurrency`: slots held per instance ([`slots`]).
+//!
+//! Per instance by choice: the failure counts that lead to a cooldown or an error, and the
+//! half-open probe. Sharing the counts would cost a statement per failed request and one on
+//! the first success after a failure (a success anywhere clears them) and buys little: the
+//! state they lead to is shared, so the first instance to reach a threshold moves every
+//! instance within a second; before that an account answers at most N × the threshold failed
+//! requests (each failed over) instead of the threshold. After a cooldown each instance sends
+//! its own probe (at most N instead of one); the first verdict reaches all, and a later probe
+//! failing during the new cooldown keeps it rather than doubling it again.
 
 pub mod slots;
 mod tasks;
@@ -29,7 +38,7 @@ use super::sticky::StickyMap;
 use crate::storage::Store;
 use slots::SlotBook;
 
-pub use tasks::start;
+pub use tasks::{publish_queued, start};
 
 /// An account's health as announced on the change channel (payload `health:<json>`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -41,6 +41,20 @@ pub fn start(
     tasks.spawn(keep_slots(live.clone(), store, stop));
 }
 
+/// Announces the health changes queued so far, in order, for a process that runs none of the
+/// background tasks (a CLI command such as `tollgate accounts check`): the running instances
+/// take them over within a second. False if one could not be announced.
+pub async fn publish_queued(scheduler: &crate::scheduler::Scheduler) -> bool {
+    let (Some(live), Some(mut outbox)) = (scheduler.cluster(), scheduler.take_outbox()) else {
+        return true;
+    };
+    let mut all = true;
+    while let Ok(note) = outbox.notes.try_recv() {
+        all &= publish(live, &live.store, &note).await;
+    }
+    all
+}
+
 async fn publish(live: &ClusterLive, store: &Store, n: &HealthNote) -> bool {
     live.statements().count("health_announce");
     let r = store

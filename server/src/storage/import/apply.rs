@@ -2,7 +2,7 @@
 
 use super::super::accounts::{bind_account, SAVE_ACCOUNT};
 use super::super::audit::insert_audit;
-use super::super::groups::SAVE_GROUP;
+use super::super::groups::{replace_members, SAVE_GROUP};
 use super::super::keys::{bind_config, ConfigJson, INSERT_KEY, UPDATE_KEY};
 use super::super::text::fold;
 use super::super::{now_ms, with_pool, Store, StoreResult};
@@ -45,24 +45,7 @@ impl Store {
                     .await?;
             }
             for (group, members) in &w.memberships {
-                sqlx::query("DELETE FROM account_group_members WHERE group_id = $1")
-                    .bind(group)
-                    .execute(&mut *tx)
-                    .await?;
-                for account in members {
-                    sqlx::query(
-                        "INSERT INTO account_group_members (group_id, account_id) VALUES ($1, $2)",
-                    )
-                    .bind(group)
-                    .bind(account)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                sqlx::query("UPDATE account_groups SET updated_at = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(group)
-                    .execute(&mut *tx)
-                    .await?;
+                replace_members!(tx, group, members, now);
             }
             for k in &w.new_keys {
                 let c = &k.key.config;

@@ -23,11 +23,7 @@ pub struct KeyFilter {
     pub binding: Option<String>,
 }
 
-/// A bound value of a query built at run time.
-pub(super) enum Arg {
-    Text(String),
-    Int(i64),
-}
+use crate::storage::Arg;
 
 impl KeyFilter {
     /// The `WHERE` clause (live keys matching every filter) and its arguments, numbered from `$1`.

@@ -4,7 +4,7 @@
 use app::types::KeyStatus;
 use sqlx::FromRow;
 
-use crate::keys::lifecycle::{self, Lifecycle};
+use crate::keys::lifecycle::{self, Lifecycle, Renewal};
 use crate::keys::restrictions::Restrictions;
 use crate::storage::{StoreError, StoreResult};
 
@@ -233,19 +233,50 @@ impl KeyRow {
         lifecycle::expiry(self.expires_at, self.activation_days, self.activated_at)
     }
 
+    /// The columns the key's lifecycle depends on.
+    pub fn lifecycle(&self) -> Lifecycle {
+        Lifecycle {
+            is_active: self.is_active,
+            expires_at: self.expires_at,
+            activation_days: self.activation_days,
+            activated_at: self.activated_at,
+            quota_limit_micros: self.quota_limit_micros,
+            spent_micros: self.spent_micros,
+        }
+    }
+
     /// The lifecycle state at `now` ([`lifecycle::status`], the rule every query uses too).
     pub fn status(&self, now: i64) -> KeyStatus {
-        lifecycle::status(
-            &Lifecycle {
-                is_active: self.is_active,
-                expires_at: self.expires_at,
-                activation_days: self.activation_days,
-                activated_at: self.activated_at,
-                quota_limit_micros: self.quota_limit_micros,
-                spent_micros: self.spent_micros,
-            },
-            now,
-        )
+        lifecycle::status(&self.lifecycle(), now)
+    }
+
+    /// `config` (this key's settings, perhaps already changed otherwise) after `renewal` at
+    /// `now`: quota and validity by [`lifecycle::renew`], a written date kept as a date by
+    /// [`lifecycle::renewed_expiry`] (dates read in `tz`). Also returns the expiry after it.
+    /// The one renewal rule of staff renewals and code redemptions.
+    pub fn renewed(
+        &self,
+        mut config: KeyConfig,
+        renewal: Renewal,
+        now: i64,
+        tz: chrono_tz::Tz,
+    ) -> (KeyConfig, Option<i64>) {
+        let renewed = lifecycle::renew(&self.lifecycle(), renewal, now);
+        config.quota_limit_micros = renewed.quota_limit_micros;
+        (config.expires_at, config.expires_on) = lifecycle::renewed_expiry(
+            self.expires_on.as_deref(),
+            self.expires_at,
+            renewed.expires_at,
+            renewal.days_add,
+            tz,
+        );
+        config.activation_days = renewed.activation_days;
+        let after = lifecycle::expiry(
+            config.expires_at,
+            renewed.activation_days,
+            self.activated_at,
+        );
+        (config, after)
     }
 }
 
