@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use load::{ms, pct, sequential_latency, streams, throughput, Target};
 use procs::{bin, cpu_secs, mem_mb, reset_peak, spawn, start_nginx};
-use table::{col, print_table, Col};
+use table::{col, print_table};
 
 pub const CRED: &str = "bench-upstream";
 const SECS: u64 = 10;
