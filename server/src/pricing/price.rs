@@ -32,6 +32,28 @@ pub struct ModelPrice {
     pub tool_fees: ToolFees,
 }
 
+impl ModelPrice {
+    /// The price as the JSON a usage event records. The same few prices come back request
+    /// after request, so each thread keeps the last one serialised and copies it.
+    pub fn to_json(&self) -> String {
+        thread_local! {
+            static LAST: std::cell::RefCell<Option<(ModelPrice, String)>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        LAST.with(|last| {
+            let mut last = last.borrow_mut();
+            match last.as_ref() {
+                Some((price, json)) if price == self => json.clone(),
+                _ => {
+                    let json = serde_json::to_string(self).unwrap_or_default();
+                    *last = Some((*self, json.clone()));
+                    json
+                }
+            }
+        })
+    }
+}
+
 /// The dearer rates of a request whose prompt (input + cache reads + cache writes) is above
 /// `above_prompt_tokens` (LiteLLM's `*_above_200k_tokens`, `*_above_272k_tokens`, ...).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -150,7 +150,7 @@ impl Finish for Accounting {
             e.account_id = account;
             e.usage = usage;
             e.cost_micros = cost;
-            e.price = serde_json::to_string(&price.price).unwrap_or_default();
+            e.price = price.price.to_json();
             e.priced_by_fallback = price.source == PriceSource::Fallback;
             e.status = self.status;
             e.error_type = match &end {

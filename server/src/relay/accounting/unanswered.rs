@@ -63,7 +63,7 @@ impl Unanswered {
             e.error_type = Some(error_type.to_owned());
             e.account_id = account;
             if let Some(p) = price {
-                e.price = serde_json::to_string(&p.price).unwrap_or_default();
+                e.price = p.price.to_json();
             }
             e.latency_ms = self.started.elapsed().as_millis() as i64;
             self.relay.record_event(e);
