@@ -20,6 +20,12 @@ pub struct UpstreamAccount {
     pub api_key: Secret<String>,
     /// Without a trailing slash.
     pub base_url: String,
+    /// `base_url` parsed once, when appending a path to it cannot change how it parses (see
+    /// [`UpstreamAccount::post`]); `None` sends requests through the full parse.
+    pub base: Option<url::Url>,
+    /// Whether `base_url` has a path of its own (an OpenAI-compatible API root such as
+    /// `https://openrouter.ai/api/v1`), decided once.
+    pub base_has_path: bool,
     pub priority: i32,
     pub is_active: bool,
     pub schedulable: bool,
@@ -55,6 +61,18 @@ impl UpstreamAccount {
                 })
     }
 
+    /// A POST to `base_url` followed by `path_and_query`, with the base parsed once per pool
+    /// snapshot instead of per request. The URL is the one `format!("{base_url}{path_and_query}")`
+    /// parses to; anything that could parse otherwise takes that road itself.
+    pub fn post(&self, path_and_query: &str) -> reqwest::RequestBuilder {
+        match self.base.as_ref().and_then(|b| join(b, path_and_query)) {
+            Some(url) => self.client.post(url),
+            None => self
+                .client
+                .post(format!("{}{path_and_query}", self.base_url)),
+        }
+    }
+
     /// The model name to send upstream for a requested one.
     pub fn upstream_model<'a>(&'a self, model: &'a str) -> &'a str {
         self.model_mapping
@@ -62,6 +80,40 @@ impl UpstreamAccount {
             .map(String::as_str)
             .unwrap_or(model)
     }
+}
+
+/// The base URL parsed, when it serialises back to itself (so the string and the parsed form
+/// agree) and has a host but no query or fragment for a path to run into.
+fn parse_base(base_url: &str) -> Option<url::Url> {
+    let url = url::Url::parse(base_url).ok()?;
+    let same = url.as_str() == base_url
+        || url.as_str().strip_suffix('/') == Some(base_url) && url.path() == "/";
+    (same && url.has_host() && url.query().is_none() && url.fragment().is_none()).then_some(url)
+}
+
+/// `base` with `path_and_query` appended, as parsing the concatenated string would give it:
+/// only for an absolute path of printable ASCII without `#` or `\`, the cases where the
+/// host cannot change and the path and query parse alike on their own.
+fn join(base: &url::Url, path_and_query: &str) -> Option<url::Url> {
+    if !path_and_query.starts_with('/')
+        || !path_and_query
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'#' && b != b'\\')
+    {
+        return None;
+    }
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
+    };
+    let mut url = base.clone();
+    if base.path() == "/" {
+        url.set_path(path);
+    } else {
+        url.set_path(&format!("{}{path}", base.path()));
+    }
+    url.set_query(query);
+    Some(url)
 }
 
 /// How a group's conversations stay on their account when it cools down.
@@ -153,13 +205,16 @@ pub fn build_account(
         }
     };
     let extra: AccountExtra = serde_json::from_str(&row.extra).unwrap_or_default();
+    let base_url = row.base_url.trim_end_matches('/').to_owned();
     UpstreamAccount {
         id: row.id.as_str().into(),
         name: row.name.clone(),
         platform: Platform::parse(&row.platform).unwrap_or(Platform::Claude),
         account_type: AccountType::parse(&row.account_type).unwrap_or_default(),
         api_key,
-        base_url: row.base_url.trim_end_matches('/').to_owned(),
+        base: parse_base(&base_url),
+        base_has_path: crate::relay::platforms::openai::has_own_path(&base_url),
+        base_url,
         priority: row.priority.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
         is_active: row.is_active,
         schedulable: row.schedulable,
@@ -182,5 +237,58 @@ pub fn build_account(
         stored_status: AccountStatus::parse(&row.status).unwrap_or_default(),
         stored_cooldown_until: row.cooldown_until,
         stored_message: row.status_message.clone().unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joined_urls_parse_as_the_concatenation() {
+        let bases = [
+            "http://127.0.0.1:8080",
+            "https://api.anthropic.com",
+            "https://API.Example.com",
+            "https://openrouter.ai/api/v1",
+            "https://h/a%20b/c",
+            "https://h/x/./y/../z",
+            "https://user:pw@h:443/p",
+            "https://h/p?x=1",
+            "https://h/p#f",
+            "https://h:99999",
+            "https://xn--bcher-kva.example/v",
+            "https://bücher.example",
+            "unix:/x",
+            "nonsense",
+        ];
+        let paths = [
+            "/v1/messages",
+            "/v1/messages?beta=true",
+            "/v1/messages?",
+            "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse",
+            "/a/../../b",
+            "/%2e%2e/x",
+            "/a b",
+            "/a#b",
+            "/a\\b",
+            "//evil.example/x",
+            "/?q=%zz&r=\u{e9}",
+            "v1/messages",
+            "",
+        ];
+        for b in bases {
+            let base = parse_base(b);
+            for p in paths {
+                let want = url::Url::parse(&format!("{b}{p}")).ok();
+                if let Some(got) = base.as_ref().and_then(|base| join(base, p)) {
+                    assert_eq!(Some(got), want, "{b} + {p}");
+                }
+            }
+        }
+        assert!(parse_base("http://127.0.0.1:8080").is_some());
+        assert!(parse_base("https://openrouter.ai/api/v1").is_some());
+        let base = parse_base("https://openrouter.ai/api/v1").unwrap();
+        assert!(join(&base, "/chat/completions").is_some());
     }
 }

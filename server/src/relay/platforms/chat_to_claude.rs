@@ -59,8 +59,7 @@ impl Adapter for ChatToClaude {
     ) -> Result<reqwest::RequestBuilder, RelayError> {
         let body = with_model(&call.body, &call.model, account.upstream_model(&call.model))?;
         Ok(account
-            .client
-            .post(format!("{}/v1/messages", account.base_url))
+            .post("/v1/messages")
             .header("x-api-key", account.api_key.expose())
             .header("anthropic-version", DEFAULT_ANTHROPIC_VERSION)
             .header("content-type", "application/json")

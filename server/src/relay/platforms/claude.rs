@@ -50,12 +50,10 @@ impl Adapter for ClaudeAdapter {
         account: &UpstreamAccount,
         call: &Call,
     ) -> Result<reqwest::RequestBuilder, RelayError> {
-        let url = format!("{}{}", account.base_url, call.path_and_query);
         let body =
             with_upstream_model(&call.body, &call.model, account.upstream_model(&call.model))?;
         let mut rb = account
-            .client
-            .post(url)
+            .post(&call.path_and_query)
             .header(X_API_KEY, account.api_key.expose())
             .header(
                 header::CONTENT_TYPE,

@@ -56,14 +56,21 @@ pub struct OpenAiAdapter {
 
 /// The API root of an OpenAI-compatible base URL: a URL with a path is the root itself (as
 /// the OpenAI SDKs take it, e.g. `https://openrouter.ai/api/v1`); a bare host gets `/v1`.
+#[cfg(test)]
 pub fn api_root(base_url: &str) -> String {
     let base = base_url.trim_end_matches('/');
-    let has_path = url::Url::parse(base).is_ok_and(|u| !u.path().trim_matches('/').is_empty());
-    if has_path {
+    if has_own_path(base) {
         base.to_owned()
     } else {
         format!("{base}/v1")
     }
+}
+
+/// Whether a base URL is an API root of its own (has a path), decided once per account: the
+/// OpenAI paths are appended to it as they are, or after `/v1`.
+pub fn has_own_path(base_url: &str) -> bool {
+    url::Url::parse(base_url.trim_end_matches('/'))
+        .is_ok_and(|u| !u.path().trim_matches('/').is_empty())
 }
 
 /// `{base}/openai/deployments/{deployment}/chat/completions?api-version=…`, the deployment
@@ -111,35 +118,31 @@ impl Adapter for OpenAiAdapter {
         call: &Call,
     ) -> Result<reqwest::RequestBuilder, RelayError> {
         let upstream_model = account.upstream_model(&call.model);
-        let (url, body) = match (&account.azure_deployment, self.endpoint) {
+        let (rb, body) = match (&account.azure_deployment, self.endpoint) {
             (Some(deployment), Endpoint::ChatCompletions) => (
-                azure_chat_url(account, deployment)?,
+                account.client.post(azure_chat_url(account, deployment)?),
                 with_model(&call.body, &call.model, upstream_model)?,
             ),
             // Azure's v1 Responses API names the deployment in `model`.
             (Some(deployment), Endpoint::Responses) => (
-                format!(
-                    "{}/openai/v1/responses?api-version=preview",
-                    account.base_url
-                ),
+                account.post("/openai/v1/responses?api-version=preview"),
                 with_model(&call.body, "", deployment)?,
             ),
             (None, endpoint) => {
-                let path = match endpoint {
-                    Endpoint::ChatCompletions => "/chat/completions",
-                    Endpoint::Responses => "/responses",
+                // The API root (`has_own_path`, decided when the account was loaded).
+                let path = match (account.base_has_path, endpoint) {
+                    (true, Endpoint::ChatCompletions) => "/chat/completions",
+                    (true, Endpoint::Responses) => "/responses",
+                    (false, Endpoint::ChatCompletions) => "/v1/chat/completions",
+                    (false, Endpoint::Responses) => "/v1/responses",
                 };
                 (
-                    format!("{}{path}", api_root(&account.base_url)),
+                    account.post(path),
                     with_model(&call.body, &call.model, upstream_model)?,
                 )
             }
         };
-        let mut rb = account
-            .client
-            .post(url)
-            .header("content-type", "application/json")
-            .body(body);
+        let mut rb = rb.header("content-type", "application/json").body(body);
         rb = match account.azure_deployment {
             Some(_) => rb.header("api-key", account.api_key.expose()),
             None => rb.bearer_auth(account.api_key.expose()),

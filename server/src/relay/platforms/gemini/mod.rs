@@ -79,19 +79,13 @@ impl Adapter for GeminiAdapter {
                 "the account maps to an invalid model name {model:?}"
             )));
         }
-        let mut url = format!(
-            "{}/{}/models/{model}:{}",
-            account.base_url,
-            self.version,
-            self.action.name()
-        );
+        let mut path = format!("/{}/models/{model}:{}", self.version, self.action.name());
         if let Some(q) = &self.query {
-            url.push('?');
-            url.push_str(q);
+            path.push('?');
+            path.push_str(q);
         }
         let mut rb = account
-            .client
-            .post(url)
+            .post(&path)
             .header("x-goog-api-key", account.api_key.expose())
             .header("content-type", "application/json")
             .body(call.body.clone());
