@@ -237,8 +237,12 @@ pub async fn write_batch(
         let mut inserted: HashSet<(String, String)> = HashSet::new();
         for rows in events.chunks(ROWS_PER_INSERT) {
             let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
+            // Only the full chunk's statement is kept prepared: a chunk of any other length is
+            // another statement (its own VALUES list), and each connection's cache would keep up
+            // to 100 of them, ~100 KiB of compiled program apiece.
             let n = insert_events!(rows, false)
                 .build()
+                .persistent(rows.len() == ROWS_PER_INSERT)
                 .execute(&mut *savepoint)
                 .await?
                 .rows_affected();
@@ -250,6 +254,7 @@ pub async fn write_batch(
             savepoint.rollback().await?;
             let rows: Vec<(String, String)> = insert_events!(rows, true)
                 .build_query_as()
+                .persistent(false)
                 .fetch_all(&mut *tx)
                 .await?;
             inserted.extend(rows);
