@@ -33,9 +33,14 @@ impl Proc {
     }
 }
 
+/// A release binary: from `BENCH_BIN_DIR` (where `.ci/bench` copies the binaries built without
+/// the dev-dependencies' features), else target/release.
 pub fn bin(name: &str) -> String {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    root.join("target/release").join(name).display().to_string()
+    let dir = std::env::var_os("BENCH_BIN_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target/release"));
+    dir.join(name).display().to_string()
 }
 
 fn command(cpu: &str, program: &str) -> Command {
