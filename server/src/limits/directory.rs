@@ -6,6 +6,7 @@
 //! remembered briefly in a bounded LRU ([`NegativeCache`]) so a stream of bad keys cannot
 //! hammer the database (the relay's gate also limits them per client address).
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,19 +41,36 @@ pub struct KeyDirectory {
     legacy: LegacySalts,
 }
 
+thread_local! {
+    /// The next midnight last found on this thread: (zone, day, next midnight). It depends on
+    /// the zone and the day only, and every request asks for it.
+    static NEXT_MIDNIGHT: Cell<Option<(chrono_tz::Tz, i32, i64)>> = const { Cell::new(None) };
+}
+
 /// The calendar day of `now_ms` in `tz` (days since the epoch) and the next local midnight.
 pub fn day_and_next_midnight(now_ms: i64, tz: chrono_tz::Tz) -> (i32, i64) {
     let now = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
     let local = now.with_timezone(&tz);
     let date = local.date_naive();
     let day = date.num_days_from_ce();
+    if let Some((zone, d, midnight)) = NEXT_MIDNIGHT.get() {
+        if zone == tz && d == day {
+            return (day, midnight);
+        }
+    }
     let next = date.succ_opt().unwrap_or(date);
-    let midnight = next
+    match next
         .and_hms_opt(0, 0, 0)
         .and_then(|n| tz.from_local_datetime(&n).earliest())
         .map(|d| d.timestamp_millis())
-        .unwrap_or(now_ms + 86_400_000);
-    (day, midnight)
+    {
+        Some(midnight) => {
+            NEXT_MIDNIGHT.set(Some((tz, day, midnight)));
+            (day, midnight)
+        }
+        // No such local midnight (skipped by a clock change): a day from now, not remembered.
+        None => (day, now_ms + 86_400_000),
+    }
 }
 
 /// The start of the local day containing `now_ms`, in epoch ms.
@@ -354,5 +372,14 @@ mod tests {
             .unwrap()
             .timestamp_millis();
         assert_eq!(next_sh, sh_midnight);
+        // Asked again (remembered), and for the other zone and the next day in between.
+        assert_eq!(
+            day_and_next_midnight(t, chrono_tz::Asia::Shanghai),
+            (d_sh, next_sh)
+        );
+        assert_eq!(day_and_next_midnight(t, chrono_tz::UTC), (d_utc, next_utc));
+        let tomorrow = day_and_next_midnight(t + 3_600_000, chrono_tz::UTC);
+        assert_eq!(tomorrow, (d_utc + 1, next_utc + 86_400_000));
+        assert_eq!(day_and_next_midnight(t, chrono_tz::UTC), (d_utc, next_utc));
     }
 }

@@ -15,6 +15,7 @@ pub mod guards;
 pub mod held;
 mod jobs;
 pub mod key_gate;
+mod key_headers;
 mod listen;
 pub mod platforms;
 pub mod probe;
@@ -26,10 +27,10 @@ pub mod writer;
 pub use routes::routes;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::HeaderMap;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -100,11 +101,6 @@ pub fn presented_key(headers: &HeaderMap, protocol: Protocol) -> &str {
         Protocol::Gemini => named("x-goog-api-key").or_else(bearer),
     }
     .unwrap_or("")
-}
-
-fn usd_header(micros: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!("{:.6}", micros.max(0) as f64 / 1_000_000.0))
-        .unwrap_or(HeaderValue::from_static("0"))
 }
 
 impl Relay {
@@ -269,28 +265,10 @@ impl Relay {
         Ok(())
     }
 
-    /// The key's state on every answer: quota left, requests left in the window, its reset.
+    /// The key's state on every answer: quota left, requests left in the window, its reset
+    /// (see [`key_headers`]).
     pub fn key_headers(&self, key: &KeyLimits, headers: &mut HeaderMap) {
-        let usage = self.keys.state().usage(&key.id);
-        let remaining = if key.quota_limit > 0 {
-            usd_header(key.quota_limit - usage.spent - usage.reserved)
-        } else {
-            HeaderValue::from_static("unlimited")
-        };
-        headers.insert("x-tollgate-quota-remaining", remaining);
-        if let Some((left, reset)) = self.keys.state().rate_remaining(key, Instant::now()) {
-            headers.insert(
-                "x-ratelimit-limit-requests",
-                HeaderValue::from(key.rate_requests),
-            );
-            headers.insert("x-ratelimit-remaining-requests", HeaderValue::from(left));
-            let at = chrono::Utc::now() + reset;
-            if let Ok(v) =
-                HeaderValue::from_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            {
-                headers.insert("x-ratelimit-reset", v);
-            }
-        }
+        key_headers::insert(self.keys.state().as_ref(), key, headers);
     }
 
     /// Looks at every account budget now (see [`crate::accounts::budget_check::check`]).

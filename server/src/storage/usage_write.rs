@@ -64,12 +64,17 @@ impl Rollup {
     }
 }
 
-type RollupKey = (String, String, String, String, &'static str);
+/// key, account, group, model, platform (borrowed from the batch's events).
+type RollupKey<'a> = (&'a str, &'a str, &'a str, &'a str, &'static str);
 
-fn day_of(ms: i64, tz: chrono_tz::Tz) -> String {
-    tz.timestamp_millis_opt(ms)
-        .single()
-        .map(|d| d.format("%Y-%m-%d").to_string())
+/// The local date of `ms` in `tz` (`None` out of range: its day is written as "").
+fn date_of(ms: i64, tz: chrono_tz::Tz) -> Option<chrono::NaiveDate> {
+    tz.timestamp_millis_opt(ms).single().map(|d| d.date_naive())
+}
+
+/// A `usage_daily.day`: `YYYY-MM-DD`.
+fn day_text(date: Option<chrono::NaiveDate>) -> String {
+    date.map(|d| d.format("%Y-%m-%d").to_string())
         .unwrap_or_default()
 }
 
@@ -77,12 +82,13 @@ fn day_of(ms: i64, tz: chrono_tz::Tz) -> String {
 /// Ordered maps, so every writer (several instances on one PostgreSQL) locks the rows of
 /// `api_keys`, `accounts` and the rollups in the same order and none waits on another in a
 /// cycle (with hash order, two instances' writers deadlocked and PostgreSQL broke it after 1 s).
+/// Days are ordered as dates, which is the order of their `YYYY-MM-DD` text.
 #[derive(Default)]
 struct Sums<'a> {
     keys: BTreeMap<&'a str, (i64, i64, i64)>,
     accounts: BTreeMap<&'a str, i64>,
-    hourly: BTreeMap<(i64, RollupKey), Rollup>,
-    daily: BTreeMap<(String, RollupKey), Rollup>,
+    hourly: BTreeMap<(i64, RollupKey<'a>), Rollup>,
+    daily: BTreeMap<(Option<chrono::NaiveDate>, RollupKey<'a>), Rollup>,
 }
 
 impl<'a> Sums<'a> {
@@ -96,22 +102,19 @@ impl<'a> Sums<'a> {
             let last = self.accounts.entry(a).or_default();
             *last = (*last).max(e.created_at);
         }
-        let dims: RollupKey = (
-            e.key_id.to_string(),
-            e.account_id.as_deref().unwrap_or("").to_owned(),
-            e.group_id.as_deref().unwrap_or("").to_owned(),
-            e.model.clone(),
+        let dims: RollupKey<'a> = (
+            &e.key_id,
+            e.account_id.as_deref().unwrap_or(""),
+            e.group_id.as_deref().unwrap_or(""),
+            &e.model,
             e.platform,
         );
         self.hourly
-            .entry((
-                e.created_at - e.created_at.rem_euclid(3_600_000),
-                dims.clone(),
-            ))
+            .entry((e.created_at - e.created_at.rem_euclid(3_600_000), dims))
             .or_default()
             .add(e);
         self.daily
-            .entry((day_of(e.created_at, tz), dims))
+            .entry((date_of(e.created_at, tz), dims))
             .or_default()
             .add(e);
     }
@@ -297,8 +300,9 @@ pub async fn write_batch(
         for ((bucket, dims), r) in &sums.hourly {
             upsert_rollup!(&mut *tx, "usage_hourly", "bucket", bucket, dims, r);
         }
-        for ((day, dims), r) in &sums.daily {
-            upsert_rollup!(&mut *tx, "usage_daily", "day", day, dims, r);
+        for ((date, dims), r) in &sums.daily {
+            let day = day_text(*date);
+            upsert_rollup!(&mut *tx, "usage_daily", "day", &day, dims, r);
         }
         tx.commit().await?;
         fresh
