@@ -82,6 +82,13 @@ impl UpstreamAccount {
     }
 }
 
+/// Whether a base URL has a path of its own (an OpenAI-compatible API root such as
+/// `https://openrouter.ai/api/v1`).
+pub fn has_own_path(base_url: &str) -> bool {
+    url::Url::parse(base_url.trim_end_matches('/'))
+        .is_ok_and(|u| !u.path().trim_matches('/').is_empty())
+}
+
 /// The base URL parsed, when it serialises back to itself (so the string and the parsed form
 /// agree) and has a host but no query or fragment for a path to run into.
 fn parse_base(base_url: &str) -> Option<url::Url> {
@@ -213,7 +220,7 @@ pub fn build_account(
         account_type: AccountType::parse(&row.account_type).unwrap_or_default(),
         api_key,
         base: parse_base(&base_url),
-        base_has_path: crate::relay::platforms::openai::has_own_path(&base_url),
+        base_has_path: has_own_path(&base_url),
         base_url,
         priority: row.priority.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
         is_active: row.is_active,

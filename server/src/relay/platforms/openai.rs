@@ -68,10 +68,7 @@ pub fn api_root(base_url: &str) -> String {
 
 /// Whether a base URL is an API root of its own (has a path), decided once per account: the
 /// OpenAI paths are appended to it as they are, or after `/v1`.
-pub fn has_own_path(base_url: &str) -> bool {
-    url::Url::parse(base_url.trim_end_matches('/'))
-        .is_ok_and(|u| !u.path().trim_matches('/').is_empty())
-}
+pub use crate::scheduler::pool::has_own_path;
 
 /// `{base}/openai/deployments/{deployment}/chat/completions?api-version=…`, the deployment
 /// percent-encoded as a path segment.
