@@ -11,6 +11,9 @@ use parking_lot::Mutex;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+mod canon;
+pub use canon::{Canon, RAW_VALUE_TOKEN};
+
 const SHARDS: usize = 16;
 
 /// Conversations remembered per key at most. Clients choose their session ids, so one key
@@ -241,25 +244,46 @@ pub fn session_hash(
     if system.is_none() && first_user.is_none() {
         return None;
     }
-    // Each part length-prefixed, as `hash64` does; one buffer for both.
+    let null = Value::Null;
+    Some(content_hash(
+        &WithoutCacheControl(system.unwrap_or(&null)),
+        &WithoutCacheControl(first_user.unwrap_or(&null)),
+    ))
+}
+
+/// [`session_hash`] without an explicit id, from the parts as [`Canon`] read them from the
+/// request's text: the same hash as of their `Value`s.
+pub fn content_session_hash(system: Option<&Canon>, first_user: Option<&Canon>) -> Option<u64> {
+    if system.is_none() && first_user.is_none() {
+        return None;
+    }
+    Some(content_hash(
+        system.unwrap_or(&Canon::NULL),
+        first_user.unwrap_or(&Canon::NULL),
+    ))
+}
+
+/// The hash of a conversation's content: `"content"` and both parts as compact JSON, each
+/// length-prefixed as `hash64` does, in one buffer.
+fn content_hash(system: &impl serde::Serialize, first_user: &impl serde::Serialize) -> u64 {
     let mut h = Sha256::new();
     let content: &[u8] = b"content";
     h.update((content.len() as u64).to_le_bytes());
     h.update(content);
     let mut buf = Vec::with_capacity(256);
-    for part in [system, first_user] {
-        buf.clear();
-        let part = WithoutCacheControl(part.unwrap_or(&Value::Null));
-        if serde_json::to_writer(&mut buf, &part).is_err() {
-            buf.clear();
-        }
-        h.update((buf.len() as u64).to_le_bytes());
-        h.update(&buf);
-    }
+    content_part(&mut h, &mut buf, system);
+    content_part(&mut h, &mut buf, first_user);
     let d = h.finalize();
-    Some(u64::from_le_bytes([
-        d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7],
-    ]))
+    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
+fn content_part(h: &mut Sha256, buf: &mut Vec<u8>, part: &impl serde::Serialize) {
+    buf.clear();
+    if serde_json::to_writer(&mut *buf, part).is_err() {
+        buf.clear();
+    }
+    h.update((buf.len() as u64).to_le_bytes());
+    h.update(&*buf);
 }
 
 #[cfg(test)]

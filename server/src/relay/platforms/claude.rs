@@ -14,7 +14,8 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::usage_json::JsonBody;
-use super::usage_parse::{read_anthropic_json, AnthropicSse, UsageParser};
+use super::usage_anthropic::read_anthropic_answer;
+use super::usage_parse::{AnthropicSse, UsageParser};
 use super::{Adapter, Call};
 use crate::relay::admission::relay_call;
 use crate::relay::error::{Protocol, RelayError};
@@ -103,10 +104,7 @@ impl Adapter for ClaudeAdapter {
         if stream {
             Box::new(AnthropicSse::default())
         } else {
-            Box::new(JsonBody::with_fields(
-                read_anthropic_json,
-                &["usage", "model", "type"],
-            ))
+            Box::new(JsonBody::raw(read_anthropic_answer))
         }
     }
 }

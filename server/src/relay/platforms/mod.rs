@@ -15,6 +15,7 @@ mod proptests;
 pub mod responses_to_claude;
 pub mod server_tools;
 pub mod translated;
+pub mod usage_anthropic;
 pub mod usage_gemini;
 pub mod usage_json;
 pub mod usage_openai;

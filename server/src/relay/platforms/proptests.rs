@@ -6,10 +6,12 @@ use proptest::prelude::*;
 use serde_json::value::RawValue;
 
 use super::server_tools;
+use super::usage_anthropic::reference::fields_reading;
 use super::usage_gemini::{read_gemini_json, GeminiStream};
 use super::usage_json::JsonBody;
 use super::usage_openai::{read_openai_json, ChatSse, ResponsesSse};
 use super::usage_parse::{read_anthropic_json, AnthropicSse, ParsedUsage, UsageParser};
+use super::Adapter;
 use crate::relay::guards::{allowed_query, check_model_name};
 
 const ANTHROPIC_SSE: &str = "event: message_start\n\
@@ -207,4 +209,94 @@ fn request_noise() -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(any::<u8>(), 0..20),
     ];
     prop::collection::vec(pieces, 0..16).prop_map(|p| p.concat())
+}
+
+/// Object keys the readers look at, spelled plainly and with escapes, and serde_json's
+/// raw-value marker.
+fn json_key() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        r#""role""#,
+        r#""r\u006fle""#,
+        r#""content""#,
+        r#""cache_control""#,
+        r#""$serde_json::private::RawValue""#,
+        r#""usage""#,
+        r#""input_tokens""#,
+        r#""output_tokens""#,
+        r#""cache_creation_input_tokens""#,
+        r#""cache_creation""#,
+        r#""ephemeral_1h_input_tokens""#,
+        r#""server_tool_use""#,
+        r#""web_search_requests""#,
+        r#""model""#,
+        r#""type""#,
+        r#""a""#,
+        r#""B""#,
+    ])
+}
+
+/// JSON texts (and a few near misses) built from what hostile documents are made of:
+/// repeated and escaped keys, odd numbers, strings holding JSON, arbitrary whitespace.
+pub(super) fn json_text() -> impl Strategy<Value = String> {
+    let leaf = prop::sample::select(vec![
+        "null",
+        "true",
+        "0",
+        "-0",
+        "7",
+        "-7",
+        "1.50",
+        "1e2",
+        "18446744073709551615",
+        "18446744073709551616",
+        "1e400",
+        r#""user""#,
+        r#""\u0075ser""#,
+        r#""error""#,
+        r#""a\"b\\c\n\u00e9""#,
+        r#""\ud800""#,
+        r#""[1,{\"role\":\"user\",\"b\":2,\"a\":{\"cache_control\":1}}]""#,
+        r#""{\"input_tokens\":3,\"cache_creation\":{\"ephemeral_1h_input_tokens\":2}}""#,
+        r#""3""#,
+        "[",
+    ])
+    .prop_map(str::to_owned);
+    let space = prop::sample::select(vec!["", " ", "\n\t"]);
+    leaf.prop_recursive(5, 48, 5, move |inner| {
+        prop_oneof![
+            (prop::collection::vec(inner.clone(), 0..5), space.clone())
+                .prop_map(|(items, s)| format!("[{s}{}]", items.join(","))),
+            (
+                prop::collection::vec((json_key(), inner), 0..5),
+                space.clone()
+            )
+                .prop_map(|(fields, s)| {
+                    let fields: Vec<String> =
+                        fields.iter().map(|(k, v)| format!("{k}{s}:{v}")).collect();
+                    format!("{{{s}{}}}", fields.join(","))
+                }),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The Claude adapter's reading of whole answers bills what the former reading billed.
+    #[test]
+    fn the_raw_anthropic_reading_bills_as_the_former_reading(
+        doc in prop_oneof![
+            json_text(),
+            json_text().prop_map(|u| format!(r#"{{"content":[],"usage":{u}}}"#)),
+            (json_text(), json_text(), json_text()).prop_map(|(u, m, t)| {
+                format!(r#"{{"usage":{{"input_tokens":1}},"type":{t},"usage":{u},"model":{m}}}"#)
+            }),
+            (json_text(), json_text()).prop_map(|(a, u)| format!(r#"{{"a":{a},"usage":{u}}}"#)),
+        ],
+        cuts in prop::collection::vec(any::<usize>(), 0..4),
+    ) {
+        let old = run(|| Box::new(JsonBody::raw(fields_reading)), doc.as_bytes(), &cuts);
+        let new = run(|| super::claude::ClaudeAdapter.parser(false), doc.as_bytes(), &cuts);
+        prop_assert_eq!(old, new, "{}", doc);
+    }
 }

@@ -128,7 +128,13 @@ pub fn responses_declared(tools: Option<&RawValue>) -> DeclaredTools {
 
 /// Whether a Chat Completions model searches the web on every answer (`gpt-4o-search-preview`).
 pub fn chat_search_model(model: &str) -> bool {
-    model.contains("-search-") || model.ends_with("-search")
+    // `-search-` anywhere or `-search` at the end, looked for at each `-` (a substring
+    // search's set-up costs more than these short names).
+    let name = model.as_bytes();
+    memchr::memchr_iter(b'-', name).any(|at| match name[at..].strip_prefix(b"-search") {
+        Some(after) => after.is_empty() || after[0] == b'-',
+        None => false,
+    })
 }
 
 /// Chat Completions: `web_search_options`, or a search model (one search per answer).
@@ -230,5 +236,29 @@ mod tests {
             3
         );
         assert!(!chat_declared("gpt-4o", false, 1).any);
+    }
+
+    #[test]
+    fn search_models_are_told_as_before() {
+        let former = |m: &str| m.contains("-search-") || m.ends_with("-search");
+        for m in [
+            "gpt-4o-search-preview",
+            "gpt-4o-mini-search",
+            "search",
+            "-search",
+            "-search-",
+            "--search",
+            "x-searcher",
+            "x-search_",
+            "x-sear",
+            "research-search-x",
+            "x-research",
+            "-search-search",
+            "é-search",
+            "",
+            "claude-sonnet-4-5",
+        ] {
+            assert_eq!(chat_search_model(m), former(m), "{m}");
+        }
     }
 }

@@ -14,10 +14,16 @@ pub struct JsonBody {
     seen: u64,
     /// Tracks where the top-level JSON value ends, for answers without a declared length.
     depth: JsonDepth,
-    read: fn(&Value, &mut ParsedUsage),
-    /// The top-level fields `read` looks at, when it names them: the rest of an object is
-    /// checked but not built (an answer's text is most of it).
-    fields: Option<&'static [&'static str]>,
+    read: Read,
+}
+
+/// How the document is read at the end.
+#[derive(Clone, Copy)]
+enum Read {
+    /// Parsed into a `Value` first.
+    Value(fn(&Value, &mut ParsedUsage)),
+    /// Read from its bytes (by a reader that builds only what it needs).
+    Bytes(fn(&[u8], &mut ParsedUsage)),
 }
 
 /// Nesting of a JSON text outside strings: knows when the first top-level object or array
@@ -31,30 +37,46 @@ struct JsonDepth {
 }
 
 impl JsonDepth {
-    fn feed(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if self.closed {
-                return;
-            }
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while !self.closed && !bytes.is_empty() {
             if self.in_string {
                 if self.escaped {
                     self.escaped = false;
-                } else if b == b'\\' {
+                    bytes = &bytes[1..];
+                    continue;
+                }
+                // Most of an answer is string content: skip to its next quote or escape.
+                let Some(at) = memchr::memchr2(b'"', b'\\', bytes) else {
+                    return;
+                };
+                if bytes[at] == b'\\' {
                     self.escaped = true;
-                } else if b == b'"' {
+                } else {
                     self.in_string = false;
                 }
+                bytes = &bytes[at + 1..];
                 continue;
             }
-            match b {
-                b'"' if self.depth > 0 => self.in_string = true,
-                b'{' | b'[' => self.depth += 1,
-                b'}' | b']' if self.depth > 0 => {
-                    self.depth -= 1;
-                    self.closed = self.depth == 0;
+            let mut taken = bytes.len();
+            for (i, &b) in bytes.iter().enumerate() {
+                match b {
+                    b'"' if self.depth > 0 => {
+                        self.in_string = true;
+                        taken = i + 1;
+                        break;
+                    }
+                    b'{' | b'[' => self.depth += 1,
+                    b'}' | b']' if self.depth > 0 => {
+                        self.depth -= 1;
+                        if self.depth == 0 {
+                            self.closed = true;
+                            return;
+                        }
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
+            bytes = &bytes[taken..];
         }
     }
 }
@@ -62,94 +84,25 @@ impl JsonDepth {
 const MAX_JSON_BODY: usize = 16 << 20;
 
 impl JsonBody {
+    /// A reader of the parsed document.
     pub fn new(read: fn(&Value, &mut ParsedUsage)) -> Self {
+        Self::reading(Read::Value(read))
+    }
+
+    /// A reader of the document's bytes, which must read them as `serde_json` would (nothing
+    /// from a document that does not parse).
+    pub fn raw(read: fn(&[u8], &mut ParsedUsage)) -> Self {
+        Self::reading(Read::Bytes(read))
+    }
+
+    fn reading(read: Read) -> Self {
         JsonBody {
             buf: Vec::new(),
             overflow: false,
             seen: 0,
             depth: JsonDepth::default(),
             read,
-            fields: None,
         }
-    }
-
-    /// A reader that looks only at the top-level `fields` of an object answer.
-    pub fn with_fields(
-        read: fn(&Value, &mut ParsedUsage),
-        fields: &'static [&'static str],
-    ) -> Self {
-        JsonBody {
-            fields: Some(fields),
-            ..JsonBody::new(read)
-        }
-    }
-
-    /// The document, or of an object only the named fields (the others are still read, so a
-    /// malformed document fails the same way).
-    fn parse(&self) -> Option<Value> {
-        match self.fields {
-            Some(fields) if self.buf.trim_ascii_start().first() == Some(&b'{') => {
-                let mut de = serde_json::Deserializer::from_slice(&self.buf);
-                let v = serde::de::DeserializeSeed::deserialize(Fields(fields), &mut de).ok()?;
-                de.end().ok()?;
-                Some(v)
-            }
-            _ => serde_json::from_slice::<Value>(&self.buf).ok(),
-        }
-    }
-}
-
-/// Deserialises an object keeping only the named fields (the last of a repeated one, as
-/// `Value` does).
-struct Fields(&'static [&'static str]);
-
-impl<'de> serde::de::DeserializeSeed<'de> for Fields {
-    type Value = Value;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for Fields {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut kept = serde_json::Map::new();
-        while let Some(Key(key)) = map.next_key()? {
-            if self.0.contains(&key.as_ref()) {
-                kept.insert(key.into_owned(), map.next_value()?);
-            } else {
-                map.next_value::<serde::de::IgnoredAny>()?;
-            }
-        }
-        Ok(Value::Object(kept))
-    }
-}
-
-/// An object key, borrowed from the document when it has no escapes.
-struct Key<'de>(std::borrow::Cow<'de, str>);
-
-impl<'de> serde::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(std::borrow::Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(std::borrow::Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(V)
     }
 }
 
@@ -182,8 +135,13 @@ impl UsageParser for JsonBody {
             // Cut short: what was received is not a JSON document.
             return out;
         }
-        if let Some(v) = self.parse() {
-            (self.read)(&v, &mut out);
+        match self.read {
+            Read::Value(read) => {
+                if let Ok(v) = serde_json::from_slice::<Value>(&self.buf) {
+                    read(&v, &mut out);
+                }
+            }
+            Read::Bytes(read) => read(&self.buf, &mut out),
         }
         out
     }
@@ -196,6 +154,7 @@ impl UsageParser for JsonBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::relay::platforms::usage_anthropic::read_anthropic_answer;
     use crate::relay::platforms::usage_parse::read_anthropic_json;
 
     #[test]
@@ -211,7 +170,7 @@ mod tests {
     }
 
     #[test]
-    fn named_fields_read_the_same_as_the_whole_document() {
+    fn the_raw_reading_reads_the_same_as_the_whole_document() {
         let docs: &[&[u8]] = &[
             br#"{"id":"m","type":"message","content":[{"type":"text","text":"hi \"usage\""}],"model":"claude-x","usage":{"input_tokens":3,"output_tokens":5,"server_tool_use":{"web_search_requests":2}}}"#,
             br#"{"type":"error","error":{"type":"overloaded_error"}}"#,
@@ -220,10 +179,9 @@ mod tests {
             br#"{"usage":{"input_tokens":1},}"#,
             br#"  [{"usage":{"input_tokens":1}}]"#,
         ];
-        let fields = &["usage", "model", "type"];
         for doc in docs {
             let mut whole = JsonBody::new(read_anthropic_json);
-            let mut named = JsonBody::with_fields(read_anthropic_json, fields);
+            let mut named = JsonBody::raw(read_anthropic_answer);
             whole.feed(doc);
             named.feed(doc);
             assert_eq!(
@@ -232,6 +190,59 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(doc)
             );
+        }
+    }
+
+    /// Where a JSON text's first top-level object or array closes, byte by byte.
+    fn closes_at(doc: &[u8]) -> Option<usize> {
+        let (mut depth, mut in_string, mut escaped) = (0u32, false, false);
+        for (i, &b) in doc.iter().enumerate() {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' if depth > 0 => in_string = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' if depth > 0 => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn the_end_is_found_in_any_chunking() {
+        let docs: &[&[u8]] = &[
+            br#" "x" {"a":"x\\\"}]{[","b":[{"c":"\\"},"]}"],"d":"\u0022}"} tail"#,
+            br#"[1,"]",{"k":"\\\\"}]"#,
+            br#"{"open":"never closed \"}"#,
+            br#"}]{"a":{}}"#,
+        ];
+        for doc in docs {
+            let want = closes_at(doc);
+            for size in 1..=doc.len() {
+                let mut p = JsonBody::new(read_anthropic_json);
+                let mut closed_in = None;
+                for (n, c) in doc.chunks(size).enumerate() {
+                    p.feed(c);
+                    if p.terminal() && closed_in.is_none() {
+                        closed_in = Some(n);
+                    }
+                }
+                assert_eq!(closed_in, want.map(|at| at / size), "{size}");
+            }
         }
     }
 
