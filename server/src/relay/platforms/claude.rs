@@ -7,14 +7,14 @@ use std::sync::Arc;
 use app::types::Platform;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::usage_json::JsonBody;
 use super::usage_anthropic::read_anthropic_answer;
+use super::usage_json::JsonBody;
 use super::usage_parse::{AnthropicSse, UsageParser};
 use super::{Adapter, Call};
 use crate::relay::admission::relay_call;
@@ -24,7 +24,8 @@ use crate::relay::request_cost::{OutputField, RequestShape};
 use crate::relay::Relay;
 use crate::scheduler::health::Outcome;
 use crate::scheduler::pool::UpstreamAccount;
-use crate::scheduler::sticky::{session_from_user_id, session_hash};
+
+mod session;
 
 pub struct ClaudeAdapter;
 
@@ -196,33 +197,6 @@ fn upstream_path(path: &str, query: Option<&str>) -> String {
     }
 }
 
-fn session_for(peek: &MessagesPeek<'_>, headers: &HeaderMap) -> Option<u64> {
-    let explicit = peek
-        .metadata
-        .as_ref()
-        .and_then(|m| m.user_id.as_deref())
-        .and_then(session_from_user_id)
-        .map(str::to_owned)
-        .or_else(|| {
-            headers
-                .get("x-claude-code-session-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        });
-    if explicit.is_some() {
-        return session_hash(explicit.as_deref(), None, None);
-    }
-    let system: Option<Value> = peek.system.and_then(|s| serde_json::from_str(s.get()).ok());
-    let first_user: Option<Value> = peek.messages.and_then(|m| {
-        let items: Vec<&RawValue> = serde_json::from_str(m.get()).ok()?;
-        items.into_iter().find_map(|item| {
-            let v: Value = serde_json::from_str(item.get()).ok()?;
-            (v.get("role").and_then(Value::as_str) == Some("user")).then_some(v)
-        })
-    });
-    session_hash(None, system.as_ref(), first_user.as_ref())
-}
-
 /// `POST /v1/messages` and `POST /v1/messages/count_tokens`.
 pub async fn messages(State(relay): State<Arc<Relay>>, req: Request) -> Response {
     answer(messages_call(&relay, req).await)
@@ -257,7 +231,7 @@ async fn messages_call(relay: &Arc<Relay>, req: Request) -> Result<Response, Res
         session: if counting {
             None
         } else {
-            session_for(&peek, &parts.headers)
+            session::session_for(&peek, &parts.headers)
         },
         billable: !counting,
         shape: RequestShape {
