@@ -129,11 +129,14 @@ pub fn responses_declared(tools: Option<&RawValue>) -> DeclaredTools {
 /// Whether a Chat Completions model searches the web on every answer (`gpt-4o-search-preview`).
 pub fn chat_search_model(model: &str) -> bool {
     // `-search-` anywhere or `-search` at the end, looked for at each `-` (a substring
-    // search's set-up costs more than these short names).
+    // search's set-up costs more than these short names take to walk).
     let name = model.as_bytes();
-    memchr::memchr_iter(b'-', name).any(|at| match name[at..].strip_prefix(b"-search") {
-        Some(after) => after.is_empty() || after[0] == b'-',
-        None => false,
+    (0..name.len()).any(|at| {
+        name[at] == b'-'
+            && match name[at + 1..].strip_prefix(b"search") {
+                Some(after) => after.first().is_none_or(|b| *b == b'-'),
+                None => false,
+            }
     })
 }
 

@@ -3,11 +3,14 @@
 //! prompt and the first user message, read from the request's text without building
 //! `serde_json::Value`s (the hash is the same: instances sharing the database must agree).
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 use serde_json::value::RawValue;
 
 use super::MessagesPeek;
 use crate::scheduler::sticky::{content_session_hash, session_from_user_id, session_hash, Canon};
+
+/// Claude Code's session id header (a constant name: nothing to parse per request).
+static SESSION_HEADER: HeaderName = HeaderName::from_static("x-claude-code-session-id");
 
 pub(super) fn session_for(peek: &MessagesPeek<'_>, headers: &HeaderMap) -> Option<u64> {
     let explicit = peek
@@ -15,11 +18,7 @@ pub(super) fn session_for(peek: &MessagesPeek<'_>, headers: &HeaderMap) -> Optio
         .as_ref()
         .and_then(|m| m.user_id.as_deref())
         .and_then(session_from_user_id)
-        .or_else(|| {
-            headers
-                .get("x-claude-code-session-id")
-                .and_then(|v| v.to_str().ok())
-        });
+        .or_else(|| headers.get(&SESSION_HEADER).and_then(|v| v.to_str().ok()));
     if explicit.is_some() {
         return session_hash(explicit, None, None);
     }
