@@ -13,8 +13,10 @@ const SHARDS: usize = 16;
 /// (atomics), so existing series only ever take a read lock.
 pub(super) struct Sharded<K, V> {
     hasher: RandomState,
-    shards: Vec<RwLock<HashMap<Hashed<K>, V, BuildHasherDefault<Prehashed>>>>,
+    shards: Vec<RwLock<Shard<K, V>>>,
 }
+
+type Shard<K, V> = HashMap<Hashed<K>, V, BuildHasherDefault<Prehashed>>;
 
 /// A key with its hash (from the `Sharded`'s `RandomState`), which is all it hashes as.
 struct Hashed<K> {

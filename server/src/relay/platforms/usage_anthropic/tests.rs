@@ -257,11 +257,9 @@ fn deep_and_large_documents_read_as_before() {
 /// reads, complete.
 #[test]
 fn openai_and_gemini_answers_bill_as_before() {
-    let cases: &[(
-        fn(&serde_json::Value, &mut ParsedUsage),
-        &str,
-        (u64, u64, u64, bool),
-    )] = &[
+    type Read = fn(&serde_json::Value, &mut ParsedUsage);
+    type Case = (Read, &'static str, (u64, u64, u64, bool));
+    let cases: &[Case] = &[
         (
             read_openai_json,
             r#"{"model":"gpt-4o","usage":{"prompt_tokens":1500,"completion_tokens":42,"prompt_tokens_details":{"cached_tokens":1024}}}"#,
