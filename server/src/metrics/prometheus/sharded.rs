@@ -1,8 +1,8 @@
 //! The map behind every series: sharded by key hash, so recording a known series takes one read
 //! lock on one shard.
 
-use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
+use crate::fast_hash::FastMap as HashMap;
+use crate::fast_hash::FastState as RandomState;
 use std::hash::{BuildHasher, Hash};
 
 use parking_lot::RwLock;
@@ -19,8 +19,10 @@ pub(super) struct Sharded<K, V> {
 impl<K: Hash + Eq, V: Default> Sharded<K, V> {
     pub(super) fn new() -> Self {
         Sharded {
-            hasher: RandomState::new(),
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            hasher: RandomState::default(),
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(HashMap::default()))
+                .collect(),
         }
     }
 
