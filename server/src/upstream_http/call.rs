@@ -23,8 +23,8 @@ pub(super) type DirectClient =
 /// A pooled client to the upstreams, cheap to clone.
 #[derive(Clone)]
 pub enum UpstreamClient {
-    /// Direct connections (no proxy).
-    Direct(DirectClient),
+    /// Direct connections (no proxy); shared, as a request takes a clone.
+    Direct(std::sync::Arc<DirectClient>),
     /// Connections through the account's proxy.
     Proxied(reqwest::Client),
 }

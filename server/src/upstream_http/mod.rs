@@ -42,7 +42,7 @@ impl HttpClients {
         }
         let client = match proxy {
             Some(url) => UpstreamClient::Proxied(self.proxied(url)?),
-            None => UpstreamClient::Direct(direct(self.connect_timeout)?),
+            None => UpstreamClient::Direct(Arc::new(direct(self.connect_timeout)?)),
         };
         self.clients.lock().insert(key, client.clone());
         Ok(client)

@@ -82,11 +82,11 @@ fn trusting(root: rustls::pki_types::CertificateDer<'static>) -> UpstreamClient 
     .unwrap()
     .with_root_certificates(roots)
     .with_no_client_auth();
-    UpstreamClient::Direct(direct_with(tls, Duration::from_secs(5)))
+    UpstreamClient::Direct(Arc::new(direct_with(tls, Duration::from_secs(5))))
 }
 
 fn production() -> UpstreamClient {
-    UpstreamClient::Direct(direct(Duration::from_secs(5)).unwrap())
+    UpstreamClient::Direct(Arc::new(direct(Duration::from_secs(5)).unwrap()))
 }
 
 #[tokio::test]
