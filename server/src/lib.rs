@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod fast_hash;
 pub mod health;
 pub mod import;
 pub mod keys;

@@ -196,20 +196,32 @@ async fn poison_events_do_not_block_on_sqlite() {
     poison_does_not_block(Backend::Sqlite).await;
 }
 
-async fn a_batch_written_twice_counts_once(backend: Backend) {
+/// `n` events (450: two full 200-row inserts and a partial one), written, then written again
+/// with one new event and one listed twice.
+async fn a_batch_written_twice_counts_once(backend: Backend, n: usize) {
     let db = TestDb::new(backend).await;
     add_key(&db.store, "k1").await;
-    let batch: Vec<UsageEvent> = (0..10).map(|n| event(n, "k1", "m")).collect();
+    let batch: Vec<UsageEvent> = (0..n)
+        .map(|i| {
+            let mut e = event(i, "k1", "m");
+            // Every column's value differs by event, so a value in the wrong place shows.
+            e.usage.cache_read = 3 * i as u64;
+            e.latency_ms = 7 * i as i64;
+            e.ttft_ms = (i % 2 == 0).then_some(i as i64);
+            e.stream = i % 3 == 0;
+            e.error_type = (i % 5 == 0).then(|| format!("err-{i}"));
+            e
+        })
+        .collect();
     assert_eq!(
         write_batch(&db.store, chrono_tz::UTC, &batch)
             .await
             .unwrap(),
-        10
+        n
     );
-    // Again, with one new event and one listed twice.
     let mut again = batch.clone();
-    again.push(event(10, "k1", "m"));
-    again.push(event(10, "k1", "m"));
+    again.push(event(n, "k1", "m"));
+    again.push(event(n, "k1", "m"));
     assert_eq!(
         write_batch(&db.store, chrono_tz::UTC, &again)
             .await
@@ -217,13 +229,14 @@ async fn a_batch_written_twice_counts_once(backend: Backend) {
         1
     );
     let s = &db.store;
-    let sum: i64 = (0..11).map(|n| 100 + n).sum();
-    assert_eq!(scalar(s, "SELECT COUNT(*) FROM usage_events").await, 11);
+    let sum: i64 = (0..=n as i64).map(|i| 100 + i).sum();
+    let total = n as i64 + 1;
+    assert_eq!(scalar(s, "SELECT COUNT(*) FROM usage_events").await, total);
     assert_eq!(scalar(s, "SELECT spent_micros FROM api_keys").await, sum);
-    assert_eq!(scalar(s, "SELECT requests FROM api_keys").await, 11);
+    assert_eq!(scalar(s, "SELECT requests FROM api_keys").await, total);
     assert_eq!(
         scalar(s, "SELECT CAST(SUM(requests) AS BIGINT) FROM usage_hourly").await,
-        11
+        total
     );
     assert_eq!(
         scalar(
@@ -233,12 +246,41 @@ async fn a_batch_written_twice_counts_once(backend: Backend) {
         .await,
         sum
     );
+    // The first and last events of the batch, column by column.
+    for at in [0, n - 1] {
+        let row = format!(
+            "SELECT input_tokens * 1000000 + cache_read_tokens * 1000 + cost_micros - 100
+                  + latency_ms * 1000000000 + COALESCE(ttft_ms, -1) * 10000000000000
+                  + CASE WHEN stream THEN 100000000000000000 ELSE 0 END
+                  + CASE WHEN error_type = 'err-{at}' THEN 1000000000000000000 ELSE 0 END
+             FROM usage_events WHERE request_id = 'req-{at}'"
+        );
+        let i = at as i64;
+        let want = (10 + i) * 1_000_000
+            + 3 * i * 1000
+            + i
+            + 7 * i * 1_000_000_000
+            + if at % 2 == 0 { i } else { -1 } * 10_000_000_000_000
+            + if at % 3 == 0 {
+                100_000_000_000_000_000
+            } else {
+                0
+            }
+            + if at % 5 == 0 {
+                1_000_000_000_000_000_000
+            } else {
+                0
+            };
+        assert_eq!(scalar(s, &row).await, want, "event {at}");
+    }
 }
 
 #[tokio::test]
 async fn a_batch_written_twice_counts_once_on_both_databases() {
-    a_batch_written_twice_counts_once(Backend::Sqlite).await;
-    a_batch_written_twice_counts_once(Backend::Postgres).await;
+    for n in [10, 450] {
+        a_batch_written_twice_counts_once(Backend::Sqlite, n).await;
+        a_batch_written_twice_counts_once(Backend::Postgres, n).await;
+    }
 }
 
 #[path = "webhooks/harness.rs"]

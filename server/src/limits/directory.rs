@@ -6,8 +6,8 @@
 //! remembered briefly in a bounded LRU ([`NegativeCache`]) so a stream of bad keys cannot
 //! hammer the database (the relay's gate also limits them per client address).
 
+use crate::fast_hash::FastMap as HashMap;
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The in-memory [`LimitState`]: per-key counters in one map, each key behind its own lock.
 
-use std::collections::HashMap;
+use crate::fast_hash::FastMap as HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -85,14 +85,17 @@ pub async fn probe(account: &UpstreamAccount) -> AccountTestResult {
         Ok(Err(e)) => (
             false,
             None,
-            Some(format!("request failed: {}", e.without_url())),
+            Some(format!("request failed: {}", e.describe())),
         ),
         Ok(Ok(res)) => {
-            let status = res.status();
+            let status = res.status;
             if status.is_success() {
                 (true, Some(status.as_u16()), None)
             } else {
-                let body = res.text().await.unwrap_or_default();
+                let body = res
+                    .read_bounded(64 * 1024, std::time::Duration::from_secs(10))
+                    .await;
+                let body = String::from_utf8_lossy(&body);
                 let message = serde_json::from_str::<serde_json::Value>(&body)
                     .ok()
                     .and_then(|v| {

@@ -2,7 +2,7 @@
 //! behind one trait, so instances sharing a database can later share it too. The in-memory
 //! implementation keeps everything per instance.
 
-use std::collections::HashMap;
+use crate::fast_hash::FastMap as HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::Arc;
 

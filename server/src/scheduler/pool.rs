@@ -9,7 +9,7 @@ use app::types::{AccountStatus, AccountType, Platform};
 use crate::crypto::{Binding, Cipher};
 use crate::secret::Secret;
 use crate::storage::accounts::AccountRow;
-use crate::upstream_http::HttpClients;
+use crate::upstream_http::{HttpClients, UpstreamClient, UpstreamRequest};
 
 /// An upstream account, ready to send requests to.
 pub struct UpstreamAccount {
@@ -37,7 +37,7 @@ pub struct UpstreamAccount {
     /// The account's own first-token timeout for streams (`firstTokenTimeoutMs`).
     pub first_token_timeout: Option<std::time::Duration>,
     pub group_ids: Vec<Arc<str>>,
-    pub client: reqwest::Client,
+    pub client: UpstreamClient,
     pub monthly_cost_micros: i64,
     /// Set when the account cannot be used at all (e.g. its credential does not decrypt).
     pub unusable: Option<String>,
@@ -64,12 +64,12 @@ impl UpstreamAccount {
     /// A POST to `base_url` followed by `path_and_query`, with the base parsed once per pool
     /// snapshot instead of per request. The URL is the one `format!("{base_url}{path_and_query}")`
     /// parses to; anything that could parse otherwise takes that road itself.
-    pub fn post(&self, path_and_query: &str) -> reqwest::RequestBuilder {
+    pub fn post(&self, path_and_query: &str) -> UpstreamRequest {
         match self.base.as_ref().and_then(|b| join(b, path_and_query)) {
             Some(url) => self.client.post(url),
             None => self
                 .client
-                .post(format!("{}{path_and_query}", self.base_url)),
+                .post_str(&format!("{}{path_and_query}", self.base_url)),
         }
     }
 
@@ -208,7 +208,8 @@ pub fn build_account(
         Ok(c) => c,
         Err(e) => {
             unusable = Some(format!("proxy unusable: {e}"));
-            reqwest::Client::new()
+            // Never used: an unusable account is not scheduled.
+            UpstreamClient::Proxied(reqwest::Client::new())
         }
     };
     let extra: AccountExtra = serde_json::from_str(&row.extra).unwrap_or_default();

@@ -1,8 +1,8 @@
 //! Sticky sessions: a conversation (per key) stays on the account that served it, so the
 //! upstream's prompt cache stays warm.
 
-use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
+use crate::fast_hash::FastMap as HashMap;
+use crate::fast_hash::FastState as RandomState;
 use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
 
@@ -51,8 +51,10 @@ impl StickyMap {
 
     pub fn with_cap(ttl_ms: i64, renew_below_ms: i64, per_key: usize) -> Self {
         StickyMap {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            pick: RandomState::new(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::default()))
+                .collect(),
+            pick: RandomState::default(),
             ttl_ms,
             renew_below_ms,
             per_key: per_key.max(1),

@@ -41,6 +41,12 @@ pub struct UsageEvent {
 
 const ROWS_PER_INSERT: usize = 200;
 
+/// A token count as the database stores it: counts past `i64::MAX` (only a hostile upstream
+/// reports them) are kept at the maximum instead of turning negative.
+fn tokens(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 #[derive(Default)]
 struct Rollup {
     requests: i64,
@@ -56,11 +62,15 @@ impl Rollup {
     fn add(&mut self, e: &UsageEvent) {
         self.requests += 1;
         self.errors += i64::from(e.status >= 400);
-        self.input += e.usage.input as i64;
-        self.output += e.usage.output as i64;
-        self.cache_write += (e.usage.cache_write_5m + e.usage.cache_write_1h) as i64;
-        self.cache_read += e.usage.cache_read as i64;
-        self.cost += e.cost_micros;
+        self.input = self.input.saturating_add(tokens(e.usage.input));
+        self.output = self.output.saturating_add(tokens(e.usage.output));
+        self.cache_write = self.cache_write.saturating_add(tokens(
+            e.usage
+                .cache_write_5m
+                .saturating_add(e.usage.cache_write_1h),
+        ));
+        self.cache_read = self.cache_read.saturating_add(tokens(e.usage.cache_read));
+        self.cost = self.cost.saturating_add(e.cost_micros);
     }
 }
 
@@ -176,46 +186,98 @@ macro_rules! upsert_rollup {
     }};
 }
 
-/// The insert of a chunk of events, skipping those already stored; with `returning`, it sends
-/// back the (key, request id) of each row it inserted. (A macro: each backend's builder.)
-macro_rules! insert_events {
-    ($rows:expr, $returning:expr) => {{
-        let mut q = sqlx::QueryBuilder::new(
-            "INSERT INTO usage_events (request_id, key_id, account_id, group_id, platform, model, input_tokens,
-             output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, cost_micros, price,
-             priced_by_fallback, status, error_type, latency_ms, ttft_ms, stream, client_disconnected, created_at,
-             usage_estimated) ",
-        );
-        q.push_values($rows, |mut b, e| {
-            b.push_bind(&e.request_id)
-                .push_bind(e.key_id.as_ref())
-                .push_bind(e.account_id.as_deref())
-                .push_bind(e.group_id.as_deref())
-                .push_bind(e.platform)
-                .push_bind(&e.model)
-                .push_bind(e.usage.input as i64)
-                .push_bind(e.usage.output as i64)
-                .push_bind(e.usage.cache_write_5m as i64)
-                .push_bind(e.usage.cache_write_1h as i64)
-                .push_bind(e.usage.cache_read as i64)
-                .push_bind(e.cost_micros)
-                .push_bind(&e.price)
-                .push_bind(e.priced_by_fallback)
-                .push_bind(i64::from(e.status))
-                .push_bind(e.error_type.as_deref())
-                .push_bind(e.latency_ms)
-                .push_bind(e.ttft_ms)
-                .push_bind(e.stream)
-                .push_bind(e.client_disconnected)
-                .push_bind(e.created_at)
-                .push_bind(e.usage_estimated);
-        });
-        q.push(" ON CONFLICT (key_id, request_id) DO NOTHING");
-        if $returning {
-            q.push(" RETURNING key_id, request_id");
+const EVENT_COLUMNS: usize = 22;
+
+/// The insert of `rows` events, skipping those already stored; with `returning`, it sends back
+/// the (key, request id) of each row it inserted. Placeholders are `?` on SQLite (numbered ones
+/// are looked up by name there, quadratic in their count) and `$n` on PostgreSQL.
+fn insert_sql(rows: usize, returning: bool, numbered: bool) -> String {
+    use std::fmt::Write;
+    let mut sql = String::with_capacity(400 + rows * EVENT_COLUMNS * 6);
+    sql.push_str(
+        "INSERT INTO usage_events (request_id, key_id, account_id, group_id, platform, model, input_tokens,
+         output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, cost_micros, price,
+         priced_by_fallback, status, error_type, latency_ms, ttft_ms, stream, client_disconnected, created_at,
+         usage_estimated) VALUES ",
+    );
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..EVENT_COLUMNS {
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            if numbered {
+                let _ = write!(sql, "${}", row * EVENT_COLUMNS + col + 1);
+            } else {
+                sql.push('?');
+            }
         }
-        q
+        sql.push(')');
+    }
+    sql.push_str(" ON CONFLICT (key_id, request_id) DO NOTHING");
+    if returning {
+        sql.push_str(" RETURNING key_id, request_id");
+    }
+    sql
+}
+
+/// The insert of a full chunk ([`ROWS_PER_INSERT`] rows) for the pool's database, built once.
+fn full_insert_sql<DB: sqlx::Database>(_: &sqlx::Pool<DB>) -> &'static str {
+    static QUESTION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static NUMBERED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let numbered = is_postgres::<DB>();
+    let cell = if numbered { &NUMBERED } else { &QUESTION };
+    cell.get_or_init(|| insert_sql(ROWS_PER_INSERT, false, numbered))
+}
+
+fn is_postgres_pool<DB: sqlx::Database>(_: &sqlx::Pool<DB>) -> bool {
+    is_postgres::<DB>()
+}
+
+fn is_postgres<DB: sqlx::Database>() -> bool {
+    DB::NAME == <sqlx::Postgres as sqlx::Database>::NAME
+}
+
+/// The placeholders' values for a chunk of events, in [`insert_sql`]'s column order. (A macro:
+/// each backend's arguments.)
+macro_rules! event_args {
+    ($pool:expr, $rows:expr) => {{
+        let mut args = no_arguments($pool);
+        for e in $rows {
+            sqlx::Arguments::add(&mut args, &e.request_id).map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, e.key_id.as_ref()).map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, e.account_id.as_deref())
+                .map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, e.group_id.as_deref()).map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, e.platform).map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, &e.model).map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, tokens(e.usage.input)).map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, tokens(e.usage.output)).map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, tokens(e.usage.cache_write_5m))
+                .map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, tokens(e.usage.cache_write_1h))
+                .map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, tokens(e.usage.cache_read))
+                .map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, e.cost_micros).map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, &e.price).map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, e.priced_by_fallback).map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, i64::from(e.status)).map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, e.error_type.as_deref())
+                .map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, e.latency_ms).map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, e.ttft_ms).map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, e.stream).map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, e.client_disconnected).map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, e.created_at).map_err(sqlx::Error::Encode)?;
+            sqlx::Arguments::add(&mut args, e.usage_estimated).map_err(sqlx::Error::Encode)?;
+        }
+        args
     }};
+}
+
+fn no_arguments<'q, DB: sqlx::Database>(_: &sqlx::Pool<DB>) -> DB::Arguments<'q> {
+    Default::default()
 }
 
 /// Writes one batch in one transaction and returns how many events were new (the others were
@@ -243,9 +305,16 @@ pub async fn write_batch(
             // Only the full chunk's statement is kept prepared: a chunk of any other length is
             // another statement (its own VALUES list), and each connection's cache would keep up
             // to 100 of them, ~100 KiB of compiled program apiece.
-            let n = insert_events!(rows, false)
-                .build()
-                .persistent(rows.len() == ROWS_PER_INSERT)
+            let full = rows.len() == ROWS_PER_INSERT;
+            let sql;
+            let sql = if full {
+                full_insert_sql(pool)
+            } else {
+                sql = insert_sql(rows.len(), false, is_postgres_pool(pool));
+                &sql
+            };
+            let n = sqlx::query_with(sql, event_args!(pool, rows))
+                .persistent(full)
                 .execute(&mut *savepoint)
                 .await?
                 .rows_affected();
@@ -255,8 +324,8 @@ pub async fn write_batch(
                 continue;
             }
             savepoint.rollback().await?;
-            let rows: Vec<(String, String)> = insert_events!(rows, true)
-                .build_query_as()
+            let sql = insert_sql(rows.len(), true, is_postgres_pool(pool));
+            let rows: Vec<(String, String)> = sqlx::query_as_with(&sql, event_args!(pool, rows))
                 .persistent(false)
                 .fetch_all(&mut *tx)
                 .await?;

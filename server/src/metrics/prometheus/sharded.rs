@@ -1,24 +1,25 @@
 //! The map behind every series: sharded by key hash, so recording a known series takes one read
 //! lock on one shard. The key is hashed once: the shard and the shard's map both use that hash.
 
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 
 use parking_lot::RwLock;
+
+use crate::fast_hash::FastState;
 
 const SHARDS: usize = 16;
 
 /// A map split into shards by key hash, each behind its own lock; values are updated in place
 /// (atomics), so existing series only ever take a read lock.
 pub(super) struct Sharded<K, V> {
-    hasher: RandomState,
+    hasher: FastState,
     shards: Vec<RwLock<Shard<K, V>>>,
 }
 
 type Shard<K, V> = HashMap<Hashed<K>, V, BuildHasherDefault<Prehashed>>;
 
-/// A key with its hash (from the `Sharded`'s `RandomState`), which is all it hashes as.
+/// A key with its hash (from the `Sharded`'s seeded hasher), which is all it hashes as.
 struct Hashed<K> {
     hash: u64,
     key: K,
@@ -62,7 +63,7 @@ impl Hasher for Prehashed {
 impl<K: Hash + Eq, V: Default> Sharded<K, V> {
     pub(super) fn new() -> Self {
         Sharded {
-            hasher: RandomState::new(),
+            hasher: FastState::default(),
             shards: (0..SHARDS)
                 .map(|_| RwLock::new(HashMap::default()))
                 .collect(),

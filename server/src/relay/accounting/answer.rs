@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::upstream_http::BodyStream;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
-use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 
 use super::meter::MeteredBody;
@@ -137,7 +137,7 @@ fn copy_headers(from: &reqwest::header::HeaderMap, to: &mut HeaderMap) {
 pub(crate) struct Upstream<'a> {
     pub status: StatusCode,
     pub headers: &'a reqwest::header::HeaderMap,
-    pub body: BoxStream<'static, reqwest::Result<Bytes>>,
+    pub body: BodyStream,
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -14,8 +14,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::upstream_http::BodyStream;
 use bytes::Bytes;
-use futures::stream::BoxStream;
 use futures::{Future, Stream};
 use tokio::time::Sleep;
 use tokio_util::sync::WaitForCancellationFutureOwned;
@@ -93,7 +93,7 @@ struct Meter {
 }
 
 pub struct MeteredBody {
-    upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+    upstream: BodyStream,
     meter: Option<Meter>,
     /// The `Content-Length` passed to the client: hyper stops polling once that many bytes went
     /// out, so reaching it is how a fixed-length answer ends.
@@ -108,7 +108,7 @@ pub struct MeteredBody {
 impl MeteredBody {
     /// `content_encoding` is the upstream's `Content-Encoding`, if the upstream compressed.
     pub fn new(
-        upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+        upstream: BodyStream,
         parser: Box<dyn UsageParser>,
         content_encoding: Option<&str>,
         finish: Box<dyn Finish>,

@@ -10,8 +10,8 @@
 
 use std::time::Duration;
 
+use crate::upstream_http::{BodyStream, UpstreamError};
 use bytes::Bytes;
-use futures::stream::BoxStream;
 use futures::StreamExt;
 
 /// Bytes held while waiting; a stream that sends this much without a content event is treated
@@ -44,11 +44,8 @@ fn has_content(seen: &[u8]) -> bool {
 
 /// The stream, unchanged, once a content event (or its end, or an error) arrived within
 /// `timeout`; `None` when the time ran out first (the upstream body is dropped).
-pub async fn first_content(
-    mut body: BoxStream<'static, reqwest::Result<Bytes>>,
-    timeout: Duration,
-) -> Option<BoxStream<'static, reqwest::Result<Bytes>>> {
-    let mut held: Vec<reqwest::Result<Bytes>> = Vec::new();
+pub async fn first_content(mut body: BodyStream, timeout: Duration) -> Option<BodyStream> {
+    let mut held: Vec<Result<Bytes, UpstreamError>> = Vec::new();
     let mut seen: Vec<u8> = Vec::new();
     let wait = async {
         loop {

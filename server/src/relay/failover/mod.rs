@@ -8,10 +8,8 @@ pub mod first_token;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
-use bytes::Bytes;
-use futures::stream::BoxStream;
 use futures::StreamExt;
 
 use super::accounting::answer::{stream_answer, Upstream};
@@ -24,16 +22,21 @@ use crate::pricing::PriceLookup;
 use crate::scheduler::health::Outcome;
 use crate::scheduler::pool::UpstreamAccount;
 use crate::storage::now_ms;
+use crate::upstream_http::BodyStream;
 use classify::{needs_verdict, verdict};
 
 /// Why the previous attempt failed, kept to answer the client if no account succeeds.
 enum Failure {
     Upstream {
         status: StatusCode,
-        headers: reqwest::header::HeaderMap,
+        headers: HeaderMap,
     },
     Transport(StatusCode, ErrorKind),
 }
+
+/// How much of an error answer's body is read to judge it, and for how long.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+const ERROR_BODY_WAIT: Duration = Duration::from_secs(10);
 
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn attempt_loop(
@@ -97,7 +100,7 @@ pub(crate) async fn attempt_loop(
             Ok(Err(e)) => Err((
                 StatusCode::BAD_GATEWAY,
                 ErrorKind::Api,
-                format!("upstream unreachable: {}", describe(e)),
+                format!("upstream unreachable: {}", e.describe()),
             )),
             Err(_) => Err((
                 StatusCode::GATEWAY_TIMEOUT,
@@ -123,15 +126,15 @@ pub(crate) async fn attempt_loop(
                 continue;
             }
         };
-        let status = answer.status();
+        let status = answer.status;
         relay.metrics.attempt(status.as_u16(), now_ms());
         relay
             .prometheus
             .attempt(platform, &lease.account.id, status.as_u16());
         // Taken, not cloned: the body stream does not need them.
-        let headers = std::mem::take(answer.headers_mut());
-        let body: BoxStream<'static, reqwest::Result<Bytes>> = if needs_verdict(adapter, status) {
-            let bytes = read_error_body(answer).await;
+        let headers = std::mem::take(&mut answer.headers);
+        let body: BodyStream = if needs_verdict(adapter, status) {
+            let bytes = answer.read_bounded(MAX_ERROR_BODY, ERROR_BODY_WAIT).await;
             if let Some(outcome) = verdict(adapter, status, &headers, &bytes, call.billable) {
                 let now = relay.scheduler.now_ms();
                 relay.scheduler.report(&mut lease, outcome, now);
@@ -141,7 +144,7 @@ pub(crate) async fn attempt_loop(
             }
             futures::stream::once(futures::future::ready(Ok(bytes))).boxed()
         } else {
-            answer.bytes_stream().boxed()
+            answer.body
         };
         let body = if call.stream && status.is_success() {
             let wait = lease
@@ -278,37 +281,4 @@ fn priced_upstream(
         upstream if upstream != model => relay.pricing.load().lookup(upstream),
         _ => price,
     }
-}
-
-/// A transport error's text without the URL (a query string may carry credentials).
-fn describe(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
-/// Reads an upstream error body, bounded in size and time.
-async fn read_error_body(answer: reqwest::Response) -> Bytes {
-    const MAX: usize = 64 * 1024;
-    let read = async {
-        let mut buf = Vec::new();
-        let mut stream = answer.bytes_stream();
-        while let Some(Ok(chunk)) = stream.next().await {
-            let room = MAX.saturating_sub(buf.len());
-            buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if buf.len() >= MAX {
-                break;
-            }
-        }
-        Bytes::from(buf)
-    };
-    tokio::time::timeout(Duration::from_secs(10), read)
-        .await
-        .unwrap_or_default()
 }

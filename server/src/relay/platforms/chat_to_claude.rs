@@ -56,7 +56,7 @@ impl Adapter for ChatToClaude {
         &self,
         account: &UpstreamAccount,
         call: &Call,
-    ) -> Result<reqwest::RequestBuilder, RelayError> {
+    ) -> Result<crate::upstream_http::UpstreamRequest, RelayError> {
         let body = with_model(&call.body, &call.model, account.upstream_model(&call.model))?;
         Ok(account
             .post("/v1/messages")

@@ -51,7 +51,7 @@ impl Adapter for ClaudeAdapter {
         &self,
         account: &UpstreamAccount,
         call: &Call,
-    ) -> Result<reqwest::RequestBuilder, RelayError> {
+    ) -> Result<crate::upstream_http::UpstreamRequest, RelayError> {
         let body =
             with_upstream_model(&call.body, &call.model, account.upstream_model(&call.model))?;
         let mut rb = account

@@ -41,7 +41,7 @@ pub trait Adapter: Send + Sync {
         &self,
         account: &UpstreamAccount,
         call: &Call,
-    ) -> Result<reqwest::RequestBuilder, RelayError>;
+    ) -> Result<crate::upstream_http::UpstreamRequest, RelayError>;
     /// How a non-success answer bears on the account's health.
     fn classify(
         &self,

@@ -72,7 +72,7 @@ pub use crate::scheduler::pool::has_own_path;
 
 /// `{base}/openai/deployments/{deployment}/chat/completions?api-version=…`, the deployment
 /// percent-encoded as a path segment.
-fn azure_chat_url(account: &UpstreamAccount, deployment: &str) -> Result<String, RelayError> {
+fn azure_chat_url(account: &UpstreamAccount, deployment: &str) -> Result<url::Url, RelayError> {
     let mut url = url::Url::parse(&account.base_url).map_err(|e| {
         RelayError::new(
             StatusCode::BAD_GATEWAY,
@@ -97,7 +97,7 @@ fn azure_chat_url(account: &UpstreamAccount, deployment: &str) -> Result<String,
     url.query_pairs_mut()
         .clear()
         .append_pair("api-version", version);
-    Ok(url.into())
+    Ok(url)
 }
 
 impl Adapter for OpenAiAdapter {
@@ -113,7 +113,7 @@ impl Adapter for OpenAiAdapter {
         &self,
         account: &UpstreamAccount,
         call: &Call,
-    ) -> Result<reqwest::RequestBuilder, RelayError> {
+    ) -> Result<crate::upstream_http::UpstreamRequest, RelayError> {
         let upstream_model = account.upstream_model(&call.model);
         let (rb, body) = match (&account.azure_deployment, self.endpoint) {
             (Some(deployment), Endpoint::ChatCompletions) => (

@@ -49,7 +49,7 @@ impl<A: Adapter> Adapter for Translated<A> {
         &self,
         account: &UpstreamAccount,
         call: &Call,
-    ) -> Result<reqwest::RequestBuilder, RelayError> {
+    ) -> Result<crate::upstream_http::UpstreamRequest, RelayError> {
         let rb = match &self.body_for {
             Some(body_for) => {
                 let per_account = Call {

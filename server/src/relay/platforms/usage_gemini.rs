@@ -19,11 +19,14 @@ fn count(v: &Value, k: &str) -> u64 {
 /// Applies a `usageMetadata` object. Gemini counts cached tokens inside `promptTokenCount`;
 /// tool-use prompts are input too, and thinking tokens are billed as output.
 pub fn apply_gemini_usage(meta: &Value, into: &mut TokenUsage) {
-    let prompt = count(meta, "promptTokenCount") + count(meta, "toolUsePromptTokenCount");
+    // Saturating: counts near u64::MAX from a hostile upstream must not wrap to a free answer.
+    let prompt =
+        count(meta, "promptTokenCount").saturating_add(count(meta, "toolUsePromptTokenCount"));
     let cached = count(meta, "cachedContentTokenCount").min(prompt);
     *into = TokenUsage {
         input: prompt - cached,
-        output: count(meta, "candidatesTokenCount") + count(meta, "thoughtsTokenCount"),
+        output: count(meta, "candidatesTokenCount")
+            .saturating_add(count(meta, "thoughtsTokenCount")),
         cache_read: cached,
         ..Default::default()
     };
@@ -245,6 +248,19 @@ mod tests {
             assert!(got.complete);
             assert!(got.error.is_none());
         }
+    }
+
+    #[test]
+    fn counts_that_would_overflow_saturate() {
+        let meta: Value = serde_json::from_str(
+            r#"{"promptTokenCount":18446744073709551615,"toolUsePromptTokenCount":1,
+                "candidatesTokenCount":18446744073709551615,"thoughtsTokenCount":7}"#,
+        )
+        .unwrap();
+        let mut usage = TokenUsage::default();
+        apply_gemini_usage(&meta, &mut usage);
+        assert_eq!(usage.input, u64::MAX);
+        assert_eq!(usage.output, u64::MAX);
     }
 
     #[test]

@@ -14,7 +14,7 @@ impl Finish for Record {
 const SSE: &[u8] = b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":7,\"output_tokens\":1}}}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":3}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
 
 fn body(
-    chunks: Vec<reqwest::Result<Bytes>>,
+    chunks: Vec<Result<Bytes, crate::upstream_http::UpstreamError>>,
     enc: Option<&str>,
     log: &Arc<Mutex<Vec<(BodyEnd, ParsedUsage)>>>,
 ) -> MeteredBody {

@@ -71,7 +71,7 @@ impl Adapter for GeminiAdapter {
         &self,
         account: &UpstreamAccount,
         call: &Call,
-    ) -> Result<reqwest::RequestBuilder, RelayError> {
+    ) -> Result<crate::upstream_http::UpstreamRequest, RelayError> {
         let model = account.upstream_model(&call.model);
         // The account's mapping is admin-controlled, but the URL still gets only safe names.
         if !valid_model_name(model) {
