@@ -105,7 +105,7 @@ impl<'a> Sums<'a> {
     fn add(&mut self, e: &'a UsageEvent, tz: chrono_tz::Tz) {
         let billed = e.account_id.is_some();
         let k = self.keys.entry(&e.key_id).or_default();
-        k.0 += e.cost_micros;
+        k.0 = k.0.saturating_add(e.cost_micros);
         k.1 += i64::from(billed);
         k.2 = k.2.max(if billed { e.created_at } else { 0 });
         if let Some(a) = &e.account_id {
