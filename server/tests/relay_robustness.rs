@@ -1,6 +1,6 @@
 //! Hostile or unlucky clients and deployments: a client that never reads, one that leaves
-//! while queued, model names that try to leave the Gemini models path, a saturated pool, and
-//! two instances sharing one database.
+//! while queued, model names that try to leave the Gemini models path, a saturated pool, an
+//! upstream reporting absurd token counts, and two instances sharing one database.
 
 mod common;
 
@@ -283,4 +283,67 @@ async fn instances_sharing_a_database_see_each_others_changes() {
     }
     assert!(refused, "instance B refused the key disabled on A");
     let _ = account_id;
+}
+
+/// An upstream reporting 2^64 − 1 cached tokens: each answer is billed for 2^40 (past any
+/// quota), and the database's sums of such answers neither wrap nor overflow (PostgreSQL
+/// refuses a bigint overflow, which would leave the usage unbilled).
+async fn absurd_token_counts_are_capped_and_billed(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let mock = MockUpstream::start(Behavior {
+        usage: mock_upstream::MockUsage {
+            input: 1,
+            output: 1,
+            cache_read: u64::MAX,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    account(&app, &mock, "huge", "claude").await;
+    let token = app.admin_token().await;
+    let (key_id, key) = app.create_key(&token, json!({"name": "k"})).await;
+    for _ in 0..3 {
+        let res = app
+            .client
+            .post(app.url("/v1/messages"))
+            .header("x-api-key", &key)
+            .json(&messages_body("claude-sonnet-4-5", false))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.bytes().await.unwrap();
+    }
+    app.wait_for_usage_events(3).await;
+    let cap = 1_i64 << 40;
+    let read = app
+        .count("SELECT COUNT(*) FROM usage_events WHERE cache_read_tokens = 1099511627776")
+        .await;
+    assert_eq!(read, 3, "each event keeps 2^40 cached tokens");
+    let cost = app
+        .count("SELECT CAST(SUM(cost_micros) AS BIGINT) FROM usage_events")
+        .await;
+    // Sonnet's cache reads: $0.30 per million tokens, 3 answers.
+    assert!(cost >= 3 * (cap / 1_000_000) * 3 / 10, "cost {cost}");
+    let spent = app
+        .count(&format!(
+            "SELECT spent_micros FROM api_keys WHERE id = '{key_id}'"
+        ))
+        .await;
+    assert_eq!(spent, cost, "the key is charged what the events cost");
+    let hourly = app
+        .count("SELECT CAST(SUM(cache_read_tokens) AS BIGINT) FROM usage_hourly")
+        .await;
+    assert_eq!(hourly, 3 * cap);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM usage_dead_letters").await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn absurd_token_counts_are_capped_and_billed_on_both_databases() {
+    absurd_token_counts_are_capped_and_billed(Backend::Sqlite).await;
+    absurd_token_counts_are_capped_and_billed(Backend::Postgres).await;
 }

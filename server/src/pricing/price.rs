@@ -166,7 +166,24 @@ pub struct TokenUsage {
     pub cache_read: u64,
 }
 
+/// The most tokens one answer is billed for per kind: 2^40 (1.1 trillion). Only a hostile or
+/// broken upstream reports more; capped, the count still prices past any quota, and the
+/// database's sums of such counts stay far from overflowing (which would refuse the usage).
+pub const MAX_REPORTED_TOKENS: u64 = 1 << 40;
+
 impl TokenUsage {
+    /// Every count capped at [`MAX_REPORTED_TOKENS`].
+    pub fn capped(self) -> TokenUsage {
+        let cap = |n: u64| n.min(MAX_REPORTED_TOKENS);
+        TokenUsage {
+            input: cap(self.input),
+            output: cap(self.output),
+            cache_write_5m: cap(self.cache_write_5m),
+            cache_write_1h: cap(self.cache_write_1h),
+            cache_read: cap(self.cache_read),
+        }
+    }
+
     /// The prompt's size, which decides the long-context tier.
     pub fn prompt_tokens(&self) -> u64 {
         self.input

@@ -11,14 +11,12 @@ use futures::{StreamExt, TryStreamExt};
 use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION};
 use http::{Method, StatusCode, Uri};
 use http_body_util::{BodyDataStream, Full};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
 
 /// The body of an upstream answer, chunk by chunk.
 pub type BodyStream = BoxStream<'static, Result<Bytes, UpstreamError>>;
 
 pub(super) type DirectClient =
-    hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+    hyper_util::client::legacy::Client<super::connect::TimedConnector, Full<Bytes>>;
 
 /// A pooled client to the upstreams, cheap to clone.
 #[derive(Clone)]
@@ -44,13 +42,40 @@ impl UpstreamClient {
     }
 
     fn post_to(&self, url: Result<url::Url, UpstreamError>) -> UpstreamRequest {
-        UpstreamRequest {
+        let mut request = UpstreamRequest {
             client: self.clone(),
             url,
             headers: HeaderMap::new(),
             body: Bytes::new(),
+        };
+        // Credentials in the URL (`https://user:pass@host/`) go as Basic authentication, as
+        // reqwest sends them, never in the request line.
+        if let Some(basic) = request.url.as_mut().ok().and_then(take_user_info) {
+            request.headers.append(AUTHORIZATION, basic);
         }
+        request
     }
+}
+
+/// Removes the user name and password from `url`, as an `Authorization: Basic` value.
+fn take_user_info(url: &mut url::Url) -> Option<HeaderValue> {
+    use base64::Engine;
+    if !url.has_authority() || (url.username().is_empty() && url.password().is_none()) {
+        return None;
+    }
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let user = decode(url.username());
+    let password = url.password().map(decode).unwrap_or_default();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let mut value = HeaderValue::try_from(format!("Basic {encoded}")).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 /// A request being built; like reqwest's builder, a header that does not convert makes

@@ -2,6 +2,7 @@
 //! account that uses it (the scheduler hands them out), and the rules for proxy URLs.
 
 mod call;
+mod connect;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::config::RelayOpts;
 /// Idle connections kept per upstream host, and for how long.
 const MAX_IDLE_PER_HOST: usize = 512;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+const KEEPALIVE: Duration = Duration::from_secs(15);
 
 pub struct HttpClients {
     connect_timeout: Duration,
@@ -89,12 +91,18 @@ fn direct_with(tls: rustls::ClientConfig, connect_timeout: Duration) -> call::Di
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(connect_timeout));
+    // reqwest's keep-alive probes: a pooled connection a NAT or balancer dropped while idle is
+    // noticed by the kernel instead of swallowing the next request.
+    http.set_keepalive(Some(KEEPALIVE));
+    http.set_keepalive_interval(Some(KEEPALIVE));
+    http.set_keepalive_retries(Some(3));
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
         .enable_http2()
         .wrap_connector(http);
+    let https = connect::TimedConnector::new(https, connect_timeout);
     hyper_util::client::legacy::Client::builder(TokioExecutor::new())
         .pool_idle_timeout(IDLE_TIMEOUT)
         .pool_max_idle_per_host(MAX_IDLE_PER_HOST)

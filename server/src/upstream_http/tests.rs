@@ -156,3 +156,47 @@ async fn headers_repeat_and_bearer_tokens_are_sensitive() {
     assert_eq!(auth, "Bearer sk-1");
     assert!(auth.is_sensitive());
 }
+
+#[tokio::test]
+async fn credentials_in_the_url_go_as_basic_authentication() {
+    let request = production().post_str("https://us%40er:p%3Ass@127.0.0.1:9/v1/messages");
+    assert_eq!(
+        request.url().unwrap().as_str(),
+        "https://127.0.0.1:9/v1/messages"
+    );
+    let auth = request.headers().get(http::header::AUTHORIZATION).unwrap();
+    // base64("us@er:p:ss")
+    assert_eq!(auth, "Basic dXNAZXI6cDpzcw==");
+    assert!(auth.is_sensitive());
+    let plain = production().post_str("https://127.0.0.1:9/v1/messages");
+    assert!(plain.headers().get(http::header::AUTHORIZATION).is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_upstream_that_never_finishes_the_handshake_fails_within_the_connect_timeout() {
+    // Accepts TCP connections and never says a word.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "https://127.0.0.1:{}/v1/messages",
+        listener.local_addr().unwrap().port()
+    );
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            open.push(tcp);
+        }
+    });
+    let sent = tokio::time::timeout(
+        Duration::from_secs(60),
+        production().post_str(&url).body("{}").send(),
+    )
+    .await
+    .expect("the connect timeout (5 s) ends the attempt, not the caller's 60 s");
+    let err = sent.err().expect("no answer").describe();
+    // The handshake's timeout (or, should the paused clock run out first, the TCP connect's).
+    assert!(
+        err.contains("within 5000 ms") || err.contains("timed out"),
+        "{err}"
+    );
+    held.abort();
+}

@@ -47,7 +47,7 @@ pub(crate) struct Accounting {
 impl Accounting {
     /// The tokens to bill, and whether any part of them is an estimate.
     fn billed_usage(&self, end: &BodyEnd, parsed: &ParsedUsage) -> (TokenUsage, bool) {
-        let mut usage = parsed.usage;
+        let mut usage = parsed.usage.capped();
         if self.status >= 400 || !self.billable {
             return (usage, false);
         }
