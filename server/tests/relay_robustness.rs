@@ -1,6 +1,7 @@
 //! Hostile or unlucky clients and deployments: a client that never reads, one that leaves
 //! while queued, model names that try to leave the Gemini models path, a saturated pool, an
-//! upstream reporting absurd token counts, and two instances sharing one database.
+//! upstream reporting absurd token counts, a body nesting serde_json's raw-value marker, and
+//! two instances sharing one database.
 
 mod common;
 
@@ -346,4 +347,65 @@ async fn absurd_token_counts_are_capped_and_billed(backend: Backend) {
 async fn absurd_token_counts_are_capped_and_billed_on_both_databases() {
     absurd_token_counts_are_capped_and_billed(Backend::Sqlite).await;
     absurd_token_counts_are_capped_and_billed(Backend::Postgres).await;
+}
+
+/// serde_json's private raw-value marker nested 150 times (about 150 KB): parsed into a JSON
+/// value anywhere, it recurses past any stack and aborts the process. It is refused in the
+/// protocol's shape before anything parses it, and the relay goes on serving.
+#[tokio::test]
+async fn a_body_nesting_the_raw_value_marker_is_refused_and_the_relay_lives() {
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    let mock = MockUpstream::start(Behavior::default()).await;
+    account(&app, &mock, "c", "claude").await;
+    let token = app.admin_token().await;
+    let (_, key) = app.create_key(&token, json!({"name": "k"})).await;
+    let mut doc = String::from("1");
+    for _ in 0..150 {
+        let inner = format!("{}{doc}{}", "[".repeat(120), "]".repeat(120));
+        let escaped = inner.replace('\\', "\\u005c").replace('"', "\\u0022");
+        doc = format!("{{\"\\u0024serde_json::private::RawValue\":\"{escaped}\"}}");
+    }
+    for (path, body) in [
+        (
+            "/v1/messages",
+            format!(
+                r#"{{"model":"claude-sonnet-4-5","max_tokens":10,"system":{doc},"messages":[{{"role":"user","content":"hi"}}]}}"#
+            ),
+        ),
+        (
+            "/openai/v1/chat/completions",
+            format!(
+                r#"{{"model":"claude-sonnet-4-5","messages":[{{"role":"user","content":{doc}}}]}}"#
+            ),
+        ),
+    ] {
+        let res = app
+            .client
+            .post(app.url(path))
+            .header("x-api-key", &key)
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{path}");
+        let v: Value = res.json().await.unwrap();
+        let kind = v["error"]["type"].as_str().unwrap_or_default().to_owned();
+        assert_eq!(kind, "invalid_request_error", "{path}: {v}");
+    }
+    let res = app
+        .client
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", &key)
+        .json(&messages_body("claude-sonnet-4-5", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "still serving");
+    assert_eq!(
+        mock.requests("c"),
+        1,
+        "only the ordinary request went upstream"
+    );
 }

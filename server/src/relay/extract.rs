@@ -50,9 +50,16 @@ impl Incoming {
     /// else within the time, size and memory limits (see [`read_key_body`]).
     pub async fn body(&mut self, relay: &Relay) -> Result<Bytes, Response> {
         let body = std::mem::take(&mut self.body);
-        read_key_body(relay, &self.key, body, &self.parts.headers, self.protocol)
+        let bytes = read_key_body(relay, &self.key, body, &self.parts.headers, self.protocol)
             .await
-            .map_err(|e| e.into_response(self.protocol))
+            .map_err(|e| e.into_response(self.protocol))?;
+        if super::json_guard::has_raw_value_marker(&bytes) {
+            return Err(RelayError::invalid(
+                "the body uses the reserved key \"$serde_json::private::RawValue\"",
+            )
+            .into_response(self.protocol));
+        }
+        Ok(bytes)
     }
 
     /// The fields of the body the relay needs (the rest passes through untouched).

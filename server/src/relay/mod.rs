@@ -14,6 +14,7 @@ pub mod gate;
 pub mod guards;
 pub mod held;
 mod jobs;
+pub mod json_guard;
 pub mod key_gate;
 mod key_headers;
 mod listen;
