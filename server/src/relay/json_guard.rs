@@ -5,11 +5,21 @@
 //! reaches a depth no stack holds and aborts the process wherever it is parsed into a
 //! `serde_json::Value` (translations, the sticky hash's canonical form, usage readers). No
 //! client has a reason to send that key, so a body with the marker anywhere is refused before
-//! anything parses it.
+//! anything parses it; upstream answers and error bodies are read through [`upstream_value`],
+//! which treats a text with the marker as one that does not parse (usage is then estimated).
 
 use memchr::{memchr, memchr2, memmem};
 
 const MARKER: &[u8] = b"$serde_json::private::RawValue";
+
+/// An upstream's JSON text as a `serde_json::Value`; `None` when it does not parse, and when it
+/// uses the marker (an upstream, too, could otherwise abort the process with its answer).
+pub fn upstream_value(text: &[u8]) -> Option<serde_json::Value> {
+    if has_raw_value_marker(text) {
+        return None;
+    }
+    serde_json::from_slice(text).ok()
+}
 
 /// Whether some JSON string in `body` (a key or a value, escaped or not) reads as the marker.
 /// Strings are found as a JSON parser tokenizes them, so a marker merely quoted inside another
@@ -99,6 +109,16 @@ mod tests {
         ] {
             assert!(!has_raw_value_marker(body.as_bytes()), "{body}");
         }
+    }
+
+    #[test]
+    fn upstream_text_with_the_marker_reads_as_unparsable() {
+        let deep = nested_markers(200);
+        assert_eq!(upstream_value(deep.as_bytes()), None);
+        let answer = format!(r#"{{"usage":{deep},"type":"message"}}"#);
+        assert_eq!(upstream_value(answer.as_bytes()), None);
+        let ok = upstream_value(br#"{"usage":{"input_tokens":5}}"#).unwrap();
+        assert_eq!(ok["usage"]["input_tokens"], 5);
     }
 
     #[test]

@@ -81,7 +81,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 /// The error's type, code and status fields as the three platforms write them, lowercased.
 fn error_names(body: &[u8]) -> Vec<String> {
-    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+    let Some(v) = crate::relay::json_guard::upstream_value(body) else {
         return Vec::new();
     };
     let error = v.get("error").unwrap_or(&v);

@@ -175,8 +175,8 @@ impl BodyTransform for WholeToChat {
     }
 
     fn end(&mut self) -> Bytes {
-        let answer = match serde_json::from_slice::<Value>(&self.buf) {
-            Ok(msg) if !self.overflow => messages_to_chat_response(&msg, &self.requested_model),
+        let answer = match crate::relay::json_guard::upstream_value(&self.buf) {
+            Some(msg) if !self.overflow => messages_to_chat_response(&msg, &self.requested_model),
             _ if self.overflow => {
                 messages_error_to_openai(502, b"the upstream answer is too large to translate")
             }
@@ -277,7 +277,7 @@ async fn to_openai_error(res: Response) -> Response {
     let bytes = axum::body::to_bytes(body, MAX_ERROR_BODY)
         .await
         .unwrap_or_default();
-    let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
+    let parsed: Option<Value> = crate::relay::json_guard::upstream_value(&bytes);
     let openai_shaped = parsed
         .as_ref()
         .is_some_and(|v| v.get("error").is_some_and(Value::is_object) && v.get("type").is_none());

@@ -112,7 +112,7 @@ impl Adapter for ClaudeAdapter {
 
 /// The error message of an Anthropic error body, for account health records.
 fn upstream_message(body: &[u8]) -> Option<String> {
-    let v: Value = serde_json::from_slice(body).ok()?;
+    let v: Value = crate::relay::json_guard::upstream_value(body)?;
     let m = v.get("error")?.get("message")?.as_str()?;
     Some(m.chars().take(300).collect())
 }

@@ -161,7 +161,7 @@ pub async fn client_error(
     let bytes = axum::body::to_bytes(body, MAX_ERROR_BODY)
         .await
         .unwrap_or_default();
-    let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
+    let parsed: Option<Value> = crate::relay::json_guard::upstream_value(&bytes);
     if parsed.as_ref().is_some_and(|v| in_client_shape(v, client)) {
         return Response::from_parts(parts, Body::from(bytes));
     }

@@ -106,7 +106,7 @@ impl GeminiStream {
             .saturating_add(string_value_bytes(&obj, &[b"\"text\":"]));
         let has = |needle: &[u8]| memchr::memmem::find(&obj, needle).is_some();
         if has(b"\"finishReason\"") || has(b"\"error\"") || has(b"\"groundingMetadata\"") {
-            if let Ok(v) = serde_json::from_slice::<Value>(&obj) {
+            if let Some(v) = crate::relay::json_guard::upstream_value(&obj) {
                 let mut seen = ParsedUsage::default();
                 read_response(&v, &mut seen);
                 self.finished |= seen.complete;
@@ -182,7 +182,7 @@ impl UsageParser for GeminiStream {
             model: self.model.clone(),
             ..Default::default()
         };
-        if let Ok(v) = serde_json::from_slice::<Value>(&self.last_usage) {
+        if let Some(v) = crate::relay::json_guard::upstream_value(&self.last_usage) {
             if let Some(meta) = v.get("usageMetadata").filter(|m| m.is_object()) {
                 apply_gemini_usage(meta, &mut out.usage);
             }

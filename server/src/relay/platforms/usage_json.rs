@@ -135,9 +135,14 @@ impl UsageParser for JsonBody {
             // Cut short: what was received is not a JSON document.
             return out;
         }
+        if crate::relay::json_guard::has_raw_value_marker(&self.buf) {
+            // Read as text would recurse without bound (see `json_guard`): an estimate.
+            tracing::warn!("answer uses serde_json's raw-value marker; billing an estimate");
+            return out;
+        }
         match self.read {
             Read::Value(read) => {
-                if let Ok(v) = serde_json::from_slice::<Value>(&self.buf) {
+                if let Some(v) = crate::relay::json_guard::upstream_value(&self.buf) {
                     read(&v, &mut out);
                 }
             }

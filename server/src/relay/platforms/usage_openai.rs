@@ -116,7 +116,7 @@ impl ChatSse {
         if !usage && memchr::memmem::find(data, b"\"error\"").is_none() {
             return;
         }
-        let Ok(v) = serde_json::from_slice::<Value>(data) else {
+        let Some(v) = crate::relay::json_guard::upstream_value(data) else {
             return;
         };
         if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
@@ -200,7 +200,7 @@ impl ResponsesSse {
         if !terminal && memchr::memmem::find(data, b"\"error\"").is_none() {
             return;
         }
-        let Ok(v) = serde_json::from_slice::<Value>(data.trim_ascii()) else {
+        let Some(v) = crate::relay::json_guard::upstream_value(data.trim_ascii()) else {
             return;
         };
         match v.get("type").and_then(Value::as_str) {

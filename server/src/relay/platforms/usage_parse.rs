@@ -189,7 +189,7 @@ impl AnthropicSse {
         if !wanted && memchr::memmem::find(data, b"\"error\"").is_none() {
             return;
         }
-        let Ok(v) = serde_json::from_slice::<Value>(data.trim_ascii()) else {
+        let Some(v) = crate::relay::json_guard::upstream_value(data.trim_ascii()) else {
             return;
         };
         match v.get("type").and_then(Value::as_str) {

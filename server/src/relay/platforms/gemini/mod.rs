@@ -135,9 +135,8 @@ pub fn classify_gemini(
     body: &[u8],
     now: i64,
 ) -> Outcome {
-    let error = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("error").cloned());
+    let error =
+        crate::relay::json_guard::upstream_value(body).and_then(|v| v.get("error").cloned());
     let message = error
         .as_ref()
         .and_then(|e| e.get("message"))

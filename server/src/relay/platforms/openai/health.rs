@@ -12,9 +12,8 @@ pub fn classify_openai(
     body: &[u8],
     now: i64,
 ) -> Outcome {
-    let error = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("error").cloned());
+    let error =
+        crate::relay::json_guard::upstream_value(body).and_then(|v| v.get("error").cloned());
     let field = |k: &str| {
         error
             .as_ref()

@@ -22,7 +22,7 @@ fn is_usage_only_chunk(line: &[u8]) -> bool {
     if !has_usage_object(data) {
         return false;
     }
-    serde_json::from_slice::<Value>(data.trim_ascii()).is_ok_and(|v| {
+    crate::relay::json_guard::upstream_value(data.trim_ascii()).is_some_and(|v| {
         v.get("usage").is_some_and(Value::is_object)
             && v.get("choices")
                 .is_none_or(|c| c.as_array().is_some_and(|a| a.is_empty()))
