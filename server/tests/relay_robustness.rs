@@ -351,7 +351,8 @@ async fn absurd_token_counts_are_capped_and_billed_on_both_databases() {
 
 /// serde_json's private raw-value marker nested 150 times (about 150 KB): parsed into a JSON
 /// value anywhere, it recurses past any stack and aborts the process. It is refused in the
-/// protocol's shape before anything parses it, and the relay goes on serving.
+/// protocol's shape before anything parses it (and by the admin API before it reads a body into
+/// a value), and the relay goes on serving.
 #[tokio::test]
 async fn a_body_nesting_the_raw_value_marker_is_refused_and_the_relay_lives() {
     let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
@@ -408,4 +409,19 @@ async fn a_body_nesting_the_raw_value_marker_is_refused_and_the_relay_lives() {
         1,
         "only the ordinary request went upstream"
     );
+    // The admin API's JSON bodies too (a staff member with any role can send one).
+    let res = app
+        .client
+        .post(app.url("/admin/api-keys"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"name":"k2","tags":{doc}}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let text = res.text().await.unwrap();
+    assert!(text.contains("reserved key"), "{text}");
+    let (_, again) = app.create_key(&token, json!({"name": "k3"})).await;
+    assert!(!again.is_empty(), "the admin API still serves");
 }

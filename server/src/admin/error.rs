@@ -50,7 +50,20 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
+        // Content type, size and syntax are checked as before, without building a value; a
+        // body using serde_json's raw-value marker is refused before it is read into one (see
+        // `relay::json_guard`: nested, it recursed past any stack).
+        let raw = match Json::<Box<serde_json::value::RawValue>>::from_request(req, state).await {
+            Ok(Json(raw)) => raw,
+            Err(rejection) => return Err(ApiError(json_rejection(rejection))),
+        };
+        if crate::relay::json_guard::has_raw_value_marker(raw.get().as_bytes()) {
+            return Err(ApiError(AdminError::validation(
+                "body",
+                "uses the reserved key \"$serde_json::private::RawValue\"",
+            )));
+        }
+        match Json::<T>::from_bytes(raw.get().as_bytes()) {
             Ok(Json(v)) => Ok(AppJson(v)),
             Err(rejection) => Err(ApiError(json_rejection(rejection))),
         }
