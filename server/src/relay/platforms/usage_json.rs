@@ -142,7 +142,8 @@ impl UsageParser for JsonBody {
         }
         match self.read {
             Read::Value(read) => {
-                if let Some(v) = crate::relay::json_guard::upstream_value(&self.buf) {
+                // The marker was ruled out just above: no second scan.
+                if let Ok(v) = serde_json::from_slice::<Value>(&self.buf) {
                     read(&v, &mut out);
                 }
             }
