@@ -80,6 +80,9 @@ test('admin creates a seller; the seller sells three order keys and sees only th
   await s.waitForURL(`${tg.url}/keys`);
   await waitForHydration(s);
   // Only their pages in the navigation; no presets editor, no single free-form key.
+  // The links follow the signed-in user's role (a resource that may resolve after hydration);
+  // the drawer is closed at phone width, so the links are attached but not visible.
+  await s.waitForSelector('[data-testid=nav] .nav-link', { state: 'attached' });
   const nav = await s.locator('[data-testid=nav]').innerText();
   assert.match(nav, /API 密钥/);
   assert.match(nav, /我的账号/);

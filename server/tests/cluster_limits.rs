@@ -119,10 +119,16 @@ async fn quota_holds_over_three_instances_under_500_concurrent_requests() {
     let results = send_all(&c, &key, 500, true).await;
     let ok = results.iter().filter(|(s, _)| *s == 200).count();
     let refused: Vec<_> = results.iter().filter(|(s, _)| *s == 402).collect();
+    // 429: what an instance has left is held by its one request that could not reserve its
+    // worst case; a retry after it ends may fit.
+    let held = results
+        .iter()
+        .filter(|(s, t)| *s == 429 && t.contains("held by another request"))
+        .count();
     assert_eq!(
-        ok + refused.len(),
+        ok + refused.len() + held,
         500,
-        "only 200s and 402s: {:?}",
+        "only 200s, 402s and 429s for a held remainder: {:?}",
         results.iter().find(|(s, _)| *s != 200 && *s != 402)
     );
     for (_, text) in &refused {
@@ -134,7 +140,7 @@ async fn quota_holds_over_three_instances_under_500_concurrent_requests() {
     .await;
     let (spent, events, sum) = written(&c, &id).await;
     println!(
-        "3 instances, quota $1.00, 500 concurrent: served {ok}, refused {}, spent {spent} micro-USD, overshoot {} (bound: 3 x {MAX_COST})",
+        "3 instances, quota $1.00, 500 concurrent: served {ok}, refused {}, held {held}, spent {spent} micro-USD, overshoot {} (bound: 3 x {MAX_COST})",
         refused.len(),
         spent - 1_000_000
     );

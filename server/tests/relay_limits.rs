@@ -552,19 +552,21 @@ async fn quota_holds_under_500_concurrent_requests() {
         tasks.push(tokio::spawn(async move {
             let res = req.send().await.unwrap();
             let status = res.status().as_u16();
-            let _ = res.bytes().await;
-            status
+            let text = res.text().await.unwrap_or_default();
+            (status, text)
         }));
     }
-    let mut ok = 0;
-    let mut refused = 0;
+    let (mut ok, mut refused, mut held) = (0, 0, 0);
     for t in tasks {
         match t.await.unwrap() {
-            200 => ok += 1,
-            402 => refused += 1,
-            other => panic!("unexpected status {other}"),
+            (200, _) => ok += 1,
+            (402, _) => refused += 1,
+            // The remainder is held by the one request that could not reserve its worst case.
+            (429, text) if text.contains("held by another request") => held += 1,
+            (other, text) => panic!("unexpected status {other}: {text}"),
         }
     }
+    println!("burst: {ok} served, {refused} refused (402), {held} told to retry (429)");
     wait_released(&app).await;
     app.wait_for_usage_events(500).await;
     let spent = app

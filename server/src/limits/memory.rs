@@ -18,6 +18,8 @@ struct Quota {
     day: i32,
     day_spent: i64,
     day_reserved: i64,
+    /// Reservations in flight that got less than their estimate (0 or 1).
+    short: u32,
 }
 
 #[derive(Default)]
@@ -115,7 +117,9 @@ impl LimitState for MemoryLimits {
         let state = self.state(&key.id);
         let mut q = state.quota.lock();
         q.roll_day(day);
-        let mut amount = estimate.max(0);
+        let need = estimate.max(0);
+        let mut amount = need;
+        let mut daily_short = false;
         if key.quota_limit > 0 {
             let remaining = key.quota_limit - q.spent - q.reserved;
             if remaining <= 0 {
@@ -149,8 +153,14 @@ impl LimitState for MemoryLimits {
                     daily: true,
                 });
             }
+            daily_short = remaining < amount;
             amount = amount.min(remaining);
         }
+        let short = amount < need;
+        if short && q.short > 0 {
+            return Err(Refusal::RemainderHeld { daily: daily_short });
+        }
+        q.short += u32::from(short);
         q.reserved += amount;
         q.day_reserved += amount;
         Ok(Reservation {
@@ -158,6 +168,7 @@ impl LimitState for MemoryLimits {
             day,
             shared: false,
             lease: 0,
+            short,
         })
     }
 
@@ -165,6 +176,7 @@ impl LimitState for MemoryLimits {
         let state = self.state(key_id);
         let mut q = state.quota.lock();
         let before = q.spent;
+        q.short -= u32::from(r.short);
         q.reserved -= r.amount;
         q.spent += actual;
         if q.day == r.day {

@@ -163,6 +163,11 @@ pub enum Refusal {
         spent: i64,
         resets_at: i64,
     },
+    /// What is left of the quota (or today's budget) is held by a request in flight that could
+    /// not reserve its whole estimate; a retry after it ends may fit.
+    RemainderHeld {
+        daily: bool,
+    },
     RateLimited {
         retry_after: Duration,
         by_cost: bool,
@@ -189,6 +194,10 @@ pub struct Reservation {
     pub shared: bool,
     /// The lease it was taken from (several instances): one voided since settles apart.
     pub lease: u32,
+    /// Less than the request's estimate: what was left of the quota or today's budget. Only one
+    /// such reservation per key is in flight at a time (per instance), so a key ends over its
+    /// limit by at most what one request cost beyond what it could reserve.
+    pub short: bool,
 }
 
 /// A concurrency slot held across instances; dropping it gives it back.

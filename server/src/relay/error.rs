@@ -278,6 +278,15 @@ impl From<Refusal> for RelayError {
                     rfc3339(resets_at)
                 ),
             ),
+            Refusal::RemainderHeld { daily } => RelayError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                RateLimit,
+                format!(
+                    "what is left of {} is held by another request in flight; retry when it has finished",
+                    if daily { "today's budget" } else { "the quota" }
+                ),
+            )
+            .retry_after(Duration::from_secs(1)),
             Refusal::RateLimited {
                 retry_after,
                 by_cost,

@@ -55,6 +55,8 @@ struct SliceQ {
     last_reserve: i64,
     /// Counts the voided leases: a reservation of a voided lease is no longer in the slice.
     lease: u32,
+    /// Reservations in flight that got only what was left of the slice (0 or 1).
+    short: u32,
 }
 
 #[derive(Clone, Copy)]
@@ -149,9 +151,12 @@ impl KeySlice {
             0
         } else if today && q.slice >= need {
             need
-        } else if today && q.slice > 0 {
+        } else if today && q.slice > 0 && q.short == 0 {
             // Only what is left: the database has no more, or cannot be asked now.
             q.slice
+        } else if today && q.slice > 0 {
+            let daily = q.exhausted.is_some_and(|e| e.daily);
+            return (Err(Refusal::RemainderHeld { daily }), give_back);
         } else {
             return (Err(q.refusal(key, next_midnight)), give_back);
         };
@@ -163,6 +168,8 @@ impl KeySlice {
             };
             return (Err(err), give_back);
         }
+        let short = amount < need;
+        q.short += u32::from(short);
         q.slice -= amount;
         q.reserved += amount;
         q.day_reserved += amount;
@@ -173,6 +180,7 @@ impl KeySlice {
                 day,
                 shared: true,
                 lease: q.lease,
+                short,
             }),
             give_back,
         )
@@ -181,6 +189,7 @@ impl KeySlice {
     pub(super) fn settle(&self, r: Reservation, actual: i64) -> Settled {
         let mut q = self.q.lock();
         let before = q.spent;
+        q.short -= u32::from(r.short);
         q.reserved -= r.amount;
         q.spent += actual;
         if r.lease != q.lease {
@@ -394,3 +403,6 @@ pub(super) fn spawn_return(shared: &Arc<Shared>, key_id: &Arc<str>, amount: i64)
         }
     });
 }
+
+#[cfg(test)]
+mod tests;

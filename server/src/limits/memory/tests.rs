@@ -121,3 +121,70 @@ async fn rate_window_refusal_is_not_counted_by_concurrency_refusal() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The quota's overshoot stays within one request: while a request holds the remainder with
+/// less than its estimate, a second such request waits for it (429) instead of reserving the
+/// slivers that other settlements free, each of which could end over the quota.
+#[tokio::test]
+async fn one_short_reservation_at_a_time() {
+    let state = Arc::new(MemoryLimits::default());
+    state.seed("k", 0, 1, 0);
+    let mut k = limits("k");
+    k.quota_limit = 1_000;
+    let k = Arc::new(k);
+    let adm = Admission {
+        state: state.clone(),
+    };
+    let full = adm.admit(&k, 900, 1, 0).await.unwrap();
+    let short = adm.admit(&k, 500, 1, 0).await.unwrap();
+    assert_eq!((full.reserved(), short.reserved()), (900, 100));
+    // The full one frees 800; a request that fits whole is served, one that does not waits.
+    full.settle(100);
+    assert_eq!(
+        adm.admit(&k, 900, 1, 0).await.err(),
+        Some(Refusal::RemainderHeld { daily: false })
+    );
+    let fits = adm.admit(&k, 300, 1, 0).await.unwrap();
+    assert_eq!(fits.reserved(), 300);
+    // The short one costs more than it reserved: over by at most that one request.
+    short.settle(500);
+    fits.settle(300);
+    assert_eq!(state.usage("k").spent, 900);
+    // Its remainder is free again for the next short request.
+    let next = adm.admit(&k, 900, 1, 0).await.unwrap();
+    assert_eq!(next.reserved(), 100);
+    next.settle(600);
+    assert_eq!(state.usage("k").spent, 1_500);
+    assert_eq!(
+        adm.admit(&k, 1, 1, 0)
+            .await
+            .err()
+            .map(|r| matches!(r, Refusal::QuotaExhausted { .. })),
+        Some(true)
+    );
+    assert_eq!(state.totals(), (0, 0));
+}
+
+#[tokio::test]
+async fn one_short_reservation_under_the_daily_limit() {
+    let state = Arc::new(MemoryLimits::default());
+    state.seed("k", 0, 1, 0);
+    let mut k = limits("k");
+    k.daily_cost_limit = 1_000;
+    let k = Arc::new(k);
+    let adm = Admission {
+        state: state.clone(),
+    };
+    let full = adm.admit(&k, 600, 1, 0).await.unwrap();
+    let short = adm.admit(&k, 1_200, 1, 0).await.unwrap();
+    assert_eq!(short.reserved(), 400);
+    full.settle(100);
+    assert_eq!(
+        adm.admit(&k, 900, 1, 0).await.err(),
+        Some(Refusal::RemainderHeld { daily: true })
+    );
+    // Dropped unsettled (the client left): the remainder is free for the next one.
+    drop(short);
+    let next = adm.admit(&k, 1_200, 1, 0).await.unwrap();
+    assert_eq!(next.reserved(), 900);
+}
