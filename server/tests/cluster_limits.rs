@@ -129,7 +129,9 @@ async fn quota_holds_over_three_instances_under_500_concurrent_requests() {
         ok + refused.len() + held,
         500,
         "only 200s, 402s and 429s for a held remainder: {:?}",
-        results.iter().find(|(s, _)| *s != 200 && *s != 402)
+        results
+            .iter()
+            .find(|(s, t)| *s != 200 && *s != 402 && !t.contains("held by another request"))
     );
     for (_, text) in &refused {
         assert!(text.contains("quota"), "a 402 says why: {text}");

@@ -176,7 +176,8 @@ impl LimitState for MemoryLimits {
         let state = self.state(key_id);
         let mut q = state.quota.lock();
         let before = q.spent;
-        q.short -= u32::from(r.short);
+        debug_assert!(q.short >= u32::from(r.short));
+        q.short = q.short.saturating_sub(u32::from(r.short));
         q.reserved -= r.amount;
         q.spent += actual;
         if q.day == r.day {
@@ -268,6 +269,7 @@ impl LimitState for MemoryLimits {
                     spent: q.spent,
                     reserved: q.reserved,
                     day_spent: q.day_spent,
+                    day_reserved: q.day_reserved,
                 }
             }
             None => LiveUsage::default(),

@@ -196,7 +196,8 @@ pub struct Reservation {
     pub lease: u32,
     /// Less than the request's estimate: what was left of the quota or today's budget. Only one
     /// such reservation per key is in flight at a time (per instance), so a key ends over its
-    /// limit by at most what one request cost beyond what it could reserve.
+    /// limit by at most what one request cost beyond what it could reserve (while reservations
+    /// cover their requests' cost, and no lease was voided).
     pub short: bool,
 }
 
@@ -215,6 +216,7 @@ pub struct LiveUsage {
     pub spent: i64,
     pub reserved: i64,
     pub day_spent: i64,
+    pub day_reserved: i64,
 }
 
 /// The spend before and after a settlement, for threshold events (quota warning, exhausted).

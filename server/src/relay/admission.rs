@@ -134,7 +134,8 @@ fn apply_strict_ceiling(
 ) -> Result<(), RelayError> {
     let usage = relay.keys.state().usage(&key.id);
     let quota_left = (key.quota_limit > 0).then(|| key.quota_limit - usage.spent - usage.reserved);
-    let day_left = (key.daily_cost_limit > 0).then(|| key.daily_cost_limit - usage.day_spent);
+    let day_left = (key.daily_cost_limit > 0)
+        .then(|| key.daily_cost_limit - usage.day_spent - usage.day_reserved);
     let Some(budget) = quota_left.into_iter().chain(day_left).min() else {
         return Ok(());
     };

@@ -123,8 +123,8 @@ pub(super) async fn admit(
         }
     };
     let now = now_ms();
-    // The database times the window by its own clock, and a row another instance wrote after
-    // this statement's start can make it a few ms longer than the window; never more.
+    // The database times the window by its own clock; one stepped back since a row was written
+    // would make the wait longer than the window, which it never is.
     let wait = answer.wait_ms.clamp(0, window_ms);
     let mut v = view.lock();
     v.used = answer.used.clamp(0, u32::MAX as i64) as u32;

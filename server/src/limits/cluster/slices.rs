@@ -151,24 +151,27 @@ impl KeySlice {
             0
         } else if today && q.slice >= need {
             need
-        } else if today && q.slice > 0 && q.short == 0 {
+        } else if today && q.slice > 0 {
             // Only what is left: the database has no more, or cannot be asked now.
             q.slice
-        } else if today && q.slice > 0 {
-            let daily = q.exhausted.is_some_and(|e| e.daily);
-            return (Err(Refusal::RemainderHeld { daily }), give_back);
         } else {
             return (Err(q.refusal(key, next_midnight)), give_back);
         };
+        // Which limit the database said is used up; unknown (unreachable): the daily one only
+        // when the key has no quota.
+        let daily = q.exhausted.map_or(key.quota_limit == 0, |e| e.daily);
         if floor > 0 && floor > q.slice {
             let err = Refusal::InputOverBudget {
                 estimate: floor,
                 remaining: q.slice.max(0),
-                daily: q.exhausted.is_some_and(|e| e.daily),
+                daily,
             };
             return (Err(err), give_back);
         }
         let short = amount < need;
+        if short && q.short > 0 {
+            return (Err(Refusal::RemainderHeld { daily }), give_back);
+        }
         q.short += u32::from(short);
         q.slice -= amount;
         q.reserved += amount;
@@ -189,7 +192,8 @@ impl KeySlice {
     pub(super) fn settle(&self, r: Reservation, actual: i64) -> Settled {
         let mut q = self.q.lock();
         let before = q.spent;
-        q.short -= u32::from(r.short);
+        debug_assert!(q.short >= u32::from(r.short));
+        q.short = q.short.saturating_sub(u32::from(r.short));
         q.reserved -= r.amount;
         q.spent += actual;
         if r.lease != q.lease {
@@ -233,6 +237,7 @@ impl KeySlice {
             spent: q.spent,
             reserved: q.reserved,
             day_spent: q.day_spent,
+            day_reserved: q.day_reserved,
         }
     }
 

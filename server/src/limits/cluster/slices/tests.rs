@@ -17,7 +17,8 @@ fn leased(amount: i64) -> KeySlice {
 /// over the limit by at most one request beyond what it could reserve.
 #[test]
 fn one_short_reservation_at_a_time() {
-    let k = limits("k");
+    let mut k = limits("k");
+    k.quota_limit = 1_000;
     let s = leased(1_000);
     let reserve = |need| s.reserve(&k, need, 0, 1, 0, 10).0;
     let full = reserve(900).unwrap();
@@ -29,6 +30,11 @@ fn one_short_reservation_at_a_time() {
         reserve(900).err(),
         Some(Refusal::RemainderHeld { daily: false })
     );
+    // A request whose input alone is more than what is left is refused as such, not told to wait.
+    assert!(matches!(
+        s.reserve(&k, 900, 850, 1, 0, 10).0.err(),
+        Some(Refusal::InputOverBudget { .. })
+    ));
     let fits = reserve(300).unwrap();
     assert!(!fits.short);
     s.settle(short, 500);
@@ -41,7 +47,8 @@ fn one_short_reservation_at_a_time() {
         LiveUsage {
             spent: 1_000,
             reserved: 0,
-            day_spent: 1_000
+            day_spent: 1_000,
+            day_reserved: 0
         }
     );
     assert_eq!(s.q.lock().short, 0);
