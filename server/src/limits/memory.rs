@@ -9,7 +9,7 @@ use parking_lot::{Mutex, RwLock};
 
 use super::slots::SlotQueue;
 use super::window::RateWindow;
-use super::{KeyLimits, LimitState, LiveUsage, Refusal, Reservation, Settled};
+use super::{KeyLimits, LimitState, LiveUsage, Refusal, Reservation, Settled, ShortHeld};
 
 #[derive(Default)]
 struct Quota {
@@ -18,8 +18,7 @@ struct Quota {
     day: i32,
     day_spent: i64,
     day_reserved: i64,
-    /// Reservations in flight that got less than their estimate (0 or 1).
-    short: u32,
+    short: ShortHeld,
 }
 
 #[derive(Default)]
@@ -157,10 +156,7 @@ impl LimitState for MemoryLimits {
             amount = amount.min(remaining);
         }
         let short = amount < need;
-        if short && q.short > 0 {
-            return Err(Refusal::RemainderHeld { daily: daily_short });
-        }
-        q.short += u32::from(short);
+        q.short.take(short, daily_short)?;
         q.reserved += amount;
         q.day_reserved += amount;
         Ok(Reservation {
@@ -176,8 +172,7 @@ impl LimitState for MemoryLimits {
         let state = self.state(key_id);
         let mut q = state.quota.lock();
         let before = q.spent;
-        debug_assert!(q.short >= u32::from(r.short));
-        q.short = q.short.saturating_sub(u32::from(r.short));
+        q.short.settle(&r);
         q.reserved -= r.amount;
         q.spent += actual;
         if q.day == r.day {

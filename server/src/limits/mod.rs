@@ -201,6 +201,33 @@ pub struct Reservation {
     pub short: bool,
 }
 
+/// A key's reservations in flight that got less than their estimate: one at a time (see
+/// [`Reservation::short`]). Both limit stores keep one per key, beside their counters.
+#[derive(Default)]
+pub(crate) struct ShortHeld(u32);
+
+impl ShortHeld {
+    /// Counts a reservation about to be made; refuses a short one while another is held.
+    pub(crate) fn take(&mut self, short: bool, daily: bool) -> Result<(), Refusal> {
+        if short && self.0 > 0 {
+            return Err(Refusal::RemainderHeld { daily });
+        }
+        self.0 += u32::from(short);
+        Ok(())
+    }
+
+    /// Uncounts a reservation as it settles.
+    pub(crate) fn settle(&mut self, r: &Reservation) {
+        debug_assert!(self.0 >= u32::from(r.short));
+        self.0 = self.0.saturating_sub(u32::from(r.short));
+    }
+
+    #[cfg(test)]
+    pub(crate) fn count(&self) -> u32 {
+        self.0
+    }
+}
+
 /// A concurrency slot held across instances; dropping it gives it back.
 pub type SharedSlot = Box<dyn Send + Sync>;
 

@@ -51,5 +51,5 @@ fn one_short_reservation_at_a_time() {
             day_reserved: 0
         }
     );
-    assert_eq!(s.q.lock().short, 0);
+    assert_eq!(s.q.lock().short.count(), 0);
 }
