@@ -6,17 +6,14 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION};
 use http::{Method, StatusCode, Uri};
-use http_body_util::{BodyDataStream, Full};
+use http_body_util::Full;
 
-/// The body of an upstream answer, chunk by chunk.
-pub type BodyStream = BoxStream<'static, Result<Bytes, UpstreamError>>;
+pub use super::error::{BodyStream, UpstreamError};
 
-pub(super) type DirectClient =
-    hyper_util::client::legacy::Client<super::connect::TimedConnector, Full<Bytes>>;
+pub(super) use super::direct::DirectClient;
 
 /// A pooled client to the upstreams, cheap to clone.
 #[derive(Clone)]
@@ -149,17 +146,11 @@ impl UpstreamRequest {
                     headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
                 }
                 *request.headers_mut() = headers;
-                let answer = client
-                    .request(request)
-                    .await
-                    .map_err(UpstreamError::boxed)?;
-                let (parts, body) = answer.into_parts();
+                let (parts, body) = client.request(request).await?.into_parts();
                 Ok(UpstreamAnswer {
                     status: parts.status,
                     headers: parts.headers,
-                    body: BodyDataStream::new(body)
-                        .map_err(UpstreamError::boxed)
-                        .boxed(),
+                    body,
                 })
             }
             UpstreamClient::Proxied(client) => {
@@ -207,48 +198,5 @@ impl UpstreamAnswer {
         };
         let _ = tokio::time::timeout(wait, read).await;
         Bytes::from(buf)
-    }
-}
-
-/// A transport failure: connecting, sending, or reading the body. Its text never includes the
-/// URL (a query string may carry credentials).
-#[derive(Debug)]
-pub struct UpstreamError(Box<dyn std::error::Error + Send + Sync>);
-
-impl UpstreamError {
-    pub(crate) fn msg(text: impl Into<String>) -> Self {
-        UpstreamError(text.into().into())
-    }
-
-    fn boxed(e: impl std::error::Error + Send + Sync + 'static) -> Self {
-        UpstreamError(Box::new(e))
-    }
-
-    fn reqwest(e: reqwest::Error) -> Self {
-        UpstreamError(Box::new(e.without_url()))
-    }
-
-    /// The error and its causes, on one line.
-    pub fn describe(&self) -> String {
-        let mut text = self.0.to_string();
-        let mut source = self.0.source();
-        while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            source = s.source();
-        }
-        text
-    }
-}
-
-impl std::fmt::Display for UpstreamError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for UpstreamError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
     }
 }

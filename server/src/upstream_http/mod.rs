@@ -3,6 +3,8 @@
 
 mod call;
 mod connect;
+mod direct;
+mod error;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,7 +12,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use parking_lot::Mutex;
 
 pub use call::{BodyStream, UpstreamAnswer, UpstreamClient, UpstreamError, UpstreamRequest};
@@ -102,13 +103,7 @@ fn direct_with(tls: rustls::ClientConfig, connect_timeout: Duration) -> call::Di
         .enable_http1()
         .enable_http2()
         .wrap_connector(http);
-    let https = connect::TimedConnector::new(https, connect_timeout);
-    hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(IDLE_TIMEOUT)
-        .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .build(https)
+    call::DirectClient::new(connect::TimedConnector::new(https, connect_timeout))
 }
 
 /// Checks a proxy URL's scheme and shape, for validation messages.

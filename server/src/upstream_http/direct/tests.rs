@@ -1,0 +1,221 @@
+//! The direct client's pool over real loopback connections: a raw HTTP/1.1 upstream that counts
+//! its connections and does what each test tells it (answer, close, cut an answer short).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+
+use super::super::{direct_with, UpstreamClient, IDLE_TIMEOUT};
+use super::DirectClient;
+
+/// What the upstream does with the request it has just read.
+#[derive(Clone, Copy)]
+enum Then {
+    /// Answers with the request line and `Host` header as its body, and keeps the connection.
+    Echo,
+    /// Answers 100 000 bytes.
+    Large,
+    /// Declares 100 bytes, sends 10 and closes.
+    CutShort,
+    /// Answers `Echo`'s way, then closes the connection once told to (on the channel).
+    EchoThenClose,
+}
+
+struct Upstream {
+    url: String,
+    accepted: Arc<AtomicUsize>,
+    /// `EchoThenClose`: closes the connection, then answers on the sender it was given.
+    close: mpsc::UnboundedSender<oneshot::Sender<()>>,
+}
+
+async fn upstream(then: Then) -> Upstream {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let (close, mut closing) = mpsc::unbounded_channel::<oneshot::Sender<()>>();
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            while let Some(head) = read_request(&mut tcp).await {
+                let echo = echo_of(&head);
+                let answer = match then {
+                    Then::Echo | Then::EchoThenClose => ok(echo.as_bytes()),
+                    Then::Large => ok(&vec![b'x'; 100_000]),
+                    Then::CutShort => {
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789".to_vec()
+                    }
+                };
+                if tcp.write_all(&answer).await.is_err() {
+                    break;
+                }
+                if matches!(then, Then::CutShort) {
+                    break;
+                }
+                if matches!(then, Then::EchoThenClose) {
+                    if let Some(done) = closing.recv().await {
+                        drop(tcp);
+                        let _ = done.send(());
+                    }
+                    break;
+                }
+            }
+        }
+    });
+    Upstream {
+        url,
+        accepted,
+        close,
+    }
+}
+
+fn ok(body: &[u8]) -> Vec<u8> {
+    let mut answer =
+        format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len()).into_bytes();
+    answer.extend_from_slice(body);
+    answer
+}
+
+/// Reads one request (head and a `content-length` body); `None` at the end of the connection.
+async fn read_request(tcp: &mut TcpStream) -> Option<String> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        if tcp.read(&mut byte).await.ok()? == 0 {
+            return None;
+        }
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8(buf).ok()?;
+    let length = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    tcp.read_exact(&mut body).await.ok()?;
+    Some(head)
+}
+
+fn echo_of(head: &str) -> String {
+    let line = head.lines().next().unwrap_or_default();
+    let host = head
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .unwrap_or("-");
+    format!("{line} | {host}")
+}
+
+fn client() -> (UpstreamClient, Arc<DirectClient>) {
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(rustls::RootCertStore::empty())
+    .with_no_client_auth();
+    let direct = Arc::new(direct_with(tls, Duration::from_secs(5)));
+    (UpstreamClient::Direct(direct.clone()), direct)
+}
+
+async fn post(client: &UpstreamClient, url: &str) -> Result<Bytes, String> {
+    let answer = client
+        .post_str(url)
+        .body("{}")
+        .send()
+        .await
+        .map_err(|e| e.describe())?;
+    let mut body = answer.body;
+    let mut read = Vec::new();
+    while let Some(chunk) = body.next().await {
+        read.extend_from_slice(&chunk.map_err(|e| e.describe())?);
+    }
+    Ok(Bytes::from(read))
+}
+
+#[tokio::test]
+async fn sequential_requests_share_one_connection_in_origin_form_with_a_host_header() {
+    let up = upstream(Then::Echo).await;
+    let (client, direct) = client();
+    let port = up.url.rsplit(':').next().unwrap().to_owned();
+    for _ in 0..5 {
+        let body = post(&client, &format!("{}/v1/messages?beta=true", up.url)).await;
+        assert_eq!(
+            body.unwrap(),
+            format!("POST /v1/messages?beta=true HTTP/1.1 | 127.0.0.1:{port}")
+        );
+    }
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(direct.idle_h1(), 1);
+}
+
+#[tokio::test]
+async fn an_answer_dropped_before_its_end_closes_its_connection() {
+    let up = upstream(Then::Large).await;
+    let (client, direct) = client();
+    let url = format!("{}/v1/messages", up.url);
+    let answer = client.post_str(&url).body("{}").send().await.unwrap();
+    let mut body = answer.body;
+    assert!(!body.next().await.unwrap().unwrap().is_empty());
+    drop(body);
+    assert_eq!(
+        direct.idle_h1(),
+        0,
+        "a half-read connection is never pooled"
+    );
+    assert_eq!(post(&client, &url).await.unwrap().len(), 100_000);
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 2);
+    assert_eq!(direct.idle_h1(), 1);
+}
+
+#[tokio::test]
+async fn an_answer_cut_short_ends_in_an_error_not_a_clean_end() {
+    let up = upstream(Then::CutShort).await;
+    let (client, direct) = client();
+    let err = post(&client, &format!("{}/v1/messages", up.url)).await;
+    assert!(err.is_err(), "a truncated answer must not read as complete");
+    assert_eq!(direct.idle_h1(), 0);
+}
+
+#[tokio::test]
+async fn a_pooled_connection_the_upstream_closed_is_not_used() {
+    let up = upstream(Then::EchoThenClose).await;
+    let (client, direct) = client();
+    let url = format!("{}/v1/messages", up.url);
+    post(&client, &url).await.unwrap();
+    assert_eq!(direct.idle_h1(), 1);
+    let (done, closed) = oneshot::channel();
+    up.close.send(done).unwrap();
+    closed.await.unwrap();
+    // Let the runtime's reactor see the close (a yield polls it; no clock involved).
+    for _ in 0..4 {
+        tokio::task::yield_now().await;
+    }
+    let body = post(&client, &url).await.unwrap();
+    assert!(body.starts_with(b"POST /v1/messages HTTP/1.1"));
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_after_the_idle_timeout() {
+    let up = upstream(Then::Echo).await;
+    let (client, direct) = client();
+    post(&client, &format!("{}/v1/messages", up.url))
+        .await
+        .unwrap();
+    assert_eq!(direct.idle_h1(), 1);
+    direct.reap_at(Instant::now());
+    assert_eq!(direct.idle_h1(), 1, "not yet expired");
+    direct.reap_at(Instant::now() + IDLE_TIMEOUT + Duration::from_secs(1));
+    assert_eq!(direct.idle_h1(), 0);
+}
