@@ -22,7 +22,7 @@ mod body;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -48,21 +48,35 @@ type Key = (Scheme, Authority);
 /// An HTTP/1.1 connection with its sender, driven by whoever holds it.
 struct H1 {
     sender: http1::SendRequest<ReqBody>,
-    conn: http1::Connection<Stream, ReqBody>,
+    /// `None` once it has ended.
+    conn: Option<http1::Connection<Stream, ReqBody>>,
 }
 
 impl H1 {
-    /// Polls the connection once, so it reads what arrived (a close, the end of an answer).
-    /// `false` once it has ended: it must not be used or polled again.
+    /// Polls the connection, which reads what arrived (a close, the rest of an answer), and lets
+    /// go of it once it has ended: hyper hands back a request still queued on a connection only
+    /// when the connection is dropped (kept, the request would wait for good). `false` once
+    /// ended.
+    fn drive(&mut self, cx: &mut Context<'_>) -> bool {
+        if let Some(conn) = &mut self.conn {
+            if Pin::new(conn).poll(cx).is_ready() {
+                self.conn = None;
+            }
+        }
+        self.conn.is_some()
+    }
+
+    /// Polls the connection once: `false` if the upstream has closed it meanwhile.
     async fn alive(&mut self) -> bool {
-        poll_fn(|cx| Poll::Ready(Pin::new(&mut self.conn).poll(cx).is_pending())).await
+        poll_fn(|cx| Poll::Ready(self.drive(cx))).await
     }
 }
 
 #[derive(Default)]
 struct Idle {
     h1: FastMap<Key, Vec<(Box<H1>, Instant)>>,
-    h2: FastMap<Key, http2::SendRequest<ReqBody>>,
+    /// One sender per host, with when it was last used.
+    h2: FastMap<Key, (http2::SendRequest<ReqBody>, Instant)>,
     reaper: bool,
 }
 
@@ -103,15 +117,13 @@ impl DirectClient {
             (Some(s), Some(a)) => (s.clone(), a.clone()),
             _ => return Err(UpstreamError::msg("the upstream URL has no host")),
         };
-        let h2 = self
-            .idle
-            .lock()
-            .h2
-            .get(&key)
-            .filter(|s| !s.is_closed())
-            .cloned();
-        if let Some(sender) = h2 {
-            return Box::pin(send_h2(sender, req)).await;
+        if let Some(sender) = self.h2_sender(&key) {
+            match Box::pin(send_h2(sender, req)).await {
+                Ok(answer) => return Ok(answer),
+                // The connection went away (GOAWAY, a close) before the request left: a new one.
+                Err(Failed::Unsent(back)) => req = *back,
+                Err(Failed::Error(e)) => return Err(e),
+            }
         }
         let had_host = req.headers().contains_key(HOST);
         while let Some(mut h1) = self.checkout(&key) {
@@ -134,7 +146,13 @@ impl DirectClient {
                 if !had_host {
                     req.headers_mut().remove(HOST);
                 }
-                return Box::pin(send_h2(sender, req)).await;
+                return match Box::pin(send_h2(sender, req)).await {
+                    Ok(answer) => Ok(answer),
+                    Err(Failed::Unsent(_)) => Err(UpstreamError::msg(
+                        "the upstream closed a new connection before the request was sent",
+                    )),
+                    Err(Failed::Error(e)) => Err(e),
+                };
             }
         };
         to_origin_form(&mut req, &uri);
@@ -171,11 +189,18 @@ impl DirectClient {
                     tracing::debug!(error = %e, "upstream HTTP/2 connection ended with an error");
                 }
             });
-            self.idle.lock().h2.insert(key.clone(), sender.clone());
+            let now = Instant::now();
+            self.idle
+                .lock()
+                .h2
+                .insert(key.clone(), (sender.clone(), now));
             return Ok(Fresh::H2(sender));
         }
         let (sender, conn) = http1::handshake(io).await.map_err(UpstreamError::boxed)?;
-        Ok(Fresh::H1(Box::new(H1 { sender, conn })))
+        Ok(Fresh::H1(Box::new(H1 {
+            sender,
+            conn: Some(conn),
+        })))
     }
 
     /// Sends on `h1`, polling the connection in this task until the answer's head is in; the
@@ -187,12 +212,10 @@ impl DirectClient {
         key: &Key,
     ) -> Result<http::Response<BodyStream>, Failed> {
         let mut sent = std::pin::pin!(h1.sender.try_send_request(req));
-        let mut conn_ended = false;
         let answer = poll_fn(|cx| {
-            if !conn_ended && Pin::new(&mut h1.conn).poll(cx).is_ready() {
-                // Closed or failed: the send below ends with the request back or an error.
-                conn_ended = true;
-            }
+            // A connection that ends (closed, failed) is dropped here, so the send below ends
+            // with the request back or an error.
+            h1.drive(cx);
             sent.as_mut().poll(cx)
         })
         .await;
@@ -206,9 +229,20 @@ impl DirectClient {
             }
         };
         let (parts, incoming) = answer.into_parts();
-        let held = (!conn_ended).then_some(h1);
+        let held = h1.conn.is_some().then_some(h1);
         let body = body::H1Body::new(incoming, held, Arc::downgrade(self), key.clone());
         Ok(http::Response::from_parts(parts, body.boxed()))
+    }
+
+    /// The host's HTTP/2 sender, if it has a live one.
+    fn h2_sender(&self, key: &Key) -> Option<http2::SendRequest<ReqBody>> {
+        let mut idle = self.idle.lock();
+        let (sender, used) = idle.h2.get_mut(key)?;
+        if sender.is_closed() {
+            return None;
+        }
+        *used = Instant::now();
+        Some(sender.clone())
     }
 
     fn checkout(&self, key: &Key) -> Option<Box<H1>> {
@@ -234,15 +268,18 @@ impl DirectClient {
         }
     }
 
-    /// Closes idle connections unused since before `now - IDLE_TIMEOUT`, and HTTP/2 senders
-    /// whose connection has ended.
+    /// Closes idle connections unused since before `now - IDLE_TIMEOUT`, and lets go of HTTP/2
+    /// senders unused as long or whose connection has ended (the connection closes with its
+    /// last sender and stream).
     fn reap(&self, now: Instant) {
         let mut idle = self.idle.lock();
         for list in idle.h1.values_mut() {
             list.retain(|(_, since)| now.saturating_duration_since(*since) < IDLE_TIMEOUT);
         }
         idle.h1.retain(|_, list| !list.is_empty());
-        idle.h2.retain(|_, sender| !sender.is_closed());
+        idle.h2.retain(|_, (sender, used)| {
+            !sender.is_closed() && now.saturating_duration_since(*used) < IDLE_TIMEOUT
+        });
     }
 
     /// Idle HTTP/1.1 connections held (tests).
@@ -275,12 +312,19 @@ fn reap_every(client: Weak<DirectClient>, period: Duration) {
 async fn send_h2(
     mut sender: http2::SendRequest<ReqBody>,
     req: Request<ReqBody>,
-) -> Result<http::Response<BodyStream>, UpstreamError> {
-    sender.ready().await.map_err(UpstreamError::boxed)?;
-    let answer = sender
-        .send_request(req)
-        .await
-        .map_err(UpstreamError::boxed)?;
+) -> Result<http::Response<BodyStream>, Failed> {
+    if sender.ready().await.is_err() {
+        return Err(Failed::Unsent(Box::new(req)));
+    }
+    let answer = match sender.try_send_request(req).await {
+        Ok(answer) => answer,
+        Err(mut e) => {
+            return Err(match e.take_message() {
+                Some(req) => Failed::Unsent(Box::new(req)),
+                None => Failed::Error(UpstreamError::boxed(e.into_error())),
+            })
+        }
+    };
     let (parts, incoming) = answer.into_parts();
     let body = BodyDataStream::new(incoming).map_err(UpstreamError::boxed);
     Ok(http::Response::from_parts(parts, body.boxed()))

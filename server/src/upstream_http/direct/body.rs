@@ -3,7 +3,6 @@
 //! when the body has ended the connection goes back to the pool, and when the body is dropped
 //! before its end the connection is closed with it (what is left of the answer is never read).
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Weak;
 use std::task::{Context, Poll};
@@ -42,7 +41,7 @@ impl H1Body {
     /// case hyper has already handed the failure to the body).
     fn drive(&mut self, cx: &mut Context<'_>) {
         if let Some(h1) = &mut self.conn {
-            if Pin::new(&mut h1.conn).poll(cx).is_ready() {
+            if !h1.drive(cx) {
                 self.conn = None;
             }
         }

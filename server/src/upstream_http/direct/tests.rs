@@ -25,6 +25,8 @@ enum Then {
     CutShort,
     /// Answers `Echo`'s way, then closes the connection once told to (on the channel).
     EchoThenClose,
+    /// Declares 2 bytes and sends 7: the rest would be read as the next answer's start.
+    Trailing,
 }
 
 struct Upstream {
@@ -50,6 +52,9 @@ async fn upstream(then: Then) -> Upstream {
                     Then::Large => ok(&vec![b'x'; 100_000]),
                     Then::CutShort => {
                         b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789".to_vec()
+                    }
+                    Then::Trailing => {
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokEXTRA".to_vec()
                     }
                 };
                 if tcp.write_all(&answer).await.is_err() {
@@ -128,7 +133,16 @@ fn client() -> (UpstreamClient, Arc<DirectClient>) {
     (UpstreamClient::Direct(direct.clone()), direct)
 }
 
+/// Every exchange is bounded: a request the client loses track of fails the test, not CI.
+const BOUND: Duration = Duration::from_secs(10);
+
 async fn post(client: &UpstreamClient, url: &str) -> Result<Bytes, String> {
+    tokio::time::timeout(BOUND, post_unbounded(client, url))
+        .await
+        .expect("the exchange ended")
+}
+
+async fn post_unbounded(client: &UpstreamClient, url: &str) -> Result<Bytes, String> {
     let answer = client
         .post_str(url)
         .body("{}")
@@ -164,9 +178,13 @@ async fn an_answer_dropped_before_its_end_closes_its_connection() {
     let up = upstream(Then::Large).await;
     let (client, direct) = client();
     let url = format!("{}/v1/messages", up.url);
-    let answer = client.post_str(&url).body("{}").send().await.unwrap();
+    let answer = tokio::time::timeout(BOUND, client.post_str(&url).body("{}").send())
+        .await
+        .unwrap()
+        .unwrap();
     let mut body = answer.body;
-    assert!(!body.next().await.unwrap().unwrap().is_empty());
+    let first = tokio::time::timeout(BOUND, body.next()).await.unwrap();
+    assert!(!first.unwrap().unwrap().is_empty());
     drop(body);
     assert_eq!(
         direct.idle_h1(),
@@ -204,6 +222,51 @@ async fn a_pooled_connection_the_upstream_closed_is_not_used() {
     let body = post(&client, &url).await.unwrap();
     assert!(body.starts_with(b"POST /v1/messages HTTP/1.1"));
     assert_eq!(up.accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_request_queued_on_a_connection_that_then_closes_comes_back_unsent() {
+    let up = upstream(Then::EchoThenClose).await;
+    let (client, direct) = client();
+    let url = format!("{}/v1/messages", up.url);
+    post(&client, &url).await.unwrap();
+    let uri: http::Uri = url.parse().unwrap();
+    let key = (
+        uri.scheme().unwrap().clone(),
+        uri.authority().unwrap().clone(),
+    );
+    // Taken from the pool while still open, as a request that passed the liveness check.
+    let h1 = direct.checkout(&key).unwrap();
+    let (done, closed) = oneshot::channel();
+    up.close.send(done).unwrap();
+    closed.await.unwrap();
+    for _ in 0..4 {
+        tokio::task::yield_now().await;
+    }
+    let mut req = http::Request::new(http_body_util::Full::new(Bytes::from_static(b"{}")));
+    *req.uri_mut() = "/v1/messages".parse().unwrap();
+    let sent = tokio::time::timeout(BOUND, direct.send_h1(h1, req, &key))
+        .await
+        .expect("the request does not wait on a closed connection");
+    assert!(matches!(sent, Err(super::Failed::Unsent(_))));
+    // And through the client, it goes out on a new connection.
+    assert!(post(&client, &url)
+        .await
+        .unwrap()
+        .starts_with(b"POST /v1/messages"));
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn bytes_past_an_answers_end_keep_its_connection_out_of_the_pool() {
+    let up = upstream(Then::Trailing).await;
+    let (client, direct) = client();
+    let url = format!("{}/v1/messages", up.url);
+    for _ in 0..2 {
+        assert_eq!(post(&client, &url).await.unwrap(), "ok");
+    }
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 2, "never reused");
+    assert_eq!(direct.idle_h1(), 0);
 }
 
 #[tokio::test]
