@@ -31,7 +31,7 @@ use http::header::{HeaderValue, HOST};
 use http::uri::{Authority, Scheme};
 use http::{Request, Uri};
 use http_body_util::{BodyDataStream, Full};
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::{http1, http2, TrySendError};
 use hyper_util::client::legacy::connect::Connection as _;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use parking_lot::Mutex;
@@ -94,6 +94,15 @@ enum Fresh {
 enum Failed {
     Unsent(Box<Request<ReqBody>>),
     Error(UpstreamError),
+}
+
+impl From<TrySendError<Request<ReqBody>>> for Failed {
+    fn from(mut e: TrySendError<Request<ReqBody>>) -> Self {
+        match e.take_message() {
+            Some(req) => Failed::Unsent(Box::new(req)),
+            None => Failed::Error(UpstreamError::boxed(e.into_error())),
+        }
+    }
 }
 
 impl DirectClient {
@@ -219,16 +228,7 @@ impl DirectClient {
             sent.as_mut().poll(cx)
         })
         .await;
-        let answer = match answer {
-            Ok(answer) => answer,
-            Err(mut e) => {
-                return Err(match e.take_message() {
-                    Some(req) => Failed::Unsent(Box::new(req)),
-                    None => Failed::Error(UpstreamError::boxed(e.into_error())),
-                })
-            }
-        };
-        let (parts, incoming) = answer.into_parts();
+        let (parts, incoming) = answer?.into_parts();
         let held = h1.conn.is_some().then_some(h1);
         let body = body::H1Body::new(incoming, held, Arc::downgrade(self), key.clone());
         Ok(http::Response::from_parts(parts, body.boxed()))
@@ -316,16 +316,7 @@ async fn send_h2(
     if sender.ready().await.is_err() {
         return Err(Failed::Unsent(Box::new(req)));
     }
-    let answer = match sender.try_send_request(req).await {
-        Ok(answer) => answer,
-        Err(mut e) => {
-            return Err(match e.take_message() {
-                Some(req) => Failed::Unsent(Box::new(req)),
-                None => Failed::Error(UpstreamError::boxed(e.into_error())),
-            })
-        }
-    };
-    let (parts, incoming) = answer.into_parts();
+    let (parts, incoming) = sender.try_send_request(req).await?.into_parts();
     let body = BodyDataStream::new(incoming).map_err(UpstreamError::boxed);
     Ok(http::Response::from_parts(parts, body.boxed()))
 }
