@@ -9,7 +9,6 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION};
 use http::{Method, StatusCode, Uri};
-use http_body_util::Full;
 
 pub use super::error::{BodyStream, UpstreamError};
 
@@ -137,7 +136,7 @@ impl UpstreamRequest {
             UpstreamClient::Direct(client) => {
                 let uri = Uri::try_from(url.as_str())
                     .map_err(|e| UpstreamError::msg(format!("invalid upstream URL: {e}")))?;
-                let mut request = http::Request::new(Full::new(self.body));
+                let mut request = http::Request::new(self.body);
                 *request.method_mut() = Method::POST;
                 *request.uri_mut() = uri;
                 let mut headers = self.headers;

@@ -1,15 +1,15 @@
-//! The client of accounts that connect directly: hyper's connections over rustls (HTTP/2 when the
-//! upstream offers it by ALPN, HTTP/1.1 otherwise) in a pool of our own, instead of hyper-util's
-//! pooled client.
+//! The client of accounts that connect directly, over rustls: HTTP/1.1 spoken by [`h1`] (HTTP/2,
+//! when the upstream offers it by ALPN, by hyper's connection) in a pool of our own, instead of
+//! hyper-util's pooled client.
 //!
 //! Why not hyper-util's client: it runs every HTTP/1.1 connection as a task of its own, so each
 //! relayed request crossed tasks several times (the request to the connection's task, its answer
 //! back, each piece of the body again, and a further task spawned per request to put the
-//! connection back in the pool once its body was read). Here an HTTP/1.1 connection is driven by
-//! whoever holds it: while a request waits for its answer the request's own task polls the
-//! connection, and the answer's body ([`body::H1Body`]) polls it with every read, then puts it
-//! back in the pool when the body has ended. An HTTP/2 connection multiplexes many requests, so
-//! it keeps a task of its own and one sender per host is shared.
+//! connection back in the pool once its body was read). Here an HTTP/1.1 connection is used by
+//! whoever holds it: the request's own task writes the request and reads the answer's head, and
+//! the answer's body ([`body::H1Body`]) reads the rest, then puts the connection back in the pool
+//! when the body has ended. An HTTP/2 connection multiplexes many requests, so it keeps a task of
+//! its own and one sender per host is shared.
 //!
 //! What it keeps of hyper-util's client: at most [`MAX_IDLE_PER_HOST`] idle connections per
 //! host, closed after [`IDLE_TIMEOUT`] unused (also by a reaper task while no request comes);
@@ -18,59 +18,31 @@
 //! that may have reached the upstream).
 
 mod body;
+mod h1;
 
-use std::future::{poll_fn, Future};
-use std::pin::Pin;
 use std::sync::{Arc, Weak};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use http::header::{HeaderValue, HOST};
+use http::header::HeaderValue;
 use http::uri::{Authority, Scheme};
 use http::{Request, Uri};
 use http_body_util::{BodyDataStream, Full};
-use hyper::client::conn::{http1, http2, TrySendError};
+use hyper::client::conn::{http2, TrySendError};
 use hyper_util::client::legacy::connect::Connection as _;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use parking_lot::Mutex;
 use tower::Service;
 
-use super::connect::{Stream, TimedConnector};
+use super::connect::TimedConnector;
 use super::error::{BodyStream, UpstreamError};
 use super::{IDLE_TIMEOUT, MAX_IDLE_PER_HOST};
 use crate::fast_hash::FastMap;
 
 type ReqBody = Full<Bytes>;
 type Key = (Scheme, Authority);
-
-/// An HTTP/1.1 connection with its sender, driven by whoever holds it.
-struct H1 {
-    sender: http1::SendRequest<ReqBody>,
-    /// `None` once it has ended.
-    conn: Option<http1::Connection<Stream, ReqBody>>,
-}
-
-impl H1 {
-    /// Polls the connection, which reads what arrived (a close, the rest of an answer), and lets
-    /// go of it once it has ended: hyper hands back a request still queued on a connection only
-    /// when the connection is dropped (kept, the request would wait for good). `false` once
-    /// ended.
-    fn drive(&mut self, cx: &mut Context<'_>) -> bool {
-        if let Some(conn) = &mut self.conn {
-            if Pin::new(conn).poll(cx).is_ready() {
-                self.conn = None;
-            }
-        }
-        self.conn.is_some()
-    }
-
-    /// Polls the connection once: `false` if the upstream has closed it meanwhile.
-    async fn alive(&mut self) -> bool {
-        poll_fn(|cx| Poll::Ready(self.drive(cx))).await
-    }
-}
+use h1::H1;
 
 #[derive(Default)]
 struct Idle {
@@ -92,17 +64,8 @@ enum Fresh {
 
 /// A send that did not happen: `Unsent` gives the request back (nothing of it was written).
 enum Failed {
-    Unsent(Box<Request<ReqBody>>),
+    Unsent(Box<Request<Bytes>>),
     Error(UpstreamError),
-}
-
-impl From<TrySendError<Request<ReqBody>>> for Failed {
-    fn from(mut e: TrySendError<Request<ReqBody>>) -> Self {
-        match e.take_message() {
-            Some(req) => Failed::Unsent(Box::new(req)),
-            None => Failed::Error(UpstreamError::boxed(e.into_error())),
-        }
-    }
 }
 
 impl DirectClient {
@@ -119,10 +82,9 @@ impl DirectClient {
     /// is boxed, and the paths that set one up or speak HTTP/2 run as boxed futures of their own.
     pub(super) async fn request(
         self: &Arc<Self>,
-        mut req: Request<ReqBody>,
+        mut req: Request<Bytes>,
     ) -> Result<http::Response<BodyStream>, UpstreamError> {
-        let uri = req.uri().clone();
-        let key = match (uri.scheme(), uri.authority()) {
+        let key = match (req.uri().scheme(), req.uri().authority()) {
             (Some(s), Some(a)) => (s.clone(), a.clone()),
             _ => return Err(UpstreamError::msg("the upstream URL has no host")),
         };
@@ -134,12 +96,7 @@ impl DirectClient {
                 Err(Failed::Error(e)) => return Err(e),
             }
         }
-        let had_host = req.headers().contains_key(HOST);
-        while let Some(mut h1) = self.checkout(&key) {
-            if !h1.alive().await || !h1.sender.is_ready() {
-                continue;
-            }
-            to_origin_form(&mut req, &uri);
+        while let Some(h1) = self.checkout(&key) {
             match self.send_h1(h1, req, &key).await {
                 Ok(answer) => return Ok(answer),
                 Err(Failed::Unsent(back)) => req = *back,
@@ -149,12 +106,6 @@ impl DirectClient {
         let fresh = match Box::pin(self.connect(&key)).await? {
             Fresh::H1(h1) => h1,
             Fresh::H2(sender) => {
-                // A request first meant for a pooled HTTP/1.1 connection: back to its absolute
-                // form.
-                *req.uri_mut() = uri;
-                if !had_host {
-                    req.headers_mut().remove(HOST);
-                }
                 return match Box::pin(send_h2(sender, req)).await {
                     Ok(answer) => Ok(answer),
                     Err(Failed::Unsent(_)) => Err(UpstreamError::msg(
@@ -164,7 +115,6 @@ impl DirectClient {
                 };
             }
         };
-        to_origin_form(&mut req, &uri);
         match self.send_h1(fresh, req, &key).await {
             Ok(answer) => Ok(answer),
             Err(Failed::Unsent(_)) => Err(UpstreamError::msg(
@@ -205,33 +155,39 @@ impl DirectClient {
                 .insert(key.clone(), (sender.clone(), now));
             return Ok(Fresh::H2(sender));
         }
-        let (sender, conn) = http1::handshake(io).await.map_err(UpstreamError::boxed)?;
-        Ok(Fresh::H1(Box::new(H1 {
-            sender,
-            conn: Some(conn),
-        })))
+        Ok(Fresh::H1(Box::new(H1::new(io))))
     }
 
-    /// Sends on `h1`, polling the connection in this task until the answer's head is in; the
-    /// answer's body then drives the connection and puts it back in the pool at its end.
+    /// Sends on `h1` and reads the answer's head in this task; the answer's body then reads the
+    /// rest and puts the connection back in the pool at its end. A connection found closed (or
+    /// saying something unasked) before the request is written gives the request back, as does
+    /// one that fails before taking any of it ([`h1::H1::exchange`]); once any of it may have
+    /// left, a failure is an error (the upstream may have received it).
     async fn send_h1(
         self: &Arc<Self>,
         mut h1: Box<H1>,
-        req: Request<ReqBody>,
+        req: Request<Bytes>,
         key: &Key,
     ) -> Result<http::Response<BodyStream>, Failed> {
-        let mut sent = std::pin::pin!(h1.sender.try_send_request(req));
-        let answer = poll_fn(|cx| {
-            // A connection that ends (closed, failed) is dropped here, so the send below ends
-            // with the request back or an error.
-            h1.drive(cx);
-            sent.as_mut().poll(cx)
-        })
-        .await;
-        let (parts, incoming) = answer?.into_parts();
-        let held = h1.conn.is_some().then_some(h1);
-        let body = body::H1Body::new(incoming, held, Arc::downgrade(self), key.clone());
-        Ok(http::Response::from_parts(parts, body.boxed()))
+        if !h1.quiet().await {
+            return Err(Failed::Unsent(Box::new(req)));
+        }
+        let host = host_header(key);
+        let head = h1::encode_head(&req, host.as_ref());
+        let head = match h1.exchange(&head, req.body()).await {
+            Ok(head) => head,
+            Err(h1::SendError::Unsent) => return Err(Failed::Unsent(Box::new(req))),
+            Err(h1::SendError::Failed(e)) => return Err(Failed::Error(e)),
+        };
+        drop(req);
+        let body = body::H1Body::new(
+            h1,
+            head.framing,
+            head.reusable,
+            Arc::downgrade(self),
+            key.clone(),
+        );
+        Ok(http::Response::from_parts(head.parts, body.boxed()))
     }
 
     /// The host's HTTP/2 sender, if it has a live one.
@@ -311,41 +267,32 @@ fn reap_every(client: Weak<DirectClient>, period: Duration) {
 
 async fn send_h2(
     mut sender: http2::SendRequest<ReqBody>,
-    req: Request<ReqBody>,
+    req: Request<Bytes>,
 ) -> Result<http::Response<BodyStream>, Failed> {
     if sender.ready().await.is_err() {
         return Err(Failed::Unsent(Box::new(req)));
     }
-    let (parts, incoming) = sender.try_send_request(req).await?.into_parts();
+    let body = req.body().clone();
+    let sent = sender.try_send_request(req.map(Full::new)).await;
+    let (parts, incoming) = sent.map_err(|e| unsent_h2(e, body))?.into_parts();
     let body = BodyDataStream::new(incoming).map_err(UpstreamError::boxed);
     Ok(http::Response::from_parts(parts, body.boxed()))
 }
 
-/// HTTP/1.1's request target and `Host` header, as hyper-util's client sets them (only the
-/// first call on a request changes it).
-fn to_origin_form(req: &mut Request<ReqBody>, uri: &Uri) {
-    if req.uri().scheme().is_none() {
-        return;
+/// hyper's send error: the request back if it never left, else the error.
+fn unsent_h2(mut e: TrySendError<Request<ReqBody>>, body: Bytes) -> Failed {
+    match e.take_message() {
+        Some(req) => Failed::Unsent(Box::new(req.map(|_| body))),
+        None => Failed::Error(UpstreamError::boxed(e.into_error())),
     }
-    if !req.headers().contains_key(HOST) {
-        if let Some(host) = host_header(uri) {
-            req.headers_mut().insert(HOST, host);
-        }
-    }
-    let target = match uri.path_and_query() {
-        Some(p) if p.as_str() != "/" => Uri::from(p.clone()),
-        _ => Uri::default(),
-    };
-    *req.uri_mut() = target;
 }
 
-fn host_header(uri: &Uri) -> Option<HeaderValue> {
-    let host = uri.host()?;
-    let default = match uri.scheme_str() {
-        Some("https") => 443,
-        _ => 80,
-    };
-    match uri.port_u16() {
+/// HTTP/1.1's `Host` header for the upstream, as hyper-util's client set it (the port only when
+/// it is not the scheme's default).
+fn host_header((scheme, authority): &Key) -> Option<HeaderValue> {
+    let host = authority.host();
+    let default = if *scheme == Scheme::HTTPS { 443 } else { 80 };
+    match authority.port_u16() {
         Some(port) if port != default => HeaderValue::try_from(format!("{host}:{port}")).ok(),
         _ => HeaderValue::from_str(host).ok(),
     }

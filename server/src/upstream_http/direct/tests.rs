@@ -27,6 +27,10 @@ enum Then {
     EchoThenClose,
     /// Declares 2 bytes and sends 7: the rest would be read as the next answer's start.
     Trailing,
+    /// Answers `Echo`'s body in chunked coding (two chunks, a trailer), keeping the connection.
+    Chunked,
+    /// Answers with no length after a `100 Continue`, then closes to end the body.
+    UntilClose,
 }
 
 struct Upstream {
@@ -56,11 +60,25 @@ async fn upstream(then: Then) -> Upstream {
                     Then::Trailing => {
                         b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokEXTRA".to_vec()
                     }
+                    Then::Chunked => {
+                        let (a, b) = echo.split_at(echo.len() / 2);
+                        format!(
+                            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+                             {:x}\r\n{a}\r\n{:x};ext=1\r\n{b}\r\n0\r\nx-t: 1\r\n\r\n",
+                            a.len(),
+                            b.len()
+                        )
+                        .into_bytes()
+                    }
+                    Then::UntilClose => {
+                        format!("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n{echo}")
+                            .into_bytes()
+                    }
                 };
                 if tcp.write_all(&answer).await.is_err() {
                     break;
                 }
-                if matches!(then, Then::CutShort) {
+                if matches!(then, Then::CutShort | Then::UntilClose) {
                     break;
                 }
                 if matches!(then, Then::EchoThenClose) {
@@ -243,7 +261,7 @@ async fn a_request_queued_on_a_connection_that_then_closes_comes_back_unsent() {
     for _ in 0..4 {
         tokio::task::yield_now().await;
     }
-    let mut req = http::Request::new(http_body_util::Full::new(Bytes::from_static(b"{}")));
+    let mut req = http::Request::new(Bytes::from_static(b"{}"));
     *req.uri_mut() = "/v1/messages".parse().unwrap();
     let sent = tokio::time::timeout(BOUND, direct.send_h1(h1, req, &key))
         .await
@@ -281,4 +299,59 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
     assert_eq!(direct.idle_h1(), 1, "not yet expired");
     direct.reap_at(Instant::now() + IDLE_TIMEOUT + Duration::from_secs(1));
     assert_eq!(direct.idle_h1(), 0);
+}
+
+#[tokio::test]
+async fn chunked_answers_are_decoded_and_keep_their_connection() {
+    let up = upstream(Then::Chunked).await;
+    let (client, direct) = client();
+    let url = format!("{}/v1/messages?beta=true", up.url);
+    for _ in 0..3 {
+        let body = post(&client, &url).await.unwrap();
+        assert!(body.starts_with(b"POST /v1/messages?beta=true HTTP/1.1 | 127.0.0.1:"));
+    }
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(direct.idle_h1(), 1);
+}
+
+#[tokio::test]
+async fn an_answer_without_a_length_ends_with_its_connection_which_is_not_reused() {
+    let up = upstream(Then::UntilClose).await;
+    let (client, direct) = client();
+    let url = format!("{}/v1/messages", up.url);
+    for _ in 0..2 {
+        let body = post(&client, &url).await.unwrap();
+        assert!(body.starts_with(b"POST /v1/messages HTTP/1.1 | 127.0.0.1:"));
+    }
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 2);
+    assert_eq!(direct.idle_h1(), 0);
+}
+
+#[tokio::test]
+async fn an_answer_given_before_the_request_is_all_written_is_relayed() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1/messages", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        let mut start = [0u8; 1024];
+        let _ = tcp.read(&mut start).await;
+        // A body too large: answered at once, and the rest of it never read.
+        let answer = b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\n\r\ntoo big!";
+        tcp.write_all(answer).await.unwrap();
+        let _ = stopped.await;
+    });
+    let (client, direct) = client();
+    // Far more than the loopback socket's buffers take.
+    let sent = client.post_str(&url).body(vec![b'x'; 32 << 20]).send();
+    let answer = tokio::time::timeout(BOUND, sent)
+        .await
+        .expect("the answer is read while the request is written")
+        .unwrap();
+    assert_eq!(answer.status, 413);
+    let mut body = answer.body;
+    assert_eq!(body.next().await.unwrap().unwrap(), "too big!");
+    assert!(body.next().await.is_none());
+    assert_eq!(direct.idle_h1(), 0, "half a request went out on it");
+    let _ = stop.send(());
 }
