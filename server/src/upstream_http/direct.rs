@@ -155,7 +155,7 @@ impl DirectClient {
                 .insert(key.clone(), (sender.clone(), now));
             return Ok(Fresh::H2(sender));
         }
-        Ok(Fresh::H1(Box::new(H1::new(io))))
+        Ok(Fresh::H1(Box::new(H1::new(io, host_header(key)))))
     }
 
     /// Sends on `h1` and reads the answer's head in this task; the answer's body then reads the
@@ -172,8 +172,7 @@ impl DirectClient {
         if !h1.quiet().await {
             return Err(Failed::Unsent(Box::new(req)));
         }
-        let host = host_header(key);
-        let head = h1::encode_head(&req, host.as_ref());
+        let head = h1::encode_head(&req, h1.host());
         let head = match h1.exchange(&head, req.body()).await {
             Ok(head) => head,
             Err(h1::SendError::Unsent) => return Err(Failed::Unsent(Box::new(req))),

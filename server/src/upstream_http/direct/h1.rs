@@ -40,6 +40,8 @@ pub(super) struct H1 {
     io: TokioIo<Stream>,
     pub(super) buf: BytesMut,
     tls: bool,
+    /// The `Host` header for requests on it, built once.
+    host: Option<HeaderValue>,
 }
 
 /// Why an exchange failed: `Unsent` when none of the request can have reached the upstream.
@@ -77,8 +79,9 @@ pub(super) struct Head {
 }
 
 impl H1 {
-    pub(super) fn new(io: Stream) -> Self {
+    pub(super) fn new(io: Stream, host: Option<HeaderValue>) -> Self {
         H1 {
+            host,
             tls: matches!(io, MaybeHttpsStream::Https(_)),
             io: TokioIo::new(io),
             buf: BytesMut::new(),
@@ -99,6 +102,10 @@ impl H1 {
     pub(super) async fn quiet(&mut self) -> bool {
         let look = poll_fn(|cx| Poll::Ready(self.poll_fill(cx).is_pending()));
         tokio::task::unconstrained(look).await && self.buf.is_empty()
+    }
+
+    pub(super) fn host(&self) -> Option<&HeaderValue> {
+        self.host.as_ref()
     }
 
     /// An idle connection keeps no buffer.
