@@ -57,6 +57,8 @@ struct Outgoing<'a> {
     /// Some of it has been written.
     written: bool,
     flushed: bool,
+    /// The write failed after some of it had gone; the rest is never sent.
+    broken: Option<io::Error>,
 }
 
 /// How an answer's body ends.
@@ -115,14 +117,16 @@ impl H1 {
 
     /// Writes the request and reads the answer's head (skipping interim `1xx` answers). The head
     /// is read while the request is still being written, as hyper did: an upstream that answers
-    /// early (a `413` for a body too large) and stops reading gets its answer relayed, and the
-    /// connection, with the rest of the request never sent, is not used again.
+    /// early (a `413` for a body too large) and stops reading gets its answer relayed, also when
+    /// it then resets the connection under the write, and the connection, with the rest of the
+    /// request never sent, is not used again.
     pub(super) async fn exchange(&mut self, head: &[u8], body: &[u8]) -> Result<Head, SendError> {
         let mut out = Outgoing {
             head,
             body,
             written: false,
             flushed: false,
+            broken: None,
         };
         let mut interim = 0;
         poll_fn(|cx| self.poll_exchange(cx, &mut out, &mut interim)).await
@@ -134,8 +138,15 @@ impl H1 {
         out: &mut Outgoing<'_>,
         interim: &mut usize,
     ) -> Poll<Result<Head, SendError>> {
-        if let Err(e) = self.poll_send(cx, out) {
-            return Poll::Ready(Err(self.failed(out, UpstreamError::boxed(e))));
+        if out.broken.is_none() {
+            if let Err(e) = self.poll_send(cx, out) {
+                if !out.written {
+                    return Poll::Ready(Err(self.failed(out, UpstreamError::boxed(e))));
+                }
+                // An answer sent before the upstream stopped reading is still read (TCP keeps
+                // what arrived before a reset); the write's error stands if there is none.
+                out.broken = Some(e);
+            }
         }
         loop {
             match self.parse_head(interim) {
@@ -150,7 +161,12 @@ impl H1 {
                 let e = UpstreamError::msg("the upstream's answer head is too large");
                 return Poll::Ready(Err(SendError::Failed(e)));
             }
-            match ready!(self.poll_fill(cx)) {
+            let filled = self.poll_fill(cx);
+            if let (Some(e), Poll::Pending | Poll::Ready(Ok(0) | Err(_))) = (&out.broken, &filled) {
+                let e = UpstreamError::msg(format!("writing the request failed: {e}"));
+                return Poll::Ready(Err(SendError::Failed(e)));
+            }
+            match ready!(filled) {
                 Ok(0) => {
                     let e = UpstreamError::msg(if self.buf.is_empty() {
                         "the upstream closed the connection without answering"

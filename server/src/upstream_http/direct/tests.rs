@@ -327,8 +327,9 @@ async fn an_answer_without_a_length_ends_with_its_connection_which_is_not_reused
     assert_eq!(direct.idle_h1(), 0);
 }
 
-#[tokio::test]
-async fn an_answer_given_before_the_request_is_all_written_is_relayed() {
+/// An upstream that answers a body too large after reading its start, then holds the
+/// connection without reading more, or closes it (a reset, with the request still unread).
+async fn early_answer(then_close: bool) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1/messages", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -336,10 +337,11 @@ async fn an_answer_given_before_the_request_is_all_written_is_relayed() {
         let (mut tcp, _) = listener.accept().await.unwrap();
         let mut start = [0u8; 1024];
         let _ = tcp.read(&mut start).await;
-        // A body too large: answered at once, and the rest of it never read.
         let answer = b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\n\r\ntoo big!";
         tcp.write_all(answer).await.unwrap();
-        let _ = stopped.await;
+        if !then_close {
+            let _ = stopped.await;
+        }
     });
     let (client, direct) = client();
     // Far more than the loopback socket's buffers take.
@@ -354,4 +356,14 @@ async fn an_answer_given_before_the_request_is_all_written_is_relayed() {
     assert!(body.next().await.is_none());
     assert_eq!(direct.idle_h1(), 0, "half a request went out on it");
     let _ = stop.send(());
+}
+
+#[tokio::test]
+async fn an_answer_given_before_the_request_is_all_written_is_relayed() {
+    early_answer(false).await;
+}
+
+#[tokio::test]
+async fn an_early_answer_is_relayed_even_when_the_upstream_resets_the_connection_after_it() {
+    early_answer(true).await;
 }
