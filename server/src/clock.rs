@@ -23,11 +23,21 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        chrono::Utc::now().timestamp_millis()
+        system_now_ms()
     }
 
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// The system's wall clock in epoch milliseconds, read straight from `SystemTime` (every
+/// request reads it several times; going through a calendar type costs a date conversion each).
+pub fn system_now_ms() -> i64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
     }
 }
 
@@ -89,5 +99,17 @@ mod tests {
         clock.sleep(Duration::from_millis(250)).await;
         assert_eq!(clock.now_ms(), t0 + 2250);
         assert_eq!(clock.slept_ms(), 250);
+    }
+
+    #[test]
+    fn system_time_in_epoch_milliseconds_as_a_calendar_reads_it() {
+        let before = chrono::Utc::now().timestamp_millis();
+        let now = system_now_ms();
+        let after = chrono::Utc::now().timestamp_millis();
+        assert!(
+            before <= now && now <= after,
+            "{before} <= {now} <= {after}"
+        );
+        assert!(now > 1_700_000_000_000, "{now} is not epoch milliseconds");
     }
 }

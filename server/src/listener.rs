@@ -4,11 +4,15 @@
 //! `TCP_NODELAY` (small SSE writes must leave at once), and shutdown is graceful: no new
 //! connections, idle ones closed, open requests given the grace period by the caller.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::Router;
+use futures::future::Either;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -17,10 +21,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-/// Serves `router` until `stop` fires, then waits for open connections to finish.
+use crate::relay::{serve_hot, Hot, Relay};
+
+/// Serves `router` until `stop` fires, then waits for open connections to finish. The relay's
+/// hot routes ([`Hot`]) skip the router: the same gate and handler, without its layers.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    relay: Arc<Relay>,
     header_timeout: Duration,
     stop: CancellationToken,
 ) {
@@ -48,11 +56,18 @@ pub async fn serve(
             tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
         }
         let router = router.clone();
+        let relay = relay.clone();
         let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
             request
                 .extensions_mut()
                 .insert(ConnectInfo::<SocketAddr>(peer));
-            router.clone().oneshot(request)
+            match Hot::of(request.method(), request.uri().path()) {
+                Some(hot) => {
+                    let served = serve_hot(relay.clone(), hot, request.map(Body::new));
+                    Either::Left(async move { Ok::<_, Infallible>(served.await) })
+                }
+                None => Either::Right(router.clone().oneshot(request)),
+            }
         });
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)

@@ -279,3 +279,60 @@ async fn a_key_that_would_be_refused_anyway_is_refused_before_its_body() {
     assert!(answer.contains("concurrency limit"), "{answer}");
     drop(held);
 }
+
+#[tokio::test]
+async fn the_busiest_routes_skip_the_router_but_answer_as_it_would() {
+    // The listener hands these to their handler through the gate without the router: each
+    // still refuses a missing key in its protocol's shape (a path dropped from the table would
+    // not), other methods still get the router's 405, and a path that only looks like one is
+    // still left to the router.
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    let anthropic = [
+        "/v1/messages",
+        "/v1/messages/count_tokens",
+        "/api/v1/messages",
+        "/api/v1/messages/count_tokens",
+        "/claude/v1/messages",
+        "/claude/v1/messages/count_tokens",
+    ];
+    let openai = [
+        "/v1/chat/completions",
+        "/openai/v1/chat/completions",
+        "/v1/responses",
+        "/openai/v1/responses",
+        "/openai/responses",
+    ];
+    for path in anthropic.iter().chain(&openai) {
+        let res = app
+            .client
+            .post(app.url(&format!("{path}?beta=true")))
+            .json(&messages_body("claude-sonnet-4-5", false))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "{path}");
+        let v: Value = res.json().await.unwrap();
+        if anthropic.contains(path) {
+            assert_eq!(v["type"], "error", "{path}: {v}");
+            assert_eq!(v["error"]["type"], "authentication_error", "{path}: {v}");
+        } else {
+            assert_eq!(v["error"]["code"], "invalid_api_key", "{path}: {v}");
+        }
+        let res = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 405, "GET {path}");
+        let res = app
+            .client
+            .post(app.url(&format!("{path}/")))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        // The dashboard's deny-by-default layer, not a relay handler, answers it.
+        assert_eq!(res.status(), 401, "{path}/");
+        let body = res.text().await.unwrap();
+        assert!(
+            !body.contains("authentication_error") && !body.contains("invalid_api_key"),
+            "{path}/: {body}"
+        );
+    }
+}

@@ -42,34 +42,37 @@ pub struct KeyDirectory {
 }
 
 thread_local! {
-    /// The next midnight last found on this thread: (zone, day, next midnight). It depends on
-    /// the zone and the day only, and every request asks for it.
-    static NEXT_MIDNIGHT: Cell<Option<(chrono_tz::Tz, i32, i64)>> = const { Cell::new(None) };
+    /// The local day last found on this thread: (zone, day, its first instant, the next
+    /// midnight). Every request asks for it, and it changes once a day.
+    static LOCAL_DAY: Cell<Option<(chrono_tz::Tz, i32, i64, i64)>> = const { Cell::new(None) };
 }
 
 /// The calendar day of `now_ms` in `tz` (days since the epoch) and the next local midnight.
+/// Within the day last found (from its midnight to the next) the answer is that day's,
+/// without a calendar conversion.
 pub fn day_and_next_midnight(now_ms: i64, tz: chrono_tz::Tz) -> (i32, i64) {
-    let now = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
-    let local = now.with_timezone(&tz);
-    let date = local.date_naive();
-    let day = date.num_days_from_ce();
-    if let Some((zone, d, midnight)) = NEXT_MIDNIGHT.get() {
-        if zone == tz && d == day {
-            return (day, midnight);
+    if let Some((zone, day, start, next)) = LOCAL_DAY.get() {
+        if zone == tz && start <= now_ms && now_ms < next {
+            return (day, next);
         }
     }
+    let now = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
+    let date = now.with_timezone(&tz).date_naive();
+    let day = date.num_days_from_ce();
+    let midnight = |d: chrono::NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|n| tz.from_local_datetime(&n).earliest())
+            .map(|d| d.timestamp_millis())
+    };
     let next = date.succ_opt().unwrap_or(date);
-    match next
-        .and_hms_opt(0, 0, 0)
-        .and_then(|n| tz.from_local_datetime(&n).earliest())
-        .map(|d| d.timestamp_millis())
-    {
-        Some(midnight) => {
-            NEXT_MIDNIGHT.set(Some((tz, day, midnight)));
-            (day, midnight)
+    match (midnight(date), midnight(next)) {
+        (Some(start), Some(next)) => {
+            LOCAL_DAY.set(Some((tz, day, start, next)));
+            (day, next)
         }
+        (None, Some(next)) => (day, next),
         // No such local midnight (skipped by a clock change): a day from now, not remembered.
-        None => (day, now_ms + 86_400_000),
+        (_, None) => (day, now_ms + 86_400_000),
     }
 }
 
@@ -353,33 +356,4 @@ impl KeyDirectory {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn days_in_a_time_zone() {
-        // 2026-11-28 23:30 UTC is already the 29th in Shanghai.
-        let t = chrono::Utc
-            .with_ymd_and_hms(2026, 11, 28, 23, 30, 0)
-            .unwrap()
-            .timestamp_millis();
-        let (d_utc, next_utc) = day_and_next_midnight(t, chrono_tz::UTC);
-        let (d_sh, next_sh) = day_and_next_midnight(t, chrono_tz::Asia::Shanghai);
-        assert_eq!(d_sh, d_utc + 1);
-        assert_eq!(next_utc - t, 30 * 60_000);
-        let sh_midnight = chrono::Utc
-            .with_ymd_and_hms(2026, 11, 29, 16, 0, 0)
-            .unwrap()
-            .timestamp_millis();
-        assert_eq!(next_sh, sh_midnight);
-        // Asked again (remembered), and for the other zone and the next day in between.
-        assert_eq!(
-            day_and_next_midnight(t, chrono_tz::Asia::Shanghai),
-            (d_sh, next_sh)
-        );
-        assert_eq!(day_and_next_midnight(t, chrono_tz::UTC), (d_utc, next_utc));
-        let tomorrow = day_and_next_midnight(t + 3_600_000, chrono_tz::UTC);
-        assert_eq!(tomorrow, (d_utc + 1, next_utc + 86_400_000));
-        assert_eq!(day_and_next_midnight(t, chrono_tz::UTC), (d_utc, next_utc));
-    }
-}
+mod tests;

@@ -55,7 +55,18 @@ pub fn protocol_of(path: &str) -> Protocol {
     }
 }
 
+/// The gate as the relay router's layer.
 pub async fn gate(State(relay): State<Arc<Relay>>, req: Request, next: Next) -> Response {
+    pass(&relay, req, |req| next.run(req)).await
+}
+
+/// The gate around `handler`: for the router's layer and for the routes the listener hands
+/// straight to their handler ([`super::routes::Hot`]).
+pub async fn pass<F, Fut>(relay: &Relay, req: Request, handler: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let protocol = protocol_of(req.uri().path());
     let peer = req
         .extensions()
@@ -94,7 +105,7 @@ pub async fn gate(State(relay): State<Arc<Relay>>, req: Request, next: Next) -> 
     }
     let req = req.map(|body| Body::new(ticket.body(body)));
     let res = tokio::select! {
-        res = next.run(req) => res,
+        res = handler(req) => res,
         _ = relay.cut.cancelled() => {
             return (
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,

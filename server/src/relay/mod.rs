@@ -25,7 +25,7 @@ mod routes;
 pub mod self_service;
 pub mod writer;
 
-pub use routes::routes;
+pub use routes::{routes, serve_hot, Hot};
 
 use std::sync::Arc;
 use std::time::Duration;

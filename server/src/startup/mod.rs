@@ -202,7 +202,8 @@ impl Application {
         let stop = shutdown.clone();
         let header_timeout =
             Duration::from_secs(state.config.serve.guard.header_timeout_secs.max(1));
-        let server = crate::listener::serve(listener, router, header_timeout, stop);
+        let server =
+            crate::listener::serve(listener, router, state.relay.clone(), header_timeout, stop);
         let mut server = tokio::spawn(server);
         tokio::select! {
             res = &mut server => res?,

@@ -93,7 +93,7 @@ pub fn internal(e: StoreError) -> app::error::AdminError {
 
 /// The current time in epoch milliseconds, the unit of every stored time.
 pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    crate::clock::system_now_ms()
 }
 
 impl Store {
