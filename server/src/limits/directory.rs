@@ -47,40 +47,51 @@ thread_local! {
     static LOCAL_DAY: Cell<Option<(chrono_tz::Tz, i32, i64, i64)>> = const { Cell::new(None) };
 }
 
-/// The calendar day of `now_ms` in `tz` (days since the epoch) and the next local midnight.
-/// Within the day last found (from its midnight to the next) the answer is that day's,
-/// without a calendar conversion.
+/// The calendar day of `now_ms` in `tz` (days since the epoch) and the next day's first
+/// instant (its midnight, see [`local_day`]).
 pub fn day_and_next_midnight(now_ms: i64, tz: chrono_tz::Tz) -> (i32, i64) {
+    let (day, _, next) = local_day(now_ms, tz);
+    (day, next)
+}
+
+/// The start of the local day containing `now_ms`, in epoch ms: its midnight, or the moment
+/// the clocks jumped when a change skipped it. Days are 23 or 25 hours across clock changes.
+pub fn day_start(now_ms: i64, tz: chrono_tz::Tz) -> i64 {
+    local_day(now_ms, tz).1
+}
+
+/// The calendar day of `now_ms` in `tz` (days since the epoch), its first instant and the next
+/// day's. Within the day last found on this thread the answer needs no calendar conversion.
+pub fn local_day(now_ms: i64, tz: chrono_tz::Tz) -> (i32, i64, i64) {
     if let Some((zone, day, start, next)) = LOCAL_DAY.get() {
         if zone == tz && start <= now_ms && now_ms < next {
-            return (day, next);
+            return (day, start, next);
         }
     }
     let now = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
     let date = now.with_timezone(&tz).date_naive();
     let day = date.num_days_from_ce();
-    let midnight = |d: chrono::NaiveDate| {
-        d.and_hms_opt(0, 0, 0)
-            .and_then(|n| tz.from_local_datetime(&n).earliest())
-            .map(|d| d.timestamp_millis())
-    };
-    let next = date.succ_opt().unwrap_or(date);
-    match (midnight(date), midnight(next)) {
-        (Some(start), Some(next)) => {
-            LOCAL_DAY.set(Some((tz, day, start, next)));
-            (day, next)
-        }
-        (None, Some(next)) => (day, next),
-        // No such local midnight (skipped by a clock change): a day from now, not remembered.
-        (_, None) => (day, now_ms + 86_400_000),
+    let next = date
+        .succ_opt()
+        .and_then(|d| first_instant(d, tz))
+        .unwrap_or(now_ms + 86_400_000);
+    let start = first_instant(date, tz).unwrap_or(next - 86_400_000);
+    if start <= now_ms && now_ms < next {
+        LOCAL_DAY.set(Some((tz, day, start, next)));
     }
+    (day, start.min(now_ms), next.max(now_ms + 1))
 }
 
-/// The start of the local day containing `now_ms`, in epoch ms.
-pub fn day_start(now_ms: i64, tz: chrono_tz::Tz) -> i64 {
-    let (_, next) = day_and_next_midnight(now_ms, tz);
-    // Days are 24 h except across DST changes; good enough for a daily budget's start.
-    next - 86_400_000
+/// The first instant of the local `date`: its midnight, or when a clock change skips midnight,
+/// the first quarter hour after it that exists (the moment the clocks jumped to).
+fn first_instant(date: chrono::NaiveDate, tz: chrono_tz::Tz) -> Option<i64> {
+    let midnight = date.and_hms_opt(0, 0, 0)?;
+    (0..=12).find_map(|quarter| {
+        let local = midnight + chrono::Duration::minutes(15 * quarter);
+        tz.from_local_datetime(&local)
+            .earliest()
+            .map(|d| d.timestamp_millis())
+    })
 }
 
 /// A stored setting that cannot be read: the key is refused rather than run without it (an
