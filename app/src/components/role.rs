@@ -1,6 +1,13 @@
 //! The signed-in user, shared by the frame with its pages, so a page shows only the controls the
 //! role may use: viewers read, they change nothing. A convenience only: the admin service
 //! refuses what a role may not do, whatever the page shows.
+//!
+//! Inside a `Suspense`, read these in a plain closure (`move || is_admin.get().then(..)`), not
+//! through `<Show when=..>`: `Show` keeps its condition in a memo, and on the server a memo
+//! computed while the frame's `Me` resource resolves on another worker thread can lose the
+//! change and keep "no", while the page ships the resolved role to the browser, which then
+//! hydrates a button the server did not render and stops (seen on `/accounts` in the browser
+//! tests). A closure is run again when the Suspense resolves, with the role the page ships.
 
 use leptos::prelude::*;
 

@@ -101,32 +101,36 @@ pub fn AccountsPage() -> impl IntoView {
         <Title text=tr("accounts.title") />
         <div class="page-head">
             <h1>{tr("accounts.title")}</h1>
+            // The role is read when the Suspense resolves, not through `<Show>`'s memo: a memo
+            // computed on the server while the role's resource resolves on another thread could
+            // keep a stale "no", and the page then failed to hydrate (see `components::role`).
             <Suspense fallback=|| ()>
-                <Show when=move || is_admin.get()>
+                {move || is_admin.get().then(|| view! {
                     <button type="button" class="btn btn-primary-inline" data-testid="add-account" on:click=move |_| panel.set(Panel::Add)>
                         {tr("accounts.add")}
                     </button>
-                </Show>
+                })}
             </Suspense>
         </div>
         <Transition fallback=move || view! { <p>{tr("common.loading")}</p> }>
             {move || {
+                let admin = is_admin.get();
                 let groups = groups.get().and_then(|r| r.ok()).unwrap_or_default();
                 accounts
                     .get()
                     .map(|r| match r {
                         Ok(list) if list.is_empty() => view! {
                             <EmptyState text=tr("accounts.empty")>
-                                <Show when=move || is_admin.get()>
+                                {admin.then(|| view! {
                                     <button type="button" class="btn" on:click=move |_| panel.set(Panel::Add)>
                                         {tr("accounts.add")}
                                     </button>
-                                </Show>
+                                })}
                             </EmptyState>
                         }
                         .into_any(),
                         Ok(list) => view! {
-                            <AccountTable accounts=list groups=groups tests=tests on_action=on_action busy=act.pending() can_change=is_admin.get() />
+                            <AccountTable accounts=list groups=groups tests=tests on_action=on_action busy=act.pending() can_change=admin />
                         }
                         .into_any(),
                         Err(e) => view! { <ErrorBanner error=Some(e) /> }.into_any(),

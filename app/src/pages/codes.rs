@@ -136,8 +136,9 @@ pub fn CodesPage() -> impl IntoView {
     view! {
         <Title text=tr("codes.title") />
         <h1>{tr("codes.title")}</h1>
+        // Read when the Suspense resolves, not through `<Show>`'s memo (see `components::role`).
         <Suspense fallback=|| ()>
-        <Show when=move || can_change.get()>
+        {move || can_change.get().then(|| view! {
         <section class="card">
             <h2>{tr("codes.new")}</h2>
             <form on:submit=submit data-testid="codes-form">
@@ -179,7 +180,7 @@ pub fn CodesPage() -> impl IntoView {
                 </button>
             </form>
         </section>
-        </Show>
+        })}
         </Suspense>
         {move || {
             let list = created.get();

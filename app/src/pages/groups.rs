@@ -50,8 +50,9 @@ pub fn GroupsPage() -> impl IntoView {
     view! {
         <Title text=tr("groups.title") />
         <h1>{tr("groups.title")}</h1>
+        // Read when the Suspense resolves, not through `<Show>`'s memo (see `components::role`).
         <Suspense fallback=|| ()>
-        <Show when=move || is_admin.get()>
+        {move || is_admin.get().then(|| view! {
         <section class="card">
             <h2>{tr("groups.create")}</h2>
             <p class="hint">{tr("groups.hint")}</p>
@@ -80,7 +81,7 @@ pub fn GroupsPage() -> impl IntoView {
                 </button>
             </form>
         </section>
-        </Show>
+        })}
         </Suspense>
         <Transition fallback=move || view! { <p>{tr("common.loading")}</p> }>
             {move || {

@@ -184,200 +184,205 @@ pub fn KeysPage() -> impl IntoView {
     let t_page = tr("keys.page_of");
 
     view! {
-            <Title text=tr("keys.title") />
-            <div class="page-head">
-                <h1>{tr("keys.title")}</h1>
-                <div class="toolbar">
-                    <Suspense fallback=|| ()>
-    <Show when=move || me.get().and_then(|r| r.ok()).is_some_and(|m| m.role == Role::Admin)>
-                        <button type="button" class="btn" data-testid="presets" on:click=move |_| panel.set(Panel::Presets)>
-                            {tr("presets.title")}
-                        </button>
-                        <button type="button" class="btn" data-testid="new-key" on:click=move |_| panel.set(Panel::Create)>
-                            {tr("keys.new")}
-                        </button>
-                    </Show>
-                    // Viewers create nothing.
-                    <Show when=move || me.get().and_then(|r| r.ok()).is_some_and(|m| m.role != Role::Viewer)>
-                    <button type="button" class="btn btn-primary-inline" data-testid="new-batch" on:click=move |_| panel.set(Panel::Batch)>
-                        {tr("keys.new_batch")}
-                    </button>
-                    </Show>
-    </Suspense>
-                </div>
+        <Title text=tr("keys.title") />
+        <div class="page-head">
+            <h1>{tr("keys.title")}</h1>
+            <div class="toolbar">
+                // Read when the Suspense resolves, not through `<Show>`'s memo (see
+                // `components::role`). Viewers create nothing.
+                <Suspense fallback=|| ()>
+                    {move || {
+                        let role = me.get().and_then(|r| r.ok()).map(|m| m.role);
+                        let admin = (role == Some(Role::Admin)).then(|| view! {
+                            <button type="button" class="btn" data-testid="presets" on:click=move |_| panel.set(Panel::Presets)>
+                                {tr("presets.title")}
+                            </button>
+                            <button type="button" class="btn" data-testid="new-key" on:click=move |_| panel.set(Panel::Create)>
+                                {tr("keys.new")}
+                            </button>
+                        });
+                        let batch = role.is_some_and(|r| r != Role::Viewer).then(|| view! {
+                            <button type="button" class="btn btn-primary-inline" data-testid="new-batch" on:click=move |_| panel.set(Panel::Batch)>
+                                {tr("keys.new_batch")}
+                            </button>
+                        });
+                        view! { {admin} {batch} }
+                    }}
+                </Suspense>
             </div>
-            <Transition fallback=move || view! { <p>{tr("common.loading")}</p> }>
-                {move || {
-                    let dir = directory.get().and_then(|r| r.ok()).unwrap_or_default();
-                    keys.get()
-                        .map(|r| match r {
-                            Ok(page) => {
-                                let pages = page.total.div_ceil(u64::from(page.page_size.max(1))).max(1) as u32;
-                                let here = current_page();
-                                let chosen_preset = param("preset").unwrap_or_default();
-                                let preset_options = dir
-                                    .presets
-                                    .iter()
-                                    .map(|p| {
-                                        let selected = p.id == chosen_preset;
-                                        view! { <option value=p.id.clone() selected=selected>{p.name.clone()}</option> }
-                                    })
-                                    .collect_view();
-                                let chosen_status = param("status").unwrap_or_default();
-                                let staff_list = staff.get().unwrap_or_default();
-                                let status_option = |value: &'static str, key: &'static str| {
-                                    view! { <option value=value selected=chosen_status == value>{tr(key)}</option> }
-                                };
-                                let status_options = (
-                                    status_option("", "keys.any_status"),
-                                    status_option("active", "keystatus.active"),
-                                    status_option("expired", "keystatus.expired"),
-                                    status_option("exhausted", "keystatus.exhausted"),
-                                    status_option("disabled", "keystatus.disabled"),
-                                );
-                                view! {
-                    <Form method="GET" action="/keys" attr:class="filters" attr:role="search">
-                        <div>
-                            <label for="kf-search">{tr("keys.search")}</label>
-                            <input
-                                id="kf-search"
-                                type="search"
-                                name="search"
-                                placeholder=tr("keys.search_hint")
-                                value=param("search").unwrap_or_default()
-                            />
-                        </div>
-                        <div>
-                            <label for="kf-status">{tr("keys.status")}</label>
-                            <select id="kf-status" name="status">{status_options}</select>
-                        </div>
-                        <div>
-                            <label for="kf-preset">{tr("keys.preset")}</label>
-                            <select id="kf-preset" name="preset">
-                                <option value="">{tr("keys.any_preset")}</option>
-                                {preset_options}
-                            </select>
-                        </div>
-                        {(!staff_list.is_empty()).then(|| {
-                            let chosen = param("created_by").unwrap_or_default();
-                            let options = staff_list
+        </div>
+        <Transition fallback=move || view! { <p>{tr("common.loading")}</p> }>
+            {move || {
+                let dir = directory.get().and_then(|r| r.ok()).unwrap_or_default();
+                keys.get()
+                    .map(|r| match r {
+                        Ok(page) => {
+                            let pages = page.total.div_ceil(u64::from(page.page_size.max(1))).max(1) as u32;
+                            let here = current_page();
+                            let chosen_preset = param("preset").unwrap_or_default();
+                            let preset_options = dir
+                                .presets
                                 .iter()
-                                .map(|u| {
-                                    let selected = u.id == chosen;
-                                    view! { <option value=u.id.clone() selected=selected>{u.username.clone()}</option> }
+                                .map(|p| {
+                                    let selected = p.id == chosen_preset;
+                                    view! { <option value=p.id.clone() selected=selected>{p.name.clone()}</option> }
                                 })
                                 .collect_view();
+                            let chosen_status = param("status").unwrap_or_default();
+                            let staff_list = staff.get().unwrap_or_default();
+                            let status_option = |value: &'static str, key: &'static str| {
+                                view! { <option value=value selected=chosen_status == value>{tr(key)}</option> }
+                            };
+                            let status_options = (
+                                status_option("", "keys.any_status"),
+                                status_option("active", "keystatus.active"),
+                                status_option("expired", "keystatus.expired"),
+                                status_option("exhausted", "keystatus.exhausted"),
+                                status_option("disabled", "keystatus.disabled"),
+                            );
                             view! {
-                                <div>
-                                    <label for="kf-seller">{tr("keys.created_by")}</label>
-                                    <select id="kf-seller" name="created_by" data-testid="filter-created-by">
-                                        <option value="">{tr("keys.anyone")}</option>
-                                        {options}
-                                    </select>
-                                </div>
+                <Form method="GET" action="/keys" attr:class="filters" attr:role="search">
+                    <div>
+                        <label for="kf-search">{tr("keys.search")}</label>
+                        <input
+                            id="kf-search"
+                            type="search"
+                            name="search"
+                            placeholder=tr("keys.search_hint")
+                            value=param("search").unwrap_or_default()
+                        />
+                    </div>
+                    <div>
+                        <label for="kf-status">{tr("keys.status")}</label>
+                        <select id="kf-status" name="status">{status_options}</select>
+                    </div>
+                    <div>
+                        <label for="kf-preset">{tr("keys.preset")}</label>
+                        <select id="kf-preset" name="preset">
+                            <option value="">{tr("keys.any_preset")}</option>
+                            {preset_options}
+                        </select>
+                    </div>
+                    {(!staff_list.is_empty()).then(|| {
+                        let chosen = param("created_by").unwrap_or_default();
+                        let options = staff_list
+                            .iter()
+                            .map(|u| {
+                                let selected = u.id == chosen;
+                                view! { <option value=u.id.clone() selected=selected>{u.username.clone()}</option> }
+                            })
+                            .collect_view();
+                        view! {
+                            <div>
+                                <label for="kf-seller">{tr("keys.created_by")}</label>
+                                <select id="kf-seller" name="created_by" data-testid="filter-created-by">
+                                    <option value="">{tr("keys.anyone")}</option>
+                                    {options}
+                                </select>
+                            </div>
+                        }
+                    })}
+                    <div class="filters-submit">
+                        <button type="submit" class="btn">{tr("keys.filter")}</button>
+                    </div>
+                </Form>
+                                <p class="muted" data-testid="keys-total">
+                                    {t_page
+                                        .replace("{total}", &fmt_int(page.total as i64))
+                                        .replace("{page}", &here.to_string())
+                                        .replace("{pages}", &pages.to_string())}
+                                </p>
+                                <SelectionBar selected=selected on_renew=move |keys| panel.set(Panel::BatchRenew(keys)) />
+                                <KeyTable
+                                    keys=page.items
+                                    directory=dir
+                                    on_action=on_action
+                                    busy=row_action.pending()
+                                    seller=is_seller()
+                                    viewer=is_viewer()
+                                    selected=selected
+                                />
+                                <nav class="pager" aria-label=tr("keys.pages")>
+                                    {(here > 1).then(|| view! { <a class="btn btn-small" href=page_link(here - 1)>{tr("keys.prev")}</a> })}
+                                    {(here < pages).then(|| view! { <a class="btn btn-small" href=page_link(here + 1)>{tr("keys.next")}</a> })}
+                                </nav>
                             }
-                        })}
-                        <div class="filters-submit">
-                            <button type="submit" class="btn">{tr("keys.filter")}</button>
-                        </div>
-                    </Form>
-                                    <p class="muted" data-testid="keys-total">
-                                        {t_page
-                                            .replace("{total}", &fmt_int(page.total as i64))
-                                            .replace("{page}", &here.to_string())
-                                            .replace("{pages}", &pages.to_string())}
-                                    </p>
-                                    <SelectionBar selected=selected on_renew=move |keys| panel.set(Panel::BatchRenew(keys)) />
-                                    <KeyTable
-                                        keys=page.items
-                                        directory=dir
-                                        on_action=on_action
-                                        busy=row_action.pending()
-                                        seller=is_seller()
-                                        viewer=is_viewer()
-                                        selected=selected
-                                    />
-                                    <nav class="pager" aria-label=tr("keys.pages")>
-                                        {(here > 1).then(|| view! { <a class="btn btn-small" href=page_link(here - 1)>{tr("keys.prev")}</a> })}
-                                        {(here < pages).then(|| view! { <a class="btn btn-small" href=page_link(here + 1)>{tr("keys.next")}</a> })}
-                                    </nav>
-                                }
-                                    .into_any()
-                            }
-                            Err(e) => view! { <ErrorBanner error=Some(e) /> }.into_any(),
-                        })
-                }}
-            </Transition>
-            {move || {
-                let dir = move || directory.get().and_then(|r| r.ok()).unwrap_or_default();
-                match panel.get() {
-                    Panel::Closed => ().into_any(),
-                    Panel::Create => view! {
-                        <Modal title=tr("keys.new") on_close=close test_id="create-key-dialog">
-                            <CreateKeyForm presets=dir().presets currency=currency() on_created=on_created />
-                        </Modal>
-                    }
-                    .into_any(),
-                    Panel::Batch => view! {
-                        <Modal title=tr("keys.new_batch") on_close=close test_id="batch-dialog">
-                            <BatchForm presets=dir().presets currency=currency() on_created=on_created seller=is_seller() />
-                        </Modal>
-                    }
-                    .into_any(),
-                    Panel::Created(created) => view! {
-                        <Modal title=tr("keys.created_title") on_close=close test_id="created-dialog" wide=true>
-                            <CreatedKeys keys=created />
-                        </Modal>
-                    }
-                    .into_any(),
-                    Panel::Edit(key) => view! {
-                        <Modal title=tr("keys.edit_title") on_close=close test_id="edit-key-dialog" wide=true>
-                            <EditKeyForm
-                                key=key
-                                directory=dir()
-                                on_saved=move |_| {
-                                    refresh.update(|n| *n += 1);
-                                    panel.set(Panel::Closed);
-                                }
-                            />
-                        </Modal>
-                    }
-                    .into_any(),
-                    Panel::Presets => view! {
-                        <Modal title=tr("presets.title") on_close=close test_id="presets-dialog" wide=true>
-                            <PresetsPanel on_changed=move |_| directory.refetch() />
-                        </Modal>
-                    }
-                    .into_any(),
-                    Panel::Renew(key) => view! {
-                        <Modal title=tr("renew.title").replace("{name}", &key.name) on_close=close test_id="renew-dialog" wide=true>
-                            <RenewPanel key=key directory=dir() writer=!is_viewer() on_renewed=move |_| refresh.update(|n| *n += 1) />
-                        </Modal>
-                    }
-                    .into_any(),
-                    Panel::BatchRenew(keys) => view! {
-                        <Modal title=tr("renew.batch_title").replace("{n}", &keys.len().to_string()) on_close=close test_id="batch-renew-dialog" wide=true>
-                            <BatchRenewForm
-                                keys=keys
-                                presets=dir().presets
-                                currency=currency()
-                                on_renewed=move |_| {
-                                    selected.set(Default::default());
-                                    refresh.update(|n| *n += 1);
-                                }
-                            />
-                        </Modal>
-                    }
-                    .into_any(),
-                    Panel::Usage(key) => view! {
-                        <Modal title=format!("{} · {}", tr("keys.usage"), key.name) on_close=close test_id="key-usage-dialog" wide=true>
-                            <KeyUsagePanel key_id=key.id />
-                        </Modal>
-                    }
-                    .into_any(),
-                }
+                                .into_any()
+                        }
+                        Err(e) => view! { <ErrorBanner error=Some(e) /> }.into_any(),
+                    })
             }}
-        }
+        </Transition>
+        {move || {
+            let dir = move || directory.get().and_then(|r| r.ok()).unwrap_or_default();
+            match panel.get() {
+                Panel::Closed => ().into_any(),
+                Panel::Create => view! {
+                    <Modal title=tr("keys.new") on_close=close test_id="create-key-dialog">
+                        <CreateKeyForm presets=dir().presets currency=currency() on_created=on_created />
+                    </Modal>
+                }
+                .into_any(),
+                Panel::Batch => view! {
+                    <Modal title=tr("keys.new_batch") on_close=close test_id="batch-dialog">
+                        <BatchForm presets=dir().presets currency=currency() on_created=on_created seller=is_seller() />
+                    </Modal>
+                }
+                .into_any(),
+                Panel::Created(created) => view! {
+                    <Modal title=tr("keys.created_title") on_close=close test_id="created-dialog" wide=true>
+                        <CreatedKeys keys=created />
+                    </Modal>
+                }
+                .into_any(),
+                Panel::Edit(key) => view! {
+                    <Modal title=tr("keys.edit_title") on_close=close test_id="edit-key-dialog" wide=true>
+                        <EditKeyForm
+                            key=key
+                            directory=dir()
+                            on_saved=move |_| {
+                                refresh.update(|n| *n += 1);
+                                panel.set(Panel::Closed);
+                            }
+                        />
+                    </Modal>
+                }
+                .into_any(),
+                Panel::Presets => view! {
+                    <Modal title=tr("presets.title") on_close=close test_id="presets-dialog" wide=true>
+                        <PresetsPanel on_changed=move |_| directory.refetch() />
+                    </Modal>
+                }
+                .into_any(),
+                Panel::Renew(key) => view! {
+                    <Modal title=tr("renew.title").replace("{name}", &key.name) on_close=close test_id="renew-dialog" wide=true>
+                        <RenewPanel key=key directory=dir() writer=!is_viewer() on_renewed=move |_| refresh.update(|n| *n += 1) />
+                    </Modal>
+                }
+                .into_any(),
+                Panel::BatchRenew(keys) => view! {
+                    <Modal title=tr("renew.batch_title").replace("{n}", &keys.len().to_string()) on_close=close test_id="batch-renew-dialog" wide=true>
+                        <BatchRenewForm
+                            keys=keys
+                            presets=dir().presets
+                            currency=currency()
+                            on_renewed=move |_| {
+                                selected.set(Default::default());
+                                refresh.update(|n| *n += 1);
+                            }
+                        />
+                    </Modal>
+                }
+                .into_any(),
+                Panel::Usage(key) => view! {
+                    <Modal title=format!("{} · {}", tr("keys.usage"), key.name) on_close=close test_id="key-usage-dialog" wide=true>
+                        <KeyUsagePanel key_id=key.id />
+                    </Modal>
+                }
+                .into_any(),
+            }
+        }}
+    }
 }
 
 /// Percent-encodes a query value for the pager's links.
