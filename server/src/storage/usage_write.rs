@@ -15,7 +15,9 @@ mod insert;
 
 use super::{with_pool, Store, StoreResult};
 use crate::pricing::TokenUsage;
-use insert::{event_args, full_insert_sql, insert_sql, is_postgres_pool, no_arguments};
+use insert::{
+    event_args, full_insert_sql, insert_sql, is_postgres_pool, no_arguments, EVENT_COLUMNS,
+};
 
 /// One relayed request, as it is billed.
 #[derive(Clone, Debug, Default)]

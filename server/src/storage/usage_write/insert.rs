@@ -3,7 +3,7 @@
 
 use super::ROWS_PER_INSERT;
 
-const EVENT_COLUMNS: usize = 22;
+pub(super) const EVENT_COLUMNS: usize = 22;
 
 /// The insert of `rows` events, skipping those already stored; with `returning`, it sends back
 /// the (key, request id) of each row it inserted. Placeholders are `?` on SQLite (numbered ones
@@ -60,6 +60,9 @@ fn is_postgres<DB: sqlx::Database>() -> bool {
 macro_rules! event_args {
     ($pool:expr, $rows:expr) => {{
         let mut args = no_arguments($pool);
+        // Room for every value at once: a full chunk binds 4,400, and the list grown value by
+        // value was reallocated and copied about ten times per chunk.
+        sqlx::Arguments::reserve(&mut args, $rows.len() * EVENT_COLUMNS, $rows.len() * 256);
         for e in $rows {
             sqlx::Arguments::add(&mut args, &e.request_id).map_err(sqlx::Error::Encode)?;
             sqlx::Arguments::add(&mut args, e.key_id.as_ref()).map_err(sqlx::Error::Encode)?;
