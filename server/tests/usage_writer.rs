@@ -196,7 +196,8 @@ async fn poison_events_do_not_block_on_sqlite() {
     poison_does_not_block(Backend::Sqlite).await;
 }
 
-/// `n` events (450: two full 200-row inserts and a partial one), written, then written again
+/// `n` events (450: seven full 64-row inserts and a 2-row one; 127: one insert of each of the
+/// seven sizes), written, then written again
 /// with one new event and one listed twice.
 async fn a_batch_written_twice_counts_once(backend: Backend, n: usize) {
     let db = TestDb::new(backend).await;
@@ -277,7 +278,7 @@ async fn a_batch_written_twice_counts_once(backend: Backend, n: usize) {
 
 #[tokio::test]
 async fn a_batch_written_twice_counts_once_on_both_databases() {
-    for n in [10, 450] {
+    for n in [10, 127, 450] {
         a_batch_written_twice_counts_once(Backend::Sqlite, n).await;
         a_batch_written_twice_counts_once(Backend::Postgres, n).await;
     }

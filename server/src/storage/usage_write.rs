@@ -3,9 +3,10 @@
 //! for an event the database refuses as given.
 //!
 //! Writing is idempotent: events are inserted with `ON CONFLICT (key_id, request_id) DO
-//! NOTHING`, and spend, counts and rollups are summed over the rows actually inserted (a chunk
-//! that inserted fewer rows than it sent is redone from a savepoint with `RETURNING`). A batch written twice (replayed from the spool, or retried after a commit whose
-//! answer was lost) therefore moves no money and no rollup a second time.
+//! NOTHING`, and spend, counts and rollups are summed over the rows actually inserted (a batch
+//! that inserted fewer rows than it sent is redone from a savepoint with `RETURNING`). A batch
+//! written twice (replayed from the spool, or retried after a commit whose answer was lost)
+//! therefore moves no money and no rollup a second time.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -16,7 +17,8 @@ mod insert;
 use super::{with_pool, Store, StoreResult};
 use crate::pricing::TokenUsage;
 use insert::{
-    event_args, full_insert_sql, insert_sql, is_postgres_pool, no_arguments, EVENT_COLUMNS,
+    chunk_insert_sql, chunk_sizes, event_args, insert_sql, is_postgres_pool, no_arguments,
+    EVENT_COLUMNS,
 };
 
 /// One relayed request, as it is billed.
@@ -43,8 +45,6 @@ pub struct UsageEvent {
     pub usage_estimated: bool,
     pub created_at: i64,
 }
-
-const ROWS_PER_INSERT: usize = 200;
 
 /// A token count as the database stores it: counts past `i64::MAX` (only a hostile upstream
 /// reports them) are kept at the maximum instead of turning negative.
@@ -205,51 +205,51 @@ pub async fn write_batch(
     }
     let fresh = with_pool!(store, |pool| {
         let mut tx = pool.begin().await?;
-        // Which events went in now. A chunk whose rows all went in says so by its count alone
-        // (the usual case); only a chunk with a conflict (a replay, an event listed twice) is
+        // Which events went in now. A batch whose rows all went in says so by its count alone
+        // (the usual case); only a batch with a conflict (a replay, an event listed twice) is
         // inserted again, from a savepoint, returning the rows it really inserted. Rows sent
         // back one by one cost the writer a thread hand-off each.
-        let mut whole_chunks: Vec<bool> = Vec::new();
-        let mut inserted: HashSet<(String, String)> = HashSet::new();
-        for rows in events.chunks(ROWS_PER_INSERT) {
-            let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
-            // Only the full chunk's statement is kept prepared: a chunk of any other length is
-            // another statement (its own VALUES list), and each connection's cache would keep up
-            // to 100 of them, ~100 KiB of compiled program apiece.
-            let full = rows.len() == ROWS_PER_INSERT;
-            let sql;
-            let sql = if full {
-                full_insert_sql(pool)
-            } else {
-                sql = insert_sql(rows.len(), false, is_postgres_pool(pool));
-                &sql
-            };
-            let n = sqlx::query_with(sql, event_args!(pool, rows))
-                .persistent(full)
+        let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
+        let mut went_in = 0u64;
+        let mut at = 0;
+        for size in chunk_sizes(events.len()) {
+            let rows = &events[at..at + size];
+            at += size;
+            went_in += sqlx::query_with(chunk_insert_sql(pool, size), event_args!(pool, rows))
                 .execute(&mut *savepoint)
                 .await?
                 .rows_affected();
-            if usize::try_from(n).is_ok_and(|n| n == rows.len()) {
-                savepoint.commit().await?;
-                whole_chunks.push(true);
-                continue;
-            }
-            savepoint.rollback().await?;
-            let sql = insert_sql(rows.len(), true, is_postgres_pool(pool));
-            let rows: Vec<(String, String)> = sqlx::query_as_with(&sql, event_args!(pool, rows))
-                .persistent(false)
-                .fetch_all(&mut *tx)
-                .await?;
-            inserted.extend(rows);
-            whole_chunks.push(false);
         }
+        let mut inserted: Option<HashSet<(String, String)>> =
+            if usize::try_from(went_in).is_ok_and(|n| n == events.len()) {
+                savepoint.commit().await?;
+                None
+            } else {
+                savepoint.rollback().await?;
+                let mut inserted = HashSet::new();
+                let mut at = 0;
+                for size in chunk_sizes(events.len()) {
+                    let rows = &events[at..at + size];
+                    at += size;
+                    let sql = insert_sql(size, true, is_postgres_pool(pool));
+                    let back: Vec<(String, String)> =
+                        sqlx::query_as_with(&sql, event_args!(pool, rows))
+                            .persistent(false)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    inserted.extend(back);
+                }
+                Some(inserted)
+            };
         // Only what went in now is summed; an event listed twice in one batch counts once.
         let mut sums = Sums::default();
         let mut fresh = 0;
-        for (i, e) in events.iter().enumerate() {
-            if whole_chunks[i / ROWS_PER_INSERT]
-                || inserted.remove(&(e.key_id.to_string(), e.request_id.clone()))
-            {
+        for e in events {
+            let new = match &mut inserted {
+                None => true,
+                Some(set) => set.remove(&(e.key_id.to_string(), e.request_id.clone())),
+            };
+            if new {
                 sums.add(e, tz);
                 fresh += 1;
             }
