@@ -355,3 +355,50 @@ async fn dead_letters_are_announced_by_webhook() {
     tasks.wait().await;
     hooks.shutdown().await;
 }
+
+/// On a SQLite file the writer writes through a connection of its own, opened at its first
+/// write: the relay's pool gains no connection from usage (nor the writer's compiled inserts and
+/// cached pages), and what the writer wrote is there for the relay's pool to read. An in-memory
+/// database, which a second pool could not open, shares the pool.
+#[tokio::test]
+async fn the_writer_has_a_sqlite_connection_of_its_own() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    add_key(&db.store, "k1").await;
+    let Store::Sqlite(relays) = &db.store else {
+        unreachable!("a SQLite test database")
+    };
+    let before = relays.size();
+    let writers = db.store.for_usage_writer();
+    let Store::Sqlite(own) = &writers else {
+        unreachable!("SQLite stays SQLite")
+    };
+    assert_eq!(own.size(), 0, "opened at the first write, not before");
+    for round in 0..3 {
+        let batch: Vec<UsageEvent> = (0..100)
+            .map(|i| event(round * 100 + i, "k1", "m"))
+            .collect();
+        write_batch(&writers, chrono_tz::UTC, &batch).await.unwrap();
+    }
+    assert_eq!(own.size(), 1);
+    assert_eq!(relays.size(), before);
+    assert_eq!(
+        scalar(&db.store, "SELECT COUNT(*) FROM usage_events").await,
+        300
+    );
+    assert_eq!(
+        scalar(&db.store, "SELECT requests FROM api_keys").await,
+        300
+    );
+
+    let memory = Store::connect("sqlite::memory:").await.unwrap();
+    memory.migrate().await.unwrap();
+    add_key(&memory, "k1").await;
+    let shared = memory.for_usage_writer();
+    write_batch(&shared, chrono_tz::UTC, &[event(1, "k1", "m")])
+        .await
+        .unwrap();
+    assert_eq!(
+        scalar(&memory, "SELECT COUNT(*) FROM usage_events").await,
+        1
+    );
+}

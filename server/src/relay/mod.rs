@@ -117,7 +117,7 @@ impl Relay {
         clock: crate::clock::SharedClock,
     ) -> anyhow::Result<Arc<Relay>> {
         let writer = UsageWriter::spawn(
-            store.clone(),
+            store.for_usage_writer(),
             settings.common.timezone,
             tasks,
             stop.clone(),
@@ -156,7 +156,7 @@ impl Relay {
     ) -> anyhow::Result<Arc<Relay>> {
         let tasks = TaskTracker::new();
         let writer = UsageWriter::spawn(
-            store.clone(),
+            store.for_usage_writer(),
             settings.common.timezone,
             &tasks,
             CancellationToken::new(),
