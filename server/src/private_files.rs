@@ -51,10 +51,18 @@ pub fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether SQLite's `path` names a file of its own. Not an in-memory database: `:memory:`, an
+/// empty name, or a URI name (`file:…`), which is how sqlx names the in-memory database of
+/// `sqlite::memory:` (`file:sqlx-in-memory-<n>`, no file ever made of it).
+pub fn is_sqlite_file(path: &Path) -> bool {
+    let name = path.to_str().unwrap_or_default();
+    !(name.is_empty() || name == ":memory:" || name.starts_with("file:"))
+}
+
 /// Makes sure the SQLite database at `path` exists with mode 0600 in a 0700 directory before
 /// SQLite opens it (SQLite would create it 0644, and its WAL files alike).
 pub fn prepare_sqlite_file(path: &Path) -> anyhow::Result<()> {
-    if path.as_os_str().is_empty() || path.to_str() == Some(":memory:") {
+    if !is_sqlite_file(path) {
         return Ok(());
     }
     if let Some(parent) = path.parent() {
@@ -113,5 +121,26 @@ mod tests {
         write_private(&key, b"k").unwrap();
         assert_eq!(mode(&key), 0o600);
         assert!(write_private(&key, b"k").is_err(), "never overwrites");
+    }
+
+    /// `sqlite::memory:` gets no stray file named after sqlx's in-memory name (one was made in
+    /// the working directory before), nor do `:memory:` and an empty name.
+    #[test]
+    fn in_memory_databases_make_no_file() {
+        let root = tempfile::tempdir().unwrap();
+        let opts: sqlx::sqlite::SqliteConnectOptions = "sqlite::memory:".parse().unwrap();
+        let named = opts.get_filename();
+        assert!(!is_sqlite_file(named), "{}", named.display());
+        for name in [":memory:", ""] {
+            assert!(!is_sqlite_file(Path::new(name)));
+        }
+        let relative = root.path().join(named);
+        prepare_sqlite_file(&relative).unwrap();
+        assert!(
+            is_sqlite_file(&relative) && relative.exists(),
+            "an absolute path is a file"
+        );
+        prepare_sqlite_file(named).unwrap();
+        assert!(!named.exists(), "{}", named.display());
     }
 }

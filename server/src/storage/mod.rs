@@ -148,8 +148,7 @@ impl Store {
         match self {
             Store::Sqlite(pool) => {
                 let opts = pool.connect_options();
-                let file = opts.get_filename().to_str().unwrap_or_default();
-                if file.is_empty() || file == ":memory:" || file.starts_with("file:") {
+                if !crate::private_files::is_sqlite_file(opts.get_filename()) {
                     return self.clone();
                 }
                 Store::Sqlite(
