@@ -359,7 +359,7 @@ async fn dead_letters_are_announced_by_webhook() {
 /// On a SQLite file the writer writes through a connection of its own, opened at its first
 /// write: the relay's pool gains no connection from usage (nor the writer's compiled inserts and
 /// cached pages), and what the writer wrote is there for the relay's pool to read. An in-memory
-/// database, which a second pool could not open, shares the pool.
+/// database, which a second pool could not open, and PostgreSQL share the pool.
 #[tokio::test]
 async fn the_writer_has_a_sqlite_connection_of_its_own() {
     let db = TestDb::new(Backend::Sqlite).await;
@@ -368,7 +368,7 @@ async fn the_writer_has_a_sqlite_connection_of_its_own() {
         unreachable!("a SQLite test database")
     };
     let before = relays.size();
-    let writers = db.store.for_usage_writer();
+    let writers = db.store.for_usage_writer().expect("a pool of its own");
     let Store::Sqlite(own) = &writers else {
         unreachable!("SQLite stays SQLite")
     };
@@ -391,14 +391,47 @@ async fn the_writer_has_a_sqlite_connection_of_its_own() {
     );
 
     let memory = Store::connect("sqlite::memory:").await.unwrap();
-    memory.migrate().await.unwrap();
-    add_key(&memory, "k1").await;
-    let shared = memory.for_usage_writer();
-    write_batch(&shared, chrono_tz::UTC, &[event(1, "k1", "m")])
-        .await
-        .unwrap();
+    assert!(memory.for_usage_writer().is_none());
+    let pg = TestDb::new(Backend::Postgres).await;
+    assert!(pg.store.for_usage_writer().is_none());
+}
+
+/// The writer closes its own connection when it stops, before the relay's pool is closed: the
+/// database's last connection then folds the WAL back and removes it, and what the writer
+/// drained at the stop is in the database file.
+#[tokio::test]
+async fn the_writers_connection_is_closed_when_it_stops() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    add_key(&db.store, "k1").await;
+    let tasks = TaskTracker::new();
+    let stop = CancellationToken::new();
+    let writer = UsageWriter::spawn(
+        db.store.clone(),
+        chrono_tz::UTC,
+        &tasks,
+        stop.clone(),
+        None,
+        WriterOptions {
+            queue_capacity: 64,
+            spool_dir: None,
+        },
+    )
+    .unwrap();
+    writer.started().await;
+    for n in 0..10 {
+        writer.record(event(n, "k1", "m"));
+    }
+    stop.cancel();
+    tasks.close();
+    tasks.wait().await;
+    assert_eq!(writer.pending(), 0);
+    db.store.close().await;
+    let wal = db.dir.path().join("t.db-wal");
+    assert!(!wal.exists(), "{} left behind", wal.display());
+    let url = format!("sqlite://{}", db.dir.path().join("t.db").display());
+    let reopened = Store::connect(&url).await.unwrap();
     assert_eq!(
-        scalar(&memory, "SELECT COUNT(*) FROM usage_events").await,
-        1
+        scalar(&reopened, "SELECT COUNT(*) FROM usage_events").await,
+        10
     );
 }

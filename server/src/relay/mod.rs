@@ -117,7 +117,7 @@ impl Relay {
         clock: crate::clock::SharedClock,
     ) -> anyhow::Result<Arc<Relay>> {
         let writer = UsageWriter::spawn(
-            store.for_usage_writer(),
+            store.clone(),
             settings.common.timezone,
             tasks,
             stop.clone(),
@@ -156,7 +156,7 @@ impl Relay {
     ) -> anyhow::Result<Arc<Relay>> {
         let tasks = TaskTracker::new();
         let writer = UsageWriter::spawn(
-            store.for_usage_writer(),
+            store.clone(),
             settings.common.timezone,
             &tasks,
             CancellationToken::new(),

@@ -138,27 +138,24 @@ impl Store {
         Ok(Store::Sqlite(pool))
     }
 
-    /// The store the usage writer writes through. On SQLite a pool of its own with one
-    /// connection, opened at the first write: the writer's statements (its seven inserts, about
-    /// 220 KiB compiled) and the pages its inserts touch are then cached by that connection
-    /// alone, instead of by every pooled connection the writer happened to get (SQLite takes
-    /// one writer at a time anyway). An in-memory database (no file to open twice) and
-    /// PostgreSQL share the pool.
-    pub fn for_usage_writer(&self) -> Store {
-        match self {
-            Store::Sqlite(pool) => {
-                let opts = pool.connect_options();
-                if !crate::private_files::is_sqlite_file(opts.get_filename()) {
-                    return self.clone();
-                }
-                Store::Sqlite(
-                    SqlitePoolOptions::new()
-                        .max_connections(1)
-                        .connect_lazy_with((*opts).clone()),
-                )
-            }
-            Store::Postgres(_) => self.clone(),
-        }
+    /// A store of the usage writer's own, where it should have one: on a SQLite file, a pool
+    /// with one connection, opened at the first write. The writer's statements (its seven
+    /// inserts, about 220 KiB compiled) and the pages its inserts touch are then cached by that
+    /// connection alone, instead of by every pooled connection the writer happened to get
+    /// (SQLite takes one writer at a time anyway). `None` for an in-memory database (no file to
+    /// open twice) and PostgreSQL: the writer shares this pool. Whoever takes it closes it.
+    pub fn for_usage_writer(&self) -> Option<Store> {
+        let Store::Sqlite(pool) = self else {
+            return None;
+        };
+        let opts = pool.connect_options();
+        crate::private_files::is_sqlite_file(opts.get_filename()).then(|| {
+            Store::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_lazy_with((*opts).clone()),
+            )
+        })
     }
 
     /// The default database: `<data dir>/tollgate.db`.

@@ -17,8 +17,7 @@ mod insert;
 use super::{with_pool, Store, StoreResult};
 use crate::pricing::TokenUsage;
 use insert::{
-    chunk_insert_sql, chunk_sizes, event_args, insert_sql, is_postgres_pool, no_arguments,
-    EVENT_COLUMNS,
+    chunk_insert_sql, chunks, event_args, insert_sql, is_postgres_pool, no_arguments, EVENT_COLUMNS,
 };
 
 /// One relayed request, as it is billed.
@@ -211,11 +210,9 @@ pub async fn write_batch(
         // back one by one cost the writer a thread hand-off each.
         let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
         let mut went_in = 0u64;
-        let mut at = 0;
-        for size in chunk_sizes(events.len()) {
-            let rows = &events[at..at + size];
-            at += size;
-            went_in += sqlx::query_with(chunk_insert_sql(pool, size), event_args!(pool, rows))
+        for rows in chunks(events) {
+            let sql = chunk_insert_sql(pool, rows.len());
+            went_in += sqlx::query_with(sql, event_args!(pool, rows))
                 .execute(&mut *savepoint)
                 .await?
                 .rows_affected();
@@ -227,11 +224,8 @@ pub async fn write_batch(
             } else {
                 savepoint.rollback().await?;
                 let mut inserted = HashSet::new();
-                let mut at = 0;
-                for size in chunk_sizes(events.len()) {
-                    let rows = &events[at..at + size];
-                    at += size;
-                    let sql = insert_sql(size, true, is_postgres_pool(pool));
+                for rows in chunks(events) {
+                    let sql = insert_sql(rows.len(), true, is_postgres_pool(pool));
                     let back: Vec<(String, String)> =
                         sqlx::query_as_with(&sql, event_args!(pool, rows))
                             .persistent(false)

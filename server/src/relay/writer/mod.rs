@@ -68,6 +68,8 @@ pub struct Shared {
     pub stats: Stats,
     pub spool: Option<spool::Spool>,
     alerts: Option<Webhooks>,
+    /// `store` is the writer's own pool ([`Store::for_usage_writer`]), closed when it ends.
+    own_store: bool,
     /// Told the accounts of each batch written (see [`UsageWriter::watch_settled`]).
     settled: parking_lot::Mutex<Option<mpsc::UnboundedSender<Vec<Arc<str>>>>>,
 }
@@ -148,8 +150,11 @@ impl UsageWriter {
     ) -> anyhow::Result<UsageWriter> {
         let spool = opts.spool_dir.map(spool::Spool::open).transpose()?;
         let (tx, rx) = mpsc::channel(opts.queue_capacity.max(1));
+        let own = store.for_usage_writer();
+        let own_store = own.is_some();
         let shared = Arc::new(Shared {
-            store,
+            store: own.unwrap_or(store),
+            own_store,
             tz,
             stats: Stats::default(),
             spool,

@@ -225,5 +225,14 @@ async fn finish(shared: &Shared, mut rx: mpsc::Receiver<UsageEvent>, mut batch: 
     if let Some(s) = &shared.spool {
         s.sync();
     }
+    // Its own connection is closed here, before the process closes the relay's pool, so the
+    // database's last connection (which folds the WAL back) is closed cleanly.
+    if shared.own_store
+        && tokio::time::timeout(FINAL_WRITE_LIMIT, shared.store.close())
+            .await
+            .is_err()
+    {
+        tracing::error!("the usage writer's database connection did not close in time");
+    }
     tracing::info!("usage writer drained");
 }

@@ -13,7 +13,7 @@ pub(super) const EVENT_COLUMNS: usize = 22;
 pub(super) const ROWS_PER_INSERT: usize = 64;
 
 /// The row counts of the inserts that write `n` events, largest first; they add up to `n`.
-pub(super) fn chunk_sizes(n: usize) -> impl Iterator<Item = usize> {
+fn chunk_sizes(n: usize) -> impl Iterator<Item = usize> {
     let full = n / ROWS_PER_INSERT;
     let rest = n % ROWS_PER_INSERT;
     std::iter::repeat_n(ROWS_PER_INSERT, full).chain(
@@ -22,6 +22,17 @@ pub(super) fn chunk_sizes(n: usize) -> impl Iterator<Item = usize> {
             .map(|bit| 1 << bit)
             .filter(move |size| rest & size != 0),
     )
+}
+
+/// `events` cut into the inserts that write them, in [`chunk_sizes`]'s order.
+pub(super) fn chunks<T>(events: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = events;
+    chunk_sizes(events.len()).map(move |size| {
+        // The sizes add up to the length, so the split always fits.
+        let (chunk, tail) = rest.split_at_checked(size).unwrap_or((rest, &[]));
+        rest = tail;
+        chunk
+    })
 }
 
 /// The insert of `rows` events, skipping those already stored; with `returning`, it sends back
@@ -156,6 +167,10 @@ mod tests {
             assert_eq!(small, distinct, "{n}: {sizes:?}");
         }
         assert_eq!(chunk_sizes(100).collect::<Vec<_>>(), [64, 32, 4]);
+        let events: Vec<usize> = (0..100).collect();
+        let cut: Vec<&[usize]> = chunks(&events).collect();
+        assert_eq!(cut.iter().map(|c| c.len()).collect::<Vec<_>>(), [64, 32, 4]);
+        assert_eq!(cut.concat(), events, "in order, each event once");
         assert_eq!(chunk_sizes(1024).count(), 16);
     }
 
